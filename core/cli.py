@@ -1,0 +1,150 @@
+"""The ``sohoa`` command line: init, demo, import, report, serve."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+VAR = Path("var")
+
+
+def _db(args):
+    from core.storage.db import Database
+    from core.storage.migrate import upgrade
+
+    db = Database.from_url(args.database)
+    upgrade(db.engine)
+    return db
+
+
+def _actor(db, username: str):
+    from core.authz import SYSTEM, actor_by_username
+
+    if username == "system":
+        return SYSTEM
+    with db.reading() as session:
+        return actor_by_username(session, username)
+
+
+def cmd_init(args) -> int:
+    db = _db(args)
+    print(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from core.storage.db import DEFAULT_DB_PATH
+    from core.synthetic import Scale, generate
+
+    if not args.database and not os.environ.get("SOHOA_DATABASE_URL"):
+        # The embedded default: rebuild the demo file from scratch each time.
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{DEFAULT_DB_PATH}{suffix}").unlink(missing_ok=True)
+    pki_dir = VAR / "pki"
+    shutil.rmtree(pki_dir, ignore_errors=True)
+    db = _db(args)
+    scale = Scale(districts=args.districts, schools_per_district=args.schools_per_district,
+                  classes_per_school=args.classes_per_school, weeks=args.weeks, seed=args.seed)
+    report = generate(db, scale, pki_dir=pki_dir, progress=not args.quiet)
+    print(report)
+    if args.serve:
+        return _serve(db, args)
+    return _print_report(db, "so.giamsat", None)
+
+
+def cmd_import(args) -> int:
+    from core.errors import ImportRejected
+    from core.importer import import_file
+
+    db = _db(args)
+    try:
+        result = import_file(db, _actor(db, args.user), args.kind, args.file,
+                             department_id=args.department, school_year_id=args.school_year)
+    except ImportRejected as err:
+        print(f"import rejected, nothing was imported ({len(err.problems)} problems):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print(result)
+    return 0
+
+
+def _print_report(db, username: str, week_number: int | None) -> int:
+    from core.services.compliance import weekly_report
+    from core.storage.models import LogbookEntry, SchoolWeek
+
+    with db.reading() as session:
+        query = select(SchoolWeek).join(LogbookEntry, LogbookEntry.week_id == SchoolWeek.id)
+        if week_number is not None:
+            query = query.where(SchoolWeek.number == week_number)
+        week = session.scalar(query.order_by(SchoolWeek.monday.desc()).limit(1))
+    if week is None:
+        print("no logbook week found (run `sohoa demo` or import data first)", file=sys.stderr)
+        return 1
+    print(weekly_report(db, _actor(db, username), week.id))
+    return 0
+
+
+def cmd_report(args) -> int:
+    return _print_report(_db(args), args.user, args.week)
+
+
+def _serve(db, args) -> int:
+    print("The console arrives with the dashboards issue; meanwhile, the weekly report:")
+    return _print_report(db, "so.giamsat", None)
+
+
+def cmd_serve(args) -> int:
+    return _serve(_db(args), args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sohoa", description="Sổ đầu bài số & học bạ số")
+    parser.add_argument("--database", help="database URL (default: SOHOA_DATABASE_URL or ./var/sohoa.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create or migrate the database").set_defaults(func=cmd_init)
+
+    demo = sub.add_parser("demo", help="build the demo dataset, then show the console / report")
+    demo.add_argument("--districts", type=int, default=2)
+    demo.add_argument("--schools-per-district", type=int, default=4)
+    demo.add_argument("--classes-per-school", type=int, default=8)
+    demo.add_argument("--weeks", type=int, default=18)
+    demo.add_argument("--seed", type=int, default=2025)
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--serve", action=argparse.BooleanOptionalAction, default=True,
+                      help="start the console after building (default)")
+    demo.set_defaults(func=cmd_demo)
+
+    imp = sub.add_parser("import", help="import a CSV or Excel template (all or nothing)")
+    imp.add_argument("kind", choices=["schools", "subjects", "staff", "classes", "students", "timetable"])
+    imp.add_argument("file")
+    imp.add_argument("--user", default="admin", help="the acting user (default: admin)")
+    imp.add_argument("--department", type=int)
+    imp.add_argument("--school-year", type=int)
+    imp.set_defaults(func=cmd_import)
+
+    rep = sub.add_parser("report", help="print the weekly compliance report")
+    rep.add_argument("--week", type=int, help="teaching week number (default: the latest)")
+    rep.add_argument("--user", default="so.giamsat", help="whose scope (default: the department supervisor)")
+    rep.set_defaults(func=cmd_report)
+
+    srv = sub.add_parser("serve", help="start the console")
+    srv.set_defaults(func=cmd_serve)
+
+    args = parser.parse_args(argv)
+    from core.errors import SohoaError
+
+    try:
+        return args.func(args)
+    except SohoaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

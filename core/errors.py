@@ -1,0 +1,48 @@
+"""Errors core raises. Each carries a message a person can act on (English, with the
+Vietnamese phrase where users read it) and, for the HTTP edge, a status code."""
+from __future__ import annotations
+
+
+class SohoaError(Exception):
+    """Base of every error core raises on purpose."""
+
+    status = 400
+
+    def __init__(self, message: str, *, message_vi: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.message_vi = message_vi or message
+
+
+class NotFound(SohoaError):
+    status = 404
+
+
+class PermissionDenied(SohoaError):
+    """The acting user may not do this, or may not see this school's data."""
+
+    status = 403
+
+
+class RuleViolation(SohoaError):
+    """A regulation's rule refuses the request (signing window, weekend rule, close order, …)."""
+
+    status = 409
+
+
+class TimetableConflict(RuleViolation):
+    """Two lessons claim the same teacher or the same class in one slot."""
+
+
+class InvalidPersonalId(SohoaError):
+    """A 12-digit personal identification number fails validation."""
+
+
+class ImportRejected(SohoaError):
+    """An import file has bad rows; nothing was imported. ``problems`` lists them all."""
+
+    def __init__(self, problems: list["ImportProblem"]):  # noqa: F821 - defined in core.importer
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}; nothing was imported")

@@ -1,0 +1,341 @@
+"""The class logbook (sổ đầu bài số): generating a week's entries from the timetable,
+filling them in, substitutes, signing, verifying, missed periods and teaching hours."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core import audit, clock
+from core.authz import Actor, Permission, require, require_school_visible
+from core.documents import entry_document, sha256_hex
+from core.errors import NotFound, PermissionDenied, RuleViolation
+from core.rules.calendar import school_days
+from core.rules.signing_window import classify_signing, counts_as_teaching_hours
+from core.services.timetable import SlotSpec, slots_of, version_in_force
+from core.storage.bulk import allocate_ids, bulk_insert
+from core.storage.db import Database
+from core.storage.models import (
+    BellPeriod,
+    Certificate,
+    Enrolment,
+    EntryAbsence,
+    EntryStatus,
+    Holiday,
+    LogbookEntry,
+    School,
+    SchoolClass,
+    SchoolWeek,
+    Staff,
+    Student,
+    StudentRemark,
+    Subject,
+    WeekClose,
+    WeekCloseStatus,
+)
+
+LESSON_RATINGS = ("A", "B", "C", "D")
+
+
+# ------------------------------------------------------------------ generating a week
+def plan_week_entries(*, school_id: int, week_id: int, monday: dt.date, slots: Iterable[SlotSpec],
+                      bells: dict[int, tuple[dt.time, dt.time]], holidays: set[dt.date]) -> list[dict]:
+    """The entry rows of one week from the timetable in force (pure: no I/O).
+
+    One row per slot and school day; holidays are left out. Rows have no id yet.
+    """
+    days = {d.isoweekday(): d for d in school_days(monday, holidays, days_per_week=7)}
+    rows = []
+    for s in slots:
+        day = days.get(s.weekday)
+        if day is None:
+            continue
+        start, end = bells[s.period_no]
+        rows.append({
+            "school_id": school_id, "class_id": s.class_id, "week_id": week_id, "day": day,
+            "period_no": s.period_no, "period_start": dt.datetime.combine(day, start),
+            "period_end": dt.datetime.combine(day, end), "subject_id": s.subject_id,
+            "scheduled_teacher_id": s.teacher_id, "teacher_id": s.teacher_id, "is_substitute": False,
+            "status": EntryStatus.PENDING,
+        })
+    return rows
+
+
+def holidays_for(session: Session, school_id: int, school_year_id: int) -> set[dt.date]:
+    return set(session.scalars(select(Holiday.day).where(
+        Holiday.school_year_id == school_year_id,
+        or_(Holiday.school_id.is_(None), Holiday.school_id == school_id))))
+
+
+def bells_for(session: Session, school_id: int) -> dict[int, tuple[dt.time, dt.time]]:
+    return {p: (s, e) for p, s, e in session.execute(
+        select(BellPeriod.period_no, BellPeriod.start_time, BellPeriod.end_time)
+        .where(BellPeriod.school_id == school_id))}
+
+
+def generate_week_in(session: Session, actor: Actor, school_id: int, week_id: int) -> int:
+    """Create the week's entries for every class of the school (skipping any that exist)."""
+    require(actor, Permission.PUBLISH_TIMETABLE, school_id)
+    week = session.get(SchoolWeek, week_id)
+    if week is None:
+        raise NotFound(f"no school week {week_id}")
+    version = version_in_force(session, school_id, week.monday)
+    if version is None:
+        raise RuleViolation(f"school {school_id} has no timetable in force on {week.monday:%d/%m/%Y}")
+    rows = plan_week_entries(school_id=school_id, week_id=week.id, monday=week.monday,
+                             slots=slots_of(session, version.id), bells=bells_for(session, school_id),
+                             holidays=holidays_for(session, school_id, week.school_year_id))
+    existing = set(session.execute(select(LogbookEntry.class_id, LogbookEntry.day, LogbookEntry.period_no)
+                                   .where(LogbookEntry.school_id == school_id,
+                                          LogbookEntry.week_id == week.id)).all())
+    rows = [r for r in rows if (r["class_id"], r["day"], r["period_no"]) not in existing]
+    for row, new_id in zip(rows, allocate_ids(session, LogbookEntry, len(rows))):
+        row["id"] = new_id
+    bulk_insert(session, LogbookEntry, rows)
+    audit.record(session, actor, "logbook.generate_week", "school_week", week.id, school_id=school_id,
+                 after={"entries": len(rows), "timetable_version": version.id})
+    return len(rows)
+
+
+def generate_week(db: Database, actor: Actor, school_id: int, week_id: int) -> int:
+    """Generate one school's logbook week from the timetable version in force that week."""
+    with db.transaction() as session:
+        return generate_week_in(session, actor, school_id, week_id)
+
+
+# ------------------------------------------------------------------ reading entries
+def _entry_for(session: Session, actor: Actor, entry_id: int, *, lock: bool = False) -> LogbookEntry:
+    query = select(LogbookEntry).where(LogbookEntry.id == entry_id)
+    entry = session.scalar(query.with_for_update() if lock else query)
+    if entry is None or not actor.sees_school(entry.school_id):
+        # Same answer for "absent" and "not yours": a monitor learns nothing about other schools.
+        raise NotFound(f"no logbook entry {entry_id}")
+    return entry
+
+
+def week_status(session: Session, class_id: int, week_id: int) -> WeekCloseStatus:
+    status = session.scalar(select(WeekClose.status).where(WeekClose.class_id == class_id,
+                                                           WeekClose.week_id == week_id))
+    return status or WeekCloseStatus.OPEN
+
+
+def _require_week_editable(session: Session, entry: LogbookEntry) -> None:
+    status = week_status(session, entry.class_id, entry.week_id)
+    if status in (WeekCloseStatus.HOMEROOM_SIGNED, WeekCloseStatus.CLOSED):
+        raise RuleViolation(f"the week of entry {entry.id} is closed ({status.value}); it is read-only",
+                            message_vi="Sổ tuần đã chốt, không thể chỉnh sửa")
+
+
+def entry_bytes(session: Session, entry: LogbookEntry) -> bytes:
+    """The canonical bytes of an entry as it is now (what its signature must cover)."""
+    school_code = session.scalar(select(School.code).where(School.id == entry.school_id))
+    class_name = session.scalar(select(SchoolClass.name).where(SchoolClass.id == entry.class_id))
+    subject_code = session.scalar(select(Subject.code).where(Subject.id == entry.subject_id))
+    teacher_code = session.scalar(select(Staff.code).where(Staff.id == entry.teacher_id))
+    absences = session.execute(select(Student.personal_id, EntryAbsence.excused)
+                               .join(Student, Student.id == EntryAbsence.student_id)
+                               .where(EntryAbsence.entry_id == entry.id)).all()
+    remarks = session.execute(select(Student.personal_id, StudentRemark.text)
+                              .join(Student, Student.id == StudentRemark.student_id)
+                              .where(StudentRemark.entry_id == entry.id)).all()
+    return entry_document(
+        entry_id=entry.id, school_code=school_code, class_name=class_name, day=entry.day,
+        period_no=entry.period_no, subject_code=subject_code, teacher_code=teacher_code,
+        is_substitute=entry.is_substitute, lesson_title=entry.lesson_title,
+        curriculum_seq=entry.curriculum_seq, class_remark=entry.class_remark,
+        class_rating=entry.class_rating, absences=[tuple(a) for a in absences],
+        remarks=[tuple(r) for r in remarks])
+
+
+# ------------------------------------------------------------------ filling in
+@dataclass(frozen=True)
+class EntryContent:
+    """What a teacher writes for a period: lesson title (tên bài), curriculum sequence (tiết PPCT),
+    absent students {student_id: excused}, remark on the class, remarks on students, rating."""
+
+    lesson_title: str
+    curriculum_seq: int | None = None
+    absences: dict[int, bool] | None = None
+    class_remark: str | None = None
+    student_remarks: dict[int, str] | None = None
+    class_rating: str | None = None
+
+
+def fill_entry(db: Database, actor: Actor, entry_id: int, content: EntryContent) -> None:
+    """The teacher of the period records its content (before signing; never after)."""
+    with db.transaction() as session:
+        entry = _entry_for(session, actor, entry_id, lock=True)
+        require(actor, Permission.EDIT_ENTRY, entry.school_id)
+        if entry.teacher_id != actor.staff_id:
+            raise PermissionDenied(f"entry {entry_id} belongs to another teacher",
+                                   message_vi="Tiết học này không phải của bạn")
+        if entry.status != EntryStatus.PENDING:
+            raise RuleViolation(f"entry {entry_id} is {entry.status.value}; its content can no longer change",
+                                message_vi="Tiết học đã ký hoặc đã quá hạn, không thể sửa")
+        _require_week_editable(session, entry)
+        school = session.get(School, entry.school_id)
+        if content.class_rating is not None:
+            if not school.lesson_rating_enabled:
+                raise RuleViolation(f"school {school.code} does not rate lessons")
+            if content.class_rating not in LESSON_RATINGS:
+                raise RuleViolation(f"lesson rating must be one of {', '.join(LESSON_RATINGS)}")
+        if not content.lesson_title or not content.lesson_title.strip():
+            raise RuleViolation("the lesson title is required", message_vi="Phải ghi tên bài dạy")
+        students = set((content.absences or {}) | (content.student_remarks or {}))
+        enrolled = set(session.scalars(select(Enrolment.student_id).where(
+            Enrolment.class_id == entry.class_id, Enrolment.student_id.in_(students),
+            Enrolment.valid_from <= entry.day,
+            or_(Enrolment.valid_to.is_(None), Enrolment.valid_to >= entry.day)))) if students else set()
+        if students - enrolled:
+            raise RuleViolation(f"students {sorted(students - enrolled)} are not in this class on {entry.day}")
+        entry.lesson_title, entry.curriculum_seq = content.lesson_title.strip(), content.curriculum_seq
+        entry.class_remark, entry.class_rating = content.class_remark, content.class_rating
+        session.query(EntryAbsence).filter(EntryAbsence.entry_id == entry.id).delete()
+        session.query(StudentRemark).filter(StudentRemark.entry_id == entry.id).delete()
+        week = session.get(SchoolWeek, entry.week_id)
+        session.add_all([EntryAbsence(entry_id=entry.id, student_id=s, excused=bool(ex))
+                         for s, ex in (content.absences or {}).items()])
+        session.add_all([StudentRemark(entry_id=entry.id, student_id=s, text=t, term=week.term,
+                                       school_year_id=week.school_year_id)
+                         for s, t in (content.student_remarks or {}).items()])
+        audit.record(session, actor, "entry.fill", "logbook_entry", entry.id, school_id=entry.school_id,
+                     after={"lesson_title": entry.lesson_title, "absences": len(content.absences or {}),
+                            "remarks": len(content.student_remarks or {})})
+
+
+def record_substitute(db: Database, actor: Actor, entry_id: int, substitute_id: int, reason: str) -> None:
+    """Dạy thay: the school records who teaches a period instead; the substitute signs it and
+    is credited with its hours."""
+    with db.transaction() as session:
+        entry = _entry_for(session, actor, entry_id, lock=True)
+        require(actor, Permission.RECORD_SUBSTITUTE, entry.school_id)
+        if entry.status != EntryStatus.PENDING:
+            raise RuleViolation(f"entry {entry_id} is already {entry.status.value}")
+        _require_week_editable(session, entry)
+        sub = session.get(Staff, substitute_id)
+        if sub is None or sub.school_id != entry.school_id or not sub.active:
+            raise NotFound(f"staff {substitute_id} is not an active teacher of this school")
+        busy = session.scalar(select(LogbookEntry.id).where(
+            LogbookEntry.teacher_id == substitute_id, LogbookEntry.day == entry.day,
+            LogbookEntry.period_no == entry.period_no, LogbookEntry.id != entry.id))
+        if busy:
+            raise RuleViolation(f"{sub.full_name} already teaches entry {busy} in that period")
+        before = {"teacher_id": entry.teacher_id}
+        entry.teacher_id, entry.is_substitute = substitute_id, substitute_id != entry.scheduled_teacher_id
+        audit.record(session, actor, "entry.substitute", "logbook_entry", entry.id, school_id=entry.school_id,
+                     before=before, after={"teacher_id": substitute_id}, reason=reason)
+
+
+# ------------------------------------------------------------------ signing
+@dataclass(frozen=True)
+class SigningResult:
+    entry_id: int
+    status: EntryStatus
+    signed_at: dt.datetime
+    counts_as_teaching_hours: bool
+
+
+def registered_certificate(session: Session, staff_id: int, fingerprint: str, at: dt.datetime) -> Certificate:
+    """The staff member's registered certificate with this fingerprint, valid and unrevoked at ``at``."""
+    cert = session.scalar(select(Certificate).where(Certificate.fingerprint == fingerprint))
+    if cert is None or cert.staff_id != staff_id:
+        raise PermissionDenied("the signing certificate is not registered to this teacher",
+                               message_vi="Chứng thư số không thuộc giáo viên này")
+    if not (cert.not_before <= at <= cert.not_after):
+        raise RuleViolation(f"the signing certificate is not valid at {at:%d/%m/%Y %H:%M} "
+                            f"(valid {cert.not_before:%d/%m/%Y}–{cert.not_after:%d/%m/%Y})",
+                            message_vi="Chứng thư số đã hết hạn hoặc chưa có hiệu lực")
+    if cert.revoked_at is not None and cert.revoked_at <= at:
+        raise RuleViolation(f"the signing certificate was revoked on {cert.revoked_at:%d/%m/%Y}",
+                            message_vi="Chứng thư số đã bị thu hồi")
+    return cert
+
+
+def sign_entry(db: Database, actor: Actor, entry_id: int, signer, at: dt.datetime | None = None) -> SigningResult:
+    """The teacher signs a period. The server's receipt time ``at`` decides on time or late
+    (:func:`core.rules.signing_window.classify_signing`); a late signature is kept and
+    recorded as LATE but does not count as teaching hours."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        entry = _entry_for(session, actor, entry_id, lock=True)
+        require(actor, Permission.SIGN_ENTRY, entry.school_id)
+        if entry.teacher_id != actor.staff_id:
+            raise PermissionDenied(f"entry {entry_id} is not yours to sign",
+                                   message_vi="Bạn không phải giáo viên dạy tiết này")
+        if entry.status != EntryStatus.PENDING:
+            raise RuleViolation(f"entry {entry_id} is already {entry.status.value}",
+                                message_vi="Tiết học đã được ký hoặc đã quá hạn")
+        _require_week_editable(session, entry)
+        grace = dt.timedelta(seconds=session.scalar(
+            select(School.signing_grace_seconds).where(School.id == entry.school_id)))
+        status = classify_signing(at, entry.period_start, entry.period_end, grace)
+        registered_certificate(session, actor.staff_id, signer.fingerprint, at)
+        data = entry_bytes(session, entry)
+        entry.signature = signer.sign_detached(data, at)
+        entry.content_hash = sha256_hex(data)
+        entry.signed_at, entry.signed_by, entry.status = at, actor.staff_id, status
+        audit.record(session, actor, "entry.sign", "logbook_entry", entry.id, school_id=entry.school_id,
+                     after={"status": status.value, "signed_at": at})
+        return SigningResult(entry.id, status, at, counts_as_teaching_hours(status))
+
+
+def verify_entry(db: Database, actor: Actor, entry_id: int, trust):
+    """Verify an entry's signature against its current content and the trust store; the
+    signer must be the certificate registered to the teacher who signed."""
+    from core.signatures import Verification, verify_detached
+
+    with db.reading() as session:
+        entry = _entry_for(session, actor, entry_id)
+        if actor.staff_id != entry.teacher_id:
+            require(actor, Permission.VIEW, entry.school_id)
+        if entry.signature is None:
+            return Verification(indication="INDETERMINATE", sub_indication="SIGNED_DATA_NOT_FOUND",
+                                signer_fingerprint=None, signer_subject=None, signing_time=None,
+                                message=f"entry {entry_id} is not signed ({entry.status.value})")
+        result = verify_detached(entry_bytes(session, entry), entry.signature, trust)
+        if result.valid:
+            owner = session.scalar(select(Certificate.staff_id).where(
+                Certificate.fingerprint == result.signer_fingerprint))
+            if owner != entry.signed_by:
+                return Verification(indication="FAILED", sub_indication="SIGNER_NOT_AUTHORISED",
+                                    signer_fingerprint=result.signer_fingerprint,
+                                    signer_subject=result.signer_subject, signing_time=result.signing_time,
+                                    message="the certificate is not registered to the teacher who signed")
+        return result
+
+
+# ------------------------------------------------------------------ the end of the day
+def mark_missed(db: Database, actor: Actor, as_of: dt.datetime | None = None) -> int:
+    """Every entry still unsigned after its day is MISSED (run nightly; idempotent)."""
+    as_of = as_of or clock.now()
+    require(actor, Permission.PUBLISH_TIMETABLE)
+    with db.transaction() as session:
+        query = update(LogbookEntry).where(LogbookEntry.status == EntryStatus.PENDING,
+                                           LogbookEntry.day < as_of.date(),
+                                           actor.school_filter(LogbookEntry.school_id))
+        count = session.execute(query.values(status=EntryStatus.MISSED)).rowcount
+        audit.record(session, actor, "logbook.mark_missed", "logbook_entry", None,
+                     after={"missed": count, "as_of": as_of})
+        return count
+
+
+def teaching_hours(db: Database, actor: Actor, teacher_id: int, start: dt.date, end: dt.date) -> dict[str, int]:
+    """A teacher's periods between two dates: taught (scheduled to them or as substitute),
+    counted as teaching hours (signed on time), and lost (late or missed)."""
+    with db.reading() as session:
+        school_id = session.scalar(select(Staff.school_id).where(Staff.id == teacher_id))
+        if school_id is None:
+            raise NotFound(f"no staff {teacher_id}")
+        if actor.staff_id != teacher_id:
+            require(actor, Permission.VIEW, school_id)
+        rows = dict(session.execute(
+            select(LogbookEntry.status, func.count()).where(
+                LogbookEntry.teacher_id == teacher_id, and_(LogbookEntry.day >= start, LogbookEntry.day <= end))
+            .group_by(LogbookEntry.status)).all())
+        counted = rows.get(EntryStatus.ON_TIME, 0)
+        lost = rows.get(EntryStatus.LATE, 0) + rows.get(EntryStatus.MISSED, 0)
+        return {"periods": sum(rows.values()), "counted": counted, "lost": lost,
+                "pending": rows.get(EntryStatus.PENDING, 0)}

@@ -1,0 +1,145 @@
+"""Closing a class's logbook week (chốt sổ tuần): the homeroom teacher signs, then the
+principal closes; a closed week is read-only; reopening is an audited admin action."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core import audit, clock
+from core.authz import Actor, Permission, require
+from core.documents import sha256_hex, week_document
+from core.errors import NotFound, PermissionDenied, RuleViolation
+from core.rules.calendar import school_days
+from core.rules.weekly_close import (
+    close_deadline,
+    require_homeroom_step,
+    require_principal_step,
+    require_reopen,
+    require_week_over,
+)
+from core.services.logbook import holidays_for, registered_certificate
+from core.storage.db import Database
+from core.storage.models import (
+    EntryStatus,
+    LogbookEntry,
+    Role,
+    School,
+    SchoolClass,
+    SchoolWeek,
+    WeekClose,
+    WeekCloseStatus,
+    WeekReopen,
+)
+
+
+def _class_week(session: Session, actor: Actor, class_id: int, week_id: int) -> tuple[SchoolClass, SchoolWeek]:
+    klass = session.get(SchoolClass, class_id)
+    week = session.get(SchoolWeek, week_id)
+    if klass is None or week is None or not actor.sees_school(klass.school_id):
+        raise NotFound(f"no class-week {class_id}/{week_id}")
+    return klass, week
+
+
+def _close_row(session: Session, klass: SchoolClass, week: SchoolWeek) -> WeekClose:
+    row = session.scalar(select(WeekClose).where(WeekClose.class_id == klass.id, WeekClose.week_id == week.id)
+                         .with_for_update())
+    if row is None:
+        row = WeekClose(school_id=klass.school_id, class_id=klass.id, week_id=week.id,
+                        status=WeekCloseStatus.OPEN, reopen_count=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def last_school_day(session: Session, klass: SchoolClass, week: SchoolWeek) -> dt.date:
+    """The class's last day with lessons that week (else the last non-holiday weekday)."""
+    last = session.scalar(select(func.max(LogbookEntry.day)).where(
+        LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id))
+    if last is not None:
+        return last
+    days = school_days(week.monday, holidays_for(session, klass.school_id, week.school_year_id))
+    return days[-1] if days else week.monday
+
+
+def _week_bytes(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
+    school_code = session.scalar(select(School.code).where(School.id == klass.school_id))
+    entries = session.execute(select(LogbookEntry.id, LogbookEntry.status, LogbookEntry.content_hash)
+                              .where(LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id)).all()
+    return week_document(school_code=school_code, class_name=klass.name, week_number=week.number,
+                         monday=week.monday, entries=[(i, s.value, h) for i, s, h in entries])
+
+
+def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, signer,
+                       at: dt.datetime | None = None) -> WeekCloseStatus:
+    """Step 1: the class's homeroom teacher (GVCN) signs the week, after its last school day.
+    Unsigned periods of the week become MISSED first, so the signed summary is final."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        klass, week = _class_week(session, actor, class_id, week_id)
+        require(actor, Permission.HOMEROOM_SIGN_WEEK, klass.school_id)
+        if klass.homeroom_teacher_id is None or klass.homeroom_teacher_id != actor.staff_id:
+            raise PermissionDenied(f"only the homeroom teacher of {klass.name} signs its week",
+                                   message_vi="Chỉ giáo viên chủ nhiệm của lớp được ký sổ tuần")
+        row = _close_row(session, klass, week)
+        require_homeroom_step(row.status)
+        require_week_over(last_school_day(session, klass, week), at)
+        registered_certificate(session, actor.staff_id, signer.fingerprint, at)
+        session.execute(update(LogbookEntry).where(
+            LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id,
+            LogbookEntry.status == EntryStatus.PENDING).values(status=EntryStatus.MISSED))
+        data = _week_bytes(session, klass, week)
+        before = {"status": row.status.value}
+        row.homeroom_signature = signer.sign_detached(data, at)
+        row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
+        row.summary_hash, row.status = sha256_hex(data), WeekCloseStatus.HOMEROOM_SIGNED
+        audit.record(session, actor, "week.homeroom_sign", "week_close", row.id, school_id=klass.school_id,
+                     before=before, after={"status": row.status.value, "class": klass.name, "week": week.number})
+        return row.status
+
+
+def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int, signer,
+                         at: dt.datetime | None = None) -> WeekCloseStatus:
+    """Step 2: the principal signs and closes the week; from now on it is read-only."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        klass, week = _class_week(session, actor, class_id, week_id)
+        require(actor, Permission.CLOSE_WEEK, klass.school_id)
+        if actor.role != Role.PRINCIPAL:
+            raise PermissionDenied("only the principal closes a week",
+                                   message_vi="Chỉ hiệu trưởng được chốt sổ tuần")
+        row = _close_row(session, klass, week)
+        require_principal_step(row.status)
+        registered_certificate(session, actor.staff_id, signer.fingerprint, at)
+        data = _week_bytes(session, klass, week)
+        if sha256_hex(data) != row.summary_hash:
+            raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
+        row.principal_signature = signer.sign_detached(data, at)
+        row.principal_signed_by, row.closed_at, row.status = actor.staff_id, at, WeekCloseStatus.CLOSED
+        row.closed_on_time = row.reopen_count == 0 and at <= close_deadline(week.monday)
+        audit.record(session, actor, "week.close", "week_close", row.id, school_id=klass.school_id,
+                     before={"status": WeekCloseStatus.HOMEROOM_SIGNED.value},
+                     after={"status": row.status.value, "on_time": row.closed_on_time,
+                            "class": klass.name, "week": week.number})
+        return row.status
+
+
+def reopen_week(db: Database, actor: Actor, class_id: int, week_id: int, reason: str,
+                at: dt.datetime | None = None) -> WeekCloseStatus:
+    """Admin action: reopen a closed week (authorised roles only, reason mandatory, audited).
+    Signed entries stay signed; the week must be signed and closed again."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        klass, week = _class_week(session, actor, class_id, week_id)
+        require(actor, Permission.REOPEN_WEEK, klass.school_id)
+        row = _close_row(session, klass, week)
+        require_reopen(actor.role, row.status, reason)
+        session.add(WeekReopen(week_close_id=row.id, reopened_by=actor.user_id, reopened_at=at,
+                               reason=reason.strip()))
+        row.status, row.reopen_count = WeekCloseStatus.REOPENED, row.reopen_count + 1
+        audit.record(session, actor, "week.reopen", "week_close", row.id, school_id=klass.school_id,
+                     before={"status": WeekCloseStatus.CLOSED.value},
+                     after={"status": row.status.value, "class": klass.name, "week": week.number},
+                     reason=reason.strip())
+        return row.status

@@ -1,0 +1,97 @@
+"""Database engines, sessions and the unit of work (thin persistence layer).
+
+``SOHOA_DATABASE_URL`` selects the record store. PostgreSQL (``postgresql+psycopg://…``)
+is production; without it the embedded default is a single SQLite file,
+``./var/sohoa.db`` (no server needed).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_DB_PATH = Path("var") / "sohoa.db"
+
+
+def database_url() -> str:
+    """The configured database URL, or the embedded default file."""
+    url = os.environ.get("SOHOA_DATABASE_URL")
+    if url:
+        return normalise_url(url)
+    DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_DB_PATH}"
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and real SAVEPOINT support."""
+    url = normalise_url(url or database_url())
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+            dbapi_conn.isolation_level = None  # let SQLAlchemy emit BEGIN (savepoints work)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def is_postgres(bind) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+class Database:
+    """A record store: an engine plus a session factory; the services' only way in."""
+
+    def __init__(self, engine: Engine, *, session_factory: sessionmaker | None = None):
+        self.engine = engine
+        self._factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str | None = None) -> "Database":
+        return cls(make_engine(url))
+
+    @property
+    def is_postgres(self) -> bool:
+        return is_postgres(self.engine)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work: commits when the block ends normally, rolls back otherwise."""
+        with self._factory() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (never commits)."""
+        with self._factory() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()

@@ -1,0 +1,526 @@
+"""The record store: SQLAlchemy 2.0 typed models (the persistence layer).
+
+Rules do not live here; they live in :mod:`core.rules` as pure functions. These models
+are the shape of the data that PostgreSQL (production) and SQLite (the embedded
+default) hold. Every datetime column is naive Vietnam local time (see :mod:`core.clock`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# A big integer primary key that stays INTEGER on SQLite (so it is the rowid there).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e],
+                validate_strings=True)
+
+
+# ---------------------------------------------------------------- enums
+class SchoolLevel(str, enum.Enum):
+    """Cấp học: primary (tiểu học), lower secondary (THCS), upper secondary (THPT), multi-level."""
+
+    PRIMARY = "primary"
+    LOWER_SECONDARY = "lower_secondary"
+    UPPER_SECONDARY = "upper_secondary"
+    MULTI_LEVEL = "multi_level"
+
+
+class Ownership(str, enum.Enum):
+    """Loại hình: công lập (public) or tư thục (private)."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class StaffRole(str, enum.Enum):
+    """Roles a staff member holds at a school (chức vụ)."""
+
+    TEACHER = "teacher"                      # giáo viên bộ môn
+    HOMEROOM_TEACHER = "homeroom_teacher"    # giáo viên chủ nhiệm
+    PRINCIPAL = "principal"                  # hiệu trưởng
+    VICE_PRINCIPAL = "vice_principal"        # phó hiệu trưởng
+    SCHOOL_MONITOR = "school_monitor"        # cán bộ theo dõi sổ đầu bài
+    CLERK = "clerk"                          # văn thư / giáo vụ
+
+
+class Role(str, enum.Enum):
+    """Roles of a user account of the product (who signs in)."""
+
+    DEPARTMENT_SUPERVISOR = "department_supervisor"  # Sở GD&ĐT
+    DISTRICT_SUPERVISOR = "district_supervisor"      # Phòng / cụm
+    SCHOOL_MONITOR = "school_monitor"
+    PRINCIPAL = "principal"
+    VICE_PRINCIPAL = "vice_principal"
+    CLERK = "clerk"
+    TEACHER = "teacher"
+    ANALYST = "analyst"
+    ADMINISTRATOR = "administrator"
+
+
+class Sex(str, enum.Enum):
+    MALE = "M"
+    FEMALE = "F"
+
+
+class EntryStatus(str, enum.Enum):
+    """State of a logbook entry's signature (see :mod:`core.rules.signing_window`)."""
+
+    PENDING = "pending"    # not signed yet, day not over
+    ON_TIME = "on_time"    # signed inside [start, end + grace]
+    LATE = "late"          # signed after end + grace, same day: recorded, not counted
+    MISSED = "missed"      # never signed by the end of its day
+
+
+class WeekCloseStatus(str, enum.Enum):
+    """State of a class-week of the logbook (chốt sổ tuần)."""
+
+    OPEN = "open"
+    HOMEROOM_SIGNED = "homeroom_signed"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class ChangeRequestStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CertificateKind(str, enum.Enum):
+    PERSONAL = "personal"  # chứng thư số cá nhân
+    SEAL = "seal"          # chứng thư số của tổ chức (con dấu)
+
+
+# ---------------------------------------------------------------- organisation
+class Department(Base):
+    """Sở Giáo dục và Đào tạo: a province's or city's education department."""
+
+    __tablename__ = "department"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province_code: Mapped[str] = mapped_column(String(3))
+
+
+class District(Base):
+    """Phòng Giáo dục / area (cụm) under a department."""
+
+    __tablename__ = "district"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class School(Base):
+    """Trường: a school, with its own signing grace (default 5 minutes)."""
+
+    __tablename__ = "school"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[SchoolLevel] = mapped_column(_enum(SchoolLevel))
+    ownership: Mapped[Ownership] = mapped_column(_enum(Ownership), default=Ownership.PUBLIC)
+    signing_grace_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    lesson_rating_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    district: Mapped[District] = relationship()
+
+
+class SchoolYear(Base):
+    """Năm học: two terms (học kỳ I of 18 weeks, học kỳ II of 17 weeks)."""
+
+    __tablename__ = "school_year"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    name: Mapped[str] = mapped_column(String(16))  # "2025-2026"
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    __table_args__ = (UniqueConstraint("department_id", "name"),)
+
+
+class SchoolWeek(Base):
+    """Tuần học: one of the 35 teaching weeks, Monday to Sunday, with its term."""
+
+    __tablename__ = "school_week"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"), index=True)
+    number: Mapped[int] = mapped_column(SmallInteger)
+    term: Mapped[int] = mapped_column(SmallInteger)
+    monday: Mapped[dt.date] = mapped_column(Date, index=True)
+    __table_args__ = (UniqueConstraint("school_year_id", "number"),)
+
+
+class Holiday(Base):
+    """Ngày nghỉ: a day without lessons, department-wide or for one school."""
+
+    __tablename__ = "holiday"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"), index=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+# ---------------------------------------------------------------- people
+class Staff(Base):
+    """Cán bộ, giáo viên, nhân viên: a member of staff."""
+
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StaffAssignment(Base):
+    """A role a staff member holds at a school, from when to when (assignment history)."""
+
+    __tablename__ = "staff_assignment"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Student(Base):
+    """Học sinh, identified by the 12-digit personal identification number (số định danh cá nhân)."""
+
+    __tablename__ = "student"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    personal_id: Mapped[str] = mapped_column(String(12), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[Sex] = mapped_column(_enum(Sex))
+
+
+class Enrolment(Base):
+    """A student's membership of a class, from when to when (enrolment history)."""
+
+    __tablename__ = "enrolment"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"), index=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+# ---------------------------------------------------------------- curriculum and classes
+class Subject(Base):
+    """Môn học / hoạt động giáo dục of the 2018 general curriculum, for one level."""
+
+    __tablename__ = "subject"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[SchoolLevel] = mapped_column(_enum(SchoolLevel))
+    comment_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CurriculumLoad(Base):
+    """Periods per year of a subject in a grade (chương trình GDPT 2018)."""
+
+    __tablename__ = "curriculum_load"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    grade: Mapped[int] = mapped_column(SmallInteger)
+    periods_per_year: Mapped[int] = mapped_column(SmallInteger)
+    __table_args__ = (UniqueConstraint("subject_id", "grade"),)
+
+
+class SchoolClass(Base):
+    """Lớp học: a class of one school year, with its homeroom teacher (GVCN)."""
+
+    __tablename__ = "school_class"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"), index=True)
+    grade: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str] = mapped_column(String(16))
+    homeroom_teacher_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    __table_args__ = (UniqueConstraint("school_id", "school_year_id", "name"),)
+
+
+class TeachingAssignment(Base):
+    """Phân công giảng dạy: who teaches which subject to which class, from when to when."""
+
+    __tablename__ = "teaching_assignment"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class BellPeriod(Base):
+    """Giờ vào tiết: start and end of a period number in a session, per school."""
+
+    __tablename__ = "bell_period"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    session: Mapped[str] = mapped_column(String(12))  # "morning" (sáng) / "afternoon" (chiều)
+    period_no: Mapped[int] = mapped_column(SmallInteger)  # 1..10 across the day
+    start_time: Mapped[dt.time] = mapped_column(Time)
+    end_time: Mapped[dt.time] = mapped_column(Time)
+    __table_args__ = (UniqueConstraint("school_id", "period_no"),)
+
+
+# ---------------------------------------------------------------- timetable
+class TimetableVersion(Base):
+    """Thời khóa biểu: a school's timetable, in force from a Monday until the next version."""
+
+    __tablename__ = "timetable_version"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(String(400))
+    __table_args__ = (UniqueConstraint("school_id", "effective_from"),)
+
+
+class TimetableSlot(Base):
+    """One lesson of a timetable version: class, weekday (1 = Monday), period, subject, teacher."""
+
+    __tablename__ = "timetable_slot"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("timetable_version.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"))
+    weekday: Mapped[int] = mapped_column(SmallInteger)
+    period_no: Mapped[int] = mapped_column(SmallInteger)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    __table_args__ = (
+        UniqueConstraint("version_id", "class_id", "weekday", "period_no", name="uq_slot_class"),
+        UniqueConstraint("version_id", "teacher_id", "weekday", "period_no", name="uq_slot_teacher"),
+    )
+
+
+class TimetableChangeRequest(Base):
+    """Đề nghị điều chỉnh TKB: made at the weekend, applies from the following Monday."""
+
+    __tablename__ = "timetable_change_request"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    applies_from: Mapped[dt.date] = mapped_column(Date)
+    changes: Mapped[list] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[ChangeRequestStatus] = mapped_column(_enum(ChangeRequestStatus),
+                                                        default=ChangeRequestStatus.PENDING)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("timetable_version.id"))
+
+
+# ---------------------------------------------------------------- the logbook
+class LogbookEntry(Base):
+    """Một tiết trong sổ đầu bài: one period of one class's logbook.
+
+    ``teacher_id`` is who teaches and signs (a substitute when ``is_substitute``);
+    ``scheduled_teacher_id`` is who the timetable named.
+    """
+
+    __tablename__ = "logbook_entry"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"))
+    week_id: Mapped[int] = mapped_column(ForeignKey("school_week.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    period_no: Mapped[int] = mapped_column(SmallInteger)
+    period_start: Mapped[dt.datetime] = mapped_column(DateTime)
+    period_end: Mapped[dt.datetime] = mapped_column(DateTime)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    scheduled_teacher_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    is_substitute: Mapped[bool] = mapped_column(Boolean, default=False)
+    lesson_title: Mapped[str | None] = mapped_column(String(400))
+    curriculum_seq: Mapped[int | None] = mapped_column(SmallInteger)  # tiết theo PPCT
+    class_remark: Mapped[str | None] = mapped_column(Text)
+    class_rating: Mapped[str | None] = mapped_column(String(2))       # A / B / C / D
+    status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus), default=EntryStatus.PENDING)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        UniqueConstraint("class_id", "day", "period_no", name="uq_entry_slot"),
+        Index("ix_entry_school_week", "school_id", "week_id"),
+        Index("ix_entry_teacher_week", "teacher_id", "week_id"),
+    )
+
+
+class EntryAbsence(Base):
+    """Học sinh vắng: a student absent from a period, with (P) or without (K) permission."""
+
+    __tablename__ = "entry_absence"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("logbook_entry.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    excused: Mapped[bool] = mapped_column(Boolean)
+    __table_args__ = (UniqueConstraint("entry_id", "student_id"),)
+
+
+class StudentRemark(Base):
+    """Nhận xét học sinh: a teacher's remark on one student in one period (feeds the transcript)."""
+
+    __tablename__ = "student_remark"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("logbook_entry.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"))
+    term: Mapped[int] = mapped_column(SmallInteger)
+    text: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_remark_student_term", "student_id", "school_year_id", "term"),)
+
+
+class WeekClose(Base):
+    """Chốt sổ tuần: the homeroom teacher's and the principal's signatures on a class-week."""
+
+    __tablename__ = "week_close"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"))
+    week_id: Mapped[int] = mapped_column(ForeignKey("school_week.id"), index=True)
+    status: Mapped[WeekCloseStatus] = mapped_column(_enum(WeekCloseStatus), default=WeekCloseStatus.OPEN)
+    homeroom_signed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    homeroom_signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    homeroom_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    principal_signed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    principal_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    summary_hash: Mapped[str | None] = mapped_column(String(64))
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    reopen_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    __table_args__ = (UniqueConstraint("class_id", "week_id"),)
+
+
+class WeekReopen(Base):
+    """Mở lại sổ: a reopening of a closed class-week, with its mandatory reason."""
+
+    __tablename__ = "week_reopen"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    week_close_id: Mapped[int] = mapped_column(ForeignKey("week_close.id"), index=True)
+    reopened_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reopened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- certificates
+class Certificate(Base):
+    """Chứng thư số: a registered signing certificate of a staff member or a school's seal."""
+
+    __tablename__ = "certificate"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[CertificateKind] = mapped_column(_enum(CertificateKind))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    serial_hex: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(400))
+    not_before: Mapped[dt.datetime] = mapped_column(DateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(DateTime)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+# ---------------------------------------------------------------- users, scope and audit
+class UserAccount(Base):
+    """A person who signs in: supervisors, monitors, analysts, administrators and staff."""
+
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MonitorAssignment(Base):
+    """A school monitor user assigned to a school, from when to when."""
+
+    __tablename__ = "monitor_assignment"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    unassigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class AuditEvent(Base):
+    """Nhật ký: one append-only, hash-chained audit event (see :mod:`core.audit`)."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chain: Mapped[int] = mapped_column(BigInteger)  # the school's id; 0 for events outside a school
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    school_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),)
+
+
+class AuditHead(Base):
+    """The head of one audit hash chain (one per school, so schools never wait on each
+    other): locked while an event is appended."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

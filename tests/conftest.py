@@ -1,0 +1,183 @@
+"""Test fixtures: every database test runs against PostgreSQL *and* the embedded default.
+
+PostgreSQL is found in this order: ``SOHOA_TEST_DATABASE_URL``; the server on
+127.0.0.1:5432 when one answers; a throwaway cluster started with ``initdb``/``pg_ctl``
+when the binaries are on the machine. If none is possible the run stops with a message
+that says how to get PostgreSQL; it never skips.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from core.storage.db import Database, make_engine, normalise_url
+from core.storage.migrate import upgrade
+
+HOW_TO_GET_POSTGRES = (
+    "PostgreSQL is required for the test suite and none could be reached or started.\n"
+    "Either set SOHOA_TEST_DATABASE_URL=postgresql://user@host:port/db, run a server on "
+    "127.0.0.1:5432 (trust auth), or install the server binaries so that initdb and pg_ctl "
+    "are on PATH (Debian: apt-get install postgresql)."
+)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """A URL of a PostgreSQL server we may create databases on (the admin database)."""
+    explicit = os.environ.get("SOHOA_TEST_DATABASE_URL")
+    if explicit:
+        if not _answers(explicit):
+            pytest.exit(f"SOHOA_TEST_DATABASE_URL={explicit} does not answer.\n{HOW_TO_GET_POSTGRES}", returncode=3)
+        yield normalise_url(explicit)
+        return
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    if _answers(local):
+        yield normalise_url(local)
+        return
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.exit(HOW_TO_GET_POSTGRES, returncode=3)
+    datadir = Path(tempfile.mkdtemp(prefix="sohoa-pg-"))
+    port = _free_port()
+    run_as = [] if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--"]
+    if run_as:
+        shutil.chown(datadir, "postgres")
+    subprocess.run([*run_as, initdb, "-D", str(datadir / "data"), "-U", "postgres", "--auth=trust"],
+                   check=True, capture_output=True)
+    subprocess.run([*run_as, pg_ctl, "-D", str(datadir / "data"), "-w", "-o",
+                    f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield normalise_url(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(datadir / "data"), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server_url):
+    """A fresh, migrated database for this test run, dropped at the end."""
+    name = f"sohoa_test_{uuid.uuid4().hex[:10]}"
+    admin = pg_server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_server_url.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'sohoa.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engines(request):
+    made = {}
+
+    def get(kind: str):
+        if kind not in made:
+            url = request.getfixturevalue("pg_url" if kind == "postgresql" else "sqlite_url")
+            made[kind] = make_engine(url)
+        return made[kind]
+
+    yield get
+    for engine in made.values():
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, engines):
+    """An empty, migrated record store, isolated per test: everything the test commits is
+    rolled back at the end (the services' commits become savepoints)."""
+    engine = engines(request.param)
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    database = Database(engine, session_factory=factory)
+    try:
+        yield database
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def pg_db(engines):
+    """Like ``db`` but PostgreSQL only (for database-specific behaviour)."""
+    engine = engines("postgresql")
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield Database(engine, session_factory=factory)
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A demo PKI (root, issuing CA) for the whole run."""
+    from core.signatures import DemoPKI
+
+    return DemoPKI.create(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def keys(pki):
+    from core.signatures import KeyStore
+
+    return KeyStore(pki.directory)
+
+
+@pytest.fixture
+def trust(pki):
+    return pki.trust_store()
+
+
+@pytest.fixture
+def world(db, pki, keys):
+    from tests.world import build_world
+
+    return build_world(db, pki, keys)

@@ -1,0 +1,85 @@
+"""Timetable versions and weekend change requests through the services."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from core.authz import SYSTEM
+from core.errors import PermissionDenied, RuleViolation, TimetableConflict
+from core.services.logbook import generate_week
+from core.services.timetable import SlotSpec, decide_change, publish_timetable, request_change
+from core.storage.models import LogbookEntry, TimetableChangeRequest
+from tests.world import MONDAY
+
+SATURDAY = dt.datetime.combine(MONDAY + dt.timedelta(days=5), dt.time(9, 0))
+
+
+def test_publish_refuses_a_conflict_naming_both_lessons(world):
+    ids = world.ids
+    slots = [SlotSpec(ids["6A1"], 3, 1, ids["subj:TOAN"], ids["lan"]),
+             SlotSpec(ids["6A2"], 3, 1, ids["subj:TOAN"], ids["lan"])]
+    with pytest.raises(TimetableConflict) as err:
+        publish_timetable(world.db, SYSTEM, ids["A"], MONDAY + dt.timedelta(days=7), slots)
+    assert "6A1 Thứ Tư tiết 1 (Toán, Nguyễn Thị Lan)" in str(err.value)
+    assert "6A2 Thứ Tư tiết 1 (Toán, Nguyễn Thị Lan)" in str(err.value)
+
+
+def test_publish_only_on_monday_and_only_by_school_management(world):
+    ids = world.ids
+    slot = [SlotSpec(ids["6A1"], 3, 1, ids["subj:TOAN"], ids["lan"])]
+    with pytest.raises(RuleViolation, match="Monday"):
+        publish_timetable(world.db, SYSTEM, ids["A"], MONDAY + dt.timedelta(days=8), slot)
+    with pytest.raises(PermissionDenied):
+        publish_timetable(world.db, world.actor("lan"), ids["A"], MONDAY + dt.timedelta(days=7), slot)
+    with pytest.raises(PermissionDenied):  # principal of school B on school A
+        publish_timetable(world.db, world.actor("dung"), ids["A"], MONDAY + dt.timedelta(days=7), slot)
+
+
+def _move_lan(world):
+    ids = world.ids
+    return [{"class_id": ids["6A1"], "weekday": 1, "period_no": 1, "remove": True},
+            {"class_id": ids["6A1"], "weekday": 1, "period_no": 3, "subject_id": ids["subj:TOAN"],
+             "teacher_id": ids["lan"]}]
+
+
+def test_change_request_only_at_the_weekend(world):
+    with pytest.raises(RuleViolation, match="only on Saturday or Sunday"):
+        request_change(world.db, world.actor("lan"), world.ids["A"], _move_lan(world),
+                       at=dt.datetime.combine(MONDAY + dt.timedelta(days=4), dt.time(16)))
+
+
+def test_approved_change_applies_from_next_monday(world):
+    ids = world.ids
+    req = request_change(world.db, world.actor("lan"), ids["A"], _move_lan(world), "đổi tiết", at=SATURDAY)
+    with world.db.reading() as s:
+        assert s.get(TimetableChangeRequest, req).applies_from == MONDAY + dt.timedelta(days=7)
+    with pytest.raises(PermissionDenied):
+        decide_change(world.db, world.actor("lan"), req, True)
+    version = decide_change(world.db, world.actor("binh"), req, True, "đồng ý",
+                            at=SATURDAY + dt.timedelta(hours=2))
+    assert version is not None
+    generate_week(world.db, SYSTEM, ids["A"], ids["week1"])
+    generate_week(world.db, SYSTEM, ids["A"], ids["week2"])
+    with world.db.reading() as s:
+        def lesson(week, period):
+            return s.scalar(select(LogbookEntry.teacher_id).where(
+                LogbookEntry.class_id == ids["6A1"], LogbookEntry.week_id == ids[week],
+                LogbookEntry.period_no == period, LogbookEntry.day == s.scalar(
+                    select(LogbookEntry.day).where(LogbookEntry.week_id == ids[week]).order_by(LogbookEntry.day)
+                    .limit(1))))
+        assert lesson("week1", 1) == ids["lan"] and lesson("week1", 3) == ids["ha"]   # old version
+        assert lesson("week2", 1) is None and lesson("week2", 3) == ids["lan"]        # new version
+
+
+def test_change_creating_a_conflict_is_refused(world):
+    ids = world.ids
+    clash = [{"class_id": ids["6A2"], "weekday": 1, "period_no": 3, "subject_id": ids["subj:NV"],
+              "teacher_id": ids["ha"]}]  # Hà already teaches 6A1 on Monday period 3
+    with pytest.raises(TimetableConflict, match="Lê Thu Hà"):
+        request_change(world.db, world.actor("minh"), ids["A"], clash, at=SATURDAY)
+
+
+def test_decision_after_the_monday_is_refused(world):
+    req = request_change(world.db, world.actor("lan"), world.ids["A"], _move_lan(world), at=SATURDAY)
+    with pytest.raises(RuleViolation, match="no longer be decided"):
+        decide_change(world.db, world.actor("binh"), req, True, at=SATURDAY + dt.timedelta(days=2))
