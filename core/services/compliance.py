@@ -111,7 +111,7 @@ def compliance(db: Database, actor: Actor, level: str = "school", *, school_year
             weeks = _week_closing(session, actor, keys, joins, filters, today)
             frame = frame.merge(weeks, on=key_names, how="left") if not frame.empty else frame
         if level in ("school", "district", "department"):
-            frame = frame.merge(_monitors(session, actor, level, key_names), on=key_names, how="left") \
+            frame = frame.merge(_monitors(session, actor, level), on=key_names[0], how="left") \
                 if not frame.empty else frame
     for col in ("scheduled", "on_time", "late", "missed", "pending"):
         frame[col] = frame[col].astype("int64")
@@ -151,7 +151,7 @@ def _week_closing(session, actor, keys, joins, filters, today):
     return pd.read_sql(stmt, session.connection())
 
 
-def _monitors(session, actor, level, key_names):
+def _monitors(session, actor, level):
     """Schools in scope without an active monitor, per group."""
     has_monitor = select(MonitorAssignment.school_id).where(MonitorAssignment.unassigned_at.is_(None))
     no_monitor = cast(~S.id.in_(has_monitor), Integer)
@@ -168,8 +168,7 @@ def _monitors(session, actor, level, key_names):
             .where(actor.school_filter(S.id)))
     if level != "school":
         stmt = stmt.group_by(*cols)
-    frame = pd.read_sql(stmt, session.connection())
-    return frame[[c for c in frame.columns if c in key_names or c == "schools_without_monitor"]]
+    return pd.read_sql(stmt, session.connection())
 
 
 def weekly_report(db: Database, actor: Actor, week_id: int, as_of: dt.datetime | None = None) -> str:
@@ -177,8 +176,9 @@ def weekly_report(db: Database, actor: Actor, week_id: int, as_of: dt.datetime |
     frame = compliance(db, actor, "school", week_id=week_id, as_of=as_of)
     with db.reading() as session:
         week = session.get(SchoolWeek, week_id)
-    head = (f"Báo cáo ký sổ đầu bài — tuần {week.number} (từ {week.monday:%d/%m/%Y}), học kỳ {week.term}\n"
-            f"Weekly logbook signing report — week {week.number}, term {week.term}\n")
+        number, monday, term = week.number, week.monday, week.term
+    head = (f"Báo cáo ký sổ đầu bài — tuần {number} (từ {monday:%d/%m/%Y}), học kỳ {term}\n"
+            f"Weekly logbook signing report — week {number}, term {term}\n")
     if frame.empty:
         return head + "(no data in your scope)\n"
     table = frame[["school_code", "school_name", "scheduled", "on_time", "late", "missed", "on_time_rate",

@@ -29,18 +29,22 @@ def both(world):
 @pytest.mark.parametrize("who", sorted(SCOPES))
 def test_compliance_is_scoped_whatever_the_filters(both, who):
     actor = both.actor(who)
+    codes = {both.ids["A"]: "A01", both.ids["B"]: "B01"}
+    scheduled = {"A01": 10, "B01": 1}
+    allowed_total = sum(scheduled[c] for c in SCOPES[who])
     for level in LEVELS:
         for filters in ({}, {"school_id": both.ids["A"]}, {"school_id": both.ids["B"]},
                         {"district_id": both.ids["q3"]}):
-            df = compliance(both.db, actor, "school" if level == "department" else level, as_of=AFTER, **filters)
-            seen = set(df["school_code"]) if "school_code" in df else set()
+            df = compliance(both.db, actor, level, as_of=AFTER, **filters)
             if "school_id" in df:
-                with both.db.reading() as s:
-                    from core.storage.models import School
-                    seen = {s.get(School, int(i)).code for i in df["school_id"]}
-            assert seen <= SCOPES[who], (who, level, filters, seen)
+                seen = {codes[int(i)] for i in df["school_id"]}
+                assert seen <= SCOPES[who], (who, level, filters, seen)
+                if not filters:
+                    assert seen == SCOPES[who]
+            # whatever the level, the periods counted never exceed the caller's schools
+            assert int(df["scheduled"].sum()) <= allowed_total, (who, level, filters)
             if not filters:
-                assert seen == SCOPES[who]
+                assert int(df["scheduled"].sum()) == allowed_total
 
 
 @pytest.mark.parametrize("who", ["lan", "khoa"])

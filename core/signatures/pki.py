@@ -1,0 +1,187 @@
+"""A demo and test PKI shaped like the real one (chứng thư số): a root CA, an issuing
+(intermediate) CA, personal certificates for staff and organisation ("seal") certificates
+for schools, each private key in a PIN-protected PKCS#12 file.
+
+For the demo and the tests only; production certificates come from licensed CAs (VNPT,
+Viettel, …) under the NEAC root (regulations.md 5.2).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from core import clock
+
+ROOT_NAME = "Sohoa Demo Root CA"
+ISSUING_NAME = "Sohoa Demo Issuing CA 01"
+DEFAULT_PIN = "1234"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An issued certificate and where its PKCS#12 key file is. Datetimes are VN-local."""
+
+    owner_key: str
+    p12_path: Path
+    pin: str
+    cert_der: bytes
+    fingerprint: str
+    serial_hex: str
+    subject: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+
+def _new_key(key_type: str):
+    if key_type == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(f"unknown key type {key_type!r} (ec or rsa)")
+
+
+def _name(common_name: str, organisation: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN")]
+    if organisation:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _utc(local: dt.datetime) -> dt.datetime:
+    return clock.to_utc(local)
+
+
+def _pem(path: Path, obj) -> None:
+    if hasattr(obj, "public_bytes"):
+        path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+    else:
+        path.write_bytes(obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+
+
+def p12_encryption(pin: str):
+    """PKCS#12 protection with a modest KDF cost: issuing hundreds of demo keys stays fast."""
+    return (serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(2000)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
+            .build(pin.encode()))
+
+
+class DemoPKI:
+    """Root + issuing CA on disk in ``directory``; issues end-entity credentials into ``keys/``."""
+
+    def __init__(self, directory: Path, root: x509.Certificate, issuing: x509.Certificate, issuing_key):
+        self.directory = Path(directory)
+        self.root = root
+        self.issuing = issuing
+        self._issuing_key = issuing_key
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, directory: Path, *, now: dt.datetime | None = None, key_type: str = "ec",
+               root_name: str = ROOT_NAME, issuing_name: str = ISSUING_NAME) -> "DemoPKI":
+        directory = Path(directory)
+        (directory / "keys").mkdir(parents=True, exist_ok=True)
+        start = _utc(now or dt.datetime(2024, 1, 1))
+        root_key, issuing_key = _new_key(key_type), _new_key(key_type)
+        root_subject = _name(root_name, "Sohoa Demo Trust")
+        root = (x509.CertificateBuilder().subject_name(root_subject).issuer_name(root_subject)
+                .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(start).not_valid_after(start + dt.timedelta(days=25 * 365))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+                .add_extension(_ca_usage(), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+                .sign(root_key, hashes.SHA256()))
+        issuing = (x509.CertificateBuilder().subject_name(_name(issuing_name, "Sohoa Demo Trust"))
+                   .issuer_name(root_subject).public_key(issuing_key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(start).not_valid_after(start + dt.timedelta(days=15 * 365))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   .add_extension(_ca_usage(), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(issuing_key.public_key()),
+                                  critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+                                  critical=False)
+                   .sign(root_key, hashes.SHA256()))
+        _pem(directory / "root.pem", root)
+        _pem(directory / "root.key.pem", root_key)
+        _pem(directory / "issuing.pem", issuing)
+        _pem(directory / "issuing.key.pem", issuing_key)
+        return cls(directory, root, issuing, issuing_key)
+
+    @classmethod
+    def load(cls, directory: Path) -> "DemoPKI":
+        directory = Path(directory)
+        root = x509.load_pem_x509_certificate((directory / "root.pem").read_bytes())
+        issuing = x509.load_pem_x509_certificate((directory / "issuing.pem").read_bytes())
+        key = serialization.load_pem_private_key((directory / "issuing.key.pem").read_bytes(), None)
+        return cls(directory, root, issuing, key)
+
+    # ------------------------------------------------------------------ issuing
+    def issue_personal(self, owner_key: str, common_name: str, *, not_before: dt.datetime | None = None,
+                       not_after: dt.datetime | None = None, key_type: str = "ec",
+                       pin: str = DEFAULT_PIN, organisation: str | None = None) -> Credential:
+        """A staff member's signing certificate (digitalSignature + nonRepudiation)."""
+        return self._issue(owner_key, _name(common_name, organisation), not_before, not_after, key_type, pin)
+
+    def issue_seal(self, owner_key: str, organisation_name: str, *, not_before: dt.datetime | None = None,
+                   not_after: dt.datetime | None = None, key_type: str = "ec",
+                   pin: str = DEFAULT_PIN) -> Credential:
+        """A school's organisation certificate, the digital form of its seal (con dấu)."""
+        return self._issue(owner_key, _name(organisation_name, organisation_name), not_before, not_after,
+                           key_type, pin)
+
+    def _issue(self, owner_key, subject, not_before, not_after, key_type, pin) -> Credential:
+        not_before = (not_before or dt.datetime(2025, 1, 1)).replace(microsecond=0)
+        not_after = (not_after or not_before + dt.timedelta(days=3 * 365)).replace(microsecond=0)
+        key = _new_key(key_type)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.issuing.subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(_utc(not_before)).not_valid_after(_utc(not_after))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                             key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                             key_cert_sign=False, crl_sign=False, encipher_only=False,
+                                             decipher_only=False), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION,
+                                                      ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self._issuing_key.public_key()), critical=False)
+                .sign(self._issuing_key, hashes.SHA256()))
+        path = self.directory / "keys" / f"{owner_key}.p12"
+        path.write_bytes(pkcs12.serialize_key_and_certificates(
+            owner_key.encode(), key, cert, [self.issuing], p12_encryption(pin)))
+        der = cert.public_bytes(serialization.Encoding.DER)
+        return Credential(owner_key=owner_key, p12_path=path, pin=pin, cert_der=der,
+                          fingerprint=hashlib.sha256(der).hexdigest(), serial_hex=format(cert.serial_number, "x"),
+                          subject=cert.subject.rfc4514_string(), not_before=not_before, not_after=not_after)
+
+    # ------------------------------------------------------------------ trust
+    def trust_store(self):
+        from core.signatures.cms import TrustStore
+
+        return TrustStore(roots=[self.root.public_bytes(serialization.Encoding.DER)],
+                          intermediates=[self.issuing.public_bytes(serialization.Encoding.DER)])
+
+    def chain_pem(self) -> bytes:
+        return self.issuing.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)
+
+
+def _ca_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                         encipher_only=False, decipher_only=False)
+
+
+def random_pin() -> str:
+    return f"{secrets.randbelow(10**6):06d}"

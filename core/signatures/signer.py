@@ -1,0 +1,166 @@
+"""One signer interface for every kind of key (ký số): software keys (PKCS#12) now;
+USB tokens (PKCS#11) and remote signing (CSC) plug in behind the same :class:`Signer`.
+
+A signer produces a standard CMS (RFC 5652) SignedData, detached, with the signed
+attributes content-type, signing-time, message-digest and ESS signing-certificate-v2
+(CAdES-BES). Building it is the product's hottest path (a city signs ~1.7 million periods
+a week), so the constant parts are DER-encoded once per signer with asn1crypto and each
+signature only hashes, signs and concatenates. The output is checked by asn1crypto,
+pyHanko's validator and ``openssl cms -verify`` in the tests.
+"""
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from asn1crypto import algos, cms, core, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from core import clock
+
+
+class KeyAccessError(Exception):
+    """The key could not be opened (wrong PIN, missing or damaged key file)."""
+
+
+def der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def tlv(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + der_length(len(content)) + content
+
+
+_SIGNING_TIME_OID = core.ObjectIdentifier("1.2.840.113549.1.9.5").dump()
+_MESSAGE_DIGEST_OID = core.ObjectIdentifier("1.2.840.113549.1.9.4").dump()
+
+
+class Signer(abc.ABC):
+    """Anything that can sign: it knows its certificate and returns CMS signatures."""
+
+    @property
+    @abc.abstractmethod
+    def certificate_der(self) -> bytes: ...
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the signer's certificate, the key to its registration in core."""
+        return hashlib.sha256(self.certificate_der).hexdigest()
+
+    @abc.abstractmethod
+    def sign_detached(self, data: bytes, signing_time: dt.datetime) -> bytes:
+        """A detached CMS signature over ``data`` with ``signing_time`` (naive VN-local)."""
+
+    def sign_many(self, items: Iterable[tuple[bytes, dt.datetime]]) -> list[bytes]:
+        return [self.sign_detached(data, when) for data, when in items]
+
+
+class CmsSigner(Signer):
+    """The CMS assembly shared by every key kind; subclasses only provide ``sign_raw``."""
+
+    def __init__(self, cert_der: bytes, chain_der: list[bytes], key_algorithm: str):
+        self._cert_der = cert_der
+        cert = asn1_x509.Certificate.load(cert_der)
+        self._key_algorithm = key_algorithm  # "ec" or "rsa"
+        digest_alg = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+        sig_alg = algos.SignedDigestAlgorithm(
+            {"algorithm": "sha256_ecdsa" if key_algorithm == "ec" else "sha256_rsa"}).dump()
+        content_type_attr = cms.CMSAttribute({"type": "content_type", "values": ["data"]}).dump()
+        ess = tsp.SigningCertificateV2({"certs": [tsp.ESSCertIDv2({
+            "hash_algorithm": {"algorithm": "sha256"},
+            "cert_hash": hashlib.sha256(cert_der).digest(),
+            "issuer_serial": {"issuer": [asn1_x509.GeneralName({"directory_name": cert.issuer})],
+                              "serial_number": cert.serial_number},
+        })]})
+        ess_attr = cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]}).dump()
+        sid = cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
+            {"issuer": cert.issuer, "serial_number": cert.serial_number})}).dump()
+        # Attribute encodings are sorted for DER's SET OF; the variable parts keep fixed lengths,
+        # so the order found with sample values holds for every signature.
+        self._fixed_attrs = [content_type_attr, ess_attr]
+        sample = self._attrs(b"0" * 13, b"\0" * 32)
+        self._order = sorted(range(4), key=lambda i: sample[i])
+        self._si_head = tlv(0x02, b"\x01") + sid + digest_alg
+        self._sig_alg = sig_alg
+        self._sd_head = (tlv(0x02, b"\x01") + tlv(0x31, digest_alg)
+                         + tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.7.1").dump())
+                         + tlv(0xA0, cert_der + b"".join(chain_der)))
+        self._ci_oid = core.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
+
+    @property
+    def certificate_der(self) -> bytes:
+        return self._cert_der
+
+    def _attrs(self, utc_time: bytes, digest: bytes) -> list[bytes]:
+        time_attr = tlv(0x30, _SIGNING_TIME_OID + tlv(0x31, tlv(0x17, utc_time)))
+        digest_attr = tlv(0x30, _MESSAGE_DIGEST_OID + tlv(0x31, tlv(0x04, digest)))
+        return [self._fixed_attrs[0], time_attr, digest_attr, self._fixed_attrs[1]]
+
+    @abc.abstractmethod
+    def sign_raw(self, to_sign: bytes) -> bytes:
+        """Sign ``to_sign`` with SHA-256 (ECDSA: DER signature; RSA: PKCS#1 v1.5)."""
+
+    def sign_detached(self, data: bytes, signing_time: dt.datetime) -> bytes:
+        utc = clock.to_utc(signing_time).strftime("%y%m%d%H%M%SZ").encode()
+        attrs = self._attrs(utc, hashlib.sha256(data).digest())
+        attrs_content = b"".join(attrs[i] for i in self._order)
+        signature = self.sign_raw(tlv(0x31, attrs_content))
+        signer_info = tlv(0x30, self._si_head + tlv(0xA0, attrs_content) + self._sig_alg + tlv(0x04, signature))
+        signed_data = tlv(0x30, self._sd_head + tlv(0x31, signer_info))
+        return tlv(0x30, self._ci_oid + tlv(0xA0, signed_data))
+
+
+class SoftwareSigner(CmsSigner):
+    """A key held in software, from a PIN-protected PKCS#12 file (demo and tests)."""
+
+    def __init__(self, private_key, cert_der: bytes, chain_der: list[bytes]):
+        if isinstance(private_key, ec.EllipticCurvePrivateKey):
+            kind = "ec"
+        elif isinstance(private_key, rsa.RSAPrivateKey):
+            kind = "rsa"
+        else:
+            raise KeyAccessError(f"unsupported key type {type(private_key).__name__}")
+        super().__init__(cert_der, chain_der, kind)
+        self._key = private_key
+
+    @classmethod
+    def from_pkcs12(cls, path: Path, pin: str) -> "SoftwareSigner":
+        try:
+            key, cert, extra = pkcs12.load_key_and_certificates(Path(path).read_bytes(), pin.encode())
+        except FileNotFoundError as err:
+            raise KeyAccessError(f"no key file {path}") from err
+        except ValueError as err:
+            raise KeyAccessError(f"cannot open {Path(path).name}: wrong PIN or damaged file") from err
+        if key is None or cert is None:
+            raise KeyAccessError(f"{Path(path).name} holds no key and certificate")
+        der = serialization.Encoding.DER
+        return cls(key, cert.public_bytes(der), [c.public_bytes(der) for c in extra or []])
+
+    def sign_raw(self, to_sign: bytes) -> bytes:
+        if self._key_algorithm == "ec":
+            return self._key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
+        return self._key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())
+
+
+class KeyStore:
+    """The demo's key files (``keys/<owner>.p12`` under a PKI directory), opened once each."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._open: dict[str, SoftwareSigner] = {}
+
+    def signer_for(self, owner_key: str, pin: str = "1234") -> SoftwareSigner:
+        signer = self._open.get(owner_key)
+        if signer is None:
+            signer = SoftwareSigner.from_pkcs12(self.directory / "keys" / f"{owner_key}.p12", pin)
+            self._open[owner_key] = signer
+        return signer

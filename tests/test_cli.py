@@ -1,0 +1,29 @@
+"""The command line end to end on the embedded default, as a user runs it."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {}), "PYTHONPATH": str(Path(__file__).parents[1])},
+                          timeout=600)
+
+
+def test_demo_then_report_on_the_embedded_default(tmp_path):
+    env = {"SOHOA_DATABASE_URL": ""}
+    done = run(["demo", "--districts", "1", "--schools-per-district", "2", "--classes-per-school", "2",
+                "--weeks", "2", "--quiet", "--no-serve"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "var" / "sohoa.db").exists()
+    assert "Báo cáo ký sổ đầu bài" in done.stdout and "Tổng / total" in done.stdout
+    again = run(["report", "--week", "1"], tmp_path, env)
+    assert again.returncode == 0, again.stderr
+    assert "tuần 1" in again.stdout
+
+
+def test_unknown_user_is_a_clear_error(tmp_path):
+    done = run(["report", "--user", "nobody"], tmp_path, {"SOHOA_DATABASE_URL": ""})
+    assert done.returncode == 1
+    assert "no logbook week found" in done.stderr or "nobody" in done.stderr
