@@ -89,9 +89,7 @@ class Database:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only session (never commits)."""
+        """A session for reads: never commits; on exit its objects are detached but keep
+        what they loaded."""
         with self._factory() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
