@@ -135,3 +135,24 @@ def test_openssl_cms_verify_accepts(ca, store, tmp_path, owner):
     assert done.returncode == 0, done.stderr
     (tmp_path / "data.bin").write_bytes(DATA + b"!")
     assert subprocess.run(args, capture_output=True).returncode != 0  # and it rejects changed content
+
+
+def test_pyhanko_made_signatures_verify_too(ca, store):
+    """A CMS made by pyHanko's own general-data signer (another encoder) is read and verified."""
+    from pyhanko.sign import signers
+
+    ours = store.signer_for("lan")
+    key = ours._key
+    from asn1crypto import keys as asn1_keys
+    pk = asn1_keys.PrivateKeyInfo.load(key.private_bytes(serialization.Encoding.DER,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    theirs = signers.SimpleSigner(signing_cert=asn1_x509.Certificate.load(ours.certificate_der), signing_key=pk,
+                                  cert_registry=None)
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    attrs = PdfCMSSignedAttributes(signing_time=dt.datetime(2025, 10, 13, 1, 20, tzinfo=dt.timezone.utc))
+    info = asyncio.run(theirs.async_sign_general_data(DATA, "sha256", detached=True, signed_attr_settings=attrs))
+    report = verify_detached(DATA, info.dump(), ca.trust_store())
+    assert report.valid, report.message
+    assert not verify_detached(DATA + b"x", info.dump(), ca.trust_store()).valid
