@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Second command of the README (and what CI runs): install the development dependencies
-# into ./.venv and run the whole test suite, PostgreSQL tests included.
+# Second command of the README (and what CI runs): install the system packages the tests
+# drive for real (SoftHSM2 for the USB-token tests, DejaVu fonts for Vietnamese PDFs),
+# install the development dependencies into ./.venv and run the whole test suite,
+# PostgreSQL tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
+
+need=()
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'

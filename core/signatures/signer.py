@@ -63,6 +63,16 @@ class Signer(abc.ABC):
     def sign_many(self, items: Iterable[tuple[bytes, dt.datetime]]) -> list[bytes]:
         return [self.sign_detached(data, when) for data, when in items]
 
+    @abc.abstractmethod
+    def pyhanko_signer(self):
+        """The same key as a pyHanko ``Signer``, for PDF (PAdES) signatures."""
+
+    def run(self, coroutine):
+        """Run a pyHanko coroutine for this key (remote keys keep their own event loop)."""
+        import asyncio
+
+        return asyncio.run(coroutine)
+
 
 class CmsSigner(Signer):
     """The CMS assembly shared by every key kind; subclasses only provide ``sign_raw``."""
@@ -131,6 +141,7 @@ class SoftwareSigner(CmsSigner):
             raise KeyAccessError(f"unsupported key type {type(private_key).__name__}")
         super().__init__(cert_der, chain_der, kind)
         self._key = private_key
+        self._chain_der = chain_der
 
     @classmethod
     def from_pkcs12(cls, path: Path, pin: str) -> "SoftwareSigner":
@@ -149,6 +160,34 @@ class SoftwareSigner(CmsSigner):
         if self._key_algorithm == "ec":
             return self._key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
         return self._key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())
+
+    def pyhanko_signer(self):
+        from asn1crypto import keys as asn1_keys
+        from pyhanko.sign import signers
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        key = asn1_keys.PrivateKeyInfo.load(self._key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        return signers.SimpleSigner(signing_cert=asn1_x509.Certificate.load(self._cert_der), signing_key=key,
+                                    cert_registry=SimpleCertificateStore.from_certs(
+                                        [asn1_x509.Certificate.load(c) for c in self._chain_der]))
+
+
+class PyHankoKeySigner(CmsSigner):
+    """A key reached through a pyHanko ``Signer`` (a PKCS#11 token, a CSC remote service):
+    pyHanko makes the raw signature, our CMS assembly does the rest, so every key kind
+    produces the same standard CMS."""
+
+    def __init__(self, pyhanko_signer, cert_der: bytes, chain_der: list[bytes], key_algorithm: str):
+        super().__init__(cert_der, chain_der, key_algorithm)
+        self._chain_der = chain_der
+        self._pyhanko = pyhanko_signer
+
+    def sign_raw(self, to_sign: bytes) -> bytes:
+        return self.run(self._pyhanko.async_sign_raw(to_sign, "sha256"))
+
+    def pyhanko_signer(self):
+        return self._pyhanko
 
 
 class KeyStore:
