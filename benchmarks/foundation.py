@@ -3,7 +3,7 @@
 1. building it (the synthetic generator: organisation, timetables, signed entries, closes);
 2. signing entries through the real service path (`sign_entry`: window rule, certificate
    check, CMS signature, audit event, one transaction per signature);
-3. verifying entries through `verify_entry` (canonical bytes rebuilt from the database,
+3. verifying entries through `verify_entry_signature` (canonical bytes rebuilt from the database,
    CMS checked, chain to the demo root);
 4. the compliance figures at each level over the whole term.
 
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.authz import SYSTEM, actor_by_username  # noqa: E402
 from core.errors import SohoaError  # noqa: E402
 from core.services.compliance import LEVELS, compliance  # noqa: E402
-from core.services.logbook import generate_week, sign_entry, verify_entry  # noqa: E402
+from core.services.logbook import generate_week, sign_entry  # noqa: E402
+from core.services.verification import verify_entry_signature  # noqa: E402
 from core.signatures import KeyStore, DemoPKI  # noqa: E402
 from core.storage.db import Database  # noqa: E402
 from core.storage.migrate import upgrade  # noqa: E402
@@ -119,7 +120,7 @@ def main() -> int:
             sample = list(s.scalars(select(LogbookEntry.id).where(LogbookEntry.signature.is_not(None))
                                     .order_by(LogbookEntry.id).limit(args.verify)))
         start = time.perf_counter()
-        bad = sum(not verify_entry(db, admin, entry_id, trust).valid for entry_id in sample)
+        bad = sum(not verify_entry_signature(db, admin, entry_id, trust).valid for entry_id in sample)
         verify_s = time.perf_counter() - start
         print(f"verify via service: {len(sample)} entries in {verify_s:.2f} s = {len(sample) / verify_s:,.0f}/s "
               f"({bad} invalid)")

@@ -282,31 +282,6 @@ def sign_entry(db: Database, actor: Actor, entry_id: int, signer, at: dt.datetim
         return SigningResult(entry.id, status, at, counts_as_teaching_hours(status))
 
 
-def verify_entry(db: Database, actor: Actor, entry_id: int, trust):
-    """Verify an entry's signature against its current content and the trust store; the
-    signer must be the certificate registered to the teacher who signed."""
-    from core.signatures import Verification, verify_detached
-
-    with db.reading() as session:
-        entry = _entry_for(session, actor, entry_id)
-        if actor.staff_id != entry.teacher_id:
-            require(actor, Permission.VIEW, entry.school_id)
-        if entry.signature is None:
-            return Verification(indication="INDETERMINATE", sub_indication="SIGNED_DATA_NOT_FOUND",
-                                signer_fingerprint=None, signer_subject=None, signing_time=None,
-                                message=f"entry {entry_id} is not signed ({entry.status.value})")
-        result = verify_detached(entry_bytes(session, entry), entry.signature, trust)
-        if result.valid:
-            owner = session.scalar(select(Certificate.staff_id).where(
-                Certificate.fingerprint == result.signer_fingerprint))
-            if owner != entry.signed_by:
-                return Verification(indication="FAILED", sub_indication="SIGNER_NOT_AUTHORISED",
-                                    signer_fingerprint=result.signer_fingerprint,
-                                    signer_subject=result.signer_subject, signing_time=result.signing_time,
-                                    message="the certificate is not registered to the teacher who signed")
-        return result
-
-
 # ------------------------------------------------------------------ the end of the day
 def mark_missed(db: Database, actor: Actor, as_of: dt.datetime | None = None) -> int:
     """Every entry still unsigned after its day is MISSED (run nightly; idempotent)."""

@@ -3,6 +3,7 @@ principal closes; a closed week is read-only; reopening is an audited admin acti
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -20,14 +21,21 @@ from core.rules.weekly_close import (
     require_week_over,
 )
 from core.services.logbook import holidays_for, registered_certificate
+from core.signatures.pades import add_signature_fields, sign_pdf
+from core.week_pdf import HOMEROOM_BOX, HOMEROOM_FIELD, PRINCIPAL_BOX, PRINCIPAL_FIELD, WeekRow, render_week
 from core.storage.db import Database
 from core.storage.models import (
+    EntryAbsence,
     EntryStatus,
     LogbookEntry,
     Role,
     School,
     SchoolClass,
     SchoolWeek,
+    Staff,
+    Student,
+    Subject,
+    UserAccount,
     WeekClose,
     WeekCloseStatus,
     WeekReopen,
@@ -71,6 +79,37 @@ def _week_bytes(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes
                          monday=week.monday, entries=[(i, s.value, h) for i, s, h in entries])
 
 
+def tsa_url() -> str | None:
+    """The timestamp authority for PDF signatures (``SOHOA_TSA_URL``); without one the
+    signatures are PAdES B-B and their time is the server's receipt, recorded alongside."""
+    return os.environ.get("SOHOA_TSA_URL") or None
+
+
+def _week_pdf(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
+    """Render the class-week as the printable logbook page, with both signature fields."""
+    school = session.get(School, klass.school_id)
+    names = dict(session.execute(select(Staff.id, Staff.full_name).where(Staff.school_id == klass.school_id)).all())
+    subjects = dict(session.execute(select(Subject.id, Subject.name)).all())
+    principal = session.scalar(select(UserAccount.staff_id).where(
+        UserAccount.school_id == klass.school_id, UserAccount.role == Role.PRINCIPAL))
+    entries = session.scalars(select(LogbookEntry).where(LogbookEntry.class_id == klass.id,
+                                                         LogbookEntry.week_id == week.id)).all()
+    absent: dict[int, list[str]] = {}
+    for entry_id, student, excused in session.execute(
+            select(EntryAbsence.entry_id, Student.full_name, EntryAbsence.excused)
+            .join(Student, Student.id == EntryAbsence.student_id)
+            .where(EntryAbsence.entry_id.in_([e.id for e in entries]))):
+        absent.setdefault(entry_id, []).append(f"{student} ({'P' if excused else 'K'})")
+    rows = [WeekRow(day=e.day, period_no=e.period_no, subject=subjects.get(e.subject_id, ""),
+                    teacher=names.get(e.teacher_id, ""), substitute=e.is_substitute, lesson_title=e.lesson_title or "",
+                    curriculum_seq=e.curriculum_seq, absent=", ".join(absent.get(e.id, [])),
+                    remark=e.class_remark or "", rating=e.class_rating or "", status=e.status.value,
+                    signed_at=e.signed_at) for e in entries]
+    pdf = render_week(school=school.name, class_name=klass.name, week_number=week.number, monday=week.monday,
+                      homeroom=names.get(klass.homeroom_teacher_id, ""), principal=names.get(principal, ""), rows=rows)
+    return add_signature_fields(pdf, [(HOMEROOM_FIELD, HOMEROOM_BOX), (PRINCIPAL_FIELD, PRINCIPAL_BOX)])
+
+
 def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, signer,
                        at: dt.datetime | None = None) -> WeekCloseStatus:
     """Step 1: the class's homeroom teacher (GVCN) signs the week, after its last school day.
@@ -94,6 +133,8 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
         row.homeroom_signature = signer.sign_detached(data, at)
         row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
         row.summary_hash, row.status = sha256_hex(data), WeekCloseStatus.HOMEROOM_SIGNED
+        row.document = sign_pdf(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
+                                reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", tsa_url=tsa_url())
         audit.record(session, actor, "week.homeroom_sign", "week_close", row.id, school_id=klass.school_id,
                      before=before, after={"status": row.status.value, "class": klass.name, "week": week.number})
         return row.status
@@ -116,6 +157,9 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
         if sha256_hex(data) != row.summary_hash:
             raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
         row.principal_signature = signer.sign_detached(data, at)
+        if row.document is not None:
+            row.document = sign_pdf(row.document, signer, PRINCIPAL_FIELD, certify=False,
+                                    reason="Hiệu trưởng chốt sổ đầu bài tuần", tsa_url=tsa_url())
         row.principal_signed_by, row.closed_at, row.status = actor.staff_id, at, WeekCloseStatus.CLOSED
         row.closed_on_time = row.reopen_count == 0 and at <= close_deadline(week.monday)
         audit.record(session, actor, "week.close", "week_close", row.id, school_id=klass.school_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,16 +80,21 @@ def p12_encryption(pin: str):
 class DemoPKI:
     """Root + issuing CA on disk in ``directory``; issues end-entity credentials into ``keys/``."""
 
-    def __init__(self, directory: Path, root: x509.Certificate, issuing: x509.Certificate, issuing_key):
+    def __init__(self, directory: Path, root: x509.Certificate, issuing: x509.Certificate, issuing_key,
+                 responder_url: str | None = None):
         self.directory = Path(directory)
         self.root = root
         self.issuing = issuing
         self._issuing_key = issuing_key
+        self.responder_url = responder_url
 
     # ------------------------------------------------------------------ creation
     @classmethod
     def create(cls, directory: Path, *, now: dt.datetime | None = None, key_type: str = "ec",
-               root_name: str = ROOT_NAME, issuing_name: str = ISSUING_NAME) -> "DemoPKI":
+               root_name: str = ROOT_NAME, issuing_name: str = ISSUING_NAME,
+               responder_url: str | None = None) -> "DemoPKI":
+        """``responder_url`` (e.g. ``http://127.0.0.1:8790``) is written into the certificates
+        as their CRL distribution point and OCSP address (see :mod:`core.signatures.responder`)."""
         directory = Path(directory)
         (directory / "keys").mkdir(parents=True, exist_ok=True)
         start = _utc(now or dt.datetime(2024, 1, 1))
@@ -116,7 +122,10 @@ class DemoPKI:
         _pem(directory / "root.key.pem", root_key)
         _pem(directory / "issuing.pem", issuing)
         _pem(directory / "issuing.key.pem", issuing_key)
-        return cls(directory, root, issuing, issuing_key)
+        (directory / "responder.json").write_text(json.dumps({"url": responder_url}))
+        pki = cls(directory, root, issuing, issuing_key, responder_url)
+        pki._issue_tsa()
+        return pki
 
     @classmethod
     def load(cls, directory: Path) -> "DemoPKI":
@@ -124,7 +133,9 @@ class DemoPKI:
         root = x509.load_pem_x509_certificate((directory / "root.pem").read_bytes())
         issuing = x509.load_pem_x509_certificate((directory / "issuing.pem").read_bytes())
         key = serialization.load_pem_private_key((directory / "issuing.key.pem").read_bytes(), None)
-        return cls(directory, root, issuing, key)
+        config = directory / "responder.json"
+        url = json.loads(config.read_text())["url"] if config.exists() else None
+        return cls(directory, root, issuing, key, url)
 
     # ------------------------------------------------------------------ issuing
     def issue_personal(self, owner_key: str, common_name: str, *, not_before: dt.datetime | None = None,
@@ -144,9 +155,17 @@ class DemoPKI:
         not_before = (not_before or dt.datetime(2025, 1, 1)).replace(microsecond=0)
         not_after = (not_after or not_before + dt.timedelta(days=3 * 365)).replace(microsecond=0)
         key = _new_key(key_type)
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.issuing.subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(_utc(not_before)).not_valid_after(_utc(not_after))
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.issuing.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(_utc(not_before)).not_valid_after(_utc(not_after)))
+        if self.responder_url:
+            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(f"{self.responder_url}/crl")], relative_name=None,
+                reasons=None, crl_issuer=None)]), critical=False).add_extension(
+                x509.AuthorityInformationAccess([x509.AccessDescription(
+                    x509.oid.AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(f"{self.responder_url}/ocsp"))]), critical=False)
+        cert = (builder
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                 .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
                                              key_encipherment=False, data_encipherment=False, key_agreement=False,
@@ -166,12 +185,49 @@ class DemoPKI:
                           fingerprint=hashlib.sha256(der).hexdigest(), serial_hex=format(cert.serial_number, "x"),
                           subject=cert.subject.rfc4514_string(), not_before=not_before, not_after=not_after)
 
-    # ------------------------------------------------------------------ trust
-    def trust_store(self):
-        from core.signatures.cms import TrustStore
+    def _issue_tsa(self) -> None:
+        """The timestamp authority's certificate (RSA, critical timeStamping usage)."""
+        key = _new_key("rsa")
+        now = _utc(dt.datetime(2024, 1, 1))
+        cert = (x509.CertificateBuilder().subject_name(_name("Sohoa Demo TSA", "Sohoa Demo Trust"))
+                .issuer_name(self.issuing.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now)
+                .not_valid_after(now + dt.timedelta(days=10 * 365))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+                .sign(self._issuing_key, hashes.SHA256()))
+        _pem(self.directory / "tsa.pem", cert)
+        _pem(self.directory / "tsa.key.pem", key)
 
+    # ------------------------------------------------------------------ revocation
+    def revoke(self, serial_hex: str, at: dt.datetime) -> None:
+        """The CA revokes a certificate from ``at`` (VN-local); the responder publishes it."""
+        revoked = self.revoked()
+        revoked[serial_hex] = at.isoformat()
+        (self.directory / "revoked.json").write_text(json.dumps(revoked))
+
+    def revoked(self) -> dict[str, str]:
+        path = self.directory / "revoked.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def issuing_key(self):
+        return self._issuing_key
+
+    # ------------------------------------------------------------------ trust
+    def trust_store(self, *, check_revocation: bool = False):
+        """Trust anchors for verification; with ``check_revocation`` the issuing CA's CRL from
+        the responder is consulted (and cached) for every signature."""
+        from core.signatures.cms import TrustStore
+        from core.signatures.revocation import CrlChecker
+
+        checker = None
+        if check_revocation:
+            if not self.responder_url:
+                raise ValueError("this PKI has no responder URL: create it with responder_url=")
+            checker = CrlChecker(f"{self.responder_url}/crl", self.issuing)
         return TrustStore(roots=[self.root.public_bytes(serialization.Encoding.DER)],
-                          intermediates=[self.issuing.public_bytes(serialization.Encoding.DER)])
+                          intermediates=[self.issuing.public_bytes(serialization.Encoding.DER)],
+                          revocation_checker=checker)
 
     def chain_pem(self) -> bytes:
         return self.issuing.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)

@@ -432,6 +432,9 @@ class WeekClose(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     principal_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     summary_hash: Mapped[str | None] = mapped_column(String(64))
+    # The printable week as a PDF carrying the PAdES signatures (homeroom certifies, principal
+    # approves); NULL for weeks closed before documents existed or generated synthetically.
+    document: Mapped[bytes | None] = mapped_column(LargeBinary)
     closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
     reopen_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     __table_args__ = (UniqueConstraint("class_id", "week_id"),)

@@ -7,7 +7,8 @@ from sqlalchemy import select, update
 from core.authz import SYSTEM
 from core.errors import NotFound, PermissionDenied, RuleViolation
 from core.services.logbook import EntryContent, fill_entry, generate_week, mark_missed, record_substitute, \
-    sign_entry, teaching_hours, verify_entry
+    sign_entry, teaching_hours
+from core.services.verification import verify_entry_signature
 from core.storage.models import EntryStatus, Holiday, LogbookEntry
 from tests.world import MONDAY
 
@@ -107,7 +108,7 @@ def test_filled_content_is_signed_and_verifies(week1, trust):
                            student_remarks={week1.ids["student1"]: "Em phát biểu tốt"}, class_rating="A")
     fill_entry(week1.db, week1.actor("lan"), entry, content)
     _sign(week1, "lan", "6A1", MONDAY, 1, at(MONDAY, 7, 30))
-    report = verify_entry(week1.db, week1.actor("mon_a"), entry, trust)
+    report = verify_entry_signature(week1.db, week1.actor("mon_a"), entry, trust)
     assert report.indication == "PASSED" and report.valid
     # the content can no longer be changed through the service
     with pytest.raises(RuleViolation, match="no longer change"):
@@ -115,7 +116,7 @@ def test_filled_content_is_signed_and_verifies(week1, trust):
     # tampering in the database is detected
     with week1.db.transaction() as s:
         s.execute(update(LogbookEntry).where(LogbookEntry.id == entry).values(lesson_title="Bài khác"))
-    report = verify_entry(week1.db, week1.actor("mon_a"), entry, trust)
+    report = verify_entry_signature(week1.db, week1.actor("mon_a"), entry, trust)
     assert report.indication == "FAILED" and report.sub_indication == "HASH_FAILURE" and not report.valid
 
 
@@ -126,14 +127,14 @@ def test_unknown_student_is_refused(week1):
 
 
 def test_unsigned_entry_is_indeterminate_never_valid(week1, trust):
-    report = verify_entry(week1.db, week1.actor("so"), week1.entry("6A1", MONDAY, 1), trust)
+    report = verify_entry_signature(week1.db, week1.actor("so"), week1.entry("6A1", MONDAY, 1), trust)
     assert report.indication == "INDETERMINATE" and not report.valid
 
 
 def test_monitor_cannot_reach_another_schools_entry(week1, trust):
     other = week1.entry("6B1", MONDAY, 1)
     with pytest.raises(NotFound):
-        verify_entry(week1.db, week1.actor("mon_a"), other, trust)
+        verify_entry_signature(week1.db, week1.actor("mon_a"), other, trust)
     with pytest.raises(NotFound):
         teaching_hours(week1.db, week1.actor("mon_a"), 10**9, MONDAY, MONDAY)
     with pytest.raises(PermissionDenied):

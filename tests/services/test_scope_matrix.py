@@ -7,7 +7,8 @@ import pytest
 from core.authz import SYSTEM
 from core.errors import NotFound, PermissionDenied
 from core.services.compliance import LEVELS, compliance
-from core.services.logbook import generate_week, mark_missed, record_substitute, teaching_hours, verify_entry
+from core.services.logbook import generate_week, mark_missed, record_substitute, teaching_hours
+from core.services.verification import verify_entry_signature
 from core.services.timetable import SlotSpec, publish_timetable
 from core.services.weekly_close import reopen_week
 from tests.world import MONDAY
@@ -58,10 +59,10 @@ def test_entries_of_other_schools_are_invisible(both, who, trust):
     for school, klass in (("A01", "6A1"), ("B01", "6B1")):
         entry = both.entry(klass, MONDAY, 1)
         if school in SCOPES[who]:
-            assert verify_entry(both.db, both.actor(who), entry, trust).indication == "INDETERMINATE"
+            assert verify_entry_signature(both.db, both.actor(who), entry, trust).indication == "INDETERMINATE"
         else:
             with pytest.raises(NotFound):
-                verify_entry(both.db, both.actor(who), entry, trust)
+                verify_entry_signature(both.db, both.actor(who), entry, trust)
 
 
 @pytest.mark.parametrize("who", sorted(SCOPES))

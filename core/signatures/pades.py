@@ -1,0 +1,123 @@
+"""PDF signatures (PAdES) with pyHanko: the weekly-close document signed by the homeroom
+teacher, who *certifies* it allowing form filling and signing (DocMDP level 2), then by the
+principal with an approval signature in the second prepared field (regulations.md 5.4:
+sequential signatures as incremental updates). With a timestamp authority the signatures
+are PAdES B-T, so their signing time is proven.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+
+from core.fonts import dejavu
+from core.signatures.cms import FAILED, INDETERMINATE, PASSED, Verification
+
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+
+def add_signature_fields(pdf: bytes, fields: list[tuple[str, tuple[int, int, int, int]]], page: int = -1) -> bytes:
+    """Create every signature field up front (later signers only fill their own)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for name, box in fields:
+        append_signature_field(writer, SigFieldSpec(name, on_page=page, box=box))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_url: str | None = None) -> bytes:
+    """Sign ``field`` of ``pdf`` with our :class:`~core.signatures.signer.Signer`; the first
+    signer certifies (FILL_FORMS keeps the other fields signable)."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.sign import signers, timestamps
+    from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+    from pyhanko.stamp import TextStampStyle
+
+    meta = signers.PdfSignatureMetadata(
+        field_name=field, certify=certify, docmdp_permissions=MDPPerm.FILL_FORMS if certify else None,
+        subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256", reason=reason, location="Việt Nam")
+    style = TextStampStyle(stamp_text="Ký số bởi: %(signer)s\n%(ts)s",
+                           text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(dejavu())), font_size=7))
+    timestamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
+    pdf_signer = signers.PdfSigner(meta, signer=signer.pyhanko_signer(), timestamper=timestamper, stamp_style=style)
+    out = io.BytesIO()
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    signer.run(pdf_signer.async_sign_pdf(writer, existing_fields_only=True, output=out))
+    return out.getvalue()
+
+
+def _indication(status) -> tuple[str, str | None, str]:
+    if not status.intact:
+        return FAILED, "HASH_FAILURE", "the document changed after it was signed"
+    if not status.valid:
+        return FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify"
+    if getattr(status, "revoked", False):
+        return FAILED, "REVOKED", "the signer's certificate was revoked"
+    if not status.trusted:
+        sub = getattr(status, "trust_problem_indic", None)
+        name = getattr(sub, "name", None) or "NO_CERTIFICATE_CHAIN_FOUND"
+        if name.startswith("REVOKED"):
+            return FAILED, "REVOKED", "the signer's certificate was revoked"
+        return INDETERMINATE, name, "the signer's certificate could not be validated"
+    if getattr(status, "docmdp_ok", True) is False:
+        return FAILED, "DISALLOWED_MODIFICATION", "the document was modified in a way its certification forbids"
+    return PASSED, None, "the signature is valid"
+
+
+def verify_pdf(pdf: bytes, trust) -> list[tuple[str, Verification]]:
+    """Every signature of ``pdf``: (field name, verification in the ETSI vocabulary), against
+    a :class:`~core.signatures.cms.TrustStore`; when the store checks revocation, so does
+    this (OCSP/CRL fetched from the addresses in the certificates, hard-fail)."""
+    import asyncio
+
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from core import clock
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf))
+        signatures = list(reader.embedded_signatures)
+    except (PdfReadError, ValueError, KeyError) as err:
+        return [("-", Verification(FAILED, "FORMAT_FAILURE", None, None, None, f"unreadable PDF: {err}"))]
+    if not signatures:
+        return [("-", Verification(INDETERMINATE, "SIGNED_DATA_NOT_FOUND", None, None, None, "no signature"))]
+    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    revocation = trust.revocation_checker is not None
+    context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+                                             for c in trust.roots],
+                                other_certs=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+                                             for c in trust.intermediates],
+                                allow_fetching=revocation, revocation_mode="hard-fail" if revocation else "soft-fail",
+                                fetcher_backend=RequestsFetcherBackend())
+
+    async def validate_all():
+        results = []
+        for sig in signatures:
+            try:
+                status = await async_validate_pdf_signature(sig, context)
+                indication, sub, message = _indication(status)
+                cert = status.signing_cert
+                when = status.timestamp_validity.timestamp if status.timestamp_validity else status.signer_reported_dt
+            except Exception as err:  # noqa: BLE001 - a broken signature must be reported, not crash
+                results.append((sig.field_name, Verification(FAILED, "FORMAT_FAILURE", None, None, None,
+                                                              f"{type(err).__name__}: {err}")))
+                continue
+            results.append((sig.field_name, Verification(
+                indication, sub, hashlib.sha256(cert.dump()).hexdigest(), cert.subject.human_friendly,
+                clock.from_utc(when) if when else None, message)))
+        return results
+
+    return asyncio.run(validate_all())
