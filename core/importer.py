@@ -142,29 +142,25 @@ class _Cells:
             return None
         return number
 
-    def date(self, column: str, required: bool = True) -> dt.date | None:
+    def _parsed(self, column: str, required: bool, formats: tuple[str, ...], what: str, hint: str):
         value = self.text(column, required)
         if value is None:
             return None
-        for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        for fmt in formats:
             try:
-                return dt.datetime.strptime(value, fmt).date()
+                return dt.datetime.strptime(value, fmt)
             except ValueError:
                 continue
-        self.bad(column, f"wrong date format {value!r} (use YYYY-MM-DD or DD/MM/YYYY)")
+        self.bad(column, f"wrong {what} format {value!r} (use {hint})")
         return None
 
+    def date(self, column: str, required: bool = True) -> dt.date | None:
+        moment = self._parsed(column, required, ("%Y-%m-%d", "%d/%m/%Y"), "date", "YYYY-MM-DD or DD/MM/YYYY")
+        return moment.date() if moment else None
+
     def time(self, column: str) -> dt.time | None:
-        value = self.text(column)
-        if value is None:
-            return None
-        for fmt in ("%H:%M", "%H:%M:%S"):
-            try:
-                return dt.datetime.strptime(value, fmt).time()
-            except ValueError:
-                continue
-        self.bad(column, f"wrong time format {value!r} (use HH:MM)")
-        return None
+        moment = self._parsed(column, True, ("%H:%M", "%H:%M:%S"), "time", "HH:MM")
+        return moment.time() if moment else None
 
     def choice(self, column: str, options: dict[str, object]) -> object | None:
         value = self.text(column)

@@ -164,18 +164,24 @@ class EntryContent:
     class_rating: str | None = None
 
 
+def _own_pending_entry(session: Session, actor: Actor, entry_id: int, permission: Permission) -> LogbookEntry:
+    """The acting teacher's own period, still unsigned, in a week that is not closed (locked)."""
+    entry = _entry_for(session, actor, entry_id, lock=True)
+    require(actor, permission, entry.school_id)
+    if entry.teacher_id != actor.staff_id:
+        raise PermissionDenied(f"entry {entry_id} is not yours: another teacher teaches that period",
+                               message_vi="Bạn không phải giáo viên dạy tiết này")
+    if entry.status != EntryStatus.PENDING:
+        raise RuleViolation(f"entry {entry_id} is already {entry.status.value}; it can no longer change",
+                            message_vi="Tiết học đã được ký hoặc đã quá hạn, không thể thay đổi")
+    _require_week_editable(session, entry)
+    return entry
+
+
 def fill_entry(db: Database, actor: Actor, entry_id: int, content: EntryContent) -> None:
     """The teacher of the period records its content (before signing; never after)."""
     with db.transaction() as session:
-        entry = _entry_for(session, actor, entry_id, lock=True)
-        require(actor, Permission.EDIT_ENTRY, entry.school_id)
-        if entry.teacher_id != actor.staff_id:
-            raise PermissionDenied(f"entry {entry_id} belongs to another teacher",
-                                   message_vi="Tiết học này không phải của bạn")
-        if entry.status != EntryStatus.PENDING:
-            raise RuleViolation(f"entry {entry_id} is {entry.status.value}; its content can no longer change",
-                                message_vi="Tiết học đã ký hoặc đã quá hạn, không thể sửa")
-        _require_week_editable(session, entry)
+        entry = _own_pending_entry(session, actor, entry_id, Permission.EDIT_ENTRY)
         school = session.get(School, entry.school_id)
         if content.class_rating is not None:
             if not school.lesson_rating_enabled:
@@ -260,15 +266,7 @@ def sign_entry(db: Database, actor: Actor, entry_id: int, signer, at: dt.datetim
     recorded as LATE but does not count as teaching hours."""
     at = at or clock.now()
     with db.transaction() as session:
-        entry = _entry_for(session, actor, entry_id, lock=True)
-        require(actor, Permission.SIGN_ENTRY, entry.school_id)
-        if entry.teacher_id != actor.staff_id:
-            raise PermissionDenied(f"entry {entry_id} is not yours to sign",
-                                   message_vi="Bạn không phải giáo viên dạy tiết này")
-        if entry.status != EntryStatus.PENDING:
-            raise RuleViolation(f"entry {entry_id} is already {entry.status.value}",
-                                message_vi="Tiết học đã được ký hoặc đã quá hạn")
-        _require_week_editable(session, entry)
+        entry = _own_pending_entry(session, actor, entry_id, Permission.SIGN_ENTRY)
         grace = dt.timedelta(seconds=session.scalar(
             select(School.signing_grace_seconds).where(School.id == entry.school_id)))
         status = classify_signing(at, entry.period_start, entry.period_end, grace)
