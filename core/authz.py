@@ -32,11 +32,14 @@ class Permission(str, enum.Enum):
     ASSIGN_MONITOR = "assign_monitor"
     MANAGE_CERTIFICATES = "manage_certificates"
     VIEW_AUDIT = "view_audit"
+    ISSUE_TRANSCRIPT = "issue_transcript"      # the principal's approval and batch signing
+    CANCEL_TRANSCRIPT = "cancel_transcript"    # hủy và cấp lại
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMINISTRATOR: frozenset(Permission) - {P.SIGN_ENTRY, P.HOMEROOM_SIGN_WEEK, P.CLOSE_WEEK},
+    Role.ADMINISTRATOR: frozenset(Permission) - {P.SIGN_ENTRY, P.HOMEROOM_SIGN_WEEK, P.CLOSE_WEEK,
+                                                  P.ISSUE_TRANSCRIPT},
     Role.DEPARTMENT_SUPERVISOR: frozenset({P.VIEW, P.REOPEN_WEEK, P.ASSIGN_MONITOR, P.VIEW_AUDIT,
                                            P.IMPORT_DATA, P.MANAGE_CERTIFICATES}),
     Role.DISTRICT_SUPERVISOR: frozenset({P.VIEW, P.REOPEN_WEEK, P.ASSIGN_MONITOR, P.VIEW_AUDIT}),
@@ -44,7 +47,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PRINCIPAL: frozenset({P.VIEW, P.CLOSE_WEEK, P.REOPEN_WEEK, P.PUBLISH_TIMETABLE,
                                P.DECIDE_TIMETABLE_CHANGE, P.RECORD_SUBSTITUTE, P.IMPORT_DATA,
                                P.VIEW_AUDIT, P.SIGN_ENTRY, P.EDIT_ENTRY, P.HOMEROOM_SIGN_WEEK,
-                               P.REQUEST_TIMETABLE_CHANGE}),
+                               P.REQUEST_TIMETABLE_CHANGE, P.ISSUE_TRANSCRIPT, P.CANCEL_TRANSCRIPT}),
     Role.VICE_PRINCIPAL: frozenset({P.VIEW, P.PUBLISH_TIMETABLE, P.DECIDE_TIMETABLE_CHANGE,
                                     P.RECORD_SUBSTITUTE, P.SIGN_ENTRY, P.EDIT_ENTRY,
                                     P.HOMEROOM_SIGN_WEEK, P.REQUEST_TIMETABLE_CHANGE}),

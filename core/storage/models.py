@@ -527,3 +527,91 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# ---------------------------------------------------------------- gradebook and transcripts
+class TranscriptStatus(str, enum.Enum):
+    """Where a học bạ stands in its signing workflow (regulations.md 3.5)."""
+
+    DRAFT = "draft"
+    HOMEROOM_SIGNED = "homeroom_signed"
+    ISSUED = "issued"              # principal and school seal signed: immutable
+    CANCELLED = "cancelled"        # hủy: replaced by a corrected version
+
+
+class SubjectResult(Base):
+    """Sổ điểm: one student's results in one subject for a school year, entered by the subject
+    teacher. Secondary: regular/mid/final scores per term (JSON of decimal strings) or comment
+    results; primary: ratings and test scores. Averages are computed by core.rules."""
+
+    __tablename__ = "subject_result"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"))
+    term1: Mapped[dict | None] = mapped_column(JSON)
+    term2: Mapped[dict | None] = mapped_column(JSON)
+    year_value: Mapped[str | None] = mapped_column(String(32))   # "7.8", "Đạt", "T", …
+    comment: Mapped[str | None] = mapped_column(Text)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    __table_args__ = (UniqueConstraint("student_id", "subject_id", "school_year_id"),)
+
+
+class SubjectConfirmation(Base):
+    """A subject teacher's signed confirmation of a class's results in their subject (xác nhận điểm)."""
+
+    __tablename__ = "subject_confirmation"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"))
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    confirmed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    results_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (UniqueConstraint("class_id", "subject_id", "school_year_id"),)
+
+
+class StudentEvaluation(Base):
+    """The homeroom teacher's part for one student and year: conduct per term (secondary),
+    qualities and competences (primary), comments, absences, nomination."""
+
+    __tablename__ = "student_evaluation"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"), index=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"))
+    conduct_term1: Mapped[str | None] = mapped_column(String(16))
+    conduct_term2: Mapped[str | None] = mapped_column(String(16))
+    qualities: Mapped[dict | None] = mapped_column(JSON)
+    comment: Mapped[str | None] = mapped_column(Text)
+    absent_sessions: Mapped[int] = mapped_column(Integer, default=0)
+    nominated: Mapped[bool] = mapped_column(Boolean, default=False)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    __table_args__ = (UniqueConstraint("student_id", "school_year_id"),)
+
+
+class Transcript(Base):
+    """Học bạ số: one student's record for one school year, as a signed PDF. Once issued it
+    never changes (database triggers refuse it); a wrong one is cancelled and a corrected
+    version issued that points to it."""
+
+    __tablename__ = "transcript"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id"), index=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"))
+    version: Mapped[int] = mapped_column(SmallInteger, default=1)
+    status: Mapped[TranscriptStatus] = mapped_column(_enum(TranscriptStatus), default=TranscriptStatus.DRAFT)
+    verification_code: Mapped[str] = mapped_column(String(16), unique=True)
+    content: Mapped[dict] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[bytes | None] = mapped_column(LargeBinary)
+    homeroom_signed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    principal_signed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    issued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("transcript.id"))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)

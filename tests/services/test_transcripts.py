@@ -1,0 +1,186 @@
+"""Transcripts: gradebook by the right people, the signing workflow in order, batch signing,
+issued records immutable in the database, cancel and re-issue, online verification."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from core.errors import NotFound, PermissionDenied, RuleViolation
+from core.services.transcripts import (
+    cancel_and_reissue, confirm_subject, draft_comments, enter_evaluation, enter_subject_results, homeroom_sign,
+    issuance_figures, prepare_transcripts, principal_sign_batch, verify_transcript,
+)
+from core.storage.models import (
+    Certificate, CertificateKind, CurriculumLoad, StudentRemark, TeachingAssignment, Transcript, TranscriptStatus,
+)
+
+S = {"regular": ["8", "7.5", "9", "6"], "mid": "7", "final": "8.5"}   # E1: 7.8
+
+
+@pytest.fixture
+def school(world):
+    w, ids = world, world.ids
+    with w.db.transaction() as s:
+        for code, teacher in (("TOAN", "lan"), ("NV", "minh"), ("TA", "ha")):
+            s.add(TeachingAssignment(class_id=ids["6A1"], subject_id=ids[f"subj:{code}"], teacher_id=ids[teacher],
+                                     valid_from=dt.date(2025, 9, 1)))
+            s.add(CurriculumLoad(subject_id=ids[f"subj:{code}"], grade=6, periods_per_year=140))
+        seal = w.pki.issue_seal(f"school-{ids['A']}", "THCS Trần Văn Ơn")
+        s.add(Certificate(kind=CertificateKind.SEAL, school_id=ids["A"], fingerprint=seal.fingerprint,
+                          serial_hex=seal.serial_hex, subject=seal.subject, not_before=seal.not_before,
+                          not_after=seal.not_after, der=seal.cert_der))
+    w.seal = w.keys.signer_for(f"school-{ids['A']}")
+    return w
+
+
+def enter_all(w):
+    ids = w.ids
+    for code, teacher in (("TOAN", "lan"), ("NV", "minh"), ("TA", "ha")):
+        enter_subject_results(w.db, w.actor(teacher), ids["6A1"], ids[f"subj:{code}"], ids["year"],
+                              {ids["student0"]: {"term1": S, "term2": S}, ids["student1"]: {"term1": S, "term2": S}},
+                              {ids["student0"]: "Tiến bộ tốt"})
+    enter_evaluation(w.db, w.actor("lan"), ids["6A1"], ids["year"],
+                     {ids["student0"]: {"conduct_term1": "Tốt", "conduct_term2": "Tốt", "absent_sessions": 2,
+                                        "comment": "Chăm ngoan"},
+                      ids["student1"]: {"conduct_term1": "Khá", "conduct_term2": "Tốt", "absent_sessions": 0}})
+
+
+def confirm_all(w, skip=()):
+    for code, teacher in (("TOAN", "lan"), ("NV", "minh"), ("TA", "ha")):
+        if code not in skip:
+            confirm_subject(w.db, w.actor(teacher), w.ids["6A1"], w.ids[f"subj:{code}"], w.ids["year"],
+                            w.signer(teacher))
+
+
+def issue_all(w):
+    enter_all(w)
+    confirm_all(w)
+    ids = prepare_transcripts(w.db, w.actor("lan"), w.ids["6A1"], w.ids["year"])
+    for t in ids:
+        homeroom_sign(w.db, w.actor("lan"), t, w.signer("lan"))
+    result = principal_sign_batch(w.db, w.actor("binh"), w.ids["A"], w.signer("binh"), w.seal, class_id=w.ids["6A1"])
+    return ids, result
+
+
+def test_only_the_subject_teacher_enters_and_confirms(school):
+    ids = school.ids
+    with pytest.raises(PermissionDenied, match="teacher of this subject"):
+        enter_subject_results(school.db, school.actor("minh"), ids["6A1"], ids["subj:TOAN"], ids["year"],
+                              {ids["student0"]: {"term1": S, "term2": S}})
+    with pytest.raises(PermissionDenied):
+        enter_evaluation(school.db, school.actor("minh"), ids["6A1"], ids["year"], {ids["student0"]: {}})
+    with pytest.raises(RuleViolation, match="4 regular assessments are required"):
+        enter_subject_results(school.db, school.actor("lan"), ids["6A1"], ids["subj:TOAN"], ids["year"],
+                              {ids["student0"]: {"term1": {**S, "regular": ["8"]}, "term2": S}})
+    enter_all(school)
+    confirm_all(school, skip=("NV", "TA"))
+    with pytest.raises(RuleViolation, match="confirmed and signed"):
+        enter_subject_results(school.db, school.actor("lan"), ids["6A1"], ids["subj:TOAN"], ids["year"],
+                              {ids["student0"]: {"term1": S, "term2": S}})
+
+
+def test_out_of_order_signing_is_refused(school):
+    enter_all(school)
+    confirm_all(school, skip=("TA",))
+    drafts = prepare_transcripts(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"])
+    with pytest.raises(RuleViolation, match="Tiếng Anh"):
+        homeroom_sign(school.db, school.actor("lan"), drafts[0], school.signer("lan"))
+    batch = principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"), school.seal)
+    assert batch.signed == [] and {reason for _, reason in batch.not_signed} == {
+        "chưa có chữ ký của giáo viên chủ nhiệm"}
+    with pytest.raises(PermissionDenied):
+        homeroom_sign(school.db, school.actor("minh"), drafts[0], school.signer("minh"))
+
+
+def test_batch_issues_and_the_record_verifies(school):
+    seen = []
+    enter_all(school)
+    confirm_all(school)
+    drafts = prepare_transcripts(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"])
+    homeroom_sign(school.db, school.actor("lan"), drafts[0], school.signer("lan"))
+    with pytest.raises(PermissionDenied):
+        principal_sign_batch(school.db, school.actor("lan"), school.ids["A"], school.signer("lan"), school.seal)
+    with pytest.raises(PermissionDenied, match="seal"):
+        principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"),
+                             school.signer("binh"))
+    batch = principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"),
+                                 school.seal, progress=lambda n, total: seen.append((n, total)))
+    assert batch.signed == [drafts[0]] and [t for t, _ in batch.not_signed] == [drafts[1]]
+    assert seen == [(1, 2), (2, 2)]
+    with school.db.reading() as s:
+        row = s.get(Transcript, drafts[0])
+        code, content = row.verification_code, row.content
+    assert row.status == TranscriptStatus.ISSUED
+    assert [x["year"] for x in content["subjects"]] == ["7.8", "7.8", "7.8"]
+    assert content["subjects"][0]["term1"] == "7.8"
+    check = verify_transcript(school.db, school.pki.trust_store(), code=code)
+    assert check.current and check.status == "issued", check.report
+    assert [s.role for s in check.report.signatures] == ["homeroom", "principal", "seal"]
+    assert "personal_id" not in str(check)  # the public answer carries no personal data
+
+
+def test_issued_transcripts_cannot_change_even_in_the_database(school):
+    drafts, _ = issue_all(school)
+    with pytest.raises(DBAPIError, match="cannot be changed"):
+        with school.db.transaction() as s:
+            s.execute(update(Transcript).where(Transcript.id == drafts[0]).values(content={"forged": True}))
+    with pytest.raises(DBAPIError, match="cannot be deleted"):
+        with school.db.transaction() as s:
+            s.execute(text("DELETE FROM transcript WHERE id = :i"), {"i": drafts[0]})
+
+
+def test_cancel_and_reissue_links_versions(school, trust):
+    drafts, _ = issue_all(school)
+    with pytest.raises(RuleViolation, match="reason"):
+        cancel_and_reissue(school.db, school.actor("binh"), drafts[0], "")
+    with pytest.raises((PermissionDenied, NotFound)):
+        cancel_and_reissue(school.db, school.actor("lan"), drafts[0], "sai điểm")
+    new_id = cancel_and_reissue(school.db, school.actor("binh"), drafts[0], "Sai điểm môn Toán")
+    with school.db.reading() as s:
+        old, new = s.get(Transcript, drafts[0]), s.get(Transcript, new_id)
+        old_code = old.verification_code
+    assert (old.status, new.status, new.replaces_id, new.version) == (TranscriptStatus.CANCELLED,
+                                                                      TranscriptStatus.DRAFT, old.id, 2)
+    check = verify_transcript(school.db, trust, code=old_code)
+    assert not check.current and check.status == "cancelled" and "Sai điểm môn Toán" in check.message
+    assert check.replaced_by_code == new.verification_code
+    with pytest.raises(DBAPIError):  # a cancelled record is frozen too
+        with school.db.transaction() as s:
+            s.execute(update(Transcript).where(Transcript.id == old.id).values(status="issued"))
+
+
+def test_tampered_or_unknown_documents(school, trust):
+    drafts, _ = issue_all(school)
+    with school.db.reading() as s:
+        pdf = s.get(Transcript, drafts[0]).document
+    assert verify_transcript(school.db, trust, pdf=pdf).current
+    bad = bytearray(pdf)
+    bad[len(pdf) // 3] ^= 1
+    check = verify_transcript(school.db, trust, pdf=bytes(bad))
+    assert not check.found and not check.current and check.report.indication == "FAILED"
+    assert not verify_transcript(school.db, trust, code="NOSUCHCODE").found
+
+
+def test_draft_comments_from_the_logbook_and_figures(school):
+    from core.authz import SYSTEM
+    from core.services.logbook import EntryContent, fill_entry, generate_week
+    from tests.world import MONDAY
+    generate_week(school.db, SYSTEM, school.ids["A"], school.ids["week1"])
+    fill_entry(school.db, school.actor("lan"), school.entry("6A1", MONDAY, 1),
+               EntryContent(lesson_title="Bài 1", student_remarks={school.ids["student0"]: "Em làm bài tốt"}))
+    drafts = draft_comments(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"], term=1)
+    assert drafts == {school.ids["student0"]: "Em làm bài tốt"}
+    enter_all(school)
+    confirm_all(school)
+    drafts = prepare_transcripts(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"])
+    df = issuance_figures(school.db, school.actor("so"), "grade", as_of=dt.date(2026, 8, 1)).set_index("school_code")
+    assert df.loc["A01", ["students", "drafts", "issued"]].tolist() == [2, 2, 0]
+    assert df.loc["A01", "deadline"] == dt.date(2026, 7, 31) and bool(df.loc["A01", "overdue"]) is True
+    for t in drafts:
+        homeroom_sign(school.db, school.actor("lan"), t, school.signer("lan"))
+    principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"), school.seal)
+    df = issuance_figures(school.db, school.actor("so"), "grade", as_of=dt.date(2026, 8, 1)).set_index("school_code")
+    assert df.loc["A01", ["students", "issued", "drafts", "cancelled", "issued_rate"]].tolist() == [2, 2, 0, 0, 1.0]
+    assert bool(df.loc["A01", "overdue"]) is False
+    assert issuance_figures(school.db, school.actor("mon_b"), "school").empty  # other school: nothing
