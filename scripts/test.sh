@@ -20,4 +20,4 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n "${SOHOA_TEST_WORKERS:-2}" "$@"

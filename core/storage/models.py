@@ -615,3 +615,19 @@ class Transcript(Base):
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("transcript.id"))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReceivedTranscript(Base):
+    """A transcript received from another school in a verified transfer package (chuyển trường)."""
+
+    __tablename__ = "received_transcript"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    receiving_school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    from_school_code: Mapped[str] = mapped_column(String(16))
+    school_year: Mapped[str] = mapped_column(String(16))
+    verification_code: Mapped[str] = mapped_column(String(16))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    package_hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("receiving_school_id", "verification_code"),)

@@ -1,0 +1,116 @@
+"""Transfer packages between schools (tampering refused) and the handover of a leaving teacher."""
+import datetime as dt
+import io
+import json
+import zipfile
+
+import pytest
+from sqlalchemy import func, select
+
+from core.authz import SYSTEM
+from core.errors import PermissionDenied
+from core.services.logbook import generate_week, sign_entry
+from core.services.transfer import PackageRejected, export_package, handover, import_package
+from core.storage.models import EntryStatus, LogbookEntry, ReceivedTranscript, SchoolClass, TeachingAssignment
+from tests.services.test_transcripts import issue_all, school  # noqa: F401 - the fixture
+from tests.world import MONDAY
+
+
+def rebuild(package: bytes, change) -> bytes:
+    files = {}
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        for name in zf.namelist():
+            files[name] = zf.read(name)
+    change(files)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+@pytest.fixture
+def package(school):  # noqa: F811
+    issue_all(school)
+    return export_package(school.db, school.actor("binh"), school.ids["A"], school.seal,
+                          student_ids=[school.ids["student0"]])
+
+
+def received(w):
+    with w.db.reading() as s:
+        return s.scalar(select(func.count()).select_from(ReceivedTranscript))
+
+
+def test_export_then_import_at_the_receiving_school(school, package, trust):  # noqa: F811
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(package)).read("manifest.json"))
+    assert manifest["format"] == "sohoa.transcript-package/1" and len(manifest["items"]) == 1
+    assert import_package(school.db, school.actor("dung"), school.ids["B"], package, trust) == 1
+    assert received(school) == 1
+    import_package(school.db, school.actor("dung"), school.ids["B"], package, trust)  # idempotent
+    assert received(school) == 1
+
+
+def test_export_needs_the_principal_and_the_schools_seal(school, package):  # noqa: F811
+    with pytest.raises(PermissionDenied):
+        export_package(school.db, school.actor("lan"), school.ids["A"], school.seal, student_ids=[1])
+    with pytest.raises(PermissionDenied, match="seal"):
+        export_package(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"),
+                       student_ids=[school.ids["student0"]])
+
+
+def _flip_pdf(files):
+    name = next(n for n in files if n.endswith(".pdf"))
+    data = bytearray(files[name])
+    data[len(data) // 3] ^= 1
+    files[name] = bytes(data)
+
+
+def _forge_manifest(files):
+    manifest = json.loads(files["manifest.json"])
+    manifest["items"][0]["full_name"] = "Người Khác"
+    files["manifest.json"] = json.dumps(manifest).encode()
+
+
+@pytest.mark.parametrize("change,reason", [
+    (_flip_pdf, "does not match the manifest"),
+    (_forge_manifest, "HASH_FAILURE"),
+    (lambda files: files.pop("manifest.p7s"), "not a transcript package"),
+])
+def test_tampered_packages_are_refused_whole(school, package, trust, change, reason):  # noqa: F811
+    with pytest.raises(PackageRejected, match=reason):
+        import_package(school.db, school.actor("dung"), school.ids["B"], rebuild(package, change), trust)
+    assert received(school) == 0
+
+
+def test_a_pdf_swapped_with_a_matching_hash_still_fails_its_signatures(school, package, trust):  # noqa: F811
+    """Even if someone rewrote the manifest's hash, the seal over the manifest breaks."""
+    def swap(files):
+        _flip_pdf(files)
+        manifest = json.loads(files["manifest.json"])
+        import hashlib
+        name = next(n for n in files if n.endswith(".pdf"))
+        manifest["items"][0]["sha256"] = hashlib.sha256(files[name]).hexdigest()
+        files["manifest.json"] = json.dumps(manifest).encode()
+    with pytest.raises(PackageRejected):
+        import_package(school.db, school.actor("dung"), school.ids["B"], rebuild(package, swap), trust)
+    assert received(school) == 0
+
+
+def test_handover_moves_unsigned_duties_only(world):
+    w, ids = world, world.ids
+    generate_week(w.db, SYSTEM, ids["A"], ids["week1"])
+    with w.db.transaction() as s:
+        s.add(TeachingAssignment(class_id=ids["6A1"], subject_id=ids["subj:TOAN"], teacher_id=ids["lan"],
+                                 valid_from=dt.date(2025, 9, 1)))
+    signed = w.entry("6A1", MONDAY, 1)
+    sign_entry(w.db, w.actor("lan"), signed, w.signer("lan"), at=dt.datetime.combine(MONDAY, dt.time(7, 30)))
+    with pytest.raises(PermissionDenied):
+        handover(w.db, w.actor("lan"), ids["lan"], ids["ha"], "nghỉ hưu")
+    moved = handover(w.db, w.actor("binh"), ids["lan"], ids["ha"], "Cô Lan nghỉ thai sản", effective=MONDAY)
+    assert moved == {"periods": 3, "teaching_assignments": 1, "homeroom_classes": 1}
+    with w.db.reading() as s:
+        assert s.get(LogbookEntry, signed).teacher_id == ids["lan"]  # what she signed stays hers
+        assert s.get(LogbookEntry, signed).status == EntryStatus.ON_TIME
+        assert s.get(SchoolClass, ids["6A1"]).homeroom_teacher_id == ids["ha"]
+        assert s.scalar(select(func.count()).select_from(LogbookEntry).where(
+            LogbookEntry.teacher_id == ids["lan"], LogbookEntry.status == EntryStatus.PENDING)) == 0
