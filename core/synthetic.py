@@ -17,6 +17,7 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import select
@@ -211,11 +212,24 @@ def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True
     return report
 
 
+#: Every demo account signs in with this password (one scrypt hash shared by the demo users,
+#: computed once per run: hashing each account separately would cost ~50 ms a user).
+DEMO_PASSWORD = "sohoa-demo"
+
+
+@lru_cache(maxsize=1)
+def _demo_password_hash() -> str:
+    from core.accounts import hash_password
+
+    return hash_password(DEMO_PASSWORD)
+
+
 def _insert_users(session, ids: _Ids, rows: list[dict]) -> list[int]:
     new = ids.take(UserAccount, len(rows))
     cols = ["id", "username", "display_name", "role", "department_id", "district_id", "school_id", "staff_id",
-            "active"]
-    bulk_insert(session, UserAccount, [{**{c: None for c in cols}, **r, "id": i, "active": True}
+            "active", "password_hash"]
+    bulk_insert(session, UserAccount, [{**{c: None for c in cols}, **r, "id": i, "active": True,
+                                        "password_hash": _demo_password_hash()}
                                        for i, r in zip(new, rows)], cols)
     return new
 

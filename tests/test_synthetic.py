@@ -99,3 +99,11 @@ def test_one_school_has_no_monitor_and_weeks_are_closed(tiny):
         closes = s.scalar(select(func.count()).select_from(WeekClose))
     assert schools - monitored == 1
     assert closes > 0
+
+
+def test_demo_accounts_sign_in(tiny):
+    from core.accounts import actor_for_token, sign_in
+    from core.synthetic import DEMO_PASSWORD
+    db, _ = tiny
+    token = sign_in(db, "so.giamsat", DEMO_PASSWORD)
+    assert actor_for_token(db, token).role.value == "department_supervisor"

@@ -631,3 +631,15 @@ class ReceivedTranscript(Base):
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     package_hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("receiving_school_id", "verification_code"),)
+
+
+class LoginSession(Base):
+    """A signed-in session (phiên đăng nhập): only the SHA-256 of its token is stored."""
+
+    __tablename__ = "login_session"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
