@@ -94,8 +94,15 @@ def cmd_report(args) -> int:
 
 
 def _serve(db, args) -> int:
-    print("The console arrives with the dashboards issue; meanwhile, the weekly report:")
-    return _print_report(db, "so.giamsat", None)
+    from core.signatures import DemoPKI
+    from dashboards.app import serve
+
+    _print_report(db, "so.giamsat", None)
+    trust = DemoPKI.load(VAR / "pki").trust_store()
+    port = getattr(args, "port", 5006)
+    print(f"Bảng điều khiển / console: http://127.0.0.1:{port}/login  (demo password: sohoa-demo)")
+    serve(db, trust, port=port)
+    return 0
 
 
 def cmd_serve(args) -> int:
@@ -134,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.set_defaults(func=cmd_report)
 
     srv = sub.add_parser("serve", help="start the console")
+    srv.add_argument("--port", type=int, default=5006)
     srv.set_defaults(func=cmd_serve)
 
     args = parser.parse_args(argv)

@@ -40,6 +40,7 @@ from core.storage.models import (
 )
 
 LEVELS = ("teacher", "class", "school", "district", "department")
+TREND = "week"  # a further grouping: the trend over teaching weeks
 
 E, S, D, W = LogbookEntry, School, District, SchoolWeek
 
@@ -58,6 +59,8 @@ def _keys(level: str):
                 D.id.label("district_id"), D.name.label("district_name")], []
     if level == "district":
         return [D.id.label("district_id"), D.name.label("district_name")], []
+    if level == TREND:
+        return [W.number.label("week_number"), W.monday.label("monday")], []
     if level == "department":
         return [Department.id.label("department_id"), Department.name.label("department_name")], \
             [(Department, Department.id == D.department_id)]
@@ -107,7 +110,7 @@ def compliance(db: Database, actor: Actor, level: str = "school", *, school_year
     with db.reading() as session:
         frame = pd.read_sql(stmt, session.connection())
         key_names = [k.key for k in keys]
-        if level != "teacher":
+        if level not in ("teacher", TREND):
             weeks = _week_closing(session, actor, keys, joins, filters, today)
             frame = frame.merge(weeks, on=key_names, how="left") if not frame.empty else frame
         if level in ("school", "district", "department"):

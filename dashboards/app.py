@@ -1,0 +1,188 @@
+"""The console: sign-in (our own login handler over core.accounts: hashed passwords,
+expiring sessions, logout), the overview, signing compliance, and the public verification
+page. Every page resolves the signed-in user from the session cookie and passes that actor
+to core, which scopes the data; nothing here filters or authorises on its own.
+"""
+from __future__ import annotations
+
+import html
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+from tornado import web
+
+from core import accounts
+from core.errors import SohoaError
+from core.services.compliance import TREND, compliance
+from core.services.transcripts import verify_transcript
+from core.storage.db import Database
+
+COOKIE = "sohoa_session"
+SIZE = {"font_size": "30pt", "title_size": "11pt"}
+hv.extension("bokeh", logo=False)
+LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "Ký trễ", "missed": "Không ký",
+          "on_time_rate": "Tỉ lệ đúng hạn", "hours_lost": "Giờ dạy bị mất", "weeks_open": "Tuần chưa chốt",
+          "school_name": "Trường", "district_name": "Quận/huyện", "class_name": "Lớp", "teacher_name": "Giáo viên",
+          "schools_without_monitor": "Trường chưa có giám sát"}
+
+LOGIN_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập — Sổ đầu bài số</title>
+<style>body{{font-family:'DejaVu Sans',sans-serif;background:#f3f6fa;display:flex;justify-content:center;padding-top:8em}}
+form{{background:#fff;padding:2em;border-radius:8px;box-shadow:0 1px 4px #0002;width:22em}}
+input{{width:100%;margin:.4em 0 1em;padding:.5em}} button{{padding:.6em 1.4em}} .err{{color:#b00020}}</style></head>
+<body><form method="post" action="/login"><h2>Sổ đầu bài số &amp; Học bạ số</h2>
+<p class="err">{error}</p><label>Tên đăng nhập<input name="username" id="username" autofocus></label>
+<label>Mật khẩu<input name="password" id="password" type="password"></label>
+<button type="submit" id="signin">Đăng nhập</button>
+<p><a href="/verify">Tra cứu, xác thực học bạ (không cần đăng nhập)</a></p></form></body></html>"""
+
+
+class LoginHandler(web.RequestHandler):
+    def initialize(self, db: Database):
+        self.db = db
+
+    def get(self):
+        self.write(LOGIN_PAGE.format(error=""))
+
+    def post(self):
+        try:
+            token = accounts.sign_in(self.db, self.get_body_argument("username", ""),
+                                     self.get_body_argument("password", ""))
+        except SohoaError as err:
+            self.set_status(401)
+            self.write(LOGIN_PAGE.format(error=html.escape(err.message_vi)))
+            return
+        self.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+        self.redirect("/overview")
+
+
+class LogoutHandler(web.RequestHandler):
+    def initialize(self, db: Database):
+        self.db = db
+
+    def get(self):
+        token = self.get_cookie(COOKIE)
+        if token:
+            accounts.sign_out(self.db, token)
+        self.clear_cookie(COOKIE)
+        self.redirect("/login")
+
+
+def current_actor(db: Database):
+    """The signed-in user of this browser session, or None."""
+    token = pn.state.cookies.get(COOKIE) if pn.state.cookies else None
+    if not token:
+        return None
+    try:
+        return accounts.actor_for_token(db, token)
+    except SohoaError:
+        return None
+
+
+def _frame(df: pd.DataFrame, columns: list[str]) -> pn.widgets.Tabulator:
+    shown = df[[c for c in columns if c in df]].rename(columns=LABELS)
+    return pn.widgets.Tabulator(shown, disabled=True, pagination="local", page_size=15, show_index=False,
+                                sizing_mode="stretch_width")
+
+
+def _page(title: str, actor, body) -> pn.template.BootstrapTemplate:
+    template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89")
+    nav = pn.pane.HTML('<a href="/overview">Tổng quan</a><br><a href="/compliance">Tuân thủ ký số</a><br>'
+                       '<a href="/verify">Xác thực học bạ</a><br><a href="/logout" id="logout">Đăng xuất</a>')
+    who = pn.pane.Markdown(f"**{html.escape(actor.username)}** · {actor.role.value}") if actor else pn.pane.Markdown("")
+    template.sidebar.extend([who, nav])
+    template.main.append(body)
+    return template
+
+
+def _signed_out() -> pn.pane.HTML:
+    return pn.pane.HTML('<p id="signed-out">Vui lòng <a href="/login">đăng nhập</a>.</p>')
+
+
+def overview_page(db: Database):
+    actor = current_actor(db)
+    if actor is None:
+        return _page("Tổng quan", None, _signed_out())
+    try:
+        total = compliance(db, actor, "department")
+        trend = compliance(db, actor, TREND)
+        schools = compliance(db, actor, "school")
+    except SohoaError as err:
+        return _page("Tổng quan", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+    row = total.sum(numeric_only=True)
+    decided = row["scheduled"] - row["pending"]
+    rate = row["on_time"] / decided if decided else 0.0
+    cards = pn.Row(
+        pn.indicators.Number(name="Tỉ lệ ký đúng hạn", value=round(rate * 100, 1), format="{value}%", **SIZE),
+        pn.indicators.Number(name="Tiết không ký", value=int(row["missed"]), **SIZE),
+        pn.indicators.Number(name="Giờ dạy bị mất", value=int(row["hours_lost"]), **SIZE),
+        pn.indicators.Number(name="Tuần chưa chốt", value=int(row.get("weeks_open", 0)), **SIZE),
+        pn.indicators.Number(name="Trường chưa có giám sát", value=int(row.get("schools_without_monitor", 0)), **SIZE))
+    curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), "week_number", "rate").opts(
+        xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=280, responsive=True, tools=["hover"])
+    worst = schools.sort_values("on_time_rate").head(10)
+    body = pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), cards,
+                     pn.pane.Markdown("### Xu hướng theo tuần"), pn.pane.HoloViews(curve, sizing_mode="stretch_width"),
+                     pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất"),
+                     _frame(worst, ["school_name", "district_name", "scheduled", "on_time", "late", "missed",
+                                    "on_time_rate", "weeks_open"]),
+                     name="overview")
+    return _page("Tổng quan", actor, body)
+
+
+def compliance_page(db: Database):
+    actor = current_actor(db)
+    if actor is None:
+        return _page("Tuân thủ ký số", None, _signed_out())
+    schools = compliance(db, actor, "school")
+    options = {"(tất cả)": None, **{f"{r.school_code} — {r.school_name}": int(r.school_id)
+                                     for r in schools.itertuples()}}
+    school = pn.widgets.Select(name="Trường", options=options, width=420)
+    level = pn.widgets.RadioButtonGroup(name="Mức", options={"Trường": "school", "Lớp": "class",
+                                                              "Giáo viên": "teacher"}, value="school")
+
+    def table(school_id, level_value):
+        # The widget value goes to core as a filter; core intersects it with the user's scope.
+        df = compliance(db, actor, level_value, school_id=school_id)
+        names = {"school": "school_name", "class": "class_name", "teacher": "teacher_name"}
+        return _frame(df, [names[level_value], "school_name" if level_value != "school" else "district_name",
+                           "scheduled", "on_time", "late", "missed", "on_time_rate", "hours_lost"])
+
+    body = pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), pn.Row(school, level),
+                     pn.panel(pn.bind(table, school, level), loading_indicator=True), name="compliance")
+    return _page("Tuân thủ ký số", actor, body)
+
+
+def verify_page(db: Database, trust):
+    code = pn.widgets.TextInput(name="Mã xác thực học bạ", placeholder="VD: K7QX2MP9AB", width=300)
+    button = pn.widgets.Button(name="Kiểm tra", button_type="primary")
+    result = pn.pane.Markdown("", name="verify-result")
+    initial = pn.state.session_args.get("code", [b""])[0].decode() if pn.state.session_args else ""
+    code.value = initial
+
+    def check(_=None):
+        if not code.value.strip():
+            result.object = ""
+            return
+        outcome = verify_transcript(db, trust, code=code.value)
+        lines = [f"**{html.escape(outcome.message)}**"]
+        if outcome.report:
+            for s in outcome.report.signatures:
+                v = s.verification
+                lines.append(f"- {s.role}: {v.indication}" + (f" ({v.sub_indication})" if v.sub_indication else ""))
+        result.object = "\n".join(lines)
+
+    button.on_click(check)
+    check()
+    return _page("Xác thực học bạ", current_actor(db),
+                 pn.Column(pn.pane.Markdown("## Tra cứu, xác thực học bạ số"), pn.Row(code, button), result))
+
+
+def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, **kwargs):
+    """Start the console (blocking unless ``threaded=True`` is passed)."""
+    pages = {"overview": lambda: overview_page(db), "compliance": lambda: compliance_page(db),
+             "verify": lambda: verify_page(db, trust)}
+    return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
+                    extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),
+                                    (r"/", web.RedirectHandler, {"url": "/login"})],
+                    websocket_origin=[f"{address}:{port}", f"localhost:{port}"], **kwargs)

@@ -1,0 +1,121 @@
+"""The console in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright):
+sign-in, the pages without console errors, scope enforced by core, sign-out, the public
+verification page."""
+import shutil
+import socket
+import time
+import urllib.request
+
+import pytest
+
+from core.signatures import DemoPKI
+from core.storage.db import Database, make_engine
+from core.storage.migrate import upgrade
+from core.synthetic import DEMO_PASSWORD, Scale, generate
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    from dashboards.app import serve
+
+    assert shutil.which(CHROMIUM), "Debian's chromium is required (installed by scripts/test.sh)"
+    root = tmp_path_factory.mktemp("console")
+    db = Database(make_engine(f"sqlite:///{root / 'console.db'}"))
+    upgrade(db.engine)
+    generate(db, Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2, seed=11),
+             pki_dir=root / "pki", progress=False)
+    port = _free_port()
+    server = serve(db, DemoPKI.load(root / "pki").trust_store(), port=port, threaded=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/login", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    context.close()
+
+
+def sign_in(page, url, username, password=DEMO_PASSWORD):
+    page.goto(f"{url}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#signin")
+
+
+def test_supervisor_sees_the_overview_without_errors(page, console):
+    sign_in(page, console, "so.giamsat")
+    page.wait_for_url("**/overview")
+    page.wait_for_selector("text=Tỉ lệ ký đúng hạn", timeout=30000)
+    page.wait_for_selector("text=Xu hướng theo tuần")
+    assert page.locator("text=Trường Tiểu học Lê Quý Đôn").count() >= 1
+    page.goto(f"{console}/compliance")
+    page.wait_for_selector("text=Tuân thủ ký số", timeout=30000)
+    page.wait_for_selector(".tabulator-row", timeout=30000)
+    assert page.errors == []
+
+
+def test_wrong_password_is_refused(page, console):
+    sign_in(page, console, "so.giamsat", "not-the-password")
+    page.wait_for_selector("text=Sai tên đăng nhập hoặc mật khẩu")
+    page.goto(f"{console}/overview")
+    page.wait_for_selector("#signed-out", timeout=30000)
+
+
+def test_a_monitor_sees_only_their_school(page, console):
+    sign_in(page, console, "gs.s0001")
+    page.wait_for_url("**/overview")
+    page.wait_for_selector("text=Tỉ lệ ký đúng hạn", timeout=30000)
+    assert page.locator("text=Trường THCS Nguyễn Du").count() == 0  # school S0002 is not theirs
+    page.goto(f"{console}/compliance")
+    page.wait_for_selector("select", timeout=30000)
+    options = page.locator("select option").all_inner_texts()
+    assert any(o.startswith("S0001") for o in options) and not any(o.startswith("S0002") for o in options)
+    assert page.errors == []
+
+
+def test_sign_out_ends_the_session(page, console):
+    sign_in(page, console, "phong.1")
+    page.wait_for_selector("text=Tỉ lệ ký đúng hạn", timeout=30000)
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    page.goto(f"{console}/overview")
+    page.wait_for_selector("#signed-out", timeout=30000)
+
+
+def test_public_verification_page(page, console):
+    page.goto(f"{console}/verify?code=NOSUCHCODE")
+    page.wait_for_selector("text=Không tìm thấy học bạ với mã này", timeout=30000)
+    assert page.errors == []
