@@ -14,17 +14,24 @@ from tornado import web
 
 from core import accounts
 from core.errors import SohoaError
+from core.services import certificates, queries
 from core.services.compliance import TREND, compliance
 from core.services.transcripts import verify_transcript
 from core.storage.db import Database
 
 COOKIE = "sohoa_session"
+NAV = [("overview", "Tổng quan"), ("compliance", "Tuân thủ ký số"), ("missed", "Tiết không ký / ký trễ"),
+       ("closing", "Chốt sổ tuần"), ("certificates", "Chứng thư số"), ("audit", "Nhật ký thao tác"),
+       ("verify", "Xác thực học bạ")]
 SIZE = {"font_size": "30pt", "title_size": "11pt"}
 hv.extension("bokeh", logo=False)
 LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "Ký trễ", "missed": "Không ký",
           "on_time_rate": "Tỉ lệ đúng hạn", "hours_lost": "Giờ dạy bị mất", "weeks_open": "Tuần chưa chốt",
           "school_name": "Trường", "district_name": "Quận/huyện", "class_name": "Lớp", "teacher_name": "Giáo viên",
-          "schools_without_monitor": "Trường chưa có giám sát"}
+          "schools_without_monitor": "Trường chưa có giám sát", "day": "Ngày", "period_no": "Tiết",
+          "subject": "Môn", "teacher": "Giáo viên", "status": "Tình trạng", "minutes_late": "Trễ (phút)",
+          "entity": "Đối tượng", "entity_id": "Mã", "holder": "Người được cấp", "kind": "Loại",
+          "serial_hex": "Số hiệu", "not_after": "Hết hạn"}
 
 LOGIN_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập — Sổ đầu bài số</title>
 <style>body{{font-family:'DejaVu Sans',sans-serif;background:#f3f6fa;display:flex;justify-content:center;padding-top:8em}}
@@ -87,8 +94,8 @@ def _frame(df: pd.DataFrame, columns: list[str]) -> pn.widgets.Tabulator:
 
 def _page(title: str, actor, body) -> pn.template.BootstrapTemplate:
     template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89")
-    nav = pn.pane.HTML('<a href="/overview">Tổng quan</a><br><a href="/compliance">Tuân thủ ký số</a><br>'
-                       '<a href="/verify">Xác thực học bạ</a><br><a href="/logout" id="logout">Đăng xuất</a>')
+    nav = pn.pane.HTML("<br>".join(f'<a href="/{path}">{label}</a>' for path, label in NAV)
+                       + '<br><br><a href="/logout" id="logout">Đăng xuất</a>')
     who = pn.pane.Markdown(f"**{html.escape(actor.username)}** · {actor.role.value}") if actor else pn.pane.Markdown("")
     template.sidebar.extend([who, nav])
     template.main.append(body)
@@ -135,7 +142,7 @@ def compliance_page(db: Database):
     if actor is None:
         return _page("Tuân thủ ký số", None, _signed_out())
     schools = compliance(db, actor, "school")
-    options = {"(tất cả)": None, **{f"{r.school_code} — {r.school_name}": int(r.school_id)
+    options = {"(tất cả)": 0, **{f"{r.school_code} — {r.school_name}": int(r.school_id)
                                      for r in schools.itertuples()}}
     school = pn.widgets.Select(name="Trường", options=options, width=420)
     level = pn.widgets.RadioButtonGroup(name="Mức", options={"Trường": "school", "Lớp": "class",
@@ -143,7 +150,7 @@ def compliance_page(db: Database):
 
     def table(school_id, level_value):
         # The widget value goes to core as a filter; core intersects it with the user's scope.
-        df = compliance(db, actor, level_value, school_id=school_id)
+        df = compliance(db, actor, level_value, school_id=school_id or None)
         names = {"school": "school_name", "class": "class_name", "teacher": "teacher_name"}
         return _frame(df, [names[level_value], "school_name" if level_value != "school" else "district_name",
                            "scheduled", "on_time", "late", "missed", "on_time_rate", "hours_lost"])
@@ -151,6 +158,81 @@ def compliance_page(db: Database):
     body = pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), pn.Row(school, level),
                      pn.panel(pn.bind(table, school, level), loading_indicator=True), name="compliance")
     return _page("Tuân thủ ký số", actor, body)
+
+
+def _guarded(title: str, db: Database, build):
+    """Render ``build(actor)`` for a signed-in user; core refuses what the role may not see."""
+    actor = current_actor(db)
+    if actor is None:
+        return _page(title, None, _signed_out())
+    try:
+        return _page(title, actor, build(actor))
+    except SohoaError as err:
+        return _page(title, actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+
+
+def missed_page(db: Database):
+    def build(actor):
+        late = pn.widgets.Checkbox(name="Gồm cả tiết ký trễ", value=True)
+        page = pn.widgets.IntInput(name="Trang", value=0, start=0, width=100)
+
+        def table(include_late, page_no):
+            df = queries.missed_lessons(db, actor, include_late=include_late, page=page_no)
+            return _frame(df, ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status",
+                               "minutes_late", "hours_lost"])
+
+        def csv():
+            import io
+            frames, n = [], 0
+            while True:  # page through the database; never one huge query
+                part = queries.missed_lessons(db, actor, include_late=late.value, page=n, page_size=5000)
+                frames.append(part)
+                if len(part) < 5000:
+                    break
+                n += 1
+            return io.StringIO(pd.concat(frames).to_csv(index=False))
+
+        download = pn.widgets.FileDownload(callback=csv, filename="tiet-khong-ky.csv", label="Tải CSV")
+        return pn.Column(pn.pane.Markdown("## Tiết không ký và ký trễ (mỗi tiết mất 1 giờ dạy)"),
+                         pn.Row(late, page, download), pn.panel(pn.bind(table, late, page), loading_indicator=True))
+    return _guarded("Tiết không ký", db, build)
+
+
+def closing_page(db: Database):
+    def build(actor):
+        df = queries.week_closing(db, actor)
+        counts = df["state"].value_counts().rename_axis("Tình trạng").reset_index(name="Số lớp-tuần")
+        return pn.Column(pn.pane.Markdown("## Chốt sổ tuần"),
+                         pn.widgets.Tabulator(counts, disabled=True, show_index=False),
+                         _frame(df.rename(columns={"week": "Tuần", "state": "Tình trạng"}),
+                                ["school_name", "class_name", "Tuần", "Tình trạng"]))
+    return _guarded("Chốt sổ tuần", db, build)
+
+
+def certificates_page(db: Database):
+    def build(actor):
+        coverage = certificates.coverage(db, actor, "school")
+        expiring = queries.certificate_list(db, actor, expiring_within_days=30)
+        return pn.Column(pn.pane.Markdown("## Chứng thư số: độ phủ và hết hạn"),
+                         _frame(coverage.rename(columns={"staff": "Số cán bộ", "with_valid_certificate": "Có chứng thư",
+                                                         "expiring_30_days": "Hết hạn trong 30 ngày",
+                                                         "coverage_rate": "Tỉ lệ"}),
+                                ["school_name", "Số cán bộ", "Có chứng thư", "Hết hạn trong 30 ngày", "Tỉ lệ"]),
+                         pn.pane.Markdown("### Sắp hết hạn (30 ngày)"),
+                         _frame(expiring, ["school_name", "holder", "kind", "serial_hex", "not_after"]))
+    return _guarded("Chứng thư số", db, build)
+
+
+def audit_page(db: Database):
+    def build(actor):
+        trail, chain = queries.audit_trail(db, actor)
+        status = ("Chuỗi băm toàn vẹn: **hợp lệ** (" + str(chain.checked) + " sự kiện)" if chain and chain.ok else
+                  f"Chuỗi băm: **BỊ PHÁ VỠ** — {chain.problem}" if chain else "Kiểm tra chuỗi băm: dành cho cấp Sở")
+        return pn.Column(pn.pane.Markdown("## Nhật ký thao tác"), pn.pane.Markdown(status),
+                         _frame(trail.rename(columns={"at": "Thời gian", "actor_name": "Người thực hiện",
+                                                      "action": "Thao tác", "reason": "Lý do"}),
+                                ["Thời gian", "Người thực hiện", "Thao tác", "entity", "entity_id", "Lý do"]))
+    return _guarded("Nhật ký thao tác", db, build)
 
 
 def verify_page(db: Database, trust):
@@ -181,6 +263,8 @@ def verify_page(db: Database, trust):
 def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed)."""
     pages = {"overview": lambda: overview_page(db), "compliance": lambda: compliance_page(db),
+             "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
+             "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
              "verify": lambda: verify_page(db, trust)}
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
                     extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),

@@ -87,6 +87,27 @@ def test_supervisor_sees_the_overview_without_errors(page, console):
     assert page.errors == []
 
 
+@pytest.mark.parametrize("who", ["admin", "so.giamsat", "gs.s0001"])
+def test_every_page_opens_without_errors(page, console, who):
+    sign_in(page, console, who)
+    page.wait_for_url("**/overview")
+    for path, marker in (("overview", "Tổng quan ký sổ đầu bài"), ("compliance", "Tuân thủ ký số"),
+                         ("missed", "Tiết không ký và ký trễ"), ("closing", "Chốt sổ tuần"),
+                         ("certificates", "độ phủ và hết hạn"), ("audit", "Nhật ký thao tác"),
+                         ("verify", "Tra cứu, xác thực học bạ số")):
+        page.goto(f"{console}/{path}")
+        page.wait_for_selector(f"text={marker}", timeout=30000)
+        assert page.locator("text=Traceback").count() == 0, path
+    assert page.errors == []
+
+
+def test_audit_page_shows_the_chain_check(page, console):
+    sign_in(page, console, "admin")
+    page.wait_for_url("**/overview")
+    page.goto(f"{console}/audit")
+    page.wait_for_selector("text=hợp lệ", timeout=30000)
+
+
 def test_wrong_password_is_refused(page, console):
     sign_in(page, console, "so.giamsat", "not-the-password")
     page.wait_for_selector("text=Sai tên đăng nhập hoặc mật khẩu")
