@@ -172,6 +172,14 @@ class _Cells:
             return None
         return options[key]
 
+    def unique(self, column: str, key, existing, seen: set, what: str) -> None:
+        """Report a duplicate of ``key`` (already in the database or earlier in the file)."""
+        if key is None:
+            return
+        if key in existing or key in seen:
+            self.bad(column, f"duplicate: {what}")
+        seen.add(key)
+
     def lookup(self, column: str, table: dict, what: str, key=None):
         value = self.text(column)
         if value is None:
@@ -299,10 +307,8 @@ def _bells(ctx: _Context, rows: _Rows) -> Writer:
         period, start, end = c.integer("period_no", 1, 15), c.time("start_time"), c.time("end_time")
         if start and end and end <= start:
             c.bad("end_time", f"the period ends ({end:%H:%M}) before it starts ({start:%H:%M})")
-        if school and period and ((school.id, period) in existing or (school.id, period) in seen):
-            c.bad("period_no", f"duplicate: period {period} of school {school.code}")
         if school and period:
-            seen.add((school.id, period))
+            c.unique("period_no", (school.id, period), existing, seen, f"period {period} of school {school.code}")
         if c.ok:
             new.append({"school_id": school.id, "session": session_name, "period_no": period, "start_time": start,
                         "end_time": end})
@@ -359,10 +365,8 @@ def _classes(ctx: _Context, rows: _Rows) -> Writer:
         teacher = c.lookup("homeroom_staff_code", staff, "staff")
         if teacher is not None and school is not None and teacher.school_id != school.id:
             c.bad("homeroom_staff_code", f"staff {teacher.code} is not on the staff of {school.code}")
-        if school and name and ((school.id, name) in existing or (school.id, name) in seen):
-            c.bad("class_name", f"duplicate: class {name} of school {school.code}")
         if school and name:
-            seen.add((school.id, name))
+            c.unique("class_name", (school.id, name), existing, seen, f"class {name} of school {school.code}")
         if c.ok:
             new.append({"school_id": school.id, "school_year_id": year, "grade": grade, "name": name,
                         "homeroom_teacher_id": teacher.id})

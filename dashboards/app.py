@@ -270,3 +270,24 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
                     extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),
                                     (r"/", web.RedirectHandler, {"url": "/login"})],
                     websocket_origin=[f"{address}:{port}", f"localhost:{port}"], **kwargs)
+
+
+def serve_in_background(db: Database, trust) -> tuple[object, str]:
+    """Serve the console on a free loopback port from a thread; returns (server, base URL)
+    once it answers. For tests and the screenshots script."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = serve(db, trust, port=port, threaded=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{url}/login", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, url

@@ -5,11 +5,8 @@ Usage: .venv/bin/python scripts/screenshots.py
 """
 from __future__ import annotations
 
-import socket
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,24 +24,14 @@ def main() -> int:
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
     from core.synthetic import DEMO_PASSWORD, Scale, generate
-    from dashboards.app import serve
+    from dashboards.app import serve_in_background
 
     work = Path(tempfile.mkdtemp(prefix="sohoa-shots-"))
     db = Database(make_engine(f"sqlite:///{work / 'demo.db'}"))
     upgrade(db.engine)
     generate(db, Scale(districts=2, schools_per_district=2, classes_per_school=4, weeks=6), pki_dir=work / "pki",
              progress=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = serve(db, DemoPKI.load(work / "pki").trust_store(), port=port, threaded=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/login", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    server, url = serve_in_background(db, DemoPKI.load(work / "pki").trust_store())
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:

@@ -2,9 +2,6 @@
 sign-in, the pages without console errors, scope enforced by core, sign-out, the public
 verification page."""
 import shutil
-import socket
-import time
-import urllib.request
 
 import pytest
 
@@ -18,15 +15,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    from dashboards.app import serve
+    from dashboards.app import serve_in_background
 
     assert shutil.which(CHROMIUM), "Debian's chromium is required (installed by scripts/test.sh)"
     root = tmp_path_factory.mktemp("console")
@@ -34,15 +25,7 @@ def console(tmp_path_factory):
     upgrade(db.engine)
     generate(db, Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2, seed=11),
              pki_dir=root / "pki", progress=False)
-    port = _free_port()
-    server = serve(db, DemoPKI.load(root / "pki").trust_store(), port=port, threaded=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/login", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    server, url = serve_in_background(db, DemoPKI.load(root / "pki").trust_store())
     yield url
     server.stop()
 
