@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 VAR = Path("var")
+#: The demo PKI's CRL / OCSP / timestamp responder (started with the console).
+PKI_PORT = int(os.environ.get("SOHOA_PKI_PORT", "8790"))
 
 
 def _db(args):
@@ -49,7 +51,8 @@ def cmd_demo(args) -> int:
     db = _db(args)
     scale = Scale(districts=args.districts, schools_per_district=args.schools_per_district,
                   classes_per_school=args.classes_per_school, weeks=args.weeks, seed=args.seed)
-    report = generate(db, scale, pki_dir=pki_dir, progress=not args.quiet)
+    report = generate(db, scale, pki_dir=pki_dir, progress=not args.quiet,
+                      responder_url=f"http://127.0.0.1:{PKI_PORT}")
     print(report)
     if args.serve:
         return _serve(db, args)
@@ -97,8 +100,16 @@ def _serve(db, args) -> int:
     from core.signatures import DemoPKI
     from dashboards.app import serve
 
+    from core.signatures.responder import Responder
+
     _print_report(db, "so.giamsat", None)
-    trust = DemoPKI.load(VAR / "pki").trust_store()
+    pki = DemoPKI.load(VAR / "pki")
+    trust = pki.trust_store()
+    if pki.responder_url:
+        Responder(pki).start(int(pki.responder_url.rsplit(":", 1)[1]))
+        os.environ.setdefault("SOHOA_TSA_URL", f"{pki.responder_url}/tsa")
+        trust = pki.trust_store(check_revocation=True)
+        print(f"PKI responder (CRL, OCSP, TSA): {pki.responder_url}")
     port = getattr(args, "port", 5006)
     print(f"Bảng điều khiển / console: http://127.0.0.1:{port}/login  (demo password: sohoa-demo)")
     serve(db, trust, port=port)

@@ -127,12 +127,14 @@ class _Ids:
 
 
 def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True,
-             as_of: dt.datetime | None = None) -> GenerationReport:
-    """Build a whole department into an empty record store; see the module docstring."""
+             as_of: dt.datetime | None = None, responder_url: str | None = None) -> GenerationReport:
+    """Build a whole department into an empty record store; see the module docstring.
+    ``responder_url`` is where the demo PKI's CRL/OCSP/TSA responder will answer (written into
+    every certificate); :mod:`core.cli` starts it with the console."""
     started = time.perf_counter()
     rng = random.Random(scale.seed)
     report = GenerationReport()
-    pki = DemoPKI.create(Path(pki_dir))
+    pki = DemoPKI.create(Path(pki_dir), responder_url=responder_url)
     keys = KeyStore(Path(pki_dir))
     weeks_all = teaching_weeks(FIRST_MONDAY, breaks=TET_BREAK)
     weeks = weeks_all[:scale.weeks]

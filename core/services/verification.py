@@ -111,3 +111,15 @@ def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int
 def verify_document(pdf: bytes, trust: TrustStore) -> VerificationReport:
     """Any signed PDF someone holds (no sign-in needed): signatures only, no personal data."""
     return VerificationReport("document", [SignatureReport(field, result) for field, result in verify_pdf(pdf, trust)])
+
+
+def verify(db: Database, actor: Actor, trust: TrustStore, *, entry_id: int | None = None,
+           class_week: tuple[int, int] | None = None, pdf: bytes | None = None) -> VerificationReport:
+    """The one entry point: verify a lesson entry, a closed class-week or any signed PDF."""
+    if entry_id is not None:
+        return verify_entry_signature(db, actor, entry_id, trust)
+    if class_week is not None:
+        return verify_week_document(db, actor, *class_week, trust)
+    if pdf is not None:
+        return verify_document(pdf, trust)
+    raise ValueError("say what to verify: entry_id, class_week or pdf")

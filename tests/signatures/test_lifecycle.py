@@ -167,3 +167,18 @@ def test_coverage_figures(w):
     assert list(df.index) == ["A01"]  # a monitor sees their school only
     assert df.loc["A01", ["with_valid_certificate", "expiring_30_days"]].tolist() == [3, 0]
     assert df.loc["A01", "coverage_rate"] == 0.75
+
+
+def test_one_entry_point_verifies_entries_weeks_and_documents(w, online_pki):
+    from core.services.verification import verify
+    trust = online_pki.trust_store()
+    entry = w.entry("6A1", MONDAY, 1)
+    sign_entry(w.db, w.actor("lan"), entry, w.signer("lan"), at=at(MONDAY, 7, 30))
+    assert verify(w.db, w.actor("so"), trust, entry_id=entry).valid
+    homeroom_sign_week(w.db, w.actor("lan"), w.ids["6A1"], w.ids["week1"], w.signer("lan"), at=at(SATURDAY, 10, 0))
+    assert verify(w.db, w.actor("so"), trust, class_week=(w.ids["6A1"], w.ids["week1"])).valid
+    with w.db.reading() as s:
+        pdf = s.scalar(select(WeekClose.document))
+    assert verify(w.db, w.actor("so"), trust, pdf=pdf).valid
+    with pytest.raises(ValueError):
+        verify(w.db, w.actor("so"), trust)
