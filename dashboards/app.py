@@ -22,7 +22,7 @@ from core.storage.db import Database
 COOKIE = "sohoa_session"
 NAV = [("overview", "Tổng quan"), ("compliance", "Tuân thủ ký số"), ("missed", "Tiết không ký / ký trễ"),
        ("closing", "Chốt sổ tuần"), ("certificates", "Chứng thư số"), ("audit", "Nhật ký thao tác"),
-       ("verify", "Xác thực học bạ")]
+       ("admin", "Quản trị"), ("verify", "Xác thực học bạ")]
 SIZE = {"font_size": "30pt", "title_size": "11pt"}
 hv.extension("bokeh", logo=False)
 LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "Ký trễ", "missed": "Không ký",
@@ -235,6 +235,59 @@ def audit_page(db: Database):
     return _guarded("Nhật ký thao tác", db, build)
 
 
+def _action(title: str, widgets: list, run) -> pn.Card:
+    """An admin action: its inputs, a confirmation box, a button, and the result of the core call."""
+    confirm = pn.widgets.Checkbox(name="Tôi xác nhận thực hiện thao tác này")
+    button = pn.widgets.Button(name="Thực hiện", button_type="primary", disabled=True)
+    result = pn.pane.Alert("", alert_type="light", visible=False)
+    confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
+
+    def go(_):
+        try:
+            message = run()
+            result.object, result.alert_type = f"Đã thực hiện: {message}", "success"
+        except SohoaError as err:
+            result.object, result.alert_type = f"Không thực hiện được: {err.message_vi}", "danger"
+        result.visible, confirm.value = True, False
+
+    button.on_click(go)
+    return pn.Card(*widgets, confirm, button, result, title=title, collapsible=False, sizing_mode="stretch_width")
+
+
+def admin_page(db: Database):
+    from core.services import admin
+    from core.services.weekly_close import reopen_week
+
+    def build(actor):
+        cards = []
+        weeks = queries.week_closing(db, actor, page_size=500)
+        closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
+        week_pick = pn.widgets.Select(name="Lớp - tuần đã chốt", options={
+            f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+            for r in closed.itertuples()}, width=460)
+        reason = pn.widgets.TextInput(name="Lý do mở lại (bắt buộc)", width=460)
+        cards.append(_action("Mở lại sổ tuần đã chốt", [week_pick, reason], lambda: (
+            reopen_week(db, actor, *week_pick.value, reason.value) and "mở lại sổ tuần")))
+        schools = compliance(db, actor, "school")
+        school_options = {f"{r.school_code} — {r.school_name}": int(r.school_id) for r in schools.itertuples()}
+        remind_school = pn.widgets.Select(name="Trường", options=school_options, width=460)
+        cards.append(_action("Nhắc giáo viên còn tiết chưa ký", [remind_school], lambda: (
+            f"đã xếp {admin.send_reminders(db, actor, remind_school.value)} thư nhắc vào hộp thư đi")))
+        try:
+            monitors = queries.monitor_accounts(db, actor)
+        except SohoaError:
+            monitors = None
+        if monitors is not None:
+            who = pn.widgets.Select(name="Tài khoản giám sát", width=460,
+                                    options={f"{r.username} — {r.display_name}": int(r.id)
+                                             for r in monitors.itertuples()})
+            where = pn.widgets.Select(name="Trường", options=school_options, width=460)
+            cards.append(_action("Phân công giám sát trường", [who, where], lambda: (
+                admin.assign_monitor(db, actor, who.value, where.value) and "đã phân công")))
+        return pn.Column(pn.pane.Markdown("## Quản trị"), *cards)
+    return _guarded("Quản trị", db, build)
+
+
 def verify_page(db: Database, trust):
     code = pn.widgets.TextInput(name="Mã xác thực học bạ", placeholder="VD: K7QX2MP9AB", width=300)
     button = pn.widgets.Button(name="Kiểm tra", button_type="primary")
@@ -265,6 +318,7 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
     pages = {"overview": lambda: overview_page(db), "compliance": lambda: compliance_page(db),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
+             "admin": lambda: admin_page(db),
              "verify": lambda: verify_page(db, trust)}
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
                     extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),

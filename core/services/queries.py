@@ -12,7 +12,7 @@ from core.authz import Actor, Permission, require
 from core.storage.db import Database
 from core.storage.models import (
     AuditEvent, Certificate, CertificateKind, EntryStatus, LogbookEntry, Role, School, SchoolClass, SchoolWeek,
-    Staff, Subject, WeekClose, WeekCloseStatus,
+    Staff, Subject, UserAccount, WeekClose, WeekCloseStatus,
 )
 
 PAGE = 50
@@ -57,7 +57,8 @@ def week_closing(db: Database, actor: Actor, *, school_id: int | None = None, pa
     if school_id is not None:
         weeks = weeks.where(E.school_id == school_id)
     weeks = weeks.subquery()
-    stmt = (select(School.name.label("school_name"), SchoolClass.name.label("class_name"), W.number.label("week"),
+    stmt = (select(weeks.c.cid.label("class_id"), weeks.c.wid.label("week_id"), School.name.label("school_name"),
+                   SchoolClass.name.label("class_name"), W.number.label("week"),
                    W.monday, WeekClose.status, WeekClose.closed_on_time, WeekClose.closed_at, WeekClose.reopen_count)
             .select_from(weeks).join(SchoolClass, SchoolClass.id == weeks.c.cid)
             .join(School, School.id == SchoolClass.school_id).join(W, W.id == weeks.c.wid)
@@ -113,3 +114,14 @@ def audit_trail(db: Database, actor: Actor, *, action: str | None = None, page: 
         whole = actor.role in (Role.ADMINISTRATOR, Role.DEPARTMENT_SUPERVISOR)
         chain = audit.verify_chain(session) if whole else None
     return frame, chain
+
+
+def monitor_accounts(db: Database, actor: Actor) -> pd.DataFrame:
+    """School-monitor accounts, for the assignment form (needs the right to assign)."""
+    require(actor, Permission.ASSIGN_MONITOR)
+    stmt = (select(UserAccount.id, UserAccount.username, UserAccount.display_name)
+            .where(UserAccount.role == Role.SCHOOL_MONITOR, UserAccount.active.is_(True),
+                   or_(UserAccount.school_id.is_(None), actor.school_filter(UserAccount.school_id)))
+            .order_by(UserAccount.username))
+    with db.reading() as session:
+        return pd.read_sql(stmt, session.connection())

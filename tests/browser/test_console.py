@@ -77,7 +77,7 @@ def test_every_page_opens_without_errors(page, console, who):
     for path, marker in (("overview", "Tổng quan ký sổ đầu bài"), ("compliance", "Tuân thủ ký số"),
                          ("missed", "Tiết không ký và ký trễ"), ("closing", "Chốt sổ tuần"),
                          ("certificates", "độ phủ và hết hạn"), ("audit", "Nhật ký thao tác"),
-                         ("verify", "Tra cứu, xác thực học bạ số")):
+                         ("admin", "Quản trị"), ("verify", "Tra cứu, xác thực học bạ số")):
         page.goto(f"{console}/{path}")
         page.wait_for_selector(f"text={marker}", timeout=30000)
         assert page.locator("text=Traceback").count() == 0, path
@@ -123,3 +123,28 @@ def test_public_verification_page(page, console):
     page.goto(f"{console}/verify?code=NOSUCHCODE")
     page.wait_for_selector("text=Không tìm thấy học bạ với mã này", timeout=30000)
     assert page.errors == []
+
+
+def test_reopen_a_week_from_the_admin_page_and_see_it_audited(page, console):
+    sign_in(page, console, "phong.1")
+    page.wait_for_url("**/overview")
+    page.goto(f"{console}/admin")
+    page.wait_for_selector("text=Mở lại sổ tuần đã chốt", timeout=30000)
+    card = page.locator(".card", has_text="Mở lại sổ tuần đã chốt")
+    button = card.locator("button", has_text="Thực hiện")
+    assert button.is_disabled()  # nothing happens without the confirmation
+    card.locator("input[type=text]").fill("Sửa số học sinh vắng")
+    card.locator("input[type=checkbox]").check()
+    button.click()
+    page.wait_for_selector("text=Đã thực hiện", timeout=30000)
+    page.goto(f"{console}/audit")
+    page.wait_for_selector("text=week.reopen", timeout=30000)
+    assert page.errors == []
+
+
+def test_a_monitor_cannot_assign_monitors(page, console):
+    sign_in(page, console, "gs.s0001")
+    page.wait_for_url("**/overview")
+    page.goto(f"{console}/admin")
+    page.wait_for_selector("text=Nhắc giáo viên còn tiết chưa ký", timeout=30000)
+    assert page.locator("text=Phân công giám sát trường").count() == 0
