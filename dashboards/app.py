@@ -120,11 +120,11 @@ def overview_page(db: Database):
     decided = row["scheduled"] - row["pending"]
     rate = row["on_time"] / decided if decided else 0.0
     cards = pn.Row(
-        pn.indicators.Number(name="Tỉ lệ ký đúng hạn", value=round(rate * 100, 1), format="{value}%", **SIZE),
-        pn.indicators.Number(name="Tiết không ký", value=int(row["missed"]), **SIZE),
-        pn.indicators.Number(name="Giờ dạy bị mất", value=int(row["hours_lost"]), **SIZE),
-        pn.indicators.Number(name="Tuần chưa chốt", value=int(row.get("weeks_open", 0)), **SIZE),
-        pn.indicators.Number(name="Trường chưa có giám sát", value=int(row.get("schools_without_monitor", 0)), **SIZE))
+        pn.indicators.Number(label="Tỉ lệ ký đúng hạn", value=round(rate * 100, 1), format="{value}%", **SIZE),
+        pn.indicators.Number(label="Tiết không ký", value=int(row["missed"]), **SIZE),
+        pn.indicators.Number(label="Giờ dạy bị mất", value=int(row["hours_lost"]), **SIZE),
+        pn.indicators.Number(label="Tuần chưa chốt", value=int(row.get("weeks_open", 0)), **SIZE),
+        pn.indicators.Number(label="Trường chưa có giám sát", value=int(row.get("schools_without_monitor", 0)), **SIZE))
     curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), "week_number", "rate").opts(
         xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=280, responsive=True, tools=["hover"])
     worst = schools.sort_values("on_time_rate").head(10)
@@ -144,8 +144,8 @@ def compliance_page(db: Database):
     schools = compliance(db, actor, "school")
     options = {"(tất cả)": 0, **{f"{r.school_code} — {r.school_name}": int(r.school_id)
                                      for r in schools.itertuples()}}
-    school = pn.widgets.Select(name="Trường", options=options, width=420)
-    level = pn.widgets.RadioButtonGroup(name="Mức", options={"Trường": "school", "Lớp": "class",
+    school = pn.widgets.Select(label="Trường", options=options, width=420)
+    level = pn.widgets.RadioButtonGroup(label="Mức", options={"Trường": "school", "Lớp": "class",
                                                               "Giáo viên": "teacher"}, value="school")
 
     def table(school_id, level_value):
@@ -173,8 +173,8 @@ def _guarded(title: str, db: Database, build):
 
 def missed_page(db: Database):
     def build(actor):
-        late = pn.widgets.Checkbox(name="Gồm cả tiết ký trễ", value=True)
-        page = pn.widgets.IntInput(name="Trang", value=0, start=0, width=100)
+        late = pn.widgets.Checkbox(label="Gồm cả tiết ký trễ", value=True)
+        page = pn.widgets.IntInput(label="Trang", value=0, start=0, width=100)
 
         def table(include_late, page_no):
             df = queries.missed_lessons(db, actor, include_late=include_late, page=page_no)
@@ -237,8 +237,8 @@ def audit_page(db: Database):
 
 def _action(title: str, widgets: list, run) -> pn.Card:
     """An admin action: its inputs, a confirmation box, a button, and the result of the core call."""
-    confirm = pn.widgets.Checkbox(name="Tôi xác nhận thực hiện thao tác này")
-    button = pn.widgets.Button(name="Thực hiện", button_type="primary", disabled=True)
+    confirm = pn.widgets.Checkbox(label="Tôi xác nhận thực hiện thao tác này")
+    button = pn.widgets.Button(label="Thực hiện", button_type="primary", disabled=True)
     result = pn.pane.Alert("", alert_type="light", visible=False)
     confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
 
@@ -262,15 +262,15 @@ def admin_page(db: Database):
         cards = []
         weeks = queries.week_closing(db, actor, page_size=500)
         closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
-        week_pick = pn.widgets.Select(name="Lớp - tuần đã chốt", options={
+        week_pick = pn.widgets.Select(label="Lớp - tuần đã chốt", options={
             f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
             for r in closed.itertuples()}, width=460)
-        reason = pn.widgets.TextInput(name="Lý do mở lại (bắt buộc)", width=460)
+        reason = pn.widgets.TextInput(label="Lý do mở lại (bắt buộc)", width=460)
         cards.append(_action("Mở lại sổ tuần đã chốt", [week_pick, reason], lambda: (
             reopen_week(db, actor, *week_pick.value, reason.value) and "mở lại sổ tuần")))
         schools = compliance(db, actor, "school")
         school_options = {f"{r.school_code} — {r.school_name}": int(r.school_id) for r in schools.itertuples()}
-        remind_school = pn.widgets.Select(name="Trường", options=school_options, width=460)
+        remind_school = pn.widgets.Select(label="Trường", options=school_options, width=460)
         cards.append(_action("Nhắc giáo viên còn tiết chưa ký", [remind_school], lambda: (
             f"đã xếp {admin.send_reminders(db, actor, remind_school.value)} thư nhắc vào hộp thư đi")))
         try:
@@ -278,10 +278,10 @@ def admin_page(db: Database):
         except SohoaError:
             monitors = None
         if monitors is not None:
-            who = pn.widgets.Select(name="Tài khoản giám sát", width=460,
+            who = pn.widgets.Select(label="Tài khoản giám sát", width=460,
                                     options={f"{r.username} — {r.display_name}": int(r.id)
                                              for r in monitors.itertuples()})
-            where = pn.widgets.Select(name="Trường", options=school_options, width=460)
+            where = pn.widgets.Select(label="Trường", options=school_options, width=460)
             cards.append(_action("Phân công giám sát trường", [who, where], lambda: (
                 admin.assign_monitor(db, actor, who.value, where.value) and "đã phân công")))
         return pn.Column(pn.pane.Markdown("## Quản trị"), *cards)
@@ -289,8 +289,8 @@ def admin_page(db: Database):
 
 
 def verify_page(db: Database, trust):
-    code = pn.widgets.TextInput(name="Mã xác thực học bạ", placeholder="VD: K7QX2MP9AB", width=300)
-    button = pn.widgets.Button(name="Kiểm tra", button_type="primary")
+    code = pn.widgets.TextInput(label="Mã xác thực học bạ", placeholder="VD: K7QX2MP9AB", width=300)
+    button = pn.widgets.Button(label="Kiểm tra", button_type="primary")
     result = pn.pane.Markdown("", name="verify-result")
     initial = pn.state.session_args.get("code", [b""])[0].decode() if pn.state.session_args else ""
     code.value = initial
