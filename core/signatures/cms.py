@@ -1,5 +1,6 @@
-"""Verification of detached CMS signatures, reported in the ETSI EN 319 102-1 vocabulary:
-PASSED, INDETERMINATE or FAILED with a sub-indication. INDETERMINATE is never valid.
+"""Verification of detached CMS signatures (chữ ký số), reported in the ETSI EN 319 102-1
+vocabulary: PASSED, INDETERMINATE or FAILED with a sub-indication. INDETERMINATE is never
+valid, and no input makes :func:`verify_detached` raise.
 
 Chains are validated once per signer certificate and cached (a city's 1.7 million weekly
 periods come from ~100,000 teachers); the signature itself is checked every time.
@@ -12,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from asn1crypto import cms
+from asn1crypto import core as asn1_core
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -24,7 +26,7 @@ PASSED, INDETERMINATE, FAILED = "PASSED", "INDETERMINATE", "FAILED"
 
 @dataclass(frozen=True)
 class Verification:
-    """The outcome of verifying one signature."""
+    """The outcome of verifying one signature (signing_time is naive VN-local)."""
 
     indication: str
     sub_indication: str | None
@@ -54,9 +56,16 @@ class _ChainResult:
 #: (sub_indication, message), e.g. ("REVOKED", "revoked on ...") or ("TRY_LATER", ...).
 RevocationChecker = Callable[[x509.Certificate, dt.datetime], tuple[str, str] | None]
 
+# A certificate can parse partly and fail later (version, duplicate extensions, key type).
+_CERT_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.InvalidVersion)
+
 
 class TrustStore:
-    """Trust anchors (roots) plus known intermediates, with a per-certificate chain cache."""
+    """Trust anchors (roots) plus known intermediates (chứng thư số of the CAs), with a
+    per-certificate chain cache. ``revocation_checker`` is the hook for CRL/OCSP."""
+
+    #: Chain results kept in memory (by certificate fingerprint); the oldest go first.
+    cache_size = 200_000
 
     def __init__(self, roots: list[bytes], intermediates: list[bytes] = (),
                  revocation_checker: RevocationChecker | None = None):
@@ -70,57 +79,111 @@ class TrustStore:
             if candidate.subject == cert.issuer:
                 try:
                     cert.verify_directly_issued_by(candidate)
-                except (ValueError, TypeError, InvalidSignature):
+                except (*_CERT_ERRORS, InvalidSignature):
                     continue
                 return candidate
         return None
 
     def chain(self, cert_der: bytes) -> _ChainResult:
         """Validate the path from ``cert_der`` to a root (cached per certificate)."""
-        cached = self._chains.get(cert_der)
+        key = hashlib.sha256(cert_der).digest()
+        cached = self._chains.get(key)
         if cached is None:
-            cached = self._chains[cert_der] = self._build_chain(cert_der)
+            try:
+                cached = self._build_chain(cert_der)
+            except _CERT_ERRORS as err:  # a certificate that parses only halfway
+                cached = _ChainResult(False, "FORMAT_FAILURE", f"unreadable certificate: {type(err).__name__}")
+            if len(self._chains) >= self.cache_size:
+                del self._chains[next(iter(self._chains))]
+            self._chains[key] = cached
         return cached
 
     def _build_chain(self, cert_der: bytes) -> _ChainResult:
-        try:
-            leaf = x509.load_der_x509_certificate(cert_der)
-        except ValueError as err:
-            return _ChainResult(False, "FORMAT_FAILURE", f"unreadable certificate: {err}")
+        leaf = x509.load_der_x509_certificate(cert_der)
         subject = leaf.subject.rfc4514_string()
+        public_key = leaf.public_key()
+        usage = _extension(leaf, x509.KeyUsage)
+        if usage is not None and not (usage.digital_signature or usage.content_commitment):
+            return _ChainResult(False, "CHAIN_CONSTRAINTS_FAILURE", "the certificate is not for signing",
+                                subject=subject)
         path, current = [leaf], leaf
         while current not in self.roots:
             issuer = self._issuer_of(current)
             if issuer is None or len(path) > 5:
                 return _ChainResult(False, "NO_CERTIFICATE_CHAIN_FOUND",
                                     f"no trusted issuer for {current.subject.rfc4514_string()}", subject=subject)
-            try:
-                constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
-            except x509.ExtensionNotFound:
-                constraints = None
-            if constraints is None or not constraints.ca:
+            constraints = _extension(issuer, x509.BasicConstraints)
+            ca_usage = _extension(issuer, x509.KeyUsage)
+            if constraints is None or not constraints.ca or (ca_usage is not None and not ca_usage.key_cert_sign):
                 return _ChainResult(False, "CHAIN_CONSTRAINTS_FAILURE",
                                     f"{issuer.subject.rfc4514_string()} is not a CA", subject=subject)
             path.append(issuer)
             current = issuer
         not_before = max(clock.from_utc(c.not_valid_before_utc) for c in path)
         not_after = min(clock.from_utc(c.not_valid_after_utc) for c in path)
-        return _ChainResult(True, None, "chain to a trusted root", leaf.public_key(), subject, not_before, not_after)
+        return _ChainResult(True, None, "chain to a trusted root", public_key, subject, not_before, not_after)
+
+
+def _extension(cert: x509.Certificate, kind):
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+# ---------------------------------------------------------------- algorithms
+_DIGESTS = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384",
+            "2.16.840.1.101.3.4.2.3": "sha512"}
+_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+#: signatureAlgorithm -> (key kind, the digest it names or None when the digest algorithm decides)
+_SIGNATURES = {"1.2.840.10045.4.3.2": ("ec", "sha256"), "1.2.840.10045.4.3.3": ("ec", "sha384"),
+               "1.2.840.10045.4.3.4": ("ec", "sha512"), "1.2.840.10045.2.1": ("ec", None),
+               "1.2.840.113549.1.1.1": ("rsa", None), "1.2.840.113549.1.1.11": ("rsa", "sha256"),
+               "1.2.840.113549.1.1.12": ("rsa", "sha384"), "1.2.840.113549.1.1.13": ("rsa", "sha512")}
+
+
+def _oid_der(dotted: str) -> bytes:
+    return asn1_core.ObjectIdentifier(dotted).contents
+
+
+_FAST_DIGESTS = {_oid_der(k): k for k in _DIGESTS}
+_FAST_SIGNATURES = {_oid_der(k): k for k in _SIGNATURES}
+_OID_DATA = _oid_der("1.2.840.113549.1.7.1")
+_OID_SIGNED_DATA = _oid_der("1.2.840.113549.1.7.2")
+_OID_CONTENT_TYPE = _oid_der("1.2.840.113549.1.9.3")
+_OID_MESSAGE_DIGEST = _oid_der("1.2.840.113549.1.9.4")
+_OID_SIGNING_TIME = _oid_der("1.2.840.113549.1.9.5")
+_OID_SIGNING_CERT_V2 = _oid_der("1.2.840.113549.1.9.16.2.47")
+_ENCAP_DATA = b"\x30\x0b\x06\x09" + _OID_DATA  # eContentType id-data, no eContent (detached)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    cert_der: bytes | None
+    digest_oid: str
+    claimed_digest: bytes
+    signing_time: dt.datetime | None
+    signed_attrs: bytes  # as signed: the SET OF, tagged 0x31
+    signature_value: bytes
+    signature_oid: str
+    # signing-certificate-v2: (digest name, certificate hash), or None when absent
+    ess_cert_hash: tuple[str, bytes] | None
 
 
 def _fail(indication: str, sub: str | None, message: str, fingerprint=None, subject=None, when=None):
     return Verification(indication, sub, fingerprint, subject, when, message)
 
 
-def _verify_raw(public_key, signature: bytes, data: bytes) -> bool:
+def _verify_raw(public_key, kind: str, digest: str, signature: bytes, data: bytes) -> bool:
+    algorithm = _HASHES[digest]()
     try:
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        if kind == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(signature, data, ec.ECDSA(algorithm))
+        elif kind == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, data, padding.PKCS1v15(), algorithm)
         else:
             return False
-    except InvalidSignature:
+    except (InvalidSignature, ValueError):
         return False
     return True
 
@@ -129,174 +192,289 @@ def verify_detached(data: bytes, signature: bytes, trust: TrustStore) -> Verific
     """Verify a detached CMS signature over ``data``: integrity, signature value, chain to a
     trusted root, certificate validity at the signing time and (when the trust store has a
     checker) revocation status at the signing time. Never raises for bad input."""
-    parsed = _parse_fast(signature) or _parse_general(signature)
+    try:
+        parsed = _parse_fast(signature) or _parse_general(signature)
+    except Exception as err:  # noqa: BLE001 - whatever the bytes are, the answer is a report
+        parsed = _fail(FAILED, "FORMAT_FAILURE", f"unreadable CMS signature: {type(err).__name__}")
     if isinstance(parsed, Verification):
         return parsed
-    cert_der, claimed_digest, signing_time, signed_attrs, signature_value, digest_name = parsed
-    if cert_der is None:
-        return _fail(INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "the signer's certificate is not included")
-    fingerprint = hashlib.sha256(cert_der).hexdigest()
-    chain = trust.chain(cert_der)
+    when = parsed.signing_time
+    if parsed.cert_der is None:
+        return _fail(INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "the signer's certificate is not included",
+                     when=when)
+    fingerprint = hashlib.sha256(parsed.cert_der).hexdigest()
+    chain = trust.chain(parsed.cert_der)
     subject = chain.subject
-    if digest_name != _SHA256_OID:
-        return _fail(INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE", f"digest {digest_name} is not accepted",
-                     fingerprint, subject, signing_time)
-    if claimed_digest is None or hashlib.sha256(data).digest() != claimed_digest:
+    digest = _DIGESTS.get(parsed.digest_oid)
+    kind, named_digest = _SIGNATURES.get(parsed.signature_oid, (None, None))
+    if digest is None or kind is None:
+        return _fail(INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE",
+                     f"algorithm {parsed.digest_oid if digest is None else parsed.signature_oid} is not accepted",
+                     fingerprint, subject, when)
+    if named_digest not in (None, digest):
+        return _fail(FAILED, "FORMAT_FAILURE", "the digest and signature algorithms disagree",
+                     fingerprint, subject, when)
+    if parsed.ess_cert_hash is not None:
+        ess_digest, ess_hash = parsed.ess_cert_hash
+        if ess_digest not in _HASHES or hashlib.new(ess_digest, parsed.cert_der).digest() != ess_hash:
+            return _fail(INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND",
+                         "the signing-certificate attribute names another certificate", fingerprint, subject, when)
+    if hashlib.new(digest, data).digest() != parsed.claimed_digest:
         return _fail(FAILED, "HASH_FAILURE", "the signed content has changed since it was signed",
-                     fingerprint, subject, signing_time)
+                     fingerprint, subject, when)
     if not chain.ok:
-        if chain.public_key is None:
-            # Still check the signature value with the embedded certificate's key so that
+        if chain.sub_indication != "FORMAT_FAILURE":
+            # Check the signature value with the embedded certificate's key anyway, so that
             # a broken signature reports as such even from an unknown CA.
             try:
-                key = x509.load_der_x509_certificate(cert_der).public_key()
-                if not _verify_raw(key, signature_value, signed_attrs):
-                    return _fail(FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify",
-                                 fingerprint, subject, signing_time)
-            except ValueError:
-                pass
-        return _fail(INDETERMINATE, chain.sub_indication, chain.message, fingerprint, subject, signing_time)
-    if not _verify_raw(chain.public_key, signature_value, signed_attrs):
+                key = x509.load_der_x509_certificate(parsed.cert_der).public_key()
+            except _CERT_ERRORS:
+                key = None
+            if key is not None and not _verify_raw(key, kind, digest, parsed.signature_value, parsed.signed_attrs):
+                return _fail(FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify",
+                             fingerprint, subject, when)
+        return _fail(INDETERMINATE, chain.sub_indication, chain.message, fingerprint, subject, when)
+    if not _verify_raw(chain.public_key, kind, digest, parsed.signature_value, parsed.signed_attrs):
         return _fail(FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify",
-                     fingerprint, subject, signing_time)
-    if signing_time is None:
+                     fingerprint, subject, when)
+    if when is None:
         return _fail(INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "no signing time", fingerprint, subject)
-    if signing_time < chain.not_before:
-        return _fail(INDETERMINATE, "NOT_YET_VALID", f"the certificate was not yet valid at {signing_time}",
-                     fingerprint, subject, signing_time)
-    if signing_time > chain.not_after:
-        return _fail(INDETERMINATE, "EXPIRED", f"the certificate had expired at {signing_time}",
-                     fingerprint, subject, signing_time)
+    if when < chain.not_before:
+        return _fail(INDETERMINATE, "NOT_YET_VALID", f"the certificate was not yet valid at {when}",
+                     fingerprint, subject, when)
+    if when > chain.not_after:
+        return _fail(INDETERMINATE, "EXPIRED", f"the certificate had expired at {when}",
+                     fingerprint, subject, when)
     if trust.revocation_checker is not None:
-        problem = trust.revocation_checker(x509.load_der_x509_certificate(cert_der), signing_time)
+        try:
+            problem = trust.revocation_checker(x509.load_der_x509_certificate(parsed.cert_der), when)
+        except Exception as err:  # noqa: BLE001 - no status is "try later", never "valid"
+            problem = ("TRY_LATER", f"revocation status unavailable ({type(err).__name__})")
         if problem is not None:
             sub, message = problem
-            return _fail(FAILED if sub == "REVOKED" else INDETERMINATE, sub, message, fingerprint, subject,
-                         signing_time)
-    return Verification(PASSED, None, fingerprint, subject, signing_time, "the signature is valid")
+            return _fail(FAILED if sub == "REVOKED" else INDETERMINATE, sub, message, fingerprint, subject, when)
+    return Verification(PASSED, None, fingerprint, subject, when, "the signature is valid")
 
 
-def _parse_general(signature: bytes):
-    """Any standard CMS SignedData, through asn1crypto (the fast reader's fallback)."""
+# ---------------------------------------------------------------- the general reader
+def _parse_general(signature: bytes) -> _Parsed | Verification:
+    """Any standard CMS SignedData with one signer, through asn1crypto (the fast reader's
+    fallback, and the one that says what is wrong with a malformed signature)."""
+    def bad(message: str) -> Verification:
+        return _fail(FAILED, "FORMAT_FAILURE", message)
+
     try:
-        info = cms.ContentInfo.load(signature)
+        info = cms.ContentInfo.load(signature, strict=True)
         if info["content_type"].dotted != "1.2.840.113549.1.7.2":
-            return _fail(FAILED, "FORMAT_FAILURE", "not a CMS SignedData")
+            return bad("not a CMS SignedData")
         signed_data = info["content"]
+        encap = signed_data["encap_content_info"]
+        if encap["content"].native is not None:
+            return bad("not a detached signature (the content is embedded)")
+        if len(signed_data["signer_infos"]) != 1:
+            return bad(f"{len(signed_data['signer_infos'])} signers; one is expected")
         signer_info = signed_data["signer_infos"][0]
-        sid = signer_info["sid"].chosen
-        serial = sid["serial_number"].native
-        issuer_der = sid["issuer"].dump()
+        digest_oid = signer_info["digest_algorithm"]["algorithm"].dotted
+        if digest_oid not in {a["algorithm"].dotted for a in signed_data["digest_algorithms"]}:
+            return bad("the signer's digest algorithm is not listed in the SignedData")
+        for alg in (*signed_data["digest_algorithms"], signer_info["digest_algorithm"],
+                    signer_info["signature_algorithm"]):
+            if alg["parameters"].dump() not in (b"", b"\x05\x00"):
+                return bad(f"unexpected parameters for {alg['algorithm'].dotted}")
+        sid = signer_info["sid"]
+        if signer_info["version"].native != ("v1" if sid.name == "issuer_and_serial_number" else "v3"):
+            return bad("unexpected SignerInfo version")
+        # RFC 5652 5.1: version 1 for the plain case, 3 or more otherwise.
+        plain = (sid.name == "issuer_and_serial_number" and encap["content_type"].dotted == "1.2.840.113549.1.7.1"
+                 and all(c.name == "certificate" for c in signed_data["certificates"] or []))
+        if (signed_data["version"].native == "v1") != plain or signed_data["version"].native == "v2":
+            return bad("unexpected SignedData version")
         cert_der = None
-        for choice in signed_data["certificates"]:
-            tbs = choice.chosen["tbs_certificate"]
-            # Exact bytes first (cheap); the semantic Name comparison only as a fallback.
-            if tbs["serial_number"].native == serial and (
-                    tbs["issuer"].dump() == issuer_der or tbs["issuer"] == sid["issuer"]):
-                cert_der = choice.chosen.dump()
+        for choice in signed_data["certificates"] or []:
+            if choice.name != "certificate":
+                continue
+            cert = choice.chosen
+            if sid.name == "issuer_and_serial_number":
+                tbs = cert["tbs_certificate"]
+                # Exact bytes first (cheap); the semantic Name comparison only as a fallback.
+                found = tbs["serial_number"].native == sid.chosen["serial_number"].native and (
+                    tbs["issuer"].dump() == sid.chosen["issuer"].dump() or tbs["issuer"] == sid.chosen["issuer"])
+            else:
+                found = cert.key_identifier == sid.chosen.native
+            if found:
+                cert_der = cert.dump()
                 break
-        claimed_digest = signing_time = None
+        if not signer_info["signed_attrs"]:
+            return bad("no signed attributes")
+        values: dict[str, object] = {}
         for attr in signer_info["signed_attrs"]:
             oid = attr["type"].dotted
-            if oid == "1.2.840.113549.1.9.4":
-                claimed_digest = attr["values"][0].native
-            elif oid == "1.2.840.113549.1.9.5":
-                signing_time = clock.from_utc(attr["values"][0].native)
+            if oid in values:
+                return bad(f"attribute {attr['type'].native} appears twice")
+            values[oid] = attr["values"]
+        for oid in ("1.2.840.113549.1.9.3", "1.2.840.113549.1.9.4", "1.2.840.113549.1.9.5"):
+            if oid in values and len(values[oid]) != 1:
+                return bad(f"attribute {oid} must have exactly one value")
+        content_type = values.get("1.2.840.113549.1.9.3")
+        if content_type is None or content_type[0].dotted != encap["content_type"].dotted:
+            return bad("the content-type attribute is missing or differs from the content type")
+        if "1.2.840.113549.1.9.4" not in values:
+            return bad("no message-digest attribute")
+        claimed_digest = values["1.2.840.113549.1.9.4"][0].native
+        signing_time = None
+        if "1.2.840.113549.1.9.5" in values:
+            signing_time = clock.from_utc(values["1.2.840.113549.1.9.5"][0].native)
+        ess_cert_hash = None
+        if "1.2.840.113549.1.9.16.2.47" in values:
+            first = values["1.2.840.113549.1.9.16.2.47"][0]["certs"][0]
+            ess_cert_hash = (first["hash_algorithm"]["algorithm"].native, first["cert_hash"].native)
         signed_attrs = b"\x31" + signer_info["signed_attrs"].dump()[1:]
-        signature_value = signer_info["signature"].native
-        digest_name = signer_info["digest_algorithm"]["algorithm"].dotted
+        return _Parsed(cert_der, digest_oid, claimed_digest, signing_time, signed_attrs,
+                       signer_info["signature"].native, signer_info["signature_algorithm"]["algorithm"].dotted,
+                       ess_cert_hash)
     except Exception as err:  # noqa: BLE001 - any parse failure is a format failure
-        return _fail(FAILED, "FORMAT_FAILURE", f"unreadable CMS signature: {type(err).__name__}")
-    return cert_der, claimed_digest, signing_time, signed_attrs, signature_value, digest_name
+        return bad(f"unreadable CMS signature: {type(err).__name__}")
 
 
 # ---------------------------------------------------------------- the fast reader
-_SHA256_OID = "2.16.840.1.101.3.4.2.1"
-_OID_SIGNED_DATA = bytes.fromhex("2a864886f70d010702")
-_OID_MESSAGE_DIGEST = bytes.fromhex("2a864886f70d010904")
-_OID_SIGNING_TIME = bytes.fromhex("2a864886f70d010905")
-_OID_SHA256 = bytes.fromhex("608648016503040201")
-
-
-def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``pos``."""
-    tag, n = buf[pos], buf[pos + 1]
+def _tlv(b: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER element at ``pos``, inside ``end``."""
+    if pos + 2 > end:
+        raise ValueError("truncated")
+    tag, n = b[pos], b[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("multi-byte tag")
     pos += 2
     if n & 0x80:
         k = n & 0x7F
-        n = int.from_bytes(buf[pos:pos + k], "big")
+        if not 0 < k <= 4 or pos + k > end or b[pos] == 0:
+            raise ValueError("bad length")
+        n = int.from_bytes(b[pos:pos + k], "big")
+        if n < 0x80:
+            raise ValueError("non-minimal length")
         pos += k
-    if pos + n > len(buf):
+    if pos + n > end:
         raise ValueError("truncated")
     return tag, pos, pos + n
 
 
-def _children(buf: bytes, start: int, end: int):
+def _kids(b: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(tag, element start, content start, content end) of each element in [start, end)."""
+    out = []
     while start < end:
-        tag, cs, ce = _tlv(buf, start)
-        yield tag, start, cs, ce
+        tag, cs, ce = _tlv(b, start, end)
+        out.append((tag, start, cs, ce))
         start = ce
+    return out
+
+
+def _algorithm(b: bytes, element) -> bytes:
+    """The OID of an AlgorithmIdentifier with absent or NULL parameters."""
+    tag, _, cs, ce = element
+    parts = _kids(b, cs, ce)
+    if tag != 0x30 or parts[0][0] != 0x06 or len(parts) > 2 or (len(parts) == 2 and b[parts[1][1]:ce] != b"\x05\x00"):
+        raise ValueError("unexpected algorithm identifier")
+    return b[parts[0][2]:parts[0][3]]
 
 
 def _asn1_time(tag: int, raw: bytes) -> dt.datetime:
-    text = raw.decode("ascii")
-    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
-        year = int(text[:2])
-        moment = dt.datetime.strptime(("20" if year < 50 else "19") + text, "%Y%m%d%H%M%SZ")
-    else:  # GeneralizedTime YYYYMMDDHHMMSSZ
-        moment = dt.datetime.strptime(text, "%Y%m%d%H%M%SZ")
-    return clock.from_utc(moment.replace(tzinfo=dt.timezone.utc))
+    if tag == 0x17 and len(raw) == 13:  # UTCTime YYMMDDHHMMSSZ
+        raw = (b"20" if raw[:2] < b"50" else b"19") + raw
+    elif tag != 0x18 or len(raw) != 15:  # GeneralizedTime YYYYMMDDHHMMSSZ
+        raise ValueError("unexpected time")
+    if raw[14] != 0x5A or not raw[:14].isdigit():
+        raise ValueError("unexpected time")
+    moment = dt.datetime(int(raw[:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]),
+                         int(raw[12:14]), tzinfo=dt.timezone.utc)
+    return clock.from_utc(moment)
 
 
-def _parse_fast(signature: bytes):
-    """Read the common shape of a detached SignedData with a DER walker (no object model):
-    one signer identified by issuer and serial, signed attributes present. Returns None for
-    anything else, and the general reader takes over."""
+def _parse_fast(signature: bytes) -> _Parsed | None:
+    """Read the common shape of a detached SignedData with a strict DER walker (no object
+    model): one signer identified by issuer and serial, signed attributes with one value
+    each. Returns None for anything else, and the general reader takes over."""
     try:
         b = signature
-        tag, s0, e0 = _tlv(b, 0)
-        kids = list(_children(b, s0, e0))
-        if tag != 0x30 or len(kids) != 2 or b[kids[0][2]:kids[0][3]] != _OID_SIGNED_DATA or kids[1][0] != 0xA0:
+        tag, s, e = _tlv(b, 0, len(b))
+        if tag != 0x30 or e != len(b):
             return None
-        tag, sd_s, sd_e = _tlv(b, kids[1][2])
-        parts = list(_children(b, sd_s, sd_e))
-        certs = next((p for p in parts if p[0] == 0xA0), None)
-        signer_infos = parts[-1]
-        if certs is None or signer_infos[0] != 0x31:
+        top = _kids(b, s, e)
+        if len(top) != 2 or top[0][0] != 0x06 or b[top[0][2]:top[0][3]] != _OID_SIGNED_DATA or top[1][0] != 0xA0:
             return None
-        infos = list(_children(b, signer_infos[2], signer_infos[3]))
-        if len(infos) != 1:
+        wrapped = _kids(b, top[1][2], top[1][3])
+        if len(wrapped) != 1 or wrapped[0][0] != 0x30:
             return None
-        si = list(_children(b, infos[0][2], infos[0][3]))
-        if len(si) != 6 or si[1][0] != 0x30 or si[3][0] != 0xA0 or si[5][0] != 0x04:
+        parts = _kids(b, wrapped[0][2], wrapped[0][3])
+        if [p[0] for p in parts] != [0x02, 0x31, 0x30, 0xA0, 0x31]:
             return None
-        issuer_tag, serial_tag = list(_children(b, si[1][2], si[1][3]))
-        issuer = b[issuer_tag[1]:issuer_tag[3]]
-        serial = b[serial_tag[2]:serial_tag[3]]
-        digest_oid = b[slice(*_tlv(b, si[2][2])[1:])]
+        version, digest_set, encap, certs, infos = parts
+        if b[version[1]:version[3]] != b"\x02\x01\x01" or b[encap[1]:encap[3]] != _ENCAP_DATA:
+            return None
+        listed = {_algorithm(b, k) for k in _kids(b, digest_set[2], digest_set[3])}
+        infos = _kids(b, infos[2], infos[3])
+        if len(infos) != 1 or infos[0][0] != 0x30:
+            return None
+        si = _kids(b, infos[0][2], infos[0][3])
+        if [p[0] for p in si] != [0x02, 0x30, 0x30, 0xA0, 0x30, 0x04] or b[si[0][1]:si[0][3]] != b"\x02\x01\x01":
+            return None
+        sid = _kids(b, si[1][2], si[1][3])
+        if [p[0] for p in sid] != [0x30, 0x02]:
+            return None
+        issuer, serial = b[sid[0][1]:sid[0][3]], b[sid[1][2]:sid[1][3]]
+        digest_oid = _algorithm(b, si[2])
+        signature_oid = _algorithm(b, si[4])
+        if digest_oid not in listed or digest_oid not in _FAST_DIGESTS or signature_oid not in _FAST_SIGNATURES:
+            return None
         cert_der = None
-        for _, cstart, cs, ce in _children(b, certs[2], certs[3]):
-            tbs_tag, ts, te = _tlv(b, cs)
-            fields = _children(b, ts, te)
-            first = next(fields)
-            serial_field = next(fields) if first[0] == 0xA0 else first
-            next(fields)  # signature algorithm
-            issuer_field = next(fields)
-            if b[serial_field[2]:serial_field[3]] == serial and b[issuer_field[1]:issuer_field[3]] == issuer:
+        for ctag, cstart, cs, ce in _kids(b, certs[2], certs[3]):
+            if ctag != 0x30:
+                return None
+            _, pos, te = _tlv(b, cs, ce)  # tbsCertificate: [0] version?, serial, signature, issuer
+            tag, vs, pos = _tlv(b, pos, te)
+            if tag == 0xA0:
+                tag, vs, pos = _tlv(b, pos, te)
+            if b[vs:pos] != serial:
+                continue
+            _, _, pos2 = _tlv(b, pos, te)
+            _, _, issuer_end = _tlv(b, pos2, te)
+            if b[pos2:issuer_end] == issuer:
                 cert_der = b[cstart:ce]
                 break
-        claimed_digest = signing_time = None
-        for _, _, as_, ae in _children(b, si[3][2], si[3][3]):
-            oid_tag, values = list(_children(b, as_, ae))
-            oid = b[oid_tag[2]:oid_tag[3]]
-            vtag, _, vs, ve = next(_children(b, values[2], values[3]))
-            if oid == _OID_MESSAGE_DIGEST:
-                claimed_digest = b[vs:ve]
-            elif oid == _OID_SIGNING_TIME:
-                signing_time = _asn1_time(vtag, b[vs:ve])
-        signed_attrs = b"\x31" + b[si[3][1] + 1:si[3][3]]
-        signature_value = b[si[5][2]:si[5][3]]
-        digest_name = _SHA256_OID if digest_oid == _OID_SHA256 else digest_oid.hex()
-        return cert_der, claimed_digest, signing_time, signed_attrs, signature_value, digest_name
-    except (ValueError, IndexError, StopIteration):
+        seen = {}
+        for atag, _, as_, ae in _kids(b, si[3][2], si[3][3]):
+            pair = _kids(b, as_, ae)
+            if atag != 0x30 or [p[0] for p in pair] != [0x06, 0x31]:
+                return None
+            oid = b[pair[0][2]:pair[0][3]]
+            values = _kids(b, pair[1][2], pair[1][3])
+            if oid in seen or len(values) != 1:
+                return None
+            seen[oid] = (values[0], b)
+        if _OID_CONTENT_TYPE not in seen or _OID_MESSAGE_DIGEST not in seen:
+            return None
+        (ct_tag, _, ct_s, ct_e), _ = seen[_OID_CONTENT_TYPE]
+        (md_tag, _, md_s, md_e), _ = seen[_OID_MESSAGE_DIGEST]
+        if ct_tag != 0x06 or b[ct_s:ct_e] != _OID_DATA or md_tag != 0x04:
+            return None
+        signing_time = None
+        if _OID_SIGNING_TIME in seen:
+            (st_tag, _, st_s, st_e), _ = seen[_OID_SIGNING_TIME]
+            signing_time = _asn1_time(st_tag, b[st_s:st_e])
+        ess_cert_hash = None
+        if _OID_SIGNING_CERT_V2 in seen:
+            (v_tag, _, v_s, v_e), _ = seen[_OID_SIGNING_CERT_V2]
+            cert_ids = _kids(b, v_s, v_e)
+            first = _kids(b, cert_ids[0][2], cert_ids[0][3])[0]
+            fields = _kids(b, first[2], first[3])
+            hash_name = "sha256"  # the default hashAlgorithm
+            if fields[0][0] == 0x30:
+                hash_name = _DIGESTS.get(_FAST_DIGESTS.get(_algorithm(b, fields[0]), ""), "?")
+                fields = fields[1:]
+            if v_tag != 0x30 or cert_ids[0][0] != 0x30 or first[0] != 0x30 or fields[0][0] != 0x04:
+                return None
+            ess_cert_hash = (hash_name, b[fields[0][2]:fields[0][3]])
+        return _Parsed(cert_der, _FAST_DIGESTS[digest_oid], b[md_s:md_e], signing_time,
+                       b"\x31" + b[si[3][1] + 1:si[3][3]], b[si[5][2]:si[5][3]], _FAST_SIGNATURES[signature_oid],
+                       ess_cert_hash)
+    except (ValueError, IndexError, UnicodeDecodeError):
         return None

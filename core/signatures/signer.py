@@ -18,6 +18,7 @@ from pathlib import Path
 
 from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -97,8 +98,10 @@ class CmsSigner(Signer):
         # Attribute encodings are sorted for DER's SET OF; the variable parts keep fixed lengths,
         # so the order found with sample values holds for every signature.
         self._fixed_attrs = [content_type_attr, ess_attr]
-        sample = self._attrs(b"0" * 13, b"\0" * 32)
-        self._order = sorted(range(4), key=lambda i: sample[i])
+        self._order = {}
+        for time_tag, width in ((0x17, 13), (0x18, 15)):  # UTCTime, GeneralizedTime
+            sample = self._attrs(time_tag, b"0" * width, b"\0" * 32)
+            self._order[time_tag] = sorted(range(4), key=lambda i: sample[i])
         self._si_head = tlv(0x02, b"\x01") + sid + digest_alg
         self._sig_alg = sig_alg
         self._sd_head = (tlv(0x02, b"\x01") + tlv(0x31, digest_alg)
@@ -110,8 +113,8 @@ class CmsSigner(Signer):
     def certificate_der(self) -> bytes:
         return self._cert_der
 
-    def _attrs(self, utc_time: bytes, digest: bytes) -> list[bytes]:
-        time_attr = tlv(0x30, _SIGNING_TIME_OID + tlv(0x31, tlv(0x17, utc_time)))
+    def _attrs(self, time_tag: int, utc_time: bytes, digest: bytes) -> list[bytes]:
+        time_attr = tlv(0x30, _SIGNING_TIME_OID + tlv(0x31, tlv(time_tag, utc_time)))
         digest_attr = tlv(0x30, _MESSAGE_DIGEST_OID + tlv(0x31, tlv(0x04, digest)))
         return [self._fixed_attrs[0], time_attr, digest_attr, self._fixed_attrs[1]]
 
@@ -120,9 +123,15 @@ class CmsSigner(Signer):
         """Sign ``to_sign`` with SHA-256 (ECDSA: DER signature; RSA: PKCS#1 v1.5)."""
 
     def sign_detached(self, data: bytes, signing_time: dt.datetime) -> bytes:
-        utc = clock.to_utc(signing_time).strftime("%y%m%d%H%M%SZ").encode()
-        attrs = self._attrs(utc, hashlib.sha256(data).digest())
-        attrs_content = b"".join(attrs[i] for i in self._order)
+        moment = clock.to_utc(signing_time)
+        if 1950 <= moment.year < 2050:  # RFC 5652 11.3: UTCTime in these years, else GeneralizedTime
+            time_tag, utc = 0x17, b"%02d%02d%02d%02d%02d%02dZ" % (
+                moment.year % 100, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+        else:
+            time_tag, utc = 0x18, b"%04d%02d%02d%02d%02d%02dZ" % (
+                moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+        attrs = self._attrs(time_tag, utc, hashlib.sha256(data).digest())
+        attrs_content = b"".join(attrs[i] for i in self._order[time_tag])
         signature = self.sign_raw(tlv(0x31, attrs_content))
         signer_info = tlv(0x30, self._si_head + tlv(0xA0, attrs_content) + self._sig_alg + tlv(0x04, signature))
         signed_data = tlv(0x30, self._sd_head + tlv(0x31, signer_info))
@@ -139,6 +148,10 @@ class SoftwareSigner(CmsSigner):
             kind = "rsa"
         else:
             raise KeyAccessError(f"unsupported key type {type(private_key).__name__}")
+        pub = serialization.PublicFormat.SubjectPublicKeyInfo
+        if (x509.load_der_x509_certificate(cert_der).public_key().public_bytes(serialization.Encoding.DER, pub)
+                != private_key.public_key().public_bytes(serialization.Encoding.DER, pub)):
+            raise KeyAccessError("the private key does not belong to the certificate")
         super().__init__(cert_der, chain_der, kind)
         self._key = private_key
         self._chain_der = chain_der

@@ -51,16 +51,20 @@ def page(browser):
     context.close()
 
 
-def sign_in(page, url, username, password=DEMO_PASSWORD):
+def sign_in(page, url, username, password=DEMO_PASSWORD, *, then: str | None = "overview"):
+    """Sign in through the login form; by default wait for the overview (then open ``then``)."""
     page.goto(f"{url}/login")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#signin")
+    if then:
+        page.wait_for_url("**/overview")
+        if then != "overview":
+            page.goto(f"{url}/{then}")
 
 
 def test_supervisor_sees_the_overview_without_errors(page, console):
     sign_in(page, console, "so.giamsat")
-    page.wait_for_url("**/overview")
     page.wait_for_selector("text=Tỉ lệ ký đúng hạn", timeout=30000)
     page.wait_for_selector("text=Xu hướng theo tuần")
     assert page.locator("text=Trường Tiểu học Lê Quý Đôn").count() >= 1
@@ -73,7 +77,6 @@ def test_supervisor_sees_the_overview_without_errors(page, console):
 @pytest.mark.parametrize("who", ["admin", "so.giamsat", "gs.s0001"])
 def test_every_page_opens_without_errors(page, console, who):
     sign_in(page, console, who)
-    page.wait_for_url("**/overview")
     for path, marker in (("overview", "Tổng quan ký sổ đầu bài"), ("compliance", "Tuân thủ ký số"),
                          ("missed", "Tiết không ký và ký trễ"), ("closing", "Chốt sổ tuần"),
                          ("certificates", "độ phủ và hết hạn"), ("audit", "Nhật ký thao tác"),
@@ -85,14 +88,12 @@ def test_every_page_opens_without_errors(page, console, who):
 
 
 def test_audit_page_shows_the_chain_check(page, console):
-    sign_in(page, console, "admin")
-    page.wait_for_url("**/overview")
-    page.goto(f"{console}/audit")
+    sign_in(page, console, "admin", then="audit")
     page.wait_for_selector("text=hợp lệ", timeout=30000)
 
 
 def test_wrong_password_is_refused(page, console):
-    sign_in(page, console, "so.giamsat", "not-the-password")
+    sign_in(page, console, "so.giamsat", "not-the-password", then=None)
     page.wait_for_selector("text=Sai tên đăng nhập hoặc mật khẩu")
     page.goto(f"{console}/overview")
     page.wait_for_selector("#signed-out", timeout=30000)
@@ -100,7 +101,6 @@ def test_wrong_password_is_refused(page, console):
 
 def test_a_monitor_sees_only_their_school(page, console):
     sign_in(page, console, "gs.s0001")
-    page.wait_for_url("**/overview")
     page.wait_for_selector("text=Tỉ lệ ký đúng hạn", timeout=30000)
     assert page.locator("text=Trường THCS Nguyễn Du").count() == 0  # school S0002 is not theirs
     page.goto(f"{console}/compliance")
@@ -126,9 +126,7 @@ def test_public_verification_page(page, console):
 
 
 def test_reopen_a_week_from_the_admin_page_and_see_it_audited(page, console):
-    sign_in(page, console, "phong.1")
-    page.wait_for_url("**/overview")
-    page.goto(f"{console}/admin")
+    sign_in(page, console, "phong.1", then="admin")
     page.wait_for_selector("text=Mở lại sổ tuần đã chốt", timeout=30000)
     card = page.locator(".card", has_text="Mở lại sổ tuần đã chốt")
     button = card.locator("button", has_text="Thực hiện")
@@ -143,8 +141,6 @@ def test_reopen_a_week_from_the_admin_page_and_see_it_audited(page, console):
 
 
 def test_a_monitor_cannot_assign_monitors(page, console):
-    sign_in(page, console, "gs.s0001")
-    page.wait_for_url("**/overview")
-    page.goto(f"{console}/admin")
+    sign_in(page, console, "gs.s0001", then="admin")
     page.wait_for_selector("text=Nhắc giáo viên còn tiết chưa ký", timeout=30000)
     assert page.locator("text=Phân công giám sát trường").count() == 0

@@ -4,6 +4,7 @@ import asyncio
 import datetime as dt
 import shutil
 import subprocess
+import warnings
 
 import pytest
 from asn1crypto import cms, x509 as asn1_x509
@@ -137,11 +138,12 @@ def test_openssl_cms_verify_accepts(ca, store, tmp_path, owner):
     assert subprocess.run(args, capture_output=True).returncode != 0  # and it rejects changed content
 
 
-def test_pyhanko_made_signatures_verify_too(ca, store):
+@pytest.mark.parametrize("owner", ["lan", "rsa"])
+def test_pyhanko_made_signatures_verify_too(ca, store, owner):
     """A CMS made by pyHanko's own general-data signer (another encoder) is read and verified."""
     from pyhanko.sign import signers
 
-    ours = store.signer_for("lan")
+    ours = store.signer_for(owner)
     key = ours._key
     from asn1crypto import keys as asn1_keys
     pk = asn1_keys.PrivateKeyInfo.load(key.private_bytes(serialization.Encoding.DER,
@@ -156,3 +158,70 @@ def test_pyhanko_made_signatures_verify_too(ca, store):
     report = verify_detached(DATA, info.dump(), ca.trust_store())
     assert report.valid, report.message
     assert not verify_detached(DATA + b"x", info.dump(), ca.trust_store()).valid
+
+
+@pytest.mark.parametrize("owner", ["lan", "rsa"])
+def test_no_flipped_bit_passes_or_raises(ca, store, owner):
+    """Every single-bit change anywhere a verifier reads (all but the intermediate certificate
+    in the unsigned certificate bag, which the trust store supplies) is reported, never valid,
+    and never raises: lengths, versions, algorithm identifiers, eContentType, attributes."""
+    sig = store.signer_for(owner).sign_detached(DATA, WHEN)
+    bag = ca.issuing.public_bytes(serialization.Encoding.DER)
+    skip = range(sig.index(bag), sig.index(bag) + len(bag))
+    trust = ca.trust_store()
+    valid = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cryptography warns about some damaged certificates
+        for pos in range(len(sig)):
+            if pos in skip:
+                continue
+            for bit in range(8):
+                damaged = bytearray(sig)
+                damaged[pos] ^= 1 << bit
+                if verify_detached(DATA, bytes(damaged), trust).valid:
+                    valid.append((pos, bit))
+    assert valid == []
+    assert verify_detached(DATA, sig, trust).valid
+
+
+@pytest.mark.parametrize("damage", [lambda s: s + b"\0", lambda s: s[:-1], lambda s: b"", lambda s: s[:40]])
+def test_trailing_or_missing_bytes_are_format_failures(ca, store, damage):
+    sig = store.signer_for("lan").sign_detached(DATA, WHEN)
+    report = verify_detached(DATA, damage(sig), ca.trust_store())
+    assert (report.indication, report.sub_indication) == ("FAILED", "FORMAT_FAILURE")
+
+
+def test_signing_certificate_attribute_must_name_the_signer(ca, store):
+    """A signature whose ESS signing-certificate-v2 names another certificate does not
+    identify its signer (the attribute is swapped in the signer's precomputed parts)."""
+    signer = SoftwareSigner.from_pkcs12(ca.directory / "keys" / "lan.p12", "1234")
+    other = store.signer_for("school")
+    signer._fixed_attrs[1] = other._fixed_attrs[1]
+    report = verify_detached(DATA, signer.sign_detached(DATA, WHEN), ca.trust_store())
+    assert (report.indication, report.sub_indication) == ("INDETERMINATE", "NO_SIGNING_CERTIFICATE_FOUND")
+
+
+def test_signing_time_from_2050_is_generalized_time(ca, store):
+    when = dt.datetime(2051, 3, 1, 9, 0)
+    sig = store.signer_for("lan").sign_detached(DATA, when)
+    info = cms.ContentInfo.load(sig)
+    attrs = {a["type"].native: a["values"][0] for a in info["content"]["signer_infos"][0]["signed_attrs"]}
+    assert attrs["signing_time"].name == "generalized_time"
+    assert info.dump(force=True) == sig  # still DER: the attributes stay sorted
+    report = verify_detached(DATA, sig, ca.trust_store())
+    assert report.signing_time == when
+    assert (report.indication, report.sub_indication) == ("INDETERMINATE", "EXPIRED")
+
+
+def test_key_must_match_certificate(ca, store):
+    lan, school = store.signer_for("lan"), store.signer_for("school")
+    with pytest.raises(KeyAccessError, match="does not belong"):
+        SoftwareSigner(lan._key, school.certificate_der, [])
+
+
+def test_chain_cache_is_bounded(ca, store):
+    trust = ca.trust_store()
+    trust.cache_size = 2
+    for owner in ("lan", "rsa", "school", "old"):
+        verify_detached(DATA, store.signer_for(owner).sign_detached(DATA, WHEN), trust)
+    assert len(trust._chains) == 2
