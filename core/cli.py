@@ -121,6 +121,8 @@ def cmd_serve(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.importer import KINDS
+
     parser = argparse.ArgumentParser(prog="sohoa", description="Sổ đầu bài số & học bạ số")
     parser.add_argument("--database", help="database URL (default: SOHOA_DATABASE_URL or ./var/sohoa.db)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser("import", help="import a CSV or Excel template (all or nothing)")
-    imp.add_argument("kind", choices=["schools", "subjects", "staff", "classes", "students", "timetable"])
+    imp.add_argument("kind", choices=list(KINDS))
     imp.add_argument("file")
     imp.add_argument("--user", default="admin", help="the acting user (default: admin)")
     imp.add_argument("--department", type=int)

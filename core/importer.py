@@ -253,7 +253,8 @@ class _Cells:
             return None
         return number
 
-    _DATE_SHAPES = ((re.compile(r"\d{4}-\d{1,2}-\d{1,2}"), "%Y-%m-%d"), (re.compile(r"\d{1,2}/\d{1,2}/\d{4}"), "%d/%m/%Y"))
+    _DATE_SHAPES = ((re.compile(r"\d{4}-\d{1,2}-\d{1,2}"), "%Y-%m-%d"),
+                    (re.compile(r"\d{1,2}/\d{1,2}/\d{4}"), "%d/%m/%Y"))
 
     def date(self, column: str) -> dt.date | None:
         value = self.text(column)
@@ -322,11 +323,18 @@ SESSIONS = ({"morning": "morning", "afternoon": "afternoon", "sáng": "morning",
             ["morning", "afternoon", "sáng", "chiều"])
 WEEKDAYS = ({**{str(n): n - 1 for n in range(2, 8)},
              **{name.lower(): n for n, name in WEEKDAY_NAMES.items() if n <= 6}},
-            ["2", "3", "4", "5", "6", "7", "Thứ Hai", "…", "Thứ Bảy"])
+            ["2", "3", "4", "5", "6", "7", *(WEEKDAY_NAMES[n] for n in range(1, 7))])
 
 #: Grades a school or subject of each level teaches (multi-level: any).
 GRADES = {SchoolLevel.PRIMARY: range(1, 6), SchoolLevel.LOWER_SECONDARY: range(6, 10),
           SchoolLevel.UPPER_SECONDARY: range(10, 13), SchoolLevel.MULTI_LEVEL: range(1, 13)}
+
+try:  # PostgreSQL COPY (bulk_insert) raises the driver's own error, not SQLAlchemy's
+    from psycopg import IntegrityError as _PgIntegrityError
+
+    _INTEGRITY_ERRORS: tuple[type[Exception], ...] = (IntegrityError, _PgIntegrityError)
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _INTEGRITY_ERRORS = (IntegrityError,)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -388,7 +396,9 @@ class _Context:
         department = self.school_department.get(school.id)
         if self.school_year_id is not None:
             year = self.years.get(self.school_year_id)
-            if year is not None and year.department_id != department:
+            if year is None:  # reported once for the whole file (check_year)
+                cells.ok = False
+            elif year.department_id != department:
                 cells.bad("school_code", f"school {school.code} is not under the department of school year "
                                          f"{year.name} (id {year.id})")
                 return None
@@ -720,9 +730,10 @@ def import_file(db: Database, actor: Actor, kind: str, path: str | Path, *, depa
             created = write()
         except SohoaError as err:  # a rule a service checks while writing: the transaction rolls back
             raise ImportRejected([ImportProblem(path.name, 0, "-", f"refused while writing: {err}")]) from err
-        except IntegrityError as err:  # e.g. the same codes imported at the same moment by someone else
+        except _INTEGRITY_ERRORS as err:  # e.g. the same codes imported at the same moment by someone else
             raise ImportRejected([ImportProblem(path.name, 0, "-", "the database refused the rows (were they "
-                                                f"imported at the same time by someone else?): {err.orig}")]) from err
+                                                "imported at the same time by someone else?): "
+                                                f"{getattr(err, 'orig', None) or err}")]) from err
         chain = next(iter(ctx.touched)) if len(ctx.touched) == 1 else None
         audit.record(session, actor, f"import.{kind}", "import", path.name, school_id=chain,
                      after={"file": path.name, "rows": len(sheet.rows), **created})

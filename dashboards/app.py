@@ -14,7 +14,7 @@ from tornado import web
 
 from core import accounts
 from core.errors import SohoaError
-from core.services import certificates, queries
+from core.services import certificates, queries, transcripts, verification
 from core.services.compliance import TREND, compliance
 from core.services.transcripts import verify_transcript
 from core.storage.db import Database
@@ -22,7 +22,7 @@ from core.storage.db import Database
 COOKIE = "sohoa_session"
 NAV = [("overview", "Tổng quan"), ("compliance", "Tuân thủ ký số"), ("missed", "Tiết không ký / ký trễ"),
        ("closing", "Chốt sổ tuần"), ("certificates", "Chứng thư số"), ("audit", "Nhật ký thao tác"),
-       ("admin", "Quản trị"), ("verify", "Xác thực học bạ")]
+       ("transcripts", "Cấp học bạ"), ("admin", "Quản trị"), ("verify", "Xác thực học bạ")]
 SIZE = {"font_size": "30pt", "title_size": "11pt"}
 hv.extension("bokeh", logo=False)
 LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "Ký trễ", "missed": "Không ký",
@@ -31,7 +31,8 @@ LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "K�
           "schools_without_monitor": "Trường chưa có giám sát", "day": "Ngày", "period_no": "Tiết",
           "subject": "Môn", "teacher": "Giáo viên", "status": "Tình trạng", "minutes_late": "Trễ (phút)",
           "entity": "Đối tượng", "entity_id": "Mã", "holder": "Người được cấp", "kind": "Loại",
-          "serial_hex": "Số hiệu", "not_after": "Hết hạn"}
+          "serial_hex": "Số hiệu", "not_after": "Hết hạn", "lesson_title": "Tên bài", "entry_id": "Mã tiết",
+          "signed_at": "Ký lúc"}
 
 LOGIN_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập — Sổ đầu bài số</title>
 <style>body{{font-family:'DejaVu Sans',sans-serif;background:#f3f6fa;display:flex;justify-content:center;padding-top:8em}}
@@ -137,7 +138,7 @@ def overview_page(db: Database):
     return _page("Tổng quan", actor, body)
 
 
-def compliance_page(db: Database):
+def compliance_page(db: Database, trust=None):
     actor = current_actor(db)
     if actor is None:
         return _page("Tuân thủ ký số", None, _signed_out())
@@ -155,8 +156,51 @@ def compliance_page(db: Database):
         return _frame(df, [names[level_value], "school_name" if level_value != "school" else "district_name",
                            "scheduled", "on_time", "late", "missed", "on_time_rate", "hours_lost"])
 
+    def heatmap(school_id):
+        df = queries.signing_heatmap(db, actor, school_id=school_id or None)
+        if df.empty:
+            return pn.pane.Markdown("Chưa có dữ liệu.")
+        df = df.assign(rate=df["on_time_rate"] * 100, day=df["weekday"].map(lambda d: "CN" if d == 8 else f"T{d}"))
+        return hv.HeatMap(df, ["day", "period_no"], "rate").opts(
+            cmap="RdYlGn", colorbar=True, tools=["hover"], height=260, responsive=True, xlabel="Thứ",
+            ylabel="Tiết", title="Tỉ lệ ký đúng hạn (%) theo thứ × tiết", invert_yaxis=True)
+
+    # Drill-down to the lesson entries of one class-week and the verification of one entry.
+    closing = queries.week_closing(db, actor, page_size=2000)
+    class_week = pn.widgets.Select(label="Lớp - tuần", width=420, options={
+        f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+        for r in closing.itertuples()})
+    entry_id = pn.widgets.TextInput(label="Mã tiết", placeholder="Mã tiết cần xác thực", width=200)
+    check = pn.widgets.Button(label="Xác thực chữ ký", button_type="primary")
+    report = pn.pane.Markdown("", name="entry-report")
+
+    def entries(value):
+        if not value:
+            return pn.pane.Markdown("")
+        return _frame(queries.class_week_entries(db, actor, *value),
+                      ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status", "signed_at"])
+
+    def verify_one(_):
+        try:
+            typed = (entry_id.value_input or entry_id.value or "").strip()
+            if not typed.isdigit():
+                report.object = "**Nhập mã tiết (số)**"
+                return
+            result = verification.verify(db, actor, trust, entry_id=int(typed))
+            lines = [f"**{result.indication}**" + (f" — {result.sub_indication}" if result.sub_indication else "")]
+            lines += [f"- {s.role}: {s.verification.message} ({s.verification.signer_subject or '—'})"
+                      for s in result.signatures]
+            report.object = "\n".join(lines)
+        except SohoaError as err:
+            report.object = f"**{err.message_vi}**"
+
+    check.on_click(verify_one)
     body = pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), pn.Row(school, level),
-                     pn.panel(pn.bind(table, school, level), loading_indicator=True), name="compliance")
+                     pn.panel(pn.bind(table, school, level), loading_indicator=True),
+                     pn.panel(pn.bind(heatmap, school), loading_indicator=True),
+                     pn.pane.Markdown("### Chi tiết một lớp - tuần"), class_week,
+                     pn.panel(pn.bind(entries, class_week), loading_indicator=True),
+                     pn.Row(entry_id, check), report, name="compliance")
     return _page("Tuân thủ ký số", actor, body)
 
 
@@ -196,6 +240,24 @@ def missed_page(db: Database):
         return pn.Column(pn.pane.Markdown("## Tiết không ký và ký trễ (mỗi tiết mất 1 giờ dạy)"),
                          pn.Row(late, page, download), pn.panel(pn.bind(table, late, page), loading_indicator=True))
     return _guarded("Tiết không ký", db, build)
+
+
+def issuance_page(db: Database):
+    def build(actor):
+        df = transcripts.issuance_figures(db, actor, "grade")
+        if df.empty:
+            return pn.Column(pn.pane.Markdown("## Cấp học bạ số"), pn.pane.Markdown("Chưa có học bạ trong phạm vi."))
+        bars = hv.Bars(df.assign(label=df["school_code"] + " K" + df["grade"].astype(str),
+                                 rate=df["issued_rate"] * 100), "label", "rate").opts(
+            height=260, responsive=True, xlabel="Trường · khối", ylabel="Đã cấp (%)", tools=["hover"])
+        return pn.Column(pn.pane.Markdown("## Cấp học bạ số theo khối"), pn.pane.HoloViews(bars),
+                         _frame(df.rename(columns={"students": "Học sinh", "drafts": "Bản nháp",
+                                                   "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp",
+                                                   "cancelled": "Đã hủy", "issued_rate": "Tỉ lệ cấp",
+                                                   "deadline": "Hạn", "overdue": "Quá hạn", "grade": "Khối"}),
+                                ["school_code", "Khối", "Học sinh", "Bản nháp", "GVCN đã ký", "Đã cấp", "Đã hủy",
+                                 "Tỉ lệ cấp", "Hạn", "Quá hạn"]))
+    return _guarded("Cấp học bạ", db, build)
 
 
 def closing_page(db: Database):
@@ -315,7 +377,8 @@ def verify_page(db: Database, trust):
 
 def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed)."""
-    pages = {"overview": lambda: overview_page(db), "compliance": lambda: compliance_page(db),
+    pages = {"overview": lambda: overview_page(db), "compliance": lambda: compliance_page(db, trust),
+             "transcripts": lambda: issuance_page(db),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
              "admin": lambda: admin_page(db),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from core import audit, clock
 from core.authz import Actor, Permission, require
@@ -123,5 +123,38 @@ def monitor_accounts(db: Database, actor: Actor) -> pd.DataFrame:
             .where(UserAccount.role == Role.SCHOOL_MONITOR, UserAccount.active.is_(True),
                    or_(UserAccount.school_id.is_(None), actor.school_filter(UserAccount.school_id)))
             .order_by(UserAccount.username))
+    with db.reading() as session:
+        return pd.read_sql(stmt, session.connection())
+
+
+def signing_heatmap(db: Database, actor: Actor, *, school_id: int | None = None,
+                    as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """On-time signing rate by weekday × period (aggregated in the database)."""
+    require(actor, Permission.VIEW)
+    as_of = as_of or clock.now()
+    E = LogbookEntry
+    weekday = func.extract("dow", E.day) if db.is_postgres else func.strftime("%w", E.day)
+    decided = or_(E.status != EntryStatus.PENDING, E.day < as_of.date())
+    stmt = (select(weekday.label("weekday"), E.period_no, func.count().label("periods"),
+                   func.sum(case((E.status == EntryStatus.ON_TIME, 1), else_=0)).label("on_time"))
+            .where(actor.school_filter(E.school_id), decided).group_by(weekday, E.period_no))
+    if school_id is not None:
+        stmt = stmt.where(E.school_id == school_id)
+    with db.reading() as session:
+        frame = pd.read_sql(stmt, session.connection())
+    frame["weekday"] = frame["weekday"].astype(int).map(lambda d: 8 if d == 0 else d + 1)  # Thứ 2..Chủ nhật (8)
+    frame["on_time_rate"] = (frame["on_time"] / frame["periods"]).round(4)
+    return frame
+
+
+def class_week_entries(db: Database, actor: Actor, class_id: int, week_id: int) -> pd.DataFrame:
+    """The lesson entries of one class-week with their signature status (the drill-down's last step)."""
+    require(actor, Permission.VIEW)
+    E = LogbookEntry
+    stmt = (select(E.id.label("entry_id"), E.day, E.period_no, Subject.name.label("subject"),
+                   Staff.full_name.label("teacher"), E.lesson_title, E.status, E.signed_at)
+            .join(Subject, Subject.id == E.subject_id).join(Staff, Staff.id == E.teacher_id)
+            .where(actor.school_filter(E.school_id), E.class_id == class_id, E.week_id == week_id)
+            .order_by(E.day, E.period_no))
     with db.reading() as session:
         return pd.read_sql(stmt, session.connection())

@@ -449,20 +449,20 @@ def _parse_fast(signature: bytes) -> _Parsed | None:
             values = _kids(b, pair[1][2], pair[1][3])
             if oid in seen or len(values) != 1:
                 return None
-            seen[oid] = (values[0], b)
+            seen[oid] = values[0]
         if _OID_CONTENT_TYPE not in seen or _OID_MESSAGE_DIGEST not in seen:
             return None
-        (ct_tag, _, ct_s, ct_e), _ = seen[_OID_CONTENT_TYPE]
-        (md_tag, _, md_s, md_e), _ = seen[_OID_MESSAGE_DIGEST]
+        ct_tag, _, ct_s, ct_e = seen[_OID_CONTENT_TYPE]
+        md_tag, _, md_s, md_e = seen[_OID_MESSAGE_DIGEST]
         if ct_tag != 0x06 or b[ct_s:ct_e] != _OID_DATA or md_tag != 0x04:
             return None
         signing_time = None
         if _OID_SIGNING_TIME in seen:
-            (st_tag, _, st_s, st_e), _ = seen[_OID_SIGNING_TIME]
+            st_tag, _, st_s, st_e = seen[_OID_SIGNING_TIME]
             signing_time = _asn1_time(st_tag, b[st_s:st_e])
         ess_cert_hash = None
         if _OID_SIGNING_CERT_V2 in seen:
-            (v_tag, _, v_s, v_e), _ = seen[_OID_SIGNING_CERT_V2]
+            v_tag, _, v_s, v_e = seen[_OID_SIGNING_CERT_V2]
             cert_ids = _kids(b, v_s, v_e)
             first = _kids(b, cert_ids[0][2], cert_ids[0][3])[0]
             fields = _kids(b, first[2], first[3])

@@ -80,7 +80,8 @@ def test_every_page_opens_without_errors(page, console, who):
     for path, marker in (("overview", "Tổng quan ký sổ đầu bài"), ("compliance", "Tuân thủ ký số"),
                          ("missed", "Tiết không ký và ký trễ"), ("closing", "Chốt sổ tuần"),
                          ("certificates", "độ phủ và hết hạn"), ("audit", "Nhật ký thao tác"),
-                         ("admin", "Quản trị"), ("verify", "Tra cứu, xác thực học bạ số")):
+                         ("transcripts", "Cấp học bạ số"), ("admin", "Quản trị"),
+                         ("verify", "Tra cứu, xác thực học bạ số")):
         page.goto(f"{console}/{path}")
         page.wait_for_selector(f"text={marker}", timeout=30000)
         assert page.locator("text=Traceback").count() == 0, path
@@ -144,3 +145,16 @@ def test_a_monitor_cannot_assign_monitors(page, console):
     sign_in(page, console, "gs.s0001", then="admin")
     page.wait_for_selector("text=Nhắc giáo viên còn tiết chưa ký", timeout=30000)
     assert page.locator("text=Phân công giám sát trường").count() == 0
+
+
+def test_drill_down_to_one_entry_and_its_verification_report(page, console):
+    sign_in(page, console, "so.giamsat", then="compliance")
+    page.wait_for_selector("text=Chi tiết một lớp - tuần", timeout=30000)
+    rows = page.locator(".tabulator", has_text="Tên bài").locator(".tabulator-row")
+    rows.first.wait_for(timeout=30000)
+    entry = rows.first.locator('[tabulator-field="Mã tiết"]').inner_text().strip()
+    assert entry.isdigit() and entry != "0"
+    page.get_by_placeholder("Mã tiết cần xác thực").fill(entry)
+    page.locator("button", has_text="Xác thực chữ ký").click()
+    page.wait_for_selector("text=/PASSED|INDETERMINATE|FAILED/", timeout=30000)
+    assert page.errors == []

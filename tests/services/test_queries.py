@@ -40,3 +40,16 @@ def test_audit_trail_scope_and_chain(world):
     assert chain.ok and "logbook.generate_week" in set(trail["action"])
     mine, chain = audit_trail(world.db, world.actor("mon_b"))
     assert chain is None and set(mine["school_id"]) <= {world.ids["B"]}
+
+
+def test_heatmap_and_class_week_entries(world):
+    from core.services.queries import class_week_entries, signing_heatmap
+    generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
+    sign_entry(world.db, world.actor("lan"), world.entry("6A1", MONDAY, 1), world.signer("lan"),
+               at=dt.datetime.combine(MONDAY, dt.time(7, 30)))
+    heat = signing_heatmap(world.db, world.actor("mon_a"), as_of=AFTER).set_index(["weekday", "period_no"])
+    assert heat.loc[(2, 1), ["periods", "on_time"]].tolist() == [2, 1]   # Monday (Thứ Hai = 2), period 1
+    assert heat.loc[(2, 1), "on_time_rate"] == 0.5 and heat.loc[(3, 1), "on_time"] == 0
+    entries = class_week_entries(world.db, world.actor("mon_a"), world.ids["6A1"], world.ids["week1"])
+    assert len(entries) == 6 and (entries["status"] == "on_time").sum() == 1
+    assert class_week_entries(world.db, world.actor("mon_b"), world.ids["6A1"], world.ids["week1"]).empty
