@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PAGES = ["overview", "compliance", "missed", "closing", "certificates", "audit", "admin", "verify"]
+PAGES = ["overview", "compliance", "missed", "closing", "certificates", "audit", "transcripts", "admin", "verify"]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
