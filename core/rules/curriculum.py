@@ -1,7 +1,11 @@
 """The 2018 general education curriculum (Chương trình giáo dục phổ thông 2018, Thông tư
 32/2018/TT-BGDĐT): subjects and educational activities per level, with periods per year
-per grade (regulations.md 6.4). Amendments (TT13/2022, TT17/2025) changed details not
-modelled here. 35 teaching weeks a year.
+per grade (regulations.md 6.4: the primary table is verified; the lower and upper secondary
+figures are the curriculum's listed ones, not re-verified). Amendments (TT13/2022,
+TT17/2025) changed details not modelled here. 35 teaching weeks a year.
+
+Codes are ASCII with a level prefix (TH- tiểu học, CS- THCS, PT- THPT) because the same
+subject exists at several levels and a subject code is unique; names keep their diacritics.
 
 Secondary subjects assessed by comments only (đánh giá bằng nhận xét, TT22/2021 Art. 5):
 Giáo dục thể chất, Nghệ thuật / Âm nhạc / Mĩ thuật, Hoạt động trải nghiệm – hướng nghiệp,
