@@ -291,6 +291,19 @@ class _Cells:
             self.bad(column, f"{value!r} is not one of {', '.join(shown)}")
         return found
 
+    def unique(self, column: str, key, seen: set, existing, what: str, where: str = "") -> bool:
+        """Report ``key`` if it came earlier in the file or is already in the database; remember
+        it. Returns True when it is new."""
+        new = True
+        if key in seen:
+            self.bad(column, f"duplicate: {what} appears twice in the file")
+            new = False
+        elif key in existing:
+            self.bad(column, f"duplicate: {what} already exists{where}")
+            new = False
+        seen.add(key)
+        return new
+
     def lookup(self, column: str, table: dict, what: str):
         value = self.text(column)
         if value is None:
@@ -436,14 +449,9 @@ def _schools(ctx: _Context, rows: _Rows) -> Writer:
         code, name = c.text("school_code"), c.text("school_name")
         dcode, dname = c.text("district_code"), c.text("district_name")
         level, ownership = c.choice("level", *LEVELS), c.choice("ownership", *OWNERSHIPS)
-        if code in seen:
-            c.bad("school_code", f"duplicate: school {code} appears twice in the file")
-        elif code in ctx.schools:
-            c.bad("school_code", f"duplicate: school {code} already exists")
-        elif code and not ctx.department_wide:
+        if code and c.unique("school_code", code, seen, ctx.schools, f"school {code}") \
+                and not ctx.department_wide:
             c.bad("school_code", f"school {code} is outside your scope (schools are added by the department)")
-        if code:
-            seen.add(code)
         district = districts.get(dcode) if dcode else None
         if district is not None and department is not None and district.department_id != department:
             c.bad("district_code", f"district {dcode} belongs to another department")
@@ -487,11 +495,7 @@ def _subjects(ctx: _Context, rows: _Rows) -> Writer:
         if level is not None and grade is not None and grade not in GRADES[level]:
             c.bad("grade", f"grade {grade} is not taught at level {level.value}")
         if code and grade is not None:
-            if (code, grade) in seen:
-                c.bad("grade", f"duplicate: subject {code} grade {grade} appears twice in the file")
-            elif (code, grade) in loads:
-                c.bad("grade", f"duplicate: subject {code} grade {grade} already exists")
-            seen.add((code, grade))
+            c.unique("grade", (code, grade), seen, loads, f"subject {code} grade {grade}")
         described = (name, level, comment)
         if code in existing and None not in described:
             old = existing[code]
@@ -527,12 +531,7 @@ def _bells(ctx: _Context, rows: _Rows) -> Writer:
         if start and end and end <= start:
             c.bad("end_time", f"the period ends ({end:%H:%M}) before it starts ({start:%H:%M})")
         if school and period:
-            key = (school.id, period)
-            if key in seen:
-                c.bad("period_no", f"duplicate: period {period} of school {school.code} appears twice in the file")
-            elif key in existing:
-                c.bad("period_no", f"duplicate: period {period} of school {school.code} already exists")
-            seen.add(key)
+            c.unique("period_no", (school.id, period), seen, existing, f"period {period} of school {school.code}")
         if c.ok:
             new.append({"school_id": school.id, "session": session_name, "period_no": period, "start_time": start,
                         "end_time": end})
@@ -593,12 +592,8 @@ def _classes(ctx: _Context, rows: _Rows) -> Writer:
         if school and grade is not None and grade not in GRADES[school.level]:
             c.bad("grade", f"grade {grade} is not taught at school {school.code} ({school.level.value})")
         if school and year and name:
-            key = (school.id, year.id, name)
-            if key in seen:
-                c.bad("class_name", f"duplicate: class {name} of school {school.code} appears twice in the file")
-            elif key in existing:
-                c.bad("class_name", f"duplicate: class {name} of school {school.code} already exists in {year.name}")
-            seen.add(key)
+            c.unique("class_name", (school.id, year.id, name), seen, existing,
+                     f"class {name} of school {school.code}", f" in {year.name}")
         if c.ok:
             new.append({"school_id": school.id, "school_year_id": year.id, "grade": grade, "name": name,
                         "homeroom_teacher_id": teacher.id})
@@ -630,12 +625,8 @@ def _students(ctx: _Context, rows: _Rows) -> Writer:
                 validate_personal_id(pid, born, sex.value)
             except InvalidPersonalId as err:
                 c.bad("personal_id", str(err))
-        if pid in seen:
-            c.bad("personal_id", f"duplicate: personal ID {pid} appears twice in the file")
-        elif pid in existing:
-            c.bad("personal_id", f"duplicate: personal ID {pid} already exists")
         if pid:
-            seen.add(pid)
+            c.unique("personal_id", pid, seen, existing, f"personal ID {pid}")
         if c.ok:
             new.append(({"personal_id": pid, "full_name": name, "birth_date": born, "sex": sex}, klass.id, since))
 
