@@ -33,13 +33,11 @@ from core.services.verification import SignatureReport, VerificationReport, _aut
 from core.signatures.pades import add_signature_fields, sign_pdf, verify_pdf
 from core.storage.db import Database
 from core.storage.models import (
-    Certificate, CertificateKind, CurriculumLoad, District, Role, School, SchoolClass, SchoolLevel, SchoolYear,
-    Staff, Student, StudentEvaluation, StudentRemark, Subject, SubjectConfirmation, SubjectResult,
+    Certificate, CertificateKind, CurriculumLoad, District, ReceivedTranscript, Role, School, SchoolClass, SchoolLevel, SchoolYear,
+    Staff, StaffAssignment, StaffRole, Student, StudentEvaluation, StudentRemark, Subject, SubjectConfirmation, SubjectResult,
     TeachingAssignment, Transcript, TranscriptStatus, UserAccount,
 )
-from core.transcript_pdf import (
-    HOMEROOM_BOX, HOMEROOM_FIELD, PRINCIPAL_BOX, PRINCIPAL_FIELD, SEAL_BOX, SEAL_FIELD, render_transcript,
-)
+from core.transcript_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIGNATURE_FIELDS, render_transcript
 
 LEVEL_NAMES = {SchoolLevel.PRIMARY: "Tiểu học", SchoolLevel.LOWER_SECONDARY: "Trung học cơ sở",
                SchoolLevel.UPPER_SECONDARY: "Trung học phổ thông"}
@@ -305,28 +303,57 @@ def _transcript(session: Session, actor: Actor, transcript_id: int) -> Transcrip
 
 def homeroom_sign(db: Database, actor: Actor, transcript_id: int, signer, at: dt.datetime | None = None) -> None:
     """Step 2: the homeroom teacher signs (certifying the PDF), once every subject is confirmed."""
+    with db.reading() as session:
+        row = session.get(Transcript, transcript_id)
+        if row is None or not actor.sees_school(row.school_id):
+            raise NotFound(f"no transcript {transcript_id}")
+        class_id, year_id = row.class_id, row.school_year_id
+    result = homeroom_sign_class(db, actor, class_id, year_id, signer, only=[transcript_id], at=at)
+    if result.not_signed:
+        raise RuleViolation(f"transcript {transcript_id}: {result.not_signed[0][1]}")
+
+
+def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int, signer, *,
+                        only: list[int] | None = None, at: dt.datetime | None = None,
+                        progress: Callable[[int, int], None] | None = None) -> "BatchResult":
+    """Step 2 for the homeroom teacher's whole class (or the transcripts in ``only``): each draft
+    is rendered, given its three signature fields and signed (certifying, DocMDP level 2), each
+    in its own transaction, so a stopped batch resumes where it stopped and signs nothing twice.
+    Refused as a whole when a subject teacher has not confirmed yet (the previous step)."""
     at = at or clock.now()
-    with db.transaction() as session:
-        row = _transcript(session, actor, transcript_id)
-        klass = session.get(SchoolClass, row.class_id)
+    with db.reading() as session:
+        klass = _class(session, actor, class_id)
         if klass.homeroom_teacher_id != actor.staff_id:
             raise PermissionDenied("only the homeroom teacher signs at this step",
                                    message_vi="Chỉ giáo viên chủ nhiệm ký ở bước này")
-        if row.status != TranscriptStatus.DRAFT:
-            raise RuleViolation(f"transcript {transcript_id} is {row.status.value}, not a draft")
-        missing = missing_confirmations(session, row.class_id, row.school_year_id)
+        missing = missing_confirmations(session, class_id, year_id)
         if missing:
             raise RuleViolation("waiting for the subject teachers' confirmation: " + ", ".join(missing),
                                 message_vi="Chưa đủ xác nhận của giáo viên bộ môn: " + ", ".join(missing))
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
-        pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
-        pdf = add_signature_fields(pdf, [(HOMEROOM_FIELD, HOMEROOM_BOX), (PRINCIPAL_FIELD, PRINCIPAL_BOX),
-                                         (SEAL_FIELD, SEAL_BOX)])
-        row.document = sign_pdf(pdf, signer, HOMEROOM_FIELD, certify=True, reason="Giáo viên chủ nhiệm ký học bạ",
-                                tsa_url=os.environ.get("SOHOA_TSA_URL") or None)
-        row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
-        audit.record(session, actor, "transcript.homeroom_sign", "transcript", row.id, school_id=row.school_id,
-                     after={"status": row.status.value})
+        query = select(Transcript.id).where(Transcript.class_id == class_id, Transcript.school_year_id == year_id,
+                                            Transcript.status != TranscriptStatus.CANCELLED)
+        if only is not None:
+            query = query.where(Transcript.id.in_(only))
+        todo = list(session.scalars(query.order_by(Transcript.id)))
+    tsa = os.environ.get("SOHOA_TSA_URL") or None
+    result = BatchResult()
+    for n, transcript_id in enumerate(todo, start=1):
+        with db.transaction() as session:
+            row = _transcript(session, actor, transcript_id)
+            if row.status != TranscriptStatus.DRAFT:
+                result.not_signed.append((transcript_id, f"đã ở trạng thái {row.status.value}, không còn là bản nháp"))
+            else:
+                pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
+                row.document = sign_pdf(add_signature_fields(pdf, SIGNATURE_FIELDS), signer, HOMEROOM_FIELD,
+                                        certify=True, reason="Giáo viên chủ nhiệm ký học bạ", tsa_url=tsa)
+                row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
+                audit.record(session, actor, "transcript.homeroom_sign", "transcript", row.id,
+                             school_id=row.school_id, after={"status": row.status.value})
+                result.signed.append(transcript_id)
+        if progress:
+            progress(n, len(todo))
+    return result
 
 
 @dataclass
@@ -465,8 +492,10 @@ def verify_transcript(db: Database, trust, *, code: str | None = None, pdf: byte
 # ---------------------------------------------------------------- figures
 def issuance_figures(db: Database, actor: Actor, level: str = "school", school_year_id: int | None = None,
                      as_of: dt.date | None = None) -> pd.DataFrame:
-    """Per district, school or grade: students, transcripts by workflow status, percentage
-    issued (of students with results), and whether the deadline has passed (seed 004: grade 5
+    """Per district, school or grade: students, students whose class's results every subject
+    teacher has confirmed, transcripts by workflow status (drafts, signed by the homeroom
+    teacher, issued = signed by the principal and sealed), cancelled, students who arrived with
+    a transferred transcript, percentage issued (of students with results), and whether the deadline has passed (seed 004: grade 5
     by 30 May, grades 1-4 by 25 July; secondary by 31 July, our assumption)."""
     require(actor, Permission.VIEW)
     keys = {"district": [District.id.label("district_id"), District.name.label("district_name")],
@@ -482,11 +511,23 @@ def issuance_figures(db: Database, actor: Actor, level: str = "school", school_y
     def count_if(cond):
         return func.count(func.distinct(case((cond, students.c.sid))))
 
+    taught = (select(TeachingAssignment.class_id.label("cid"),
+                     func.count(func.distinct(TeachingAssignment.subject_id)).label("n"))
+              .where(TeachingAssignment.valid_to.is_(None)).group_by(TeachingAssignment.class_id).subquery())
+    confirmed = (select(SubjectConfirmation.class_id.label("cid"),
+                        func.count(func.distinct(SubjectConfirmation.subject_id)).label("n"))
+                 .where(true() if school_year_id is None else SubjectConfirmation.school_year_id == school_year_id)
+                 .group_by(SubjectConfirmation.class_id).subquery())
+    fully_confirmed = (select(confirmed.c.cid).join(taught, taught.c.cid == confirmed.c.cid)
+                       .where(confirmed.c.n >= taught.c.n))
+    received = (select(ReceivedTranscript.student_id).where(ReceivedTranscript.receiving_school_id == School.id))
     stmt = (select(*keys, func.count(func.distinct(students.c.sid)).label("students"),
+                   count_if(students.c.cid.in_(fully_confirmed)).label("confirmed"),
                    count_if(and_(live, T.status == TranscriptStatus.DRAFT)).label("drafts"),
                    count_if(and_(live, T.status == TranscriptStatus.HOMEROOM_SIGNED)).label("homeroom_signed"),
                    count_if(T.status == TranscriptStatus.ISSUED).label("issued"),
-                   func.count(func.distinct(case((T.status == TranscriptStatus.CANCELLED, T.id)))).label("cancelled"))
+                   func.count(func.distinct(case((T.status == TranscriptStatus.CANCELLED, T.id)))).label("cancelled"),
+                   count_if(students.c.sid.in_(received)).label("transferred_in"))
             .select_from(students).join(SchoolClass, SchoolClass.id == students.c.cid)
             .join(School, School.id == SchoolClass.school_id).join(District, District.id == School.district_id)
             .outerjoin(T, and_(T.student_id == students.c.sid, T.class_id == students.c.cid))
@@ -500,6 +541,64 @@ def issuance_figures(db: Database, actor: Actor, level: str = "school", school_y
         frame["deadline"] = deadlines
         frame["overdue"] = (deadlines < today) & (frame["issued"] < frame["students"])
     return frame
+
+
+def blocking_steps(db: Database, actor: Actor, *, school_id: int | None = None, school_year_id: int | None = None,
+                   page: int = 0, page_size: int = 50) -> tuple[pd.DataFrame, int]:
+    """What holds up each unissued transcript, class by class, and who must act: the subject
+    teachers who have not confirmed (by name), the homeroom teacher who has not prepared or
+    signed, the principal who has not signed and sealed. Paged by class in the database
+    (classes with unissued transcripts only); returns (rows, number of such classes)."""
+    require(actor, Permission.VIEW)
+    if school_id is not None and not actor.sees_school(school_id):
+        raise NotFound(f"no school {school_id}")
+    T = Transcript
+    students = (select(SubjectResult.class_id.label("cid"), SubjectResult.student_id.label("sid"))
+                .where(true() if school_year_id is None else SubjectResult.school_year_id == school_year_id)
+                .distinct().subquery())
+    per_class = (select(students.c.cid, func.count(func.distinct(students.c.sid)).label("students"),
+                        func.count(func.distinct(case((T.status == TranscriptStatus.ISSUED, students.c.sid))))
+                        .label("issued"),
+                        func.count(func.distinct(case((T.status == TranscriptStatus.DRAFT, T.id)))).label("drafts"),
+                        func.count(func.distinct(case((T.status == TranscriptStatus.HOMEROOM_SIGNED, T.id))))
+                        .label("homeroom_signed"))
+                 .select_from(students)
+                 .outerjoin(T, and_(T.student_id == students.c.sid, T.class_id == students.c.cid,
+                                    T.status != TranscriptStatus.CANCELLED))
+                 .group_by(students.c.cid).subquery())
+    base = (select(School.code, School.name, SchoolClass.id, SchoolClass.name, SchoolClass.grade, Staff.full_name,
+                   per_class.c.students, per_class.c.issued, per_class.c.drafts, per_class.c.homeroom_signed)
+            .join(SchoolClass, SchoolClass.id == per_class.c.cid).join(School, School.id == SchoolClass.school_id)
+            .outerjoin(Staff, Staff.id == SchoolClass.homeroom_teacher_id)
+            .where(actor.school_filter(School.id), per_class.c.issued < per_class.c.students))
+    if school_id is not None:
+        base = base.where(School.id == school_id)
+    principal = (select(Staff.full_name).join(StaffAssignment, StaffAssignment.staff_id == Staff.id)
+                 .where(StaffAssignment.school_id == SchoolClass.school_id, StaffAssignment.role == StaffRole.PRINCIPAL,
+                        StaffAssignment.valid_to.is_(None)).limit(1).scalar_subquery())
+    rows = []
+    with db.reading() as session:
+        total = session.scalar(select(func.count()).select_from(base.subquery()))
+        page_rows = session.execute(base.add_columns(principal.label("principal"))
+                                    .order_by(School.code, SchoolClass.grade, SchoolClass.name)
+                                    .offset(page * page_size).limit(page_size)).all()
+        for code, school, class_id, class_name, grade, homeroom, n, issued, drafts, signed, head in page_rows:
+            where = {"school_code": code, "school_name": school, "class": class_name, "grade": grade}
+            year_ids = [school_year_id] if school_year_id else list(session.scalars(
+                select(SubjectResult.school_year_id).where(SubjectResult.class_id == class_id).distinct()))
+            missing = [m for y in year_ids for m in missing_confirmations(session, class_id, y)]
+            if missing:
+                rows.append({**where, "step": "Giáo viên bộ môn xác nhận điểm", "waiting_on": ", ".join(missing),
+                             "transcripts": n - issued})
+                continue
+            unprepared = n - issued - drafts - signed
+            for count, step, who in ((unprepared, "Giáo viên chủ nhiệm lập học bạ", homeroom),
+                                     (drafts, "Giáo viên chủ nhiệm ký", homeroom),
+                                     (signed, "Hiệu trưởng ký và đóng dấu", head)):
+                if count > 0:
+                    rows.append({**where, "step": step, "waiting_on": who or "—", "transcripts": count})
+    columns = ["school_code", "school_name", "class", "grade", "step", "waiting_on", "transcripts"]
+    return pd.DataFrame(rows, columns=columns), total
 
 
 def issuance_deadline(grade: int, year: int) -> dt.date:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -131,7 +132,23 @@ class CmsSigner(Signer):
             time_tag, utc = 0x18, b"%04d%02d%02d%02d%02d%02dZ" % (
                 moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
         attrs = self._attrs(time_tag, utc, hashlib.sha256(data).digest())
-        attrs_content = b"".join(attrs[i] for i in self._order[time_tag])
+        return self._assemble(b"".join(attrs[i] for i in self._order[time_tag]))
+
+    def sign_pades_digest(self, digest: bytes) -> bytes:
+        """The CMS of a PAdES baseline signature over a PDF's byte range whose SHA-256 is
+        ``digest``: content-type, message-digest and signing-certificate-v2 signed, and no
+        signing-time attribute (ETSI EN 319 142-1 5.3: the PDF's /M entry carries the claimed
+        time instead)."""
+        digest_attr = tlv(0x30, _MESSAGE_DIGEST_OID + tlv(0x31, tlv(0x04, digest)))
+        return self._assemble(b"".join(sorted([*self._fixed_attrs, digest_attr])))
+
+    @property
+    def pades_size(self) -> int:
+        """Bytes to reserve in a PDF for :meth:`sign_pades_digest`'s output (certificates, attributes,
+        the largest signature value of the key kind), so pyHanko need not sign twice to find out."""
+        return len(self._sd_head) + len(self._si_head) + len(self._sig_alg) + sum(map(len, self._fixed_attrs)) + 640
+
+    def _assemble(self, attrs_content: bytes) -> bytes:
         signature = self.sign_raw(tlv(0x31, attrs_content))
         signer_info = tlv(0x30, self._si_head + tlv(0xA0, attrs_content) + self._sig_alg + tlv(0x04, signature))
         signed_data = tlv(0x30, self._sd_head + tlv(0x31, signer_info))
@@ -174,7 +191,8 @@ class SoftwareSigner(CmsSigner):
             return self._key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
         return self._key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())
 
-    def pyhanko_signer(self):
+    @functools.cached_property
+    def _pyhanko(self):
         from asn1crypto import keys as asn1_keys
         from pyhanko.sign import signers
         from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -184,6 +202,9 @@ class SoftwareSigner(CmsSigner):
         return signers.SimpleSigner(signing_cert=asn1_x509.Certificate.load(self._cert_der), signing_key=key,
                                     cert_registry=SimpleCertificateStore.from_certs(
                                         [asn1_x509.Certificate.load(c) for c in self._chain_der]))
+
+    def pyhanko_signer(self):
+        return self._pyhanko
 
 
 class PyHankoKeySigner(CmsSigner):
