@@ -50,7 +50,8 @@ def cmd_demo(args) -> int:
     shutil.rmtree(pki_dir, ignore_errors=True)
     db = _db(args)
     scale = Scale(districts=args.districts, schools_per_district=args.schools_per_district,
-                  classes_per_school=args.classes_per_school, weeks=args.weeks, seed=args.seed)
+                  classes_per_school=args.classes_per_school, weeks=args.weeks, seed=args.seed,
+                  transcript_classes=args.transcript_classes)
     report = generate(db, scale, pki_dir=pki_dir, progress=not args.quiet,
                       responder_url=f"http://127.0.0.1:{PKI_PORT}")
     print(report)
@@ -112,7 +113,7 @@ def _serve(db, args) -> int:
         print(f"PKI responder (CRL, OCSP, TSA): {pki.responder_url}")
     port = getattr(args, "port", 5006)
     print(f"Bảng điều khiển / console: http://127.0.0.1:{port}/login  (demo password: sohoa-demo)")
-    serve(db, trust, port=port)
+    serve(db, trust, port=port, pki_dir=VAR / "pki")
     return 0
 
 
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--classes-per-school", type=int, default=8)
     demo.add_argument("--weeks", type=int, default=18)
     demo.add_argument("--seed", type=int, default=2025)
+    demo.add_argument("--transcript-classes", type=int, default=2,
+                      help="classes per school with gradebooks and transcripts (each school at its own step)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.add_argument("--serve", action=argparse.BooleanOptionalAction, default=True,
                       help="start the console after building (default)")

@@ -147,6 +147,9 @@ class Scale:
     weeks: int = 18
     students_per_class: int = 30
     seed: int = 2025
+    #: Classes per school (top grade first) whose gradebooks and transcripts are generated,
+    #: each school stopping at a different step of the signing workflow (core.synthetic_gradebook).
+    transcript_classes: int = 0
 
 
 @dataclass
@@ -164,6 +167,7 @@ class GenerationReport:
     close_statuses: Counter = field(default_factory=Counter)  # WeekCloseStatus value -> count
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    gradebook: object = None   # core.synthetic_gradebook.GradebookReport when transcripts were generated
 
     @property
     def entries_per_second(self) -> float:
@@ -172,7 +176,8 @@ class GenerationReport:
     def __str__(self) -> str:
         return (f"demo data: {self.schools} schools, {self.classes} classes, {self.staff} staff, "
                 f"{self.students} students, {self.entries:,} logbook entries ({self.signed:,} signed), "
-                f"{self.week_closes} week closes in {self.seconds:.1f} s")
+                f"{self.week_closes} week closes" + (f"; {self.gradebook}" if self.gradebook else "")
+                + f" in {self.seconds:.1f} s")
 
 
 # ---------------------------------------------------------------- helpers
@@ -320,6 +325,13 @@ def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True
         bar.close()
     with db.transaction() as session:
         reset_sequences(session)
+    if scale.transcript_classes > 0:
+        from core.synthetic_gradebook import generate_transcripts
+
+        t0 = time.perf_counter()
+        report.gradebook = generate_transcripts(db, pki_dir=Path(pki_dir), classes_per_school=scale.transcript_classes,
+                                                seed=scale.seed, progress=progress)
+        report.timings["transcripts"] += time.perf_counter() - t0
     report.schools = len(schools)
     report.seconds = time.perf_counter() - started
     report.timings = dict(report.timings)

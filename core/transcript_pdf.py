@@ -40,10 +40,12 @@ def _register_fonts() -> None:
 
 
 def _draw_qr(canvas, text: str, x: float, y: float, size: float) -> None:
-    """The QR code (segno encodes it) as one path of dark runs, row by row."""
+    """The QR code (segno encodes it) as one path of dark runs, row by row. The mask pattern
+    is fixed (ISO/IEC 18004 allows any of the eight; readers decode them all) instead of scored
+    eight ways, which is most of the encoding time."""
     import segno
 
-    matrix = segno.make_qr(text, error="m").matrix
+    matrix = segno.make_qr(text, error="m", mask=0).matrix
     n = len(matrix)
     cell = size / n
     path = canvas.beginPath()

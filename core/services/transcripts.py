@@ -205,13 +205,20 @@ def missing_confirmations(session: Session, class_id: int, year_id: int) -> list
 
 # ---------------------------------------------------------------- the transcript
 def _content(session: Session, klass: SchoolClass, student: Student, year: SchoolYear, version: int) -> dict:
-    school = session.get(School, klass.school_id)
-    level = level_of_grade(klass.grade)
+    """The transcript's content for one student, read from the gradebook."""
     rows = session.execute(select(Subject, SubjectResult).join(SubjectResult, SubjectResult.subject_id == Subject.id)
                            .where(SubjectResult.student_id == student.id,
                                   SubjectResult.school_year_id == year.id).order_by(Subject.code)).all()
     evaluation = session.scalar(select(StudentEvaluation).where(
         StudentEvaluation.student_id == student.id, StudentEvaluation.school_year_id == year.id))
+    return _content_of(session.get(School, klass.school_id), klass, student, year, version, rows, evaluation)
+
+
+def _content_of(school: School, klass: SchoolClass, student: Student, year: SchoolYear, version: int,
+                rows: list, evaluation: StudentEvaluation | None) -> dict:
+    """The transcript's content from one student's (subject, result) rows and evaluation, with
+    every computed result by the level's rules (TT27 for primary, TT22 for secondary)."""
+    level = level_of_grade(klass.grade)
     subjects = []
     for subject, result in rows:
         term1 = term2 = ""
@@ -255,43 +262,67 @@ def _content(session: Session, klass: SchoolClass, student: Student, year: Schoo
 
 
 def prepare_transcripts(db: Database, actor: Actor, class_id: int, year_id: int) -> list[int]:
-    """Draft transcripts for every student of the class from the gradebook (homeroom teacher)."""
+    """Draft transcripts for every student of the class from the gradebook (homeroom teacher);
+    students who already have a live transcript for the year are skipped."""
     with db.transaction() as session:
         klass = _class(session, actor, class_id)
         if klass.homeroom_teacher_id != actor.staff_id and actor.role != Role.PRINCIPAL:
             raise PermissionDenied("the homeroom teacher prepares the class's transcripts")
         year = session.get(SchoolYear, year_id)
+        school = session.get(School, klass.school_id)
         students = session.scalars(select(Student).join(SubjectResult, SubjectResult.student_id == Student.id)
-                                   .where(SubjectResult.class_id == class_id).distinct()).all()
-        made = []
-        for student in students:
-            exists = session.scalar(select(Transcript.id).where(
-                Transcript.student_id == student.id, Transcript.school_year_id == year_id,
-                Transcript.status != TranscriptStatus.CANCELLED))
-            if exists:
-                continue
-            made.append(_new_transcript(session, klass, student, year, 1, None).id)
+                                   .where(SubjectResult.class_id == class_id, SubjectResult.school_year_id == year_id)
+                                   .distinct().order_by(Student.id)).all()
+        existing = set(session.scalars(select(Transcript.student_id).where(
+            Transcript.student_id.in_([st.id for st in students]), Transcript.school_year_id == year_id,
+            Transcript.status != TranscriptStatus.CANCELLED)))
+        todo = [st for st in students if st.id not in existing]
+        results: dict[int, list] = {}
+        for subject, result in session.execute(
+                select(Subject, SubjectResult).join(SubjectResult, SubjectResult.subject_id == Subject.id)
+                .where(SubjectResult.student_id.in_([st.id for st in todo]), SubjectResult.school_year_id == year_id)
+                .order_by(SubjectResult.student_id, Subject.code)):
+            results.setdefault(result.student_id, []).append((subject, result))
+        evaluations = {e.student_id: e for e in session.scalars(select(StudentEvaluation).where(
+            StudentEvaluation.student_id.in_([st.id for st in todo]), StudentEvaluation.school_year_id == year_id))}
+        codes = _new_codes(session, len(todo))
+        rows = []
+        for student, code in zip(todo, codes):
+            content = _content_of(school, klass, student, year, 1, results.get(student.id, []),
+                                  evaluations.get(student.id))
+            rows.append(Transcript(student_id=student.id, school_id=klass.school_id, class_id=klass.id,
+                                   school_year_id=year.id, version=1, status=TranscriptStatus.DRAFT,
+                                   verification_code=code, content=content,
+                                   content_hash=sha256_hex(canonical_json(content)), replaces_id=None))
+        session.add_all(rows)
+        session.flush()
         audit.record(session, actor, "transcript.prepare", "school_class", class_id, school_id=klass.school_id,
-                     after={"drafts": len(made)})
-        return made
+                     after={"drafts": len(rows)})
+        return [r.id for r in rows]
 
 
 def _new_transcript(session, klass, student, year, version, replaces_id) -> Transcript:
     content = _content(session, klass, student, year, version)
     row = Transcript(student_id=student.id, school_id=klass.school_id, class_id=klass.id, school_year_id=year.id,
-                     version=version, status=TranscriptStatus.DRAFT, verification_code=_new_code(session),
+                     version=version, status=TranscriptStatus.DRAFT, verification_code=_new_codes(session, 1)[0],
                      content=content, content_hash=sha256_hex(canonical_json(content)), replaces_id=replaces_id)
     session.add(row)
     session.flush()
     return row
 
 
-def _new_code(session: Session) -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    while True:
-        code = "".join(secrets.choice(alphabet) for _ in range(10))
-        if not session.scalar(select(Transcript.id).where(Transcript.verification_code == code)):
-            return code
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by hand
+
+
+def _new_codes(session: Session, n: int) -> list[str]:
+    """``n`` fresh verification codes: 10 characters of 32 (50 bits), unused so far."""
+    codes: list[str] = []
+    while len(codes) < n:
+        batch = {"".join(secrets.choice(CODE_ALPHABET) for _ in range(10)) for _ in range(n - len(codes))}
+        taken = set(session.scalars(select(Transcript.verification_code).where(
+            Transcript.verification_code.in_(sorted(batch)))))
+        codes += [c for c in sorted(batch) if c not in taken and c not in codes]
+    return codes
 
 
 def _transcript(session: Session, actor: Actor, transcript_id: int) -> Transcript:
@@ -317,9 +348,8 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
                         only: list[int] | None = None, at: dt.datetime | None = None,
                         progress: Callable[[int, int], None] | None = None) -> "BatchResult":
     """Step 2 for the homeroom teacher's whole class (or the transcripts in ``only``): each draft
-    is rendered, given its three signature fields and signed (certifying, DocMDP level 2), each
-    in its own transaction, so a stopped batch resumes where it stopped and signs nothing twice.
-    Refused as a whole when a subject teacher has not confirmed yet (the previous step)."""
+    is rendered, given its three signature fields and signed (certifying, DocMDP level 2).
+    Refused as a whole while a subject teacher has not confirmed (the previous step)."""
     at = at or clock.now()
     with db.reading() as session:
         klass = _class(session, actor, class_id)
@@ -337,39 +367,68 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
             query = query.where(Transcript.id.in_(only))
         todo = list(session.scalars(query.order_by(Transcript.id)))
     tsa = os.environ.get("SOHOA_TSA_URL") or None
-    result = BatchResult()
-    for n, transcript_id in enumerate(todo, start=1):
-        with db.transaction() as session:
-            row = _transcript(session, actor, transcript_id)
-            if row.status != TranscriptStatus.DRAFT:
-                result.not_signed.append((transcript_id, f"đã ở trạng thái {row.status.value}, không còn là bản nháp"))
-            else:
-                pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
-                row.document = sign_pdf(add_signature_fields(pdf, SIGNATURE_FIELDS), signer, HOMEROOM_FIELD,
-                                        certify=True, reason="Giáo viên chủ nhiệm ký học bạ", tsa_url=tsa)
-                row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
-                audit.record(session, actor, "transcript.homeroom_sign", "transcript", row.id,
-                             school_id=row.school_id, after={"status": row.status.value})
-                result.signed.append(transcript_id)
-        if progress:
-            progress(n, len(todo))
-    return result
+
+    def sign(row: Transcript) -> str | None:
+        if row.status != TranscriptStatus.DRAFT:
+            return f"đã ở trạng thái {row.status.value}, không còn là bản nháp"
+        pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
+        row.document = sign_pdf(add_signature_fields(pdf, SIGNATURE_FIELDS), signer, HOMEROOM_FIELD, certify=True,
+                                reason="Giáo viên chủ nhiệm ký học bạ", tsa_url=tsa)
+        row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
+        return None
+
+    return _in_chunks(db, actor, todo, sign, "transcript.homeroom_sign", progress)
 
 
 @dataclass
 class BatchResult:
-    """What the principal's one action signed and what it did not, with the reason."""
+    """What a batch signing signed and what it did not, with the reason."""
 
     signed: list[int] = field(default_factory=list)
     not_signed: list[tuple[int, str]] = field(default_factory=list)
 
 
+#: Transcripts signed per transaction in a batch: a stopped batch loses at most the chunk in
+#: flight (rolled back whole, signed again on the next run), never half of a transcript.
+CHUNK = 25
+
+
+def _in_chunks(db: Database, actor: Actor, todo: list[int], sign: Callable[[Transcript], str | None],
+               action: str, progress: Callable[[int, int], None] | None) -> BatchResult:
+    """Run ``sign`` on each transcript of ``todo`` (locked), CHUNK per transaction, with one
+    audit event per school and chunk naming every transcript signed in it. ``sign`` returns
+    None when it signed, else why not."""
+    result = BatchResult()
+    for start in range(0, len(todo), CHUNK):
+        ids = todo[start:start + CHUNK]
+        with db.transaction() as session:
+            rows = session.scalars(select(Transcript).where(Transcript.id.in_(ids)).order_by(Transcript.id)
+                                   .with_for_update()).all()
+            signed: dict[int, list[Transcript]] = {}
+            for n, row in enumerate(rows, start=start + 1):
+                why = sign(row) if actor.sees_school(row.school_id) else "ngoài phạm vi của bạn"
+                if why:
+                    result.not_signed.append((row.id, why))
+                else:
+                    signed.setdefault(row.school_id, []).append(row)
+                if progress:  # the work done so far; it is committed with the chunk
+                    progress(n, len(todo))
+            for school_id, done in signed.items():
+                audit.record(session, actor, action, "transcript_batch", f"{done[0].id}-{done[-1].id}",
+                             school_id=school_id, after={"status": done[0].status.value, "transcripts": len(done),
+                                                         "ids": [r.id for r in done],
+                                                         "codes": [r.verification_code for r in done]})
+                result.signed += [r.id for r in done]
+    return result
+
+
 def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, seal_signer, *,
                          class_id: int | None = None, grade: int | None = None,
                          progress: Callable[[int, int], None] | None = None) -> BatchResult:
-    """Steps 3 and 4 in one action for a class, a grade or the whole school: the principal
-    approves and signs, then the school's seal signs, which issues the transcript. Each
-    transcript is its own transaction, so a stopped batch resumes where it stopped."""
+    """Steps 3 and 4 in one action for a class, a grade or the whole school (seed 001): the
+    principal approves and signs, then the school's seal signs, which issues the transcript.
+    Signed in chunks of :data:`CHUNK` transactions, so a stopped batch resumes where it stopped
+    and issues nothing twice; the result lists what was signed and what was not and why."""
     require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
     if actor.role != Role.PRINCIPAL:
         raise PermissionDenied("only the principal signs transcripts in batch")
@@ -379,33 +438,28 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
         seal = session.scalar(select(Certificate).where(Certificate.fingerprint == seal_signer.fingerprint))
         if seal is None or seal.kind != CertificateKind.SEAL or seal.school_id != school_id:
             raise PermissionDenied("the seal certificate is not this school's")
-        query = (select(Transcript.id, Transcript.status).join(SchoolClass, SchoolClass.id == Transcript.class_id)
+        query = (select(Transcript.id).join(SchoolClass, SchoolClass.id == Transcript.class_id)
                  .where(Transcript.school_id == school_id,
                         Transcript.status.in_([TranscriptStatus.DRAFT, TranscriptStatus.HOMEROOM_SIGNED])))
         if class_id is not None:
             query = query.where(Transcript.class_id == class_id)
         if grade is not None:
             query = query.where(SchoolClass.grade == grade)
-        todo = session.execute(query.order_by(Transcript.id)).all()
-    result = BatchResult()
+        todo = list(session.scalars(query.order_by(Transcript.id)))
     tsa = os.environ.get("SOHOA_TSA_URL") or None
-    for n, (transcript_id, status) in enumerate(todo, start=1):
-        if status != TranscriptStatus.HOMEROOM_SIGNED:
-            result.not_signed.append((transcript_id, "chưa có chữ ký của giáo viên chủ nhiệm"))
-        else:
-            with db.transaction() as session:
-                row = _transcript(session, actor, transcript_id)
-                document = sign_pdf(row.document, signer, PRINCIPAL_FIELD, certify=False,
-                                    reason="Hiệu trưởng phê duyệt học bạ", tsa_url=tsa)
-                row.document = sign_pdf(document, seal_signer, SEAL_FIELD, certify=False,
-                                        reason="Xác nhận của nhà trường", tsa_url=tsa)
-                row.status, row.principal_signed_by, row.issued_at = TranscriptStatus.ISSUED, actor.staff_id, clock.now()
-                audit.record(session, actor, "transcript.issue", "transcript", row.id, school_id=school_id,
-                             after={"status": row.status.value, "code": row.verification_code})
-            result.signed.append(transcript_id)
-        if progress:
-            progress(n, len(todo))
-    return result
+
+    def sign(row: Transcript) -> str | None:
+        if row.status != TranscriptStatus.HOMEROOM_SIGNED:
+            return ("chưa có chữ ký của giáo viên chủ nhiệm" if row.status == TranscriptStatus.DRAFT
+                    else f"đã ở trạng thái {row.status.value}")
+        document = sign_pdf(row.document, signer, PRINCIPAL_FIELD, certify=False,
+                            reason="Hiệu trưởng phê duyệt học bạ", tsa_url=tsa)
+        row.document = sign_pdf(document, seal_signer, SEAL_FIELD, certify=False,
+                                reason="Xác nhận của nhà trường", tsa_url=tsa)
+        row.status, row.principal_signed_by, row.issued_at = TranscriptStatus.ISSUED, actor.staff_id, clock.now()
+        return None
+
+    return _in_chunks(db, actor, todo, sign, "transcript.issue", progress)
 
 
 def cancel_and_reissue(db: Database, actor: Actor, transcript_id: int, reason: str) -> int:

@@ -146,7 +146,15 @@ class CmsSigner(Signer):
     def pades_size(self) -> int:
         """Bytes to reserve in a PDF for :meth:`sign_pades_digest`'s output (certificates, attributes,
         the largest signature value of the key kind), so pyHanko need not sign twice to find out."""
-        return len(self._sd_head) + len(self._si_head) + len(self._sig_alg) + sum(map(len, self._fixed_attrs)) + 640
+        return (len(self._sd_head) + len(self._si_head) + len(self._sig_alg) + sum(map(len, self._fixed_attrs))
+                + self._max_signature_size + 160)  # + the digest attribute and the DER headers
+
+    @functools.cached_property
+    def _max_signature_size(self) -> int:
+        key = x509.load_der_x509_certificate(self._cert_der).public_key()
+        if self._key_algorithm == "ec":  # DER SEQUENCE of two INTEGERs, each up to the field size + 1
+            return 2 * (key.key_size + 7) // 8 + 9
+        return (key.key_size + 7) // 8
 
     def _assemble(self, attrs_content: bytes) -> bytes:
         signature = self.sign_raw(tlv(0x31, attrs_content))
