@@ -9,6 +9,7 @@ for the principal, for the homeroom teacher or for a subject teacher's confirmat
 """
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections import Counter, defaultdict
@@ -27,6 +28,7 @@ from core.signatures import KeyStore
 from core.storage.db import Database
 from core.storage.models import (
     CurriculumLoad, Enrolment, SchoolClass, SchoolLevel, SchoolYear, StaffAssignment, StaffRole, Subject,
+    SubjectConfirmation,
     TeachingAssignment, Transcript, UserAccount,
 )
 
@@ -46,6 +48,7 @@ class GradebookReport:
     students: int = 0
     confirmations: int = 0
     blocked: int = 0   # confirmations refused (expired or revoked certificate)
+    renewed: int = 0   # certificates renewed first (renew_certificates=True)
     transcripts: int = 0
     statuses: Counter = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -94,12 +97,41 @@ def evaluations(rng: random.Random, grade: int, students: list[int], skill: dict
     return out
 
 
+def _renew_certificates(db: Database, pki_dir: Path, school_ids: set[int]) -> int:
+    """A new certificate from the demo CA, registered, for every staff member of ``school_ids``
+    without a valid one now (expired mid-year or revoked by the generator)."""
+    from core import clock
+    from core.authz import SYSTEM
+    from core.services.certificates import register_certificate, valid_at
+    from core.signatures import DemoPKI
+    from core.storage.models import Certificate, Staff
+
+    now = clock.now()
+    with db.reading() as session:
+        valid = set(session.scalars(select(Certificate.staff_id).where(Certificate.staff_id.is_not(None),
+                                                                       valid_at(now))))
+        staff = session.execute(select(Staff.id, Staff.full_name).where(Staff.school_id.in_(school_ids))).all()
+    pki = DemoPKI.load(pki_dir)
+    renewed = 0
+    for staff_id, name in staff:
+        if staff_id not in valid:
+            cred = pki.issue_personal(f"staff-{staff_id}", name, not_before=now.replace(microsecond=0)
+                                      - dt.timedelta(days=1))
+            register_certificate(db, SYSTEM, cred.cert_der, staff_id=staff_id)
+            renewed += 1
+    return renewed
+
+
 def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] | None = None,
                          classes_per_school: int = 2, stages: tuple[str, ...] = STAGES, seed: int = 2025,
-                         fill: bool = True, progress: bool = False) -> GradebookReport:
+                         fill: bool = True, renew_certificates: bool = False,
+                         progress: bool = False) -> GradebookReport:
     """Fill the gradebooks of the top-grade ``classes_per_school`` classes of each school and take
     their transcripts to the school's stage (``stages`` in turn; ``fill=False`` takes gradebooks
-    filled by an earlier call with the stage "gradebook" on from there). Every step runs through
+    filled by an earlier call with the stage "gradebook" on from there). With
+    ``renew_certificates`` a teacher whose certificate expired or was revoked first gets a new
+    one, registered as an administrator would; otherwise their classes wait for them (a
+    blocking step the console shows). Every step runs through
     :mod:`core.services.transcripts` as the person whose step it is, signing with their key."""
     rng = random.Random(seed)
     report = GradebookReport()
@@ -119,6 +151,8 @@ def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] |
     for row in all_classes:
         if (school_ids is None or row.school_id in school_ids) and len(by_school[row.school_id]) < classes_per_school:
             by_school[row.school_id].append(row)
+    if renew_certificates:
+        report.renewed = _renew_certificates(db, Path(pki_dir), set(by_school))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -149,7 +183,12 @@ def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] |
             # at the "entered" stage the last subject's teacher has not confirmed yet
             class_stage = stage
             confirming = taught[:-1] if stage == "entered" else [] if stage == "gradebook" else taught
+            with db.reading() as session:
+                done = set(session.scalars(select(SubjectConfirmation.subject_id).where(
+                    SubjectConfirmation.class_id == class_id, SubjectConfirmation.school_year_id == year_id)))
             for subject, teacher, _ in confirming:
+                if subject.id in done:
+                    continue
                 try:
                     svc.confirm_subject(db, actors[teacher], class_id, subject.id, year_id,
                                         keys.signer_for(f"staff-{teacher}"))

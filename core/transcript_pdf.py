@@ -26,6 +26,7 @@ REGULAR, BOLD = "DejaVuSans", "DejaVuSans-Bold"
 SIZE, LEADING, PAD = 8.5, 10.5, 3.5
 LEFT, WIDTH = 36.0, 523.0
 SUBJECT_COLUMNS = (150, 55, 55, 55, 208)
+PRIMARY_COLUMNS = (170, 70, 80, 203)
 SUMMARY_COLUMNS = (200, 323)
 QR_SIZE = 62
 
@@ -134,10 +135,18 @@ def render_transcript(content: dict, verification_code: str, verify_url: str) ->
             canvas.drawString(x, y, text)
         y -= 17
 
-    rows = [["Môn học / hoạt động giáo dục", "Học kì I", "Học kì II", "Cả năm", "Nhận xét của giáo viên môn học"]]
-    rows += [[s["name"], s.get("term1") or "", s.get("term2") or "", s.get("year") or "", s.get("comment") or ""]
-             for s in content["subjects"]]
-    y = _table(canvas, y + 4, SUBJECT_COLUMNS, rows, centered={1, 2, 3}, header=True)
+    if content.get("grade", 6) <= 5:  # TT27: a rating per subject and the year-end test score
+        rows = [["Môn học và hoạt động giáo dục", "Mức đạt được", "Điểm KTĐK cuối năm",
+                 "Nhận xét của giáo viên"]]
+        rows += [[s["name"], s.get("year") or "", s.get("test") or "", s.get("comment") or ""]
+                 for s in content["subjects"]]
+        columns = PRIMARY_COLUMNS
+    else:  # TT22: term and year averages (Đạt / Chưa đạt for comment-only subjects)
+        rows = [["Môn học / hoạt động giáo dục", "Học kì I", "Học kì II", "Cả năm", "Nhận xét của giáo viên môn học"]]
+        rows += [[s["name"], s.get("term1") or "", s.get("term2") or "", s.get("year") or "", s.get("comment") or ""]
+                 for s in content["subjects"]]
+        columns = SUBJECT_COLUMNS
+    y = _table(canvas, y + 4, columns, rows, centered=set(range(1, len(columns) - 1)), header=True)
     y = _table(canvas, y - 12, SUMMARY_COLUMNS, [[k, str(v)] for k, v in content["summary"]])
     lines = simpleSplit(f"Nhận xét của giáo viên chủ nhiệm: {content.get('comment') or ''}", REGULAR, SIZE, WIDTH)
     y -= 16

@@ -27,7 +27,7 @@ from core.documents import canonical_json, sha256_hex
 from core.errors import NotFound, PermissionDenied, RuleViolation
 from core.rules import assessment_primary as tt27
 from core.rules import assessment_secondary as tt22
-from core.rules.curriculum import level_of_grade
+from core.rules.curriculum import CURRICULUM, level_of_grade
 from core.services.logbook import registered_certificate
 from core.services.verification import SignatureReport, VerificationReport, _authorised
 from core.signatures.pades import add_signature_fields, sign_pdf, verify_pdf
@@ -42,6 +42,8 @@ from core.transcript_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIG
 LEVEL_NAMES = {SchoolLevel.PRIMARY: "Tiểu học", SchoolLevel.LOWER_SECONDARY: "Trung học cơ sở",
                SchoolLevel.UPPER_SECONDARY: "Trung học phổ thông"}
 LEVELS_VI = {level.value: level for level in tt22.Level}
+#: Subjects appear on the transcript in the curriculum's (the Ministry's form's) order.
+_MINISTRY_ORDER = {spec.code: i for i, spec in enumerate(CURRICULUM)}
 
 
 def verify_url(code: str) -> str:
@@ -177,6 +179,10 @@ def confirm_subject(db: Database, actor: Actor, class_id: int, subject_id: int, 
             TeachingAssignment.teacher_id == actor.staff_id))
         if not teaches:
             raise PermissionDenied("only the class's teacher of this subject confirms its results")
+        if session.scalar(select(SubjectConfirmation.id).where(
+                SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
+                SubjectConfirmation.school_year_id == year_id)):
+            raise RuleViolation("these results are already confirmed", message_vi="Điểm môn này đã được xác nhận")
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
         results = session.execute(select(SubjectResult.student_id, SubjectResult.year_value).where(
             SubjectResult.class_id == class_id, SubjectResult.subject_id == subject_id,
@@ -220,12 +226,14 @@ def _content_of(school: School, klass: SchoolClass, student: Student, year: Scho
     every computed result by the level's rules (TT27 for primary, TT22 for secondary)."""
     level = level_of_grade(klass.grade)
     subjects = []
-    for subject, result in rows:
+    for subject, result in sorted(rows, key=lambda r: _MINISTRY_ORDER.get(r[0].code, len(_MINISTRY_ORDER))):
         term1 = term2 = ""
         if level != SchoolLevel.PRIMARY and not subject.comment_only and result.term1:
             term1 = str(tt22.term_average(result.term1["regular"], result.term1["mid"], result.term1["final"]))
             term2 = str(tt22.term_average(result.term2["regular"], result.term2["mid"], result.term2["final"]))
+        test = result.term2.get("test") if level == SchoolLevel.PRIMARY and isinstance(result.term2, dict) else None
         subjects.append({"code": subject.code, "name": subject.name, "term1": term1, "term2": term2,
+                         "test": "" if test is None else str(test),
                          "year": result.year_value, "comment": result.comment or "",
                          "comment_only": subject.comment_only})
     summary: list[tuple[str, str]] = []

@@ -26,11 +26,14 @@ from core.signatures.cms import TrustStore, verify_detached
 from core.signatures.pades import verify_pdf
 from core.storage.db import Database
 from core.storage.models import (
-    Certificate, CertificateKind, EntryStatus, LogbookEntry, ReceivedTranscript, School, SchoolClass, SchoolYear,
-    Staff, Student, TeachingAssignment, Transcript, TranscriptStatus,
+    Certificate, CertificateKind, EntryStatus, LogbookEntry, ReceivedTranscript, Role, School, SchoolClass,
+    SchoolYear, Staff, Student, TeachingAssignment, Transcript, TranscriptStatus,
 )
 
 FORMAT = "sohoa.transcript-package/1"
+#: A student's move to another school; a school's cohort pushed to the city system; the city's
+#: return of the admitted students to each admitting school (docs/packages.md).
+PURPOSES = ("transfer", "city-push", "city-return")
 
 
 class PackageRejected(RuleViolation):
@@ -41,6 +44,8 @@ def export_package(db: Database, actor: Actor, school_id: int, seal_signer, *, s
                    purpose: str = "transfer", at: dt.datetime | None = None) -> bytes:
     """The signed package of the issued, current transcripts of ``student_ids``."""
     at = at or clock.now()
+    if purpose not in PURPOSES[:2]:
+        raise RuleViolation(f"a school exports for {' or '.join(PURPOSES[:2])}, not {purpose!r}")
     with db.transaction() as session:
         require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
         school = session.get(School, school_id)
@@ -57,27 +62,19 @@ def export_package(db: Database, actor: Actor, school_id: int, seal_signer, *, s
         items = [{"personal_id": st.personal_id, "full_name": st.full_name, "birth_date": st.birth_date.isoformat(),
                   "sex": st.sex.value, "school_year": year.name, "verification_code": t.verification_code,
                   "version": t.version, "sha256": hashlib.sha256(t.document).hexdigest()} for t, st, year in rows]
-        manifest = json.dumps({"format": FORMAT, "purpose": purpose, "school_code": school.code,
-                               "school_name": school.name, "created_at": at.isoformat(), "items": items},
-                              ensure_ascii=False, sort_keys=True, indent=1).encode()
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("manifest.json", manifest)
-            zf.writestr("manifest.p7s", seal_signer.sign_detached(manifest, at))
-            for t, _, _ in rows:
-                zf.writestr(f"transcripts/{t.verification_code}.pdf", t.document)
+        manifest = {"format": FORMAT, "purpose": purpose, "school_code": school.code, "school_name": school.name,
+                    "created_at": at.isoformat(), "items": items}
+        package = _write_package(manifest, {t.verification_code: t.document for t, _, _ in rows}, seal_signer, at)
         audit.record(session, actor, f"package.export.{purpose}", "school", school_id, school_id=school_id,
                      after={"transcripts": len(rows), "students": len(set(student_ids))})
-        return out.getvalue()
+        return package
 
 
-def import_package(db: Database, actor: Actor, receiving_school_id: int, package: bytes, trust: TrustStore,
-                   at: dt.datetime | None = None) -> int:
-    """Verify every signature of a package — the seal over the manifest and every transcript's
-    signatures — and only then record its transcripts for the receiving school. A tampered
-    or wrongly signed package is refused whole."""
-    at = at or clock.now()
-    require(actor, Permission.IMPORT_DATA, receiving_school_id)
+def verified_package(package: bytes, trust: TrustStore, *, session=None) -> tuple[dict, dict[str, bytes]]:
+    """Open a package and verify all of it — the seal over the manifest and every transcript's
+    three signatures and hash — or raise :class:`PackageRejected` naming what failed. With a
+    ``session``, a manifest signer registered in the database must be the seal of the school
+    the manifest names."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(package))
         manifest_bytes, signature = zf.read("manifest.json"), zf.read("manifest.p7s")
@@ -88,15 +85,17 @@ def import_package(db: Database, actor: Actor, receiving_school_id: int, package
         raise PackageRejected(f"not a transcript package: {err}") from err
     if manifest.get("format") != FORMAT:
         raise PackageRejected(f"unknown package format {manifest.get('format')!r}")
+    if manifest.get("purpose") not in PURPOSES:
+        raise PackageRejected(f"unknown package purpose {manifest.get('purpose')!r}")
     seal = verify_detached(manifest_bytes, signature, trust)
     if not seal.valid:
         raise PackageRejected(f"the manifest's seal signature is {seal.indication} ({seal.sub_indication}): "
                               f"{seal.message}")
-    with db.reading() as session:
+    if session is not None:
         known = session.execute(select(Certificate.kind, School.code).join(School, School.id == Certificate.school_id)
                                 .where(Certificate.fingerprint == seal.signer_fingerprint)).first()
-    if known is not None and (known[0] != CertificateKind.SEAL or known[1] != manifest.get("school_code")):
-        raise PackageRejected("the manifest is not signed with the seal of the school it names")
+        if known is not None and (known[0] != CertificateKind.SEAL or known[1] != manifest.get("school_code")):
+            raise PackageRejected("the manifest is not signed with the seal of the school it names")
     for item in manifest["items"]:
         pdf = documents[item["verification_code"]]
         if hashlib.sha256(pdf).hexdigest() != item["sha256"]:
@@ -106,6 +105,61 @@ def import_package(db: Database, actor: Actor, receiving_school_id: int, package
         if bad or len(results) < 3:
             raise PackageRejected(f"transcript {item['verification_code']} is not validly signed: "
                                   + ("; ".join(bad) or "signatures missing"))
+    return manifest, documents
+
+
+def _write_package(manifest: dict, documents: dict[str, bytes], seal_signer, at: dt.datetime) -> bytes:
+    data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", data)
+        zf.writestr("manifest.p7s", seal_signer.sign_detached(data, at))
+        for code, pdf in documents.items():
+            zf.writestr(f"transcripts/{code}.pdf", pdf)
+    return out.getvalue()
+
+
+def city_return_packages(actor: Actor, pushed: list[bytes], admissions: dict[str, str], department_seal,
+                         trust: TrustStore, *, department_code: str, at: dt.datetime | None = None) -> dict[str, bytes]:
+    """The city system's side after admissions (tuyển sinh lớp 6): from the schools' verified
+    ``city-push`` packages, one ``city-return`` package per admitting school with the
+    transcripts of the students it admitted (``admissions``: personal ID → school code), the
+    manifest signed by the department's seal. The transcripts travel byte for byte, so the
+    admitting school still verifies the issuing school's own signatures."""
+    at = at or clock.now()
+    if actor.role not in (Role.DEPARTMENT_SUPERVISOR, Role.ADMINISTRATOR):
+        raise PermissionDenied("the department returns the admitted cohort")
+    by_school: dict[str, tuple[list[dict], dict[str, bytes]]] = {}
+    for package in pushed:
+        manifest, documents = verified_package(package, trust)
+        if manifest["purpose"] != "city-push":
+            raise PackageRejected(f"a {manifest['purpose']} package is not a push to the city")
+        for item in manifest["items"]:
+            school = admissions.get(item["personal_id"])
+            if school is None:
+                continue
+            items, docs = by_school.setdefault(school, ([], {}))
+            items.append({**item, "school_code": manifest["school_code"]})
+            docs[item["verification_code"]] = documents[item["verification_code"]]
+    return {school: _write_package({"format": FORMAT, "purpose": "city-return", "school_code": department_code,
+                                    "school_name": "", "admitted_to": school, "created_at": at.isoformat(),
+                                    "items": items}, docs, department_seal, at)
+            for school, (items, docs) in by_school.items()}
+
+
+def import_package(db: Database, actor: Actor, receiving_school_id: int, package: bytes, trust: TrustStore,
+                   at: dt.datetime | None = None) -> int:
+    """Verify every signature of a package — the seal over the manifest and every transcript's
+    signatures — and only then record its transcripts for the receiving school. A tampered
+    or wrongly signed package is refused whole; a city-return package addressed to another
+    school is refused too."""
+    at = at or clock.now()
+    require(actor, Permission.IMPORT_DATA, receiving_school_id)
+    with db.reading() as session:
+        manifest, documents = verified_package(package, trust, session=session)
+        receiving_code = session.scalar(select(School.code).where(School.id == receiving_school_id))
+    if manifest["purpose"] == "city-return" and manifest.get("admitted_to") != receiving_code:
+        raise PackageRejected(f"this package is addressed to school {manifest.get('admitted_to')}")
     package_hash = hashlib.sha256(package).hexdigest()
     with db.transaction() as session:
         for item in manifest["items"]:
@@ -120,7 +174,8 @@ def import_package(db: Database, actor: Actor, receiving_school_id: int, package
                     ReceivedTranscript.verification_code == item["verification_code"])):
                 continue
             session.add(ReceivedTranscript(student_id=student.id, receiving_school_id=receiving_school_id,
-                                           from_school_code=manifest["school_code"], school_year=item["school_year"],
+                                           from_school_code=item.get("school_code", manifest["school_code"]),
+                                           school_year=item["school_year"],
                                            verification_code=item["verification_code"],
                                            document=documents[item["verification_code"]], received_at=at,
                                            package_hash=package_hash))

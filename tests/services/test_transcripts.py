@@ -12,7 +12,7 @@ from core.services.transcripts import (
     issuance_figures, prepare_transcripts, principal_sign_batch, verify_transcript,
 )
 from core.storage.models import (
-    Certificate, CertificateKind, CurriculumLoad, StudentRemark, TeachingAssignment, Transcript, TranscriptStatus,
+    AuditEvent, Certificate, CertificateKind, CurriculumLoad, StudentRemark, TeachingAssignment, Transcript, TranscriptStatus,
 )
 
 S = {"regular": ["8", "7.5", "9", "6"], "mid": "7", "final": "8.5"}   # E1: 7.8
@@ -184,3 +184,56 @@ def test_draft_comments_from_the_logbook_and_figures(school):
     assert df.loc["A01", ["students", "issued", "drafts", "cancelled", "issued_rate"]].tolist() == [2, 2, 0, 0, 1.0]
     assert bool(df.loc["A01", "overdue"]) is False
     assert issuance_figures(school.db, school.actor("mon_b"), "school").empty  # other school: nothing
+
+
+def test_confirming_twice_is_refused_clearly(school):
+    enter_all(school)
+    confirm_all(school)
+    with pytest.raises(RuleViolation, match="already confirmed"):
+        confirm_subject(school.db, school.actor("lan"), school.ids["6A1"], school.ids["subj:TOAN"],
+                        school.ids["year"], school.signer("lan"))
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingSigner:
+    """The principal's key, failing at its n-th PDF signature (a batch killed midway)."""
+
+    def __init__(self, signer, fail_at):
+        self._signer, self.calls, self.fail_at = signer, 0, fail_at
+
+    def __getattr__(self, name):
+        return getattr(self._signer, name)
+
+    def sign_pades_digest(self, digest):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise Crash("killed")
+        return self._signer.sign_pades_digest(digest)
+
+
+def test_a_batch_stopped_midway_resumes_without_issuing_twice(school, monkeypatch):
+    import core.services.transcripts as svc
+
+    monkeypatch.setattr(svc, "CHUNK", 1)
+    enter_all(school)
+    confirm_all(school)
+    drafts = prepare_transcripts(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"])
+    svc.homeroom_sign_class(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"],
+                            school.signer("lan"))
+    crashing = CrashingSigner(school.signer("binh"), fail_at=2)
+    with pytest.raises(Crash):
+        principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], crashing, school.seal)
+    with school.db.reading() as s:
+        states = [s.get(Transcript, t).status for t in drafts]
+        assert states == [TranscriptStatus.ISSUED, TranscriptStatus.HOMEROOM_SIGNED]  # nothing half-done
+        first_document = s.get(Transcript, drafts[0]).document
+    again = principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"),
+                                 school.seal)
+    assert again.signed == [drafts[1]] and again.not_signed == []
+    with school.db.reading() as s:
+        assert s.get(Transcript, drafts[0]).document == first_document  # not signed a second time
+        events = s.scalars(select(AuditEvent).where(AuditEvent.action == "transcript.issue")).all()
+    assert sorted(i for e in events for i in e.after["ids"]) == drafts  # each issued once, audited once

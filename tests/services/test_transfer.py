@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.authz import SYSTEM
-from core.errors import PermissionDenied
+from core.errors import PermissionDenied, RuleViolation
 from core.services.logbook import generate_week, sign_entry
-from core.services.transfer import PackageRejected, export_package, handover, import_package
+from core.services.transfer import (
+    PackageRejected, city_return_packages, export_package, handover, import_package,
+)
 from core.storage.models import EntryStatus, LogbookEntry, ReceivedTranscript, SchoolClass, TeachingAssignment
 from tests.services.test_transcripts import issue_all, school  # noqa: F401 - the fixture
 from tests.world import MONDAY
@@ -114,3 +116,48 @@ def test_handover_moves_unsigned_duties_only(world):
         assert s.get(SchoolClass, ids["6A1"]).homeroom_teacher_id == ids["ha"]
         assert s.scalar(select(func.count()).select_from(LogbookEntry).where(
             LogbookEntry.teacher_id == ids["lan"], LogbookEntry.status == EntryStatus.PENDING)) == 0
+
+
+def test_city_push_then_return_to_the_admitting_school(school, trust):  # noqa: F811
+    """Grade 5 → grade 6: school A pushes its cohort to the city; after admissions the
+    department returns each admitted student's transcript to the admitting school, which
+    verifies the issuing school's own signatures before recording it."""
+    issue_all(school)
+    ids = school.ids
+    pushed = export_package(school.db, school.actor("binh"), ids["A"], school.seal,
+                            student_ids=[ids["student0"], ids["student1"]], purpose="city-push")
+    assert json.loads(zipfile.ZipFile(io.BytesIO(pushed)).read("manifest.json"))["purpose"] == "city-push"
+    school.pki.issue_seal("sgd", "Sở GD&ĐT TP. Hồ Chí Minh")
+    department = school.keys.signer_for("sgd")
+    with school.db.reading() as s:
+        from core.storage.models import School, Student
+        pids = {sid: s.get(Student, sid).personal_id for sid in (ids["student0"], ids["student1"])}
+        code_b = s.get(School, ids["B"]).code
+    with pytest.raises(PermissionDenied):
+        city_return_packages(school.actor("binh"), [pushed], {pids[ids["student0"]]: code_b}, department, trust,
+                             department_code="SGD-HCM")
+    # only student0 was admitted (to B); student1 went elsewhere
+    returned = city_return_packages(school.actor("so"), [pushed], {pids[ids["student0"]]: code_b}, department,
+                                    trust, department_code="SGD-HCM")
+    assert list(returned) == [code_b]
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(returned[code_b])).read("manifest.json"))
+    assert manifest["purpose"] == "city-return" and manifest["admitted_to"] == code_b
+    assert [i["personal_id"] for i in manifest["items"]] == [pids[ids["student0"]]]
+    with pytest.raises(PackageRejected, match="addressed to school"):
+        import_package(school.db, school.actor("binh"), ids["A"], returned[code_b], trust)
+    assert import_package(school.db, school.actor("dung"), ids["B"], returned[code_b], trust) == 1
+    with school.db.reading() as s:
+        row = s.scalar(select(ReceivedTranscript))
+        assert row.from_school_code != "SGD-HCM" and row.receiving_school_id == ids["B"]
+    # a return built from a tampered push is refused at the city already
+    tampered = rebuild(pushed, lambda f: f.update({"manifest.json": f["manifest.json"].replace(b"city-push",
+                                                                                               b"city-push ")}))
+    with pytest.raises(PackageRejected):
+        city_return_packages(school.actor("so"), [tampered], {}, department, trust, department_code="SGD-HCM")
+
+
+def test_a_school_cannot_forge_a_city_return(school, trust):  # noqa: F811
+    issue_all(school)
+    with pytest.raises(RuleViolation):
+        export_package(school.db, school.actor("binh"), school.ids["A"], school.seal,
+                       student_ids=[school.ids["student0"]], purpose="city-return")
