@@ -127,7 +127,7 @@ def pipeline(url: str, schools: int, classes: int, students: int, cores: int) ->
     generate(db, Scale(districts=1, schools_per_district=schools, classes_per_school=classes, weeks=0,
                        students_per_class=students, seed=7), pki_dir=root / "pki", progress=True)
     filled = generate_transcripts(db, pki_dir=root / "pki", classes_per_school=10_000, stages=("gradebook",),
-                                  progress=True)
+                                  renew_certificates=True, progress=True)
     print(f"setup (untimed): {filled.classes} classes, {filled.students} students with filled gradebooks "
           f"in {time.perf_counter() - t0:.0f} s")
     with db.reading() as session:

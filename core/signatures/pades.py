@@ -11,9 +11,11 @@ import hashlib
 import io
 import logging
 
+from core.signatures import pdf_speedups
 from core.signatures.cms import FAILED, INDETERMINATE, PASSED, Verification
 
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+pdf_speedups.install()
 
 
 def add_signature_fields(pdf: bytes, fields: list[tuple[str, tuple[int, int, int, int]]], page: int = -1) -> bytes:
