@@ -1,7 +1,8 @@
 """Synthetic data (dữ liệu mô phỏng): a deterministic, realistic department for the demo,
 the tests and the benchmarks.
 
-Everything follows from ``Scale.seed`` (one :class:`random.Random`, never the global one):
+Everything follows from ``Scale.seed`` (a :class:`random.Random` per school seeded from it,
+never the global one, so schools can be built in parallel worker processes):
 the organisation (Sở GD&ĐT TP. Hồ Chí Minh, districts, primary / lower / upper secondary
 schools, a few private), the school year 2025-2026 with its Tết break and public holidays,
 bell schedules, the 2018 curriculum (:mod:`core.rules.curriculum`), staff, classes,
@@ -22,7 +23,9 @@ exactly the bytes :func:`core.services.logbook.entry_bytes` rebuilds, and every 
 homeroom teacher's and the principal's signatures over :func:`core.documents.week_document`.
 
 All writes are bulk (COPY on PostgreSQL, executemany on SQLite), one transaction per
-school set-up and per school-week, so memory stays bounded by one school.
+school set-up and per school-week, so memory stays bounded by one school. City scale
+(``benchmarks/city.py``: 2,000 schools) uses ``workers`` processes and keeps the 100,000
+staff keys in memory (``Scale.key_files=False``).
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ from core.rules.weekly_close import close_deadline
 from core.services.logbook import plan_week_entries
 from core.services.timetable import SlotSpec
 from core.signatures import DemoPKI, KeyStore
+from core.signatures.signer import SoftwareSigner
 from core.storage.bulk import allocate_ids, bulk_insert, reset_sequences
 from core.storage.db import Database
 from core.storage.models import (
@@ -129,6 +133,8 @@ TOPICS = {
 #: Habits: (share of teachers, P(missed), P(late)) before the school's quality factor.
 HABITS = {"punctual": (0.72, 0.01, 0.02), "late": (0.14, 0.03, 0.30), "forgetful": (0.10, 0.20, 0.05),
           "careless": (0.04, 0.35, 0.30)}
+#: Personal-ID serials per school, birth year and sex (6 digits: 1,000,000 / 450 = 2,222 schools).
+PID_BLOCK = 450
 PERIODS_PER_TEACHER = 18   # a subject teacher's weekly load (định mức ~ 17-19 tiết)
 SUBSTITUTION_RATE = 0.025  # dạy thay: a few % of periods
 #: Subjects a primary homeroom teacher teaches in their own class (the others have specialists).
@@ -150,6 +156,9 @@ class Scale:
     #: Classes per school (top grade first) whose gradebooks and transcripts are generated,
     #: each school stopping at a different step of the signing workflow (core.synthetic_gradebook).
     transcript_classes: int = 0
+    #: Write each staff member's key as a PIN-protected PKCS#12 file (the demo signs with them
+    #: later). City scale keeps the keys in memory only: 100,000 key files cost minutes.
+    key_files: bool = True
 
 
 @dataclass
@@ -168,6 +177,15 @@ class GenerationReport:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     gradebook: object = None   # core.synthetic_gradebook.GradebookReport when transcripts were generated
+
+    def merge(self, part: "GenerationReport") -> None:
+        """Add a school's part report (built in this process or a worker)."""
+        for name in ("classes", "staff", "students", "users", "certificates", "entries", "signed", "week_closes"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.statuses.update(part.statuses)
+        self.close_statuses.update(part.close_statuses)
+        for key, seconds in part.timings.items():
+            self.timings[key] += seconds
 
     @property
     def entries_per_second(self) -> float:
@@ -241,16 +259,17 @@ def _insert_users(session, rows: list[dict]) -> list[int]:
 
 # ---------------------------------------------------------------- the entry point
 def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True,
-             as_of: dt.datetime | None = None, responder_url: str | None = None) -> GenerationReport:
+             as_of: dt.datetime | None = None, responder_url: str | None = None, workers: int = 1) -> GenerationReport:
     """Build a whole department into an empty record store; see the module docstring.
 
     ``as_of`` is "now" for the behaviour model (naive VN-local): periods after it stay
     PENDING and weeks not over by then stay open. By default it is the Monday after the last
     generated week, so every generated week is in the past. ``responder_url`` is where the
     demo PKI's CRL/OCSP/TSA responder will answer (written into every certificate);
-    :mod:`core.cli` starts it with the console."""
+    :mod:`core.cli` starts it with the console. With PostgreSQL, ``workers`` processes build
+    schools side by side (each school is generated from its own seed, so the result does not
+    depend on how many)."""
     started = time.perf_counter()
-    rng = random.Random(scale.seed)
     report = GenerationReport()
     pki = DemoPKI.create(Path(pki_dir), responder_url=responder_url)
     weeks_all = teaching_weeks(FIRST_MONDAY, breaks=TET_BREAK)
@@ -300,27 +319,31 @@ def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True
                        subjects=subject_ids, weeks=weeks, as_of=as_of, pki=pki, pki_dir=Path(pki_dir))
     report.timings["organisation"] += time.perf_counter() - started
 
-    schools = [(d, k) for d in range(scale.districts) for k in range(scale.schools_per_district)]
+    schools = [(n, district_ids[d]) for n, (d, _) in
+               enumerate((d, k) for d in range(scale.districts) for k in range(scale.schools_per_district))]
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(schools) * len(weeks), desc="Tạo dữ liệu mô phỏng", unit="trường-tuần")
-    no_monitor = len(schools) - 1  # the last school has no monitor: a figure supervisors watch
-    for n, (d, _) in enumerate(schools):
-        t0 = time.perf_counter()
-        school = _School(n, district_ids[d], scale, rng, context, monitor=n != no_monitor)
-        with db.transaction() as session:
-            school.write_setup(session, report)
-        report.timings["setup"] += time.perf_counter() - t0
-        for week in weeks:
-            with db.transaction() as session:
-                school.write_week(session, week, report)
+        bar = tqdm(total=len(schools), desc="Tạo dữ liệu mô phỏng", unit="trường")
+    jobs = [(n, district, scale, context, n != len(schools) - 1) for n, district in schools]
+    # (the last school has no monitor: a figure supervisors watch)
+    if workers > 1 and db.engine.dialect.name == "postgresql":
+        import multiprocessing as mp
+
+        global _WORKER_SHARED
+        url = db.engine.url.render_as_string(hide_password=False)
+        db.engine.dispose()
+        _WORKER_SHARED = (scale, context)  # inherited by the forked workers, never pickled
+        with mp.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(url,)) as pool:
+            for part in pool.imap_unordered(_worker_school, [(n, d, m) for n, d, _, _, m in jobs]):
+                report.merge(part)
+                if bar:
+                    bar.update(1)
+    else:
+        for job in jobs:
+            report.merge(_build_school(db, *job))
             if bar:
                 bar.update(1)
-        with db.transaction() as session:
-            audit.record(session, SYSTEM, "synthetic.school", "school", school.id, school_id=school.id,
-                         after={"weeks": len(weeks), "classes": len(school.classes), "staff": len(school.staff),
-                                "timetable_versions": len(school.versions), "quality": school.quality})
     if bar:
         bar.close()
     with db.transaction() as session:
@@ -338,6 +361,42 @@ def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True
     return report
 
 
+def _build_school(db: Database, n: int, district_id: int, scale: Scale, ctx: "_Context",
+                  monitor: bool) -> GenerationReport:
+    """One school: its setup, then each week, then its audit record; a part report."""
+    report = GenerationReport()
+    t0 = time.perf_counter()
+    school = _School(n, district_id, scale, random.Random(f"{scale.seed}:{n}"), ctx, monitor=monitor)
+    with db.transaction() as session:
+        school.write_setup(session, report)
+    report.timings["setup"] += time.perf_counter() - t0
+    for week in ctx.weeks:
+        with db.transaction() as session:
+            school.write_week(session, week, report)
+    with db.transaction() as session:
+        audit.record(session, SYSTEM, "synthetic.school", "school", school.id, school_id=school.id,
+                     after={"weeks": len(ctx.weeks), "classes": len(school.classes), "staff": len(school.staff),
+                            "timetable_versions": len(school.versions), "quality": school.quality})
+    return report
+
+
+_WORKER_DB: Database | None = None
+_WORKER_SHARED: tuple | None = None   # (scale, context), set before the workers fork
+
+
+def _worker_init(url: str) -> None:
+    global _WORKER_DB
+    from core.storage.db import make_engine
+
+    _WORKER_DB = Database(make_engine(url))
+
+
+def _worker_school(job) -> GenerationReport:
+    n, district_id, monitor = job
+    scale, context = _WORKER_SHARED
+    return _build_school(_WORKER_DB, n, district_id, scale, context, monitor)
+
+
 @dataclass
 class _Context:
     dep: int
@@ -348,8 +407,6 @@ class _Context:
     as_of: dt.datetime
     pki: DemoPKI
     pki_dir: Path
-    #: Next personal-ID serial per (birth year, sex): unique numbers across the department.
-    pid_serials: Counter = field(default_factory=Counter)
 
 
 class TimetableError(RuntimeError):
@@ -378,6 +435,8 @@ class _School:
         self.days = list(range(1, 6 if self.level == SchoolLevel.PRIMARY else 7))
         self.extra_holiday = FIRST_MONDAY + dt.timedelta(days=7 * rng.randrange(3, 15) + rng.randrange(0, 5))
         self.keys = KeyStore(ctx.pki_dir)  # this school's signers only: dropped with the school
+        self.signers: dict[int, SoftwareSigner] = {}  # keys held in memory (Scale.key_files=False)
+        self.pid_serials: Counter = Counter()  # personal-ID serials used, per (birth year, sex)
 
     # ---------------------------------------------------------------- setup
     def write_setup(self, session, report: GenerationReport) -> None:
@@ -465,8 +524,11 @@ class _School:
             # Grade 1 of 2025-2026 was born in 2019; a few pupils are a year older.
             year = 2020 - grade - (1 if rng.random() < 0.03 else 0)
             birth = dt.date(year, rng.randint(1, 12), rng.randint(1, 28))
-            ctx.pid_serials[(year, sex)] += 1
-            serial = (ctx.pid_serials[(year, sex)] * 7919 + 104_729) % 1_000_000  # a bijection of the counter
+            self.pid_serials[(year, sex)] += 1
+            if self.pid_serials[(year, sex)] >= PID_BLOCK:
+                raise RuntimeError(f"more than {PID_BLOCK} students born in {year} of one sex at one school")
+            counter = self.n * PID_BLOCK + self.pid_serials[(year, sex)]  # each school its own block
+            serial = (counter * 7919 + 104_729) % 1_000_000  # a bijection of the counter
             pid = make_personal_id(PROVINCE, birth, sex, serial)
             students.append({"id": sid, "personal_id": pid, "full_name": _person(rng, sex), "birth_date": birth,
                              "sex": Sex.FEMALE if sex == "F" else Sex.MALE})
@@ -565,7 +627,10 @@ class _School:
             elif revoke and sid == revoked_one:
                 revoked = dt.datetime.combine(FIRST_MONDAY + dt.timedelta(weeks=11, days=2), dt.time(12))
             cred = self.ctx.pki.issue_personal(f"staff-{sid}", row["full_name"], not_before=dt.datetime(2025, 1, 1),
-                                               not_after=not_after, organisation=self.name)
+                                               not_after=not_after, organisation=self.name,
+                                               key_file=self.scale.key_files)
+            if cred.key is not None:
+                self.signers[sid] = SoftwareSigner(cred.key, cred.cert_der, [self.ctx.pki.issuing_der])
             if revoked:
                 self.ctx.pki.revoke(cred.serial_hex, revoked)  # the responder's CRL and OCSP say so too
             self.cert_end[sid] = min(not_after, revoked or not_after)
@@ -769,7 +834,7 @@ class _School:
                 remarks=[(self.students[s], text) for s, text in entry_remarks])
             row["status"] = classify_signing(when, start, end, grace)
             s0 = time.perf_counter()
-            row["signature"] = self.keys.signer_for(f"staff-{teacher}").sign_detached(data, when)
+            row["signature"] = self._signer(teacher).sign_detached(data, when)
             signing += time.perf_counter() - s0
             row["content_hash"] = sha256_hex(data)
             row["signed_at"], row["signed_by"] = when, teacher
@@ -800,7 +865,8 @@ class _School:
         """The week's closes (chốt sổ tuần): the homeroom teacher signs after the last school
         day, then the principal closes. Most class-weeks close on time (by the end of the next
         Monday), some late, some stay open or half-signed, a few are reopened by the principal
-        (and mostly closed again — never on time then). Nothing happens after ``as_of``."""
+        (and mostly closed again — never on time then); in week 5 every school's first class is
+        reopened and left so, so every term shows one. Nothing happens after ``as_of``."""
         rng, as_of = self.rng, self.ctx.as_of
         by_class: dict[int, list[dict]] = defaultdict(list)
         for r in rows:
@@ -814,6 +880,8 @@ class _School:
             bad = 1 / self.quality
             never, half, late = 0.03 * bad, 0.06 * bad, 0.14 * bad
             reopened, stays_reopened = rng.random() < 0.03, rng.random() < 0.35
+            if week.number == 5 and cid == min(by_class):  # scripted: each school has one reopened week
+                reopened = stays_reopened = True
             after = last_day + dt.timedelta(days=1)  # the day after the last lesson day
             if roll < late:
                 h_at = dt.datetime.combine(deadline.date() + dt.timedelta(days=rng.randrange(0, 6)),
@@ -862,4 +930,8 @@ class _School:
         return closes, reopens
 
     def _sign(self, staff_id: int, data: bytes, at: dt.datetime) -> bytes:
-        return self.keys.signer_for(f"staff-{staff_id}").sign_detached(data, at)
+        return self._signer(staff_id).sign_detached(data, at)
+
+    def _signer(self, staff_id: int):
+        held = self.signers.get(staff_id)
+        return held if held is not None else self.keys.signer_for(f"staff-{staff_id}")

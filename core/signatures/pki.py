@@ -32,7 +32,7 @@ class Credential:
     """An issued certificate and where its PKCS#12 key file is. Datetimes are VN-local."""
 
     owner_key: str
-    p12_path: Path
+    p12_path: Path | None   # None: issued with key_file=False, the key is only in ``key``
     pin: str
     cert_der: bytes
     fingerprint: str
@@ -40,6 +40,7 @@ class Credential:
     subject: str
     not_before: dt.datetime
     not_after: dt.datetime
+    key: object = None      # the private key, kept only when no key file was written
 
 
 def _new_key(key_type: str):
@@ -140,9 +141,12 @@ class DemoPKI:
     # ------------------------------------------------------------------ issuing
     def issue_personal(self, owner_key: str, common_name: str, *, not_before: dt.datetime | None = None,
                        not_after: dt.datetime | None = None, key_type: str = "ec",
-                       pin: str = DEFAULT_PIN, organisation: str | None = None) -> Credential:
-        """A staff member's signing certificate (digitalSignature + nonRepudiation)."""
-        return self._issue(owner_key, _name(common_name, organisation), not_before, not_after, key_type, pin)
+                       pin: str = DEFAULT_PIN, organisation: str | None = None, key_file: bool = True) -> Credential:
+        """A staff member's signing certificate (digitalSignature + nonRepudiation). With
+        ``key_file=False`` no PIN-protected PKCS#12 file is written and the key stays in the
+        returned credential (city-scale generation: 100,000 staff)."""
+        return self._issue(owner_key, _name(common_name, organisation), not_before, not_after, key_type, pin,
+                           key_file)
 
     def issue_seal(self, owner_key: str, organisation_name: str, *, not_before: dt.datetime | None = None,
                    not_after: dt.datetime | None = None, key_type: str = "ec",
@@ -151,7 +155,7 @@ class DemoPKI:
         return self._issue(owner_key, _name(organisation_name, organisation_name), not_before, not_after,
                            key_type, pin)
 
-    def _issue(self, owner_key, subject, not_before, not_after, key_type, pin) -> Credential:
+    def _issue(self, owner_key, subject, not_before, not_after, key_type, pin, key_file=True) -> Credential:
         not_before = (not_before or dt.datetime(2025, 1, 1)).replace(microsecond=0)
         not_after = (not_after or not_before + dt.timedelta(days=3 * 365)).replace(microsecond=0)
         key = _new_key(key_type)
@@ -177,11 +181,12 @@ class DemoPKI:
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                     self._issuing_key.public_key()), critical=False)
                 .sign(self._issuing_key, hashes.SHA256()))
-        path = self.directory / "keys" / f"{owner_key}.p12"
-        path.write_bytes(pkcs12.serialize_key_and_certificates(
-            owner_key.encode(), key, cert, [self.issuing], p12_encryption(pin)))
+        path = self.directory / "keys" / f"{owner_key}.p12" if key_file else None
+        if path is not None:
+            path.write_bytes(pkcs12.serialize_key_and_certificates(
+                owner_key.encode(), key, cert, [self.issuing], p12_encryption(pin)))
         der = cert.public_bytes(serialization.Encoding.DER)
-        return Credential(owner_key=owner_key, p12_path=path, pin=pin, cert_der=der,
+        return Credential(owner_key=owner_key, p12_path=path, pin=pin, cert_der=der, key=None if key_file else key,
                           fingerprint=hashlib.sha256(der).hexdigest(), serial_hex=format(cert.serial_number, "x"),
                           subject=cert.subject.rfc4514_string(), not_before=not_before, not_after=not_after)
 
@@ -209,6 +214,10 @@ class DemoPKI:
     def revoked(self) -> dict[str, str]:
         path = self.directory / "revoked.json"
         return json.loads(path.read_text()) if path.exists() else {}
+
+    @property
+    def issuing_der(self) -> bytes:
+        return self.issuing.public_bytes(serialization.Encoding.DER)
 
     def issuing_key(self):
         return self._issuing_key

@@ -23,10 +23,17 @@ def allocate_ids(session: Session, model, count: int) -> range:
     table = table_of(model)
     if session.bind.dialect.name == "postgresql" and count:
         seq = session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name})
-        # setval returns the new value; the block [first, last] is ours.
-        last = session.scalar(text(
-            "SELECT setval(:s, GREATEST((SELECT COALESCE(MAX(id), 0) FROM %s), "
-            "(SELECT last_value FROM %s)) + :n)" % (table.name, seq)), {"s": seq, "n": count})
+        # setval returns the new value; the block [first, last] is ours. Sequence changes are
+        # seen at once by every session (not transactional), so a short advisory lock around
+        # the read-and-set keeps parallel writers' blocks disjoint.
+        key = {"k": f"sohoa.ids.{table.name}"}
+        session.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
+        try:
+            last = session.scalar(text(
+                "SELECT setval(:s, GREATEST((SELECT COALESCE(MAX(id), 0) FROM %s), "
+                "(SELECT last_value FROM %s)) + :n)" % (table.name, seq)), {"s": seq, "n": count})
+        finally:
+            session.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
         return range(last - count + 1, last + 1)
     start = (session.scalar(select(func.max(table.c.id))) or 0) + 1
     return range(start, start + count)
