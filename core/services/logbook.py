@@ -131,23 +131,39 @@ def _require_week_editable(session: Session, entry: LogbookEntry) -> None:
 
 def entry_bytes(session: Session, entry: LogbookEntry) -> bytes:
     """The canonical bytes of an entry as it is now (what its signature must cover)."""
-    school_code = session.scalar(select(School.code).where(School.id == entry.school_id))
-    class_name = session.scalar(select(SchoolClass.name).where(SchoolClass.id == entry.class_id))
-    subject_code = session.scalar(select(Subject.code).where(Subject.id == entry.subject_id))
-    teacher_code = session.scalar(select(Staff.code).where(Staff.id == entry.teacher_id))
-    absences = session.execute(select(Student.personal_id, EntryAbsence.excused)
-                               .join(Student, Student.id == EntryAbsence.student_id)
-                               .where(EntryAbsence.entry_id == entry.id)).all()
-    remarks = session.execute(select(Student.personal_id, StudentRemark.text)
-                              .join(Student, Student.id == StudentRemark.student_id)
-                              .where(StudentRemark.entry_id == entry.id)).all()
-    return entry_document(
-        entry_id=entry.id, school_code=school_code, class_name=class_name, day=entry.day,
-        period_no=entry.period_no, subject_code=subject_code, teacher_code=teacher_code,
-        is_substitute=entry.is_substitute, lesson_title=entry.lesson_title,
-        curriculum_seq=entry.curriculum_seq, class_remark=entry.class_remark,
-        class_rating=entry.class_rating, absences=[tuple(a) for a in absences],
-        remarks=[tuple(r) for r in remarks])
+    return entries_bytes(session, [entry])[entry.id]
+
+
+def entries_bytes(session: Session, entries: list[LogbookEntry]) -> dict[int, bytes]:
+    """:func:`entry_bytes` of many entries with three queries in all (the signing API's batches)."""
+    ids = [e.id for e in entries]
+    codes = {row[0]: row[1:] for row in session.execute(
+        select(LogbookEntry.id, School.code, SchoolClass.name, Subject.code, Staff.code)
+        .join(School, School.id == LogbookEntry.school_id).join(SchoolClass, SchoolClass.id == LogbookEntry.class_id)
+        .join(Subject, Subject.id == LogbookEntry.subject_id).join(Staff, Staff.id == LogbookEntry.teacher_id)
+        .where(LogbookEntry.id.in_(ids)))}
+    absences: dict[int, list] = {}
+    for entry_id, pid, excused in session.execute(
+            select(EntryAbsence.entry_id, Student.personal_id, EntryAbsence.excused)
+            .join(Student, Student.id == EntryAbsence.student_id).where(EntryAbsence.entry_id.in_(ids))
+            .order_by(EntryAbsence.id)):
+        absences.setdefault(entry_id, []).append((pid, excused))
+    remarks: dict[int, list] = {}
+    for entry_id, pid, text_ in session.execute(
+            select(StudentRemark.entry_id, Student.personal_id, StudentRemark.text)
+            .join(Student, Student.id == StudentRemark.student_id).where(StudentRemark.entry_id.in_(ids))
+            .order_by(StudentRemark.id)):
+        remarks.setdefault(entry_id, []).append((pid, text_))
+    out = {}
+    for entry in entries:
+        school_code, class_name, subject_code, teacher_code = codes[entry.id]
+        out[entry.id] = entry_document(
+            entry_id=entry.id, school_code=school_code, class_name=class_name, day=entry.day,
+            period_no=entry.period_no, subject_code=subject_code, teacher_code=teacher_code,
+            is_substitute=entry.is_substitute, lesson_title=entry.lesson_title,
+            curriculum_seq=entry.curriculum_seq, class_remark=entry.class_remark,
+            class_rating=entry.class_rating, absences=absences.get(entry.id, []), remarks=remarks.get(entry.id, []))
+    return out
 
 
 # ------------------------------------------------------------------ filling in

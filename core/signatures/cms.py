@@ -188,17 +188,20 @@ def _verify_raw(public_key, kind: str, digest: str, signature: bytes, data: byte
     return True
 
 
-def verify_detached(data: bytes, signature: bytes, trust: TrustStore) -> Verification:
+def verify_detached(data: bytes, signature: bytes, trust: TrustStore, *,
+                    at: dt.datetime | None = None) -> Verification:
     """Verify a detached CMS signature over ``data``: integrity, signature value, chain to a
     trusted root, certificate validity at the signing time and (when the trust store has a
-    checker) revocation status at the signing time. Never raises for bad input."""
+    checker) revocation status at the signing time. With ``at`` the certificate is checked at
+    that moment instead of the signing time the signature claims (the signing API: the
+    server's receipt time decides, whatever the phone's clock said). Never raises for bad input."""
     try:
         parsed = _parse_fast(signature) or _parse_general(signature)
     except Exception as err:  # noqa: BLE001 - whatever the bytes are, the answer is a report
         parsed = _fail(FAILED, "FORMAT_FAILURE", f"unreadable CMS signature: {type(err).__name__}")
     if isinstance(parsed, Verification):
         return parsed
-    when = parsed.signing_time
+    when = at or parsed.signing_time
     if parsed.cert_der is None:
         return _fail(INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "the signer's certificate is not included",
                      when=when)

@@ -645,6 +645,22 @@ class LoginSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class Submission(Base):
+    """A signature received from a teacher's app (biên nhận): who sent which entry's signature,
+    when the server received it, and under which idempotency key, so a retried request is
+    answered from here and never signs or counts twice."""
+
+    __tablename__ = "submission"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("logbook_entry.id"), index=True)
+    status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    signature_hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+
+
 class Notification(Base):
     """The notification outbox (hộp thư đi): reminders core queues; a delivery job sends them by
     e-mail (SMTP) when configured and records when."""

@@ -1,0 +1,186 @@
+"""Signatures submitted from teachers' apps (ký số qua app và web, seed 000).
+
+The app fetches an entry's canonical bytes (:func:`core.services.logbook.entry_bytes`), signs
+them with the teacher's key where the key lives (a token, a remote signing service, the
+phone), and submits the detached CMS signature with an **idempotency key**. The server's
+receipt time decides on time or late (:func:`core.rules.signing_window.classify_signing`),
+never the time the client claims.
+
+:func:`submit_signatures` takes a batch of submissions — from different teachers, as an API
+process gathers them — and settles all of them in **one transaction**: one query for the
+idempotency keys already seen, one locked read of the entries, three queries for their
+canonical bytes, the certificates, then one UPDATE and one INSERT of receipts for the whole
+batch. A failure of one submission (not their entry, already signed, a bad signature) is
+that submission's answer and changes nothing for it; the others go through.
+
+Each accepted signature leaves a receipt (:class:`~core.storage.models.Submission`): who,
+which entry, when it was received, the signature's hash, under which key. A retried request
+with the same key is answered from its receipt — it never signs or counts hours twice — and
+the same key reused for a different entry is refused. The signed entry itself (signature,
+signer, time) is the evidence of a teacher's signing; the audit trail keeps administrators'
+actions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select, tuple_, update
+
+from core import clock
+from core.authz import Actor, Permission
+from core.documents import sha256_hex
+from core.errors import NotFound, PermissionDenied, RuleViolation, SohoaError
+from core.rules.signing_window import classify_signing, counts_as_teaching_hours
+from core.services.logbook import entries_bytes
+from core.signatures.cms import TrustStore, verify_detached
+from core.storage.db import Database
+from core.storage.models import (
+    Certificate, EntryStatus, LogbookEntry, School, Submission, WeekClose, WeekCloseStatus,
+)
+
+MAX_KEY_LENGTH = 100
+MAX_SIGNATURE_BYTES = 64 * 1024
+
+
+class Conflict(RuleViolation):
+    """The request cannot be applied to the entry's current state (HTTP 409)."""
+
+    status = 409
+
+
+class BadSignature(RuleViolation):
+    """The submitted bytes are not a valid signature over the entry by the teacher (HTTP 422)."""
+
+    status = 422
+
+
+@dataclass(frozen=True)
+class SignatureSubmission:
+    actor: Actor
+    entry_id: int
+    signature: bytes
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to one submission: the entry's signing status as the server decided it."""
+
+    entry_id: int
+    status: EntryStatus
+    received_at: dt.datetime
+    counts_as_teaching_hours: bool
+    replayed: bool = False   # answered from an earlier receipt with the same idempotency key
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise RuleViolation(f"an idempotency key of 1 to {MAX_KEY_LENGTH} printable characters is required",
+                            message_vi=f"Cần khóa chống lặp (Idempotency-Key) từ 1 đến {MAX_KEY_LENGTH} ký tự")
+
+
+def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubmission],
+                      at: dt.datetime | None = None) -> list[Receipt | SohoaError]:
+    """Settle a batch of submitted signatures in one transaction; one answer per item, in order."""
+    at = at or clock.now()
+    answers: list[Receipt | SohoaError | None] = [None] * len(items)
+    for i, item in enumerate(items):
+        try:
+            _check_key(item.idempotency_key)
+            if item.actor.staff_id is None or not item.actor.may(Permission.SIGN_ENTRY):
+                raise PermissionDenied("only teachers sign lesson entries",
+                                       message_vi="Chỉ giáo viên được ký sổ đầu bài")
+            if len(item.signature) > MAX_SIGNATURE_BYTES:
+                raise BadSignature("the signature is too large", message_vi="Chữ ký quá lớn")
+        except SohoaError as err:
+            answers[i] = err
+    todo = [i for i, a in enumerate(answers) if a is None]
+    if not todo:
+        return answers
+    with db.transaction() as session:
+        # Lock the entries first: a retry racing its original waits here, then finds its receipt.
+        entries = {e.id: e for e in session.scalars(
+            select(LogbookEntry).where(LogbookEntry.id.in_({items[i].entry_id for i in todo}))
+            .order_by(LogbookEntry.id).with_for_update())}
+        seen = {(row.user_id, row.idempotency_key): row for row in session.scalars(select(Submission).where(
+            tuple_(Submission.user_id, Submission.idempotency_key).in_(
+                [(items[i].actor.user_id, items[i].idempotency_key) for i in todo])))}
+        fresh = []
+        for i in todo:
+            earlier = seen.get((items[i].actor.user_id, items[i].idempotency_key))
+            if earlier is None:
+                fresh.append(i)
+            elif earlier.entry_id != items[i].entry_id:
+                answers[i] = Conflict("this idempotency key was already used for another entry",
+                                      message_vi="Khóa chống lặp này đã dùng cho một tiết khác")
+            else:
+                answers[i] = Receipt(earlier.entry_id, earlier.status, earlier.received_at,
+                                     counts_as_teaching_hours(earlier.status), replayed=True)
+        graces = dict(session.execute(select(School.id, School.signing_grace_seconds).where(
+            School.id.in_({e.school_id for e in entries.values()}))).all())
+        closed = set(session.execute(select(WeekClose.class_id, WeekClose.week_id).where(
+            tuple_(WeekClose.class_id, WeekClose.week_id).in_({(e.class_id, e.week_id) for e in entries.values()}),
+            WeekClose.status.in_([WeekCloseStatus.HOMEROOM_SIGNED, WeekCloseStatus.CLOSED]))).all())
+        candidates = []
+        taken: set[int] = set()
+        for i in fresh:
+            item, entry = items[i], entries.get(items[i].entry_id)
+            try:
+                if entry is None or not item.actor.sees_school(entry.school_id):
+                    raise NotFound(f"no logbook entry {item.entry_id}",
+                                   message_vi=f"Không có tiết học {item.entry_id}")
+                if entry.teacher_id != item.actor.staff_id:
+                    raise PermissionDenied(f"entry {entry.id} is not yours: another teacher teaches that period",
+                                           message_vi="Bạn không phải giáo viên dạy tiết này")
+                if entry.status != EntryStatus.PENDING:
+                    raise Conflict(f"entry {entry.id} is already {entry.status.value}",
+                                   message_vi="Tiết học đã được ký hoặc đã quá hạn")
+                if (entry.class_id, entry.week_id) in closed:
+                    raise Conflict(f"the week of entry {entry.id} is closed", message_vi="Sổ tuần đã chốt")
+                candidates.append(i)
+            except SohoaError as err:
+                answers[i] = err
+        data = entries_bytes(session, [entries[items[i].entry_id] for i in candidates]) if candidates else {}
+        checks = {i: verify_detached(data[items[i].entry_id], items[i].signature, trust, at=at) for i in candidates}
+        certificates = {c.fingerprint: c for c in session.scalars(select(Certificate).where(
+            Certificate.fingerprint.in_({v.signer_fingerprint for v in checks.values() if v.signer_fingerprint})))}
+        updates, receipts = [], []
+        for i in candidates:
+            item, entry, check = items[i], entries[items[i].entry_id], checks[i]
+            try:
+                if not check.valid:
+                    raise BadSignature(f"the signature does not verify: {check.indication} "
+                                       f"{check.sub_indication or ''} ({check.message})".replace("  ", " "),
+                                       message_vi="Chữ ký số không hợp lệ cho nội dung tiết học này")
+                cert = certificates.get(check.signer_fingerprint)
+                if cert is None or cert.staff_id != item.actor.staff_id:
+                    raise BadSignature("the signing certificate is not registered to this teacher",
+                                       message_vi="Chứng thư số không thuộc giáo viên này")
+                if not (cert.not_before <= at <= cert.not_after) or (cert.revoked_at and cert.revoked_at <= at):
+                    raise BadSignature("the signing certificate is expired or revoked",
+                                       message_vi="Chứng thư số đã hết hạn hoặc bị thu hồi")
+                if entry.id in taken:  # the same entry twice in one batch: the first good one signs
+                    raise Conflict(f"entry {entry.id} is already signed", message_vi="Tiết học đã được ký")
+                taken.add(entry.id)
+            except SohoaError as err:
+                answers[i] = err
+                continue
+            status = classify_signing(at, entry.period_start, entry.period_end,
+                                      dt.timedelta(seconds=graces[entry.school_id]))
+            updates.append({"eid": entry.id, "sig": item.signature, "hash": sha256_hex(data[entry.id]),
+                            "at": at, "by": item.actor.staff_id, "st": status.value})
+            receipts.append({"user_id": item.actor.user_id, "idempotency_key": item.idempotency_key,
+                             "entry_id": entry.id, "status": status, "received_at": at,
+                             "signature_hash": hashlib.sha256(item.signature).hexdigest()})
+            answers[i] = Receipt(entry.id, status, at, counts_as_teaching_hours(status))
+        if updates:
+            from sqlalchemy import bindparam
+            table = LogbookEntry.__table__
+            session.connection().execute(
+                update(table).where(and_(table.c.id == bindparam("eid"), table.c.status == EntryStatus.PENDING.value))
+                .values(signature=bindparam("sig"), content_hash=bindparam("hash"), signed_at=bindparam("at"),
+                        signed_by=bindparam("by"), status=bindparam("st")), updates)
+            session.execute(Submission.__table__.insert(), [{**r, "status": r["status"].value} for r in receipts])
+    return answers

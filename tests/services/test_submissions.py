@@ -1,0 +1,118 @@
+"""Signatures submitted from teachers' apps: client-side CMS over the entry's canonical bytes,
+the server's receipt time decides, idempotency keys answer retries without signing or counting
+twice, and every bad submission is refused without touching anything."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from core.authz import SYSTEM
+from core.errors import NotFound, PermissionDenied, RuleViolation
+from core.services.logbook import entry_bytes, generate_week, teaching_hours
+from core.services.submissions import BadSignature, Conflict, Receipt, SignatureSubmission, submit_signatures
+from core.storage.models import EntryStatus, LogbookEntry, Submission
+from tests.world import MONDAY
+
+P2_END = dt.datetime.combine(MONDAY, dt.time(8, 35))  # Monday period 2 of 6A1 is Minh's
+
+
+@pytest.fixture
+def week(world):
+    generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
+    generate_week(world.db, SYSTEM, world.ids["B"], world.ids["week1"])
+    return world
+
+
+def signed_by(w, who, entry_id, *, claimed=None, data=None):
+    """What the teacher's app sends: a detached CMS over the entry's canonical bytes."""
+    if data is None:
+        with w.db.reading() as s:
+            data = entry_bytes(s, s.get(LogbookEntry, entry_id))
+    return w.signer(who).sign_detached(data, claimed or P2_END)
+
+
+def submit(w, who, entry_id, signature, key, at):
+    return submit_signatures(w.db, w.trust, [SignatureSubmission(w.actor(who), entry_id, signature, key)], at=at)[0]
+
+
+def state(w, entry_id):
+    with w.db.reading() as s:
+        e = s.get(LogbookEntry, entry_id)
+        return e.status, e.signed_at, s.scalar(select(func.count()).select_from(Submission))
+
+
+def test_on_time_late_by_the_servers_clock_not_the_clients(week):
+    w = week
+    w.trust = w.pki.trust_store()
+    entry = w.entry("6A1", MONDAY, 2)
+    # the phone's clock says 2030; the server received it 5 minutes after the period's end
+    receipt = submit(w, "minh", entry, signed_by(w, "minh", entry, claimed=dt.datetime(2030, 1, 1)), "k1",
+                     P2_END + dt.timedelta(minutes=5))
+    assert isinstance(receipt, Receipt) and receipt.status == EntryStatus.ON_TIME and receipt.counts_as_teaching_hours
+    assert state(w, entry)[:2] == (EntryStatus.ON_TIME, P2_END + dt.timedelta(minutes=5))
+    late = w.entry("6A1", MONDAY + dt.timedelta(days=1), 2)
+    receipt = submit(w, "minh", late, signed_by(w, "minh", late), "k2",
+                     dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(8, 40, 1)))
+    assert receipt.status == EntryStatus.LATE and not receipt.counts_as_teaching_hours
+
+
+def test_a_retry_is_answered_from_the_receipt_and_counts_once(week):
+    w = week
+    w.trust = w.pki.trust_store()
+    entry = w.entry("6A1", MONDAY, 2)
+    sig = signed_by(w, "minh", entry)
+    first = submit(w, "minh", entry, sig, "retry-1", P2_END)
+    again = submit(w, "minh", entry, sig, "retry-1", P2_END + dt.timedelta(minutes=30))
+    assert not first.replayed and again.replayed and again.status == first.status == EntryStatus.ON_TIME
+    assert again.received_at == first.received_at
+    assert state(w, entry)[2] == 1  # one receipt
+    hours = teaching_hours(w.db, w.actor("minh"), w.ids["minh"], MONDAY, MONDAY)
+    assert hours["counted"] == 1
+    other = w.entry("6A1", MONDAY + dt.timedelta(days=1), 2)
+    reused = submit(w, "minh", other, signed_by(w, "minh", other), "retry-1", P2_END)
+    assert isinstance(reused, Conflict)
+    # a new key for an entry already signed: refused, nothing changes
+    twice = submit(w, "minh", entry, sig, "retry-2", P2_END)
+    assert isinstance(twice, Conflict) and state(w, entry)[2] == 1
+
+
+def test_bad_submissions_change_nothing(week):
+    w = week
+    w.trust = w.pki.trust_store()
+    mine = w.entry("6A1", MONDAY, 2)
+    lans = w.entry("6A1", MONDAY, 1)
+    other_school = w.entry("6B1", MONDAY, 1)
+    cases = [
+        ("minh", lans, signed_by(w, "minh", lans), PermissionDenied),               # another teacher's period
+        ("minh", 999_999, signed_by(w, "minh", mine), NotFound),                    # no such entry
+        ("minh", other_school, signed_by(w, "minh", mine), NotFound),               # not in their school
+        ("minh", mine, b"\x30\x03\x02\x01\x01", BadSignature),                      # malformed
+        ("minh", mine, signed_by(w, "minh", mine, data=b"other bytes"), BadSignature),  # over other content
+        ("minh", mine, signed_by(w, "lan", mine), BadSignature),                    # another teacher's key
+        ("minh", mine, signed_by(w, "minh", mine), RuleViolation),                  # key missing (below)
+        ("mon_a", mine, signed_by(w, "minh", mine), PermissionDenied),              # a monitor does not sign
+    ]
+    items = [SignatureSubmission(w.actor(who), e, sig, f"bad-{n}" if n != 6 else "")
+             for n, (who, e, sig, _) in enumerate(cases)]
+    answers = submit_signatures(w.db, w.trust, items, at=P2_END)
+    for (who, _, _, expected), answer in zip(cases, answers):
+        assert isinstance(answer, expected), (who, answer)
+        assert answer.message and answer.message_vi
+    for e in (mine, lans, other_school):
+        assert state(w, e)[0] == EntryStatus.PENDING
+    assert state(w, mine)[2] == 0
+
+
+def test_a_batch_from_many_teachers_settles_each_on_its_own(week):
+    w = week
+    w.trust = w.pki.trust_store()
+    p1, p2 = w.entry("6A1", MONDAY, 1), w.entry("6A1", MONDAY, 2)
+    items = [SignatureSubmission(w.actor("lan"), p1, signed_by(w, "lan", p1), "a"),
+             SignatureSubmission(w.actor("minh"), p2, b"garbage", "b"),
+             SignatureSubmission(w.actor("minh"), p2, signed_by(w, "minh", p2), "c"),
+             SignatureSubmission(w.actor("minh"), p2, signed_by(w, "minh", p2), "d")]  # same entry twice
+    answers = submit_signatures(w.db, w.trust, items, at=P2_END)
+    assert isinstance(answers[0], Receipt) and isinstance(answers[1], BadSignature)
+    assert isinstance(answers[2], Receipt) and isinstance(answers[3], Conflict)
+    # period 1 ended at 07:45: at 08:35 it is late; period 2 is on time
+    assert (state(w, p1)[0], state(w, p2)[0], state(w, p1)[2]) == (EntryStatus.LATE, EntryStatus.ON_TIME, 2)
