@@ -328,3 +328,39 @@ def teaching_hours(db: Database, actor: Actor, teacher_id: int, start: dt.date, 
         lost = rows.get(EntryStatus.LATE, 0) + rows.get(EntryStatus.MISSED, 0)
         return {"periods": sum(rows.values()), "counted": counted, "lost": lost,
                 "pending": rows.get(EntryStatus.PENDING, 0)}
+
+
+# ------------------------------------------------------------------ for teachers' apps
+def teacher_week(db: Database, actor: Actor, monday: dt.date) -> list[dict]:
+    """The signed-in teacher's periods in the week starting ``monday`` (the app's timetable),
+    with each period's signing deadline (end + the school's grace)."""
+    if actor.staff_id is None:
+        raise PermissionDenied("only staff have a timetable", message_vi="Chỉ giáo viên có thời khóa biểu")
+    with db.reading() as session:
+        rows = session.execute(
+            select(LogbookEntry, SchoolClass.name, Subject.name, School.signing_grace_seconds)
+            .join(SchoolClass, SchoolClass.id == LogbookEntry.class_id).join(Subject, Subject.id == LogbookEntry.subject_id)
+            .join(School, School.id == LogbookEntry.school_id)
+            .where(LogbookEntry.teacher_id == actor.staff_id, LogbookEntry.day >= monday,
+                   LogbookEntry.day < monday + dt.timedelta(days=7))
+            .order_by(LogbookEntry.day, LogbookEntry.period_no)).all()
+        return [{"entry_id": e.id, "day": e.day, "period_no": e.period_no, "class_name": class_name,
+                 "subject": subject, "period_start": e.period_start, "period_end": e.period_end,
+                 "signing_deadline": e.period_end + dt.timedelta(seconds=grace), "status": e.status.value,
+                 "is_substitute": e.is_substitute, "lesson_title": e.lesson_title}
+                for e, class_name, subject, grace in rows]
+
+
+def entry_for_signing(db: Database, actor: Actor, entry_id: int) -> dict:
+    """One of the teacher's periods with exactly the bytes their signature must cover."""
+    with db.reading() as session:
+        entry = _entry_for(session, actor, entry_id)
+        if entry.teacher_id != actor.staff_id:
+            raise PermissionDenied(f"entry {entry_id} is not yours: another teacher teaches that period",
+                                   message_vi="Bạn không phải giáo viên dạy tiết này")
+        data = entry_bytes(session, entry)
+        return {"entry_id": entry.id, "day": entry.day, "period_no": entry.period_no, "status": entry.status.value,
+                "lesson_title": entry.lesson_title, "curriculum_seq": entry.curriculum_seq,
+                "class_remark": entry.class_remark, "class_rating": entry.class_rating,
+                "period_end": entry.period_end, "signed_at": entry.signed_at,
+                "canonical_bytes": data, "sha256": sha256_hex(data)}

@@ -163,12 +163,13 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                                        message_vi="Chứng thư số đã hết hạn hoặc bị thu hồi")
                 if entry.id in taken:  # the same entry twice in one batch: the first good one signs
                     raise Conflict(f"entry {entry.id} is already signed", message_vi="Tiết học đã được ký")
+                # before the period starts, or after its day: refused (regulations: signing window)
+                status = classify_signing(at, entry.period_start, entry.period_end,
+                                          dt.timedelta(seconds=graces[entry.school_id]))
                 taken.add(entry.id)
             except SohoaError as err:
                 answers[i] = err
                 continue
-            status = classify_signing(at, entry.period_start, entry.period_end,
-                                      dt.timedelta(seconds=graces[entry.school_id]))
             updates.append({"eid": entry.id, "sig": item.signature, "hash": sha256_hex(data[entry.id]),
                             "at": at, "by": item.actor.staff_id, "st": status.value})
             receipts.append({"user_id": item.actor.user_id, "idempotency_key": item.idempotency_key,

@@ -116,3 +116,13 @@ def test_a_batch_from_many_teachers_settles_each_on_its_own(week):
     assert isinstance(answers[2], Receipt) and isinstance(answers[3], Conflict)
     # period 1 ended at 07:45: at 08:35 it is late; period 2 is on time
     assert (state(w, p1)[0], state(w, p2)[0], state(w, p1)[2]) == (EntryStatus.LATE, EntryStatus.ON_TIME, 2)
+
+
+def test_outside_the_signing_window_is_refused(week):
+    w = week
+    w.trust = w.pki.trust_store()
+    entry = w.entry("6A1", MONDAY, 2)
+    early = submit(w, "minh", entry, signed_by(w, "minh", entry), "w1", P2_END - dt.timedelta(hours=1))
+    next_day = submit(w, "minh", entry, signed_by(w, "minh", entry), "w2", P2_END + dt.timedelta(days=1))
+    assert isinstance(early, RuleViolation) and isinstance(next_day, RuleViolation)
+    assert "missed" in next_day.message and state(w, entry) == (EntryStatus.PENDING, None, 0)

@@ -1,0 +1,1 @@
+"""The signing API for teachers' apps (see docs/api.md)."""

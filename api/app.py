@@ -1,0 +1,362 @@
+"""The signing API for teachers' apps (FastAPI): sign in, the week's timetable, an entry's
+content and canonical bytes, fill an entry, submit its signature (idempotent), ask for a
+timetable change, teaching hours. Every call goes through core's services and authorization,
+exactly as the console's do; this module only maps HTTP to them.
+
+Submitted signatures are gathered by a :class:`Batcher` and settled together by
+:func:`core.services.submissions.submit_signatures` — one transaction for up to
+``max_batch`` signatures — which is how one process keeps up with a city's bell (see
+docs/api.md and benchmarks/signing_api.py). A request is answered only after its batch has
+committed: an acknowledged signature is in the database.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import time
+from contextlib import asynccontextmanager
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
+
+from core import clock
+from core.accounts import SESSION_LIFETIME, actor_for_token, sign_in
+from core.authz import Actor
+from core.errors import PermissionDenied, SohoaError
+from core.services.logbook import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
+from core.services.submissions import SignatureSubmission, submit_signatures
+from core.services.timetable import request_change
+from core.storage.db import Database
+
+MAX_BODY = 64 * 1024
+#: Ids are 64-bit in the record store: anything larger is a 422, never a database error.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a logbook entry's id")]
+VERSION = "1.0.0"
+
+
+# ---------------------------------------------------------------- models
+class Problem(BaseModel):
+    code: str = Field(description="machine-readable error code")
+    message: str = Field(description="English")
+    message_vi: str = Field(description="Tiếng Việt")
+
+
+class ErrorBody(BaseModel):
+    error: Problem
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class Period(BaseModel):
+    entry_id: int
+    day: dt.date
+    period_no: int
+    class_name: str
+    subject: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    signing_deadline: dt.datetime
+    status: str
+    is_substitute: bool
+    lesson_title: str | None
+
+
+class EntryForSigning(BaseModel):
+    entry_id: int
+    day: dt.date
+    period_no: int
+    status: str
+    lesson_title: str | None
+    curriculum_seq: int | None
+    class_remark: str | None
+    class_rating: str | None
+    period_end: dt.datetime
+    signed_at: dt.datetime | None
+    canonical_bytes: str = Field(description="base64 of the exact bytes the signature must cover")
+    sha256: str
+
+
+class Content(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lesson_title: str = Field(min_length=1, max_length=400)
+    curriculum_seq: int | None = Field(default=None, ge=1, le=500)
+    class_remark: str | None = Field(default=None, max_length=2000)
+    class_rating: str | None = Field(default=None, max_length=2)
+    absences: dict[Id, bool] | None = Field(default=None, description="student id → excused")
+    student_remarks: dict[Id, Annotated[str, Field(max_length=2000)]] | None = None
+
+
+class SignatureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signature: str = Field(min_length=1, max_length=90_000,
+                           description="base64 of a detached CMS (PKCS#7) signature over canonical_bytes")
+
+
+class ReceiptOut(BaseModel):
+    entry_id: int
+    status: str = Field(description="on_time | late (decided by the server's receipt time)")
+    received_at: dt.datetime
+    counts_as_teaching_hours: bool
+    replayed: bool = Field(description="true when answered from an earlier request with the same Idempotency-Key")
+
+
+class Hours(BaseModel):
+    periods: int
+    counted: int
+    lost: int
+    pending: int
+
+
+class ChangeRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    school_id: Id
+    changes: list[dict] = Field(min_length=1, max_length=50)
+    reason: str = Field(default="", max_length=1000)
+
+
+class ChangeRequestOut(BaseModel):
+    request_id: int
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
+
+
+# ---------------------------------------------------------------- batching
+class Batcher:
+    """Gathers submitted signatures for a few milliseconds and settles them in one transaction
+    on a worker thread; each request waits for its own answer."""
+
+    def __init__(self, db: Database, trust, *, window: float = 0.004, max_batch: int = 256):
+        self.db, self.trust, self.window, self.max_batch = db, trust, window, max_batch
+        self.queue: asyncio.Queue | None = None
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+
+    async def submit(self, item: SignatureSubmission, received_at: dt.datetime):
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((item, received_at, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            deadline = loop.time() + self.window
+            while len(batch) < self.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self.queue.get(), timeout))
+                except asyncio.TimeoutError:
+                    break
+            # Each request's own receipt time decides its status; a batch settles at most a few
+            # ms later, and every item keeps the time it arrived.
+            groups: dict[dt.datetime, list] = {}
+            for entry in batch:
+                groups.setdefault(entry[1], []).append(entry)
+            for received_at, group in groups.items():
+                try:
+                    answers = await loop.run_in_executor(None, submit_signatures, self.db, self.trust,
+                                                         [g[0] for g in group], received_at)
+                except Exception as err:  # noqa: BLE001 - the database is away: every waiter hears it
+                    for _, _, future in group:
+                        if not future.done():
+                            future.set_exception(err)
+                    continue
+                for (_, _, future), answer in zip(group, answers):
+                    if not future.done():
+                        future.set_result(answer)
+
+
+# ---------------------------------------------------------------- the app
+def create_app(db: Database, trust, *, batch_window: float = 0.004, max_batch: int = 256,
+               token_cache_seconds: float = 10.0) -> FastAPI:
+    batcher = Batcher(db, trust, window=batch_window, max_batch=max_batch)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="sohoa signing API", version=VERSION, lifespan=lifespan,
+                  description="Sổ đầu bài số: the API teachers' apps use to read their timetable and sign their "
+                              "periods. Errors carry an English and a Vietnamese message. See docs/api.md.",
+                  responses={401: {"model": ErrorBody}})
+    bearer = HTTPBearer(auto_error=False)
+    tokens: dict[str, tuple[Actor, float]] = {}
+
+    def problem(status: int, code: str, message: str, message_vi: str, headers=None) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"error": {"code": code, "message": message,
+                                                                   "message_vi": message_vi}}, headers=headers)
+
+    @app.exception_handler(SohoaError)
+    async def sohoa_error(_request, err: SohoaError):
+        status = getattr(err, "status", 400)
+        return problem(status, type(err).__name__, err.message, err.message_vi)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, err: RequestValidationError):
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return problem(422, "InvalidRequest", f"invalid request: {where}: {first.get('msg', '')}",
+                       f"Yêu cầu không hợp lệ: {where}")
+
+    @app.exception_handler(OperationalError)
+    async def database_away(_request, _err):
+        return problem(503, "Unavailable", "the database is unavailable; retry with the same Idempotency-Key",
+                       "Cơ sở dữ liệu tạm thời không sẵn sàng; hãy gửi lại với cùng Idempotency-Key",
+                       headers={"Retry-After": "1"})
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return problem(413, "TooLarge", f"the request body is larger than {MAX_BODY} bytes",
+                           f"Nội dung yêu cầu vượt quá {MAX_BODY} byte")
+        if request.method in ("POST", "PUT") and request.url.path != "/api/v1/token":
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                return problem(415, "UnsupportedMediaType", "send JSON (Content-Type: application/json)",
+                               "Hãy gửi JSON (Content-Type: application/json)")
+        try:
+            return await call_next(request)
+        except OperationalError:
+            return problem(503, "Unavailable", "the database is unavailable; retry with the same Idempotency-Key",
+                           "Cơ sở dữ liệu tạm thời không sẵn sàng; hãy gửi lại với cùng Idempotency-Key",
+                           headers={"Retry-After": "1"})
+
+    async def teacher(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Actor:
+        if credentials is None:
+            raise Unauthorized("sign in first: Authorization: Bearer <token>", message_vi="Hãy đăng nhập trước")
+        token = credentials.credentials
+        cached = tokens.get(token)
+        now = time.monotonic()
+        if cached and cached[1] > now:
+            return cached[0]
+        try:
+            actor = await asyncio.get_running_loop().run_in_executor(None, actor_for_token, db, token)
+        except PermissionDenied as err:
+            raise Unauthorized(err.message, message_vi=err.message_vi) from err
+        if len(tokens) > 100_000:
+            tokens.clear()
+        tokens[token] = (actor, now + token_cache_seconds)
+        return actor
+
+    async def run(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    @app.post("/api/v1/token", response_model=Token, responses=ERRORS, tags=["sign-in"],
+              summary="Sign in (đăng nhập): a bearer token for the other calls")
+    async def token(body: Credentials):
+        try:
+            value = await run(sign_in, db, body.username, body.password)
+        except PermissionDenied as err:
+            raise Unauthorized(err.message, message_vi=err.message_vi) from err
+        return Token(access_token=value, expires_in=int(SESSION_LIFETIME.total_seconds()))
+
+    @app.get("/api/v1/me/timetable", response_model=list[Period], responses=ERRORS, tags=["logbook"],
+             summary="The signed-in teacher's periods in one week (thời khóa biểu)")
+    async def timetable(monday: dt.date = Query(description="the week's Monday"), actor: Actor = Depends(teacher)):
+        if monday.weekday() != 0:
+            raise BadRequest("monday must be a Monday", message_vi="Ngày bắt đầu tuần phải là thứ Hai")
+        return await run(teacher_week, db, actor, monday)
+
+    @app.get("/api/v1/entries/{entry_id}", response_model=EntryForSigning, responses=ERRORS, tags=["logbook"],
+             summary="One of my periods, with the exact bytes to sign")
+    async def entry(entry_id: EntryId, actor: Actor = Depends(teacher)):
+        row = await run(entry_for_signing, db, actor, entry_id)
+        return {**row, "canonical_bytes": base64.b64encode(row["canonical_bytes"]).decode()}
+
+    @app.put("/api/v1/entries/{entry_id}/content", status_code=204, responses=ERRORS, tags=["logbook"],
+             summary="Record what was taught (before signing)")
+    async def content(entry_id: EntryId, body: Content, actor: Actor = Depends(teacher)):
+        await run(fill_entry, db, actor, entry_id, EntryContent(**body.model_dump()))
+
+    @app.post("/api/v1/entries/{entry_id}/signature", response_model=ReceiptOut, responses=ERRORS,
+              tags=["logbook"], summary="Submit my signature of a period (ký số tiết học)")
+    async def signature(entry_id: EntryId, body: SignatureIn,
+                        idempotency_key: str = Header(alias="Idempotency-Key", min_length=1, max_length=100,
+                                                      description="the same key for every retry of this submission"),
+                        actor: Actor = Depends(teacher)):
+        received = clock.now()  # the server's receipt time decides on time or late
+        try:
+            raw = base64.b64decode(body.signature, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise BadRequest("the signature is not valid base64",
+                             message_vi="Chữ ký không đúng định dạng base64") from err
+        answer = await batcher.submit(SignatureSubmission(actor, entry_id, raw, idempotency_key), received)
+        if isinstance(answer, SohoaError):
+            raise answer
+        return ReceiptOut(entry_id=answer.entry_id, status=answer.status.value, received_at=answer.received_at,
+                          counts_as_teaching_hours=answer.counts_as_teaching_hours, replayed=answer.replayed)
+
+    @app.get("/api/v1/me/teaching-hours", response_model=Hours, responses=ERRORS, tags=["logbook"],
+             summary="My periods and teaching hours between two dates (giờ giảng)")
+    async def hours(start: dt.date, end: dt.date, actor: Actor = Depends(teacher)):
+        if actor.staff_id is None:
+            raise PermissionDenied("only staff have teaching hours", message_vi="Chỉ giáo viên có giờ giảng")
+        if end < start or (end - start).days > 400:
+            raise BadRequest("end must follow start, within 400 days",
+                                message_vi="Khoảng thời gian không hợp lệ")
+        return await run(teaching_hours, db, actor, actor.staff_id, start, end)
+
+    @app.post("/api/v1/timetable/change-requests", response_model=ChangeRequestOut, status_code=201,
+              responses=ERRORS, tags=["timetable"],
+              summary="Ask to change next week's timetable (Saturday or Sunday only)")
+    async def change(body: ChangeRequestIn, actor: Actor = Depends(teacher)):
+        return ChangeRequestOut(request_id=await run(request_change, db, actor, body.school_id, body.changes,
+                                                     body.reason))
+
+    return app
+
+
+class Unauthorized(SohoaError):
+    status = 401
+
+
+class BadRequest(SohoaError):
+    status = 400
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``uvicorn --factory`` (``sohoa api``): the record store from
+    ``SOHOA_DATABASE_URL`` (or the demo file), trust anchors from ``SOHOA_PKI_DIR`` (default
+    ``var/pki``, the demo CA)."""
+    import os
+    from pathlib import Path
+
+    from core.signatures import DemoPKI
+    from core.storage.db import make_engine
+
+    db = Database(make_engine(os.environ.get("SOHOA_DATABASE_URL") or None))
+    trust = DemoPKI.load(Path(os.environ.get("SOHOA_PKI_DIR", "var/pki"))).trust_store()
+    return create_app(db, trust)
