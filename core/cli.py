@@ -121,6 +121,19 @@ def cmd_serve(args) -> int:
     return _serve(_db(args), args)
 
 
+def cmd_api(args) -> int:
+    """The signing API for teachers' apps (uvicorn, ``--workers`` processes)."""
+    import uvicorn
+
+    if args.database:
+        os.environ["SOHOA_DATABASE_URL"] = args.database
+    os.environ.setdefault("SOHOA_PKI_DIR", str(VAR / "pki"))
+    print(f"API: http://{args.host}:{args.port}/docs  (OpenAPI: /openapi.json; guide: docs/api.md)")
+    uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.importer import KINDS
 
@@ -159,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     srv = sub.add_parser("serve", help="start the console")
     srv.add_argument("--port", type=int, default=5006)
     srv.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="start the signing API for teachers' apps")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    api.set_defaults(func=cmd_api)
 
     args = parser.parse_args(argv)
     from core.errors import SohoaError

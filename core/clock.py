@@ -8,13 +8,19 @@ attributes, certificates) converts with :func:`to_utc` / :func:`from_utc`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 
+#: Shift of the product's clock, for replaying a school day of the demo calendar in a load
+#: test or a demonstration (``SOHOA_CLOCK_OFFSET_SECONDS``; 0 in production).
+OFFSET = dt.timedelta(seconds=float(os.environ.get("SOHOA_CLOCK_OFFSET_SECONDS", "0") or 0))
+
+
 def now() -> dt.datetime:
     """The current Vietnam local time, naive, to the second."""
-    return dt.datetime.now(VN_TZ).replace(tzinfo=None, microsecond=0)
+    return (dt.datetime.now(VN_TZ) + OFFSET).replace(tzinfo=None, microsecond=0)
 
 
 def to_utc(local: dt.datetime) -> dt.datetime:

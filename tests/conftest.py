@@ -8,12 +8,7 @@ that says how to get PostgreSQL; it never skips.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from core.storage.db import Database, make_engine, normalise_url
 from core.storage.migrate import upgrade
+from tests.pg_cluster import PrivatePostgres
 
 HOW_TO_GET_POSTGRES = (
     "PostgreSQL is required for the test suite and none could be reached or started.\n"
@@ -38,21 +34,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    return None
-
-
 @pytest.fixture(scope="session")
 def pg_server_url():
     """A URL of a PostgreSQL server we may create databases on (the admin database)."""
@@ -66,24 +47,14 @@ def pg_server_url():
     if _answers(local):
         yield normalise_url(local)
         return
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.exit(HOW_TO_GET_POSTGRES, returncode=3)
-    datadir = Path(tempfile.mkdtemp(prefix="sohoa-pg-"))
-    port = _free_port()
-    run_as = [] if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--"]
-    if run_as:
-        shutil.chown(datadir, "postgres")
-    subprocess.run([*run_as, initdb, "-D", str(datadir / "data"), "-U", "postgres", "--auth=trust"],
-                   check=True, capture_output=True)
-    subprocess.run([*run_as, pg_ctl, "-D", str(datadir / "data"), "-w", "-o",
-                    f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
     try:
-        yield normalise_url(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+        cluster = PrivatePostgres()
+    except RuntimeError:
+        pytest.exit(HOW_TO_GET_POSTGRES, returncode=3)
+    try:
+        yield normalise_url(cluster.url)
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(datadir / "data"), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(datadir, ignore_errors=True)
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import logging
 
 from core.signatures import pdf_speedups
 from core.signatures.cms import FAILED, INDETERMINATE, PASSED, Verification
+from core.signatures.signer import run_coroutine
 
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 pdf_speedups.install()
@@ -42,8 +43,6 @@ def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_
     city issues 132,000 transcripts of three signatures each). With a timestamp authority
     pyHanko's full pipeline runs instead, so the signature timestamp (PAdES B-T) is embedded.
     """
-    import asyncio
-
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers, timestamps
     from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
@@ -65,9 +64,9 @@ def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_
         return await pdf_signer.async_digest_doc_for_signing(writer, existing_fields_only=True,
                                                              bytes_reserved=2 * signer.pades_size)  # hex digits
 
-    prepared, _tbs, out = asyncio.run(prepare())
+    prepared, _tbs, out = run_coroutine(prepare())
     cms_bytes = signer.sign_pades_digest(prepared.document_digest)
-    asyncio.run(PdfTBSDocument.async_finish_signing(out, prepared, cms_bytes))
+    run_coroutine(PdfTBSDocument.async_finish_signing(out, prepared, cms_bytes))
     return out.getvalue()
 
 
@@ -104,8 +103,6 @@ def verify_pdf(pdf: bytes, trust) -> list[tuple[str, Verification]]:
     """Every signature of ``pdf``: (field name, verification in the ETSI vocabulary), against
     a :class:`~core.signatures.cms.TrustStore`; when the store checks revocation, so does
     this (OCSP/CRL fetched from the addresses in the certificates, hard-fail)."""
-    import asyncio
-
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -150,4 +147,4 @@ def verify_pdf(pdf: bytes, trust) -> list[tuple[str, Verification]]:
                 clock.from_utc(when) if when else None, message)))
         return results
 
-    return asyncio.run(validate_all())
+    return run_coroutine(validate_all())

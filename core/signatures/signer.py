@@ -55,6 +55,22 @@ _SIGNING_TIME_OID = core.ObjectIdentifier("1.2.840.113549.1.9.5").dump()
 _MESSAGE_DIGEST_OID = core.ObjectIdentifier("1.2.840.113549.1.9.4").dump()
 
 
+def run_coroutine(coroutine):
+    """Run a coroutine to completion from synchronous code — also when the caller is already
+    inside an event loop (a Jupyter kernel, an async web handler), where ``asyncio.run`` is
+    refused: then it runs on its own loop in a helper thread."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 class Signer(abc.ABC):
     """Anything that can sign: it knows its certificate and returns CMS signatures."""
 
@@ -80,9 +96,7 @@ class Signer(abc.ABC):
 
     def run(self, coroutine):
         """Run a pyHanko coroutine for this key (remote keys keep their own event loop)."""
-        import asyncio
-
-        return asyncio.run(coroutine)
+        return run_coroutine(coroutine)
 
 
 class CmsSigner(Signer):

@@ -32,3 +32,26 @@ def test_installed_for_pyhanko():
     import core.signatures.pades  # noqa: F401 - installs it
 
     assert generic.read_hex_string_from_stream is pdf_speedups.read_hex_string_from_stream
+
+
+def test_pdf_signing_and_validation_work_inside_a_running_event_loop(pki):
+    """A Jupyter kernel or an async handler already runs a loop: asyncio.run would be refused."""
+    import asyncio
+
+    from core.signatures import KeyStore
+    from core.signatures.pades import add_signature_fields, sign_pdf, verify_pdf
+    from core.transcript_pdf import HOMEROOM_FIELD, SIGNATURE_FIELDS, render_transcript
+
+    pki.issue_personal("loop-teacher", "Lê Văn Vòng")
+    signer = KeyStore(pki.directory).signer_for("loop-teacher")
+    content = {"student": {"full_name": "A", "personal_id": "079213000001", "birth_date": "01/01/2013", "sex": "Nam"},
+               "school": "S", "class": "6A1", "grade": 6, "year": "2025-2026", "level_name": "THCS", "version": 1,
+               "subjects": [], "summary": [], "comment": ""}
+
+    async def inside_a_loop():
+        pdf = add_signature_fields(render_transcript(content, "CODE", "http://x/verify"), SIGNATURE_FIELDS)
+        signed = sign_pdf(pdf, signer, HOMEROOM_FIELD, certify=True, reason="test")
+        return verify_pdf(signed, pki.trust_store())
+
+    results = asyncio.run(inside_a_loop())
+    assert [(field, r.indication) for field, r in results] == [(HOMEROOM_FIELD, "PASSED")]

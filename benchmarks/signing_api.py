@@ -1,0 +1,200 @@
+"""The city's bell against the signing API (issue 7's target on this 2-core machine with
+PostgreSQL: 250,000 signed submissions in 5 minutes, ~830/s, p99 < 200 ms, nothing lost,
+nothing duplicated).
+
+1. Setup (untimed): a throwaway PostgreSQL database with generated schools whose week is
+   still to be signed; every pending period's canonical bytes signed with its teacher's key
+   (what the phones do before they send), tokens for every teacher.
+2. The API runs as its own processes (``sohoa api --workers N``) on 127.0.0.1, its clock set
+   to the end of that school day so the signatures are received the same day.
+3. The load comes from a separate process: an open-loop schedule of ``--rate`` submissions a
+   second (aiohttp, bounded in count and time), each with its own Idempotency-Key, retried
+   with the same key on a 503 or a dropped connection.
+4. Report: throughput, p50 / p99 latency, errors by status, and the count check — what the
+   database holds against what was acknowledged (no acknowledged signature missing, no entry
+   signed twice, one receipt per entry).
+
+Usage: python benchmarks/signing_api.py [--count 250000 --rate 830 --schools 1500 --workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def prepare(url: str, pki_dir: Path, schools: int, count: int, out: Path) -> dict:
+    """Generate a city's Monday still to be signed, then what the phones send for it
+    (core.synthetic_apps), written to the load file."""
+    from core.storage.db import Database, make_engine
+    from core.storage.migrate import upgrade
+    from core.synthetic import DEMO_PASSWORD, FIRST_MONDAY, Scale, generate
+    from core.synthetic_apps import phone_submissions
+
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    generate(db, Scale(districts=2, schools_per_district=max(1, schools // 2), classes_per_school=29, weeks=1,
+                       students_per_class=3, seed=9, key_files=False),
+             pki_dir=pki_dir, as_of=dt.datetime.combine(FIRST_MONDAY, dt.time(0, 1)), workers=os.cpu_count() or 1)
+    subs = phone_submissions(db, pki_dir, FIRST_MONDAY, password=DEMO_PASSWORD, limit=count,
+                             token_time=dt.datetime.combine(FIRST_MONDAY, dt.time(12, 0)))
+    clock = max(s.period_end for s in subs) + dt.timedelta(minutes=1)
+    out.write_text(json.dumps([(s.entry_id, s.token, s.signature_b64) for s in subs]))
+    db.engine.dispose()
+    return {"entries": len(subs), "teachers": len({s.token for s in subs}), "day": str(FIRST_MONDAY),
+            "clock": clock.isoformat()}
+
+
+async def _drive(base: str, jobs: list, rate: float, deadline: float, concurrency: int) -> dict:
+    import aiohttp
+
+    latencies, statuses, acked = [], {}, []
+    sem = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        async def one(entry_id, token, signature):
+            key = f"bell-{entry_id}"
+            async with sem:
+                started = time.perf_counter()
+                for attempt in range(5):
+                    try:
+                        async with http.post(f"{base}/api/v1/entries/{entry_id}/signature",
+                                             json={"signature": signature},
+                                             headers={"Authorization": f"Bearer {token}",
+                                                      "Idempotency-Key": key}) as r:
+                            await r.read()
+                            status = r.status
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        status = "dropped"
+                    if status not in (503, "dropped"):
+                        break
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 200:
+                    acked.append(entry_id)
+
+        tasks = []
+        start = time.perf_counter()
+        for n, job in enumerate(jobs):
+            due = start + n / rate
+            now = time.perf_counter()
+            if now > deadline:
+                break
+            if due > now:
+                await asyncio.sleep(due - now)
+            tasks.append(asyncio.create_task(one(*job)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return {"sent": len(tasks), "elapsed": elapsed, "latencies": latencies, "statuses": statuses, "acked": acked}
+
+
+def _client(args) -> dict:
+    base, path, rate, seconds, concurrency = args
+    jobs = json.loads(Path(path).read_text())
+    return asyncio.run(_drive(base, jobs, rate, time.perf_counter() + seconds, concurrency))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=250_000)
+    parser.add_argument("--rate", type=float, default=830.0, help="submissions per second (open loop)")
+    parser.add_argument("--seconds", type=float, default=300.0, help="stop sending after this long")
+    parser.add_argument("--schools", type=int, default=1500, help="enough for --count periods on one Monday")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="API processes")
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+
+    from sqlalchemy import create_engine, text
+
+    name = f"sohoa_api_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
+    work = Path(tempfile.mkdtemp(prefix="sohoa-api-bench-"))
+    server = None
+    try:
+        t0 = time.perf_counter()
+        info = prepare(url, work / "pki", args.schools, args.count, work / "jobs.json")
+        print(f"setup: {info['entries']:,} pending periods of {info['teachers']:,} teachers signed client-side "
+              f"in {time.perf_counter() - t0:.0f} s (all on {info['day']}; the API's clock: {info['clock']})")
+        clock = dt.datetime.fromisoformat(info["clock"])
+        from core import clock as core_clock
+        offset = (clock - core_clock.now()).total_seconds()
+        env = {**os.environ, "SOHOA_DATABASE_URL": url, "SOHOA_PKI_DIR": str(work / "pki"),
+               "SOHOA_CLOCK_OFFSET_SECONDS": str(offset)}
+        server = subprocess.Popen([sys.executable, "-m", "core.cli", "api", "--port", str(args.port),
+                                   "--workers", str(args.workers)], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        _wait_for(f"http://127.0.0.1:{args.port}/openapi.json")
+        with mp.get_context("spawn").Pool(1) as pool:  # the load comes from a separate process
+            result = pool.apply(_client, ((f"http://127.0.0.1:{args.port}", str(work / "jobs.json"), args.rate,
+                                           args.seconds, args.concurrency),))
+        lat = sorted(result["latencies"])
+        p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1] if lat else float("nan")
+        print(f"sent {result['sent']:,} in {result['elapsed']:.1f} s = {result['sent'] / result['elapsed']:.0f}/s; "
+              f"acknowledged {len(result['acked']):,}; p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; "
+              f"statuses {result['statuses']}")
+        check = _count_check(url, set(result["acked"]))
+        print(f"count check: {check}")
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return 0
+
+
+def _wait_for(url: str, seconds: float = 60) -> None:
+    import urllib.request
+
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the API did not answer at {url}")
+
+
+def _count_check(url: str, acked: set[int]) -> str:
+    """What landed against what was acknowledged."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        signed = {r[0] for r in conn.execute(text(
+            "SELECT id FROM logbook_entry WHERE signature IS NOT NULL AND status IN ('on_time', 'late') "
+            "AND signed_at >= (SELECT min(received_at) FROM submission)"))} if acked else set()
+        receipts = conn.execute(text("SELECT count(*), count(DISTINCT entry_id) FROM submission")).one()
+    engine.dispose()
+    missing = acked - signed
+    unacked = signed - acked
+    ok = not missing and receipts[0] == receipts[1] == len(signed)
+    return (f"{'OK' if ok else 'FAILED'}: acknowledged {len(acked):,}, signed in the database {len(signed):,}, "
+            f"acknowledged but missing {len(missing)}, receipts {receipts[0]:,} for {receipts[1]:,} entries "
+            f"(signed but not acknowledged: {len(unacked)} — requests cut off by the time bound)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
