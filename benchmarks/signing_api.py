@@ -42,7 +42,7 @@ def prepare(url: str, pki_dir: Path, schools: int, count: int, out: Path) -> dic
     (core.synthetic_apps), written to the load file."""
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
-    from core.synthetic import DEMO_PASSWORD, FIRST_MONDAY, Scale, generate
+    from core.synthetic import FIRST_MONDAY, Scale, generate
     from core.synthetic_apps import phone_submissions
 
     db = Database(make_engine(url))
@@ -50,7 +50,7 @@ def prepare(url: str, pki_dir: Path, schools: int, count: int, out: Path) -> dic
     generate(db, Scale(districts=2, schools_per_district=max(1, schools // 2), classes_per_school=29, weeks=1,
                        students_per_class=3, seed=9, key_files=False),
              pki_dir=pki_dir, as_of=dt.datetime.combine(FIRST_MONDAY, dt.time(0, 1)), workers=os.cpu_count() or 1)
-    subs = phone_submissions(db, pki_dir, FIRST_MONDAY, password=DEMO_PASSWORD, limit=count,
+    subs = phone_submissions(db, pki_dir, FIRST_MONDAY, limit=count,
                              token_time=dt.datetime.combine(FIRST_MONDAY, dt.time(12, 0)))
     clock = max(s.period_end for s in subs) + dt.timedelta(minutes=1)
     out.write_text(json.dumps([(s.entry_id, s.token, s.signature_b64) for s in subs]))

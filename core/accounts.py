@@ -60,11 +60,28 @@ def sign_in(db: Database, username: str, password: str, at: dt.datetime | None =
         user = session.scalar(select(UserAccount).where(UserAccount.username == username))
         if user is None or not user.active or not check_password(password, user.password_hash):
             raise PermissionDenied("wrong user name or password", message_vi="Sai tên đăng nhập hoặc mật khẩu")
-        token = secrets.token_urlsafe(32)
-        session.add(LoginSession(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                                 created_at=at, expires_at=at + SESSION_LIFETIME))
-        audit.record(session, SYSTEM, "account.sign_in", "user_account", user.id, after={"username": username})
-        return token
+        return _open_session(session, user, at, "password")
+
+
+def open_sessions(db: Database, usernames: list[str], *, authenticated_by: str,
+                  at: dt.datetime | None = None) -> dict[str, str]:
+    """Sessions for users someone else has already authenticated — a department's identity
+    provider (OIDC, docs/console.md) or a load test's simulated phones — named in the audit
+    trail by ``authenticated_by``; inactive or unknown users get none."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        users = session.scalars(select(UserAccount).where(UserAccount.username.in_(usernames),
+                                                          UserAccount.active.is_(True))).all()
+        return {u.username: _open_session(session, u, at, authenticated_by) for u in users}
+
+
+def _open_session(session, user: UserAccount, at: dt.datetime, how: str) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                             created_at=at, expires_at=at + SESSION_LIFETIME))
+    audit.record(session, SYSTEM, "account.sign_in", "user_account", user.id,
+                 after={"username": user.username, "by": how})
+    return token
 
 
 def actor_for_token(db: Database, token: str, at: dt.datetime | None = None) -> Actor:

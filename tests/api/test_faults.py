@@ -20,7 +20,7 @@ import pytest
 from core import clock
 from core.storage.db import Database, make_engine, normalise_url
 from core.storage.migrate import upgrade
-from core.synthetic import DEMO_PASSWORD, FIRST_MONDAY, Scale, generate
+from core.synthetic import FIRST_MONDAY, Scale, generate
 from core.synthetic_apps import phone_submissions
 from tests.pg_cluster import PrivatePostgres, free_port
 
@@ -47,7 +47,7 @@ def burst(cluster, tmp_path):
     generate(db, Scale(districts=1, schools_per_district=4, classes_per_school=8, weeks=1, students_per_class=3,
                        seed=21, key_files=False), pki_dir=tmp_path / "pki", progress=False,
              as_of=dt.datetime.combine(FIRST_MONDAY, dt.time(0, 1)))
-    subs = phone_submissions(db, tmp_path / "pki", FIRST_MONDAY, password=DEMO_PASSWORD,
+    subs = phone_submissions(db, tmp_path / "pki", FIRST_MONDAY,
                              token_time=dt.datetime.combine(FIRST_MONDAY, dt.time(12, 0)))
     db.engine.dispose()
     moment = max(s.period_end for s in subs) + dt.timedelta(minutes=1)

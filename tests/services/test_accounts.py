@@ -44,3 +44,19 @@ def test_password_rules_and_who_may_set_them(world):
         set_password(world.db, world.actor("lan"), "minh", "password-of-minh")
     set_password(world.db, world.actor("lan"), "lan", "password-of-lan")  # their own
     set_password(world.db, world.actor("admin"), "minh", "password-of-minh")
+
+
+def test_sessions_for_users_an_identity_provider_authenticated(world):
+    from core.accounts import open_sessions
+    from core.storage.models import AuditEvent
+
+    with world.db.transaction() as s:
+        s.scalar(select(UserAccount).where(UserAccount.username == "mon_b")).active = False
+    tokens = open_sessions(world.db, ["mon_a", "mon_b", "nobody"], authenticated_by="oidc:sso.hcm.edu.vn", at=NOW)
+    assert set(tokens) == {"mon_a"}  # inactive and unknown users get no session
+    assert actor_for_token(world.db, tokens["mon_a"], at=NOW).username == "mon_a"
+    with pytest.raises(PermissionDenied):
+        actor_for_token(world.db, tokens["mon_a"], at=NOW + dt.timedelta(hours=9))
+    with world.db.reading() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "account.sign_in")).all()[-1]
+    assert event.after == {"username": "mon_a", "by": "oidc:sso.hcm.edu.vn"}
