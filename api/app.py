@@ -20,12 +20,12 @@ from contextlib import asynccontextmanager
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import clock
 from core.accounts import SESSION_LIFETIME, actor_for_token, sign_in
@@ -236,23 +236,13 @@ def create_app(db: Database, trust, *, batch_window: float = 0.004, max_batch: i
                        "Cơ sở dữ liệu tạm thời không sẵn sàng; hãy gửi lại với cùng Idempotency-Key",
                        headers={"Retry-After": "1"})
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return problem(413, "TooLarge", f"the request body is larger than {MAX_BODY} bytes",
-                           f"Nội dung yêu cầu vượt quá {MAX_BODY} byte")
-        if request.method in ("POST", "PUT") and request.url.path != "/api/v1/token":
-            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if kind != "application/json":
-                return problem(415, "UnsupportedMediaType", "send JSON (Content-Type: application/json)",
-                               "Hãy gửi JSON (Content-Type: application/json)")
-        try:
-            return await call_next(request)
-        except OperationalError:
-            return problem(503, "Unavailable", "the database is unavailable; retry with the same Idempotency-Key",
-                           "Cơ sở dữ liệu tạm thời không sẵn sàng; hãy gửi lại với cùng Idempotency-Key",
-                           headers={"Retry-After": "1"})
+    @app.exception_handler(DBAPIError)
+    async def database_error(_request, err: DBAPIError):
+        if err.connection_invalidated:
+            return await database_away(_request, err)
+        raise err
+
+    app.add_middleware(Guard)
 
     async def teacher(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Actor:
         if credentials is None:
@@ -337,6 +327,35 @@ def create_app(db: Database, trust, *, batch_window: float = 0.004, max_batch: i
                                                      body.reason))
 
     return app
+
+
+class Guard:
+    """Pure ASGI middleware (cheaper per request than Starlette's BaseHTTPMiddleware): refuses a
+    body over :data:`MAX_BODY` (413) and a POST/PUT that is not JSON (415) before any work."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        refusal = None
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            refusal = (413, "TooLarge", f"the request body is larger than {MAX_BODY} bytes",
+                       f"Nội dung yêu cầu vượt quá {MAX_BODY} byte")
+        elif scope["method"] in ("POST", "PUT"):
+            kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if kind != b"application/json":
+                refusal = (415, "UnsupportedMediaType", "send JSON (Content-Type: application/json)",
+                           "Hãy gửi JSON (Content-Type: application/json)")
+        if refusal is None:
+            return await self.app(scope, receive, send)
+        status, code, message, message_vi = refusal
+        body = JSONResponse(status_code=status, content={"error": {"code": code, "message": message,
+                                                                   "message_vi": message_vi}})
+        await body(scope, receive, send)
 
 
 class Unauthorized(SohoaError):
