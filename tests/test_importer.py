@@ -497,3 +497,25 @@ def test_reimporting_a_timetable_for_the_same_monday_replaces_that_version(base,
     assert import_file(base, SYSTEM, "timetable", fewer).created == {"timetable_versions": 1, "timetable_slots": 3}
     assert (count(base, TimetableVersion), count(base, TimetableSlot)) == (1, 3)
     assert count(base, AuditEvent, AuditEvent.action == "import.timetable") == 2
+
+
+def test_an_import_stopped_midway_leaves_nothing_and_runs_again_once(base, monkeypatch):
+    """The staff import writes staff, then their assignments; stopped between the two (the
+    process killed, the database gone), nothing of it stays, and running it again imports it once."""
+    load(base, *KINDS[:KINDS.index("staff")])
+    before = counts(base)
+    real, calls = importer.bulk_insert, []
+
+    def dies_on_the_second_write(session, model, rows, *args, **kwargs):
+        calls.append(model)
+        if len(calls) == 2:
+            raise SystemExit("killed")  # not an error the importer could catch and report
+        return real(session, model, rows, *args, **kwargs)
+
+    monkeypatch.setattr(importer, "bulk_insert", dies_on_the_second_write)
+    with pytest.raises(SystemExit):
+        import_file(base, SYSTEM, "staff", TEMPLATES / "staff.csv")
+    assert calls[0] is Staff and counts(base) == before
+    monkeypatch.setattr(importer, "bulk_insert", real)
+    import_file(base, SYSTEM, "staff", TEMPLATES / "staff.csv")
+    assert (count(base, Staff), count(base, StaffAssignment)) == (3, 5)
