@@ -30,7 +30,7 @@ from core.rules import assessment_secondary as tt22
 from core.rules.curriculum import CURRICULUM, level_of_grade
 from core.services.logbook import registered_certificate
 from core.services.verification import SignatureReport, VerificationReport, _authorised
-from core.signatures.pades import add_signature_fields, sign_pdf, verify_pdf
+from core.signatures.pades import sign_pdf, verify_pdf
 from core.storage.db import Database
 from core.storage.models import (
     Certificate, CertificateKind, CurriculumLoad, District, ReceivedTranscript, Role, School, SchoolClass, SchoolLevel, SchoolYear,
@@ -380,8 +380,8 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
         if row.status != TranscriptStatus.DRAFT:
             return f"đã ở trạng thái {row.status.value}, không còn là bản nháp"
         pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
-        row.document = sign_pdf(add_signature_fields(pdf, SIGNATURE_FIELDS), signer, HOMEROOM_FIELD, certify=True,
-                                reason="Giáo viên chủ nhiệm ký học bạ", tsa_url=tsa)
+        row.document = sign_pdf(pdf, signer, HOMEROOM_FIELD, certify=True, reason="Giáo viên chủ nhiệm ký học bạ",
+                                tsa_url=tsa, new_fields=SIGNATURE_FIELDS)
         row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
         return None
 

@@ -32,9 +32,12 @@ def add_signature_fields(pdf: bytes, fields: list[tuple[str, tuple[int, int, int
     return out.getvalue()
 
 
-def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_url: str | None = None) -> bytes:
+def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_url: str | None = None,
+             new_fields: list[tuple[str, tuple[int, int, int, int]]] | None = None) -> bytes:
     """Sign ``field`` of ``pdf`` with our :class:`~core.signatures.signer.Signer`; the first
-    signer certifies (FILL_FORMS keeps the other fields signable).
+    signer certifies (FILL_FORMS keeps the other fields signable). ``new_fields`` are created
+    in the same revision first (the certifying signature then covers every field, and the
+    document is read and written once instead of twice).
 
     pyHanko lays out the incremental update (signature dictionary, appearance, DocMDP, byte
     range) and computes the digest; the CMS comes from the signer's own assembly
@@ -55,6 +58,11 @@ def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_
     pdf_signer = signers.PdfSigner(meta, signer=signer.pyhanko_signer(), timestamper=timestamper,
                                    stamp_style=_stamp_style())
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    if new_fields:
+        from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+        for name, box in new_fields:
+            append_signature_field(writer, SigFieldSpec(name, on_page=-1, box=box))
     if timestamper is not None or not hasattr(signer, "sign_pades_digest"):
         out = io.BytesIO()
         signer.run(pdf_signer.async_sign_pdf(writer, existing_fields_only=True, output=out))
