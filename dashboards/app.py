@@ -1,13 +1,19 @@
 """The console: sign-in (our own login handler over core.accounts: hashed passwords,
-expiring sessions, logout), the overview, signing compliance, and the public verification
+expiring sessions, logout), the overview, signing compliance (drill-down, heatmap, late-signing
+distribution), missed lessons (CSV / Excel), weekly closing, certificates, the audit trail,
+transcript issuance, the admin actions (``dashboards/admin.py``) and the public verification
 page. Every page resolves the signed-in user from the session cookie and passes that actor
 to core, which scopes the data; nothing here filters or authorises on its own.
 """
 from __future__ import annotations
 
+import asyncio
 import html
+import io
+from pathlib import Path
 
 import holoviews as hv
+import numpy as np
 import pandas as pd
 import panel as pn
 from tornado import web
@@ -18,21 +24,12 @@ from core.services import certificates, queries, transcripts, verification
 from core.services.compliance import TREND, compliance
 from core.services.transcripts import verify_transcript
 from core.storage.db import Database
+from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor are part of this module's API
+    COOKIE, LABELS, NAV, SIGNER_ROLE_VI, SIZE, audit_action_vi, current_actor, frame, guarded, indication, page,
+    school_options, signed_out,
+)
 
-COOKIE = "sohoa_session"
-NAV = [("overview", "Tổng quan"), ("compliance", "Tuân thủ ký số"), ("missed", "Tiết không ký / ký trễ"),
-       ("closing", "Chốt sổ tuần"), ("certificates", "Chứng thư số"), ("audit", "Nhật ký thao tác"),
-       ("transcripts", "Cấp học bạ"), ("admin", "Quản trị"), ("verify", "Xác thực học bạ")]
-SIZE = {"font_size": "30pt", "title_size": "11pt"}
 hv.extension("bokeh", logo=False)
-LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "Ký trễ", "missed": "Không ký",
-          "on_time_rate": "Tỉ lệ đúng hạn", "hours_lost": "Giờ dạy bị mất", "weeks_open": "Tuần chưa chốt",
-          "school_name": "Trường", "district_name": "Quận/huyện", "class_name": "Lớp", "teacher_name": "Giáo viên",
-          "schools_without_monitor": "Trường chưa có giám sát", "day": "Ngày", "period_no": "Tiết",
-          "subject": "Môn", "teacher": "Giáo viên", "status": "Tình trạng", "minutes_late": "Trễ (phút)",
-          "entity": "Đối tượng", "entity_id": "Mã", "holder": "Người được cấp", "kind": "Loại",
-          "serial_hex": "Số hiệu", "not_after": "Hết hạn", "lesson_title": "Tên bài", "entry_id": "Mã tiết",
-          "signed_at": "Ký lúc"}
 
 LOGIN_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập — Sổ đầu bài số</title>
 <style>body{{font-family:'DejaVu Sans',sans-serif;background:#f3f6fa;display:flex;justify-content:center;padding-top:8em}}
@@ -76,76 +73,66 @@ class LogoutHandler(web.RequestHandler):
         self.redirect("/login")
 
 
-def current_actor(db: Database):
-    """The signed-in user of this browser session, or None."""
-    token = pn.state.cookies.get(COOKIE) if pn.state.cookies else None
-    if not token:
-        return None
-    try:
-        return accounts.actor_for_token(db, token)
-    except SohoaError:
-        return None
-
-
-def _frame(df: pd.DataFrame, columns: list[str]) -> pn.widgets.Tabulator:
-    shown = df[[c for c in columns if c in df]].rename(columns=LABELS)
-    return pn.widgets.Tabulator(shown, disabled=True, pagination="local", page_size=15, show_index=False,
-                                sizing_mode="stretch_width")
-
-
-def _page(title: str, actor, body) -> pn.template.BootstrapTemplate:
-    template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89")
-    nav = pn.pane.HTML("<br>".join(f'<a href="/{path}">{label}</a>' for path, label in NAV)
-                       + '<br><br><a href="/logout" id="logout">Đăng xuất</a>')
-    who = pn.pane.Markdown(f"**{html.escape(actor.username)}** · {actor.role.value}") if actor else pn.pane.Markdown("")
-    template.sidebar.extend([who, nav])
-    template.main.append(body)
-    return template
-
-
-def _signed_out() -> pn.pane.HTML:
-    return pn.pane.HTML('<p id="signed-out">Vui lòng <a href="/login">đăng nhập</a>.</p>')
-
-
 def overview_page(db: Database):
     actor = current_actor(db)
     if actor is None:
-        return _page("Tổng quan", None, _signed_out())
+        return page("Tổng quan", None, signed_out())
     try:
         total = compliance(db, actor, "department")
         trend = compliance(db, actor, TREND)
         schools = compliance(db, actor, "school")
+        issuance = transcripts.issuance_figures(db, actor, "district").sum(numeric_only=True)
+        cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
     except SohoaError as err:
-        return _page("Tổng quan", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+        return page("Tổng quan", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
     row = total.sum(numeric_only=True)
     decided = row["scheduled"] - row["pending"]
     rate = row["on_time"] / decided if decided else 0.0
-    cards = pn.Row(
+    cards = pn.FlexBox(
         pn.indicators.Number(label="Tỉ lệ ký đúng hạn", value=round(rate * 100, 1), format="{value}%", **SIZE),
         pn.indicators.Number(label="Tiết không ký", value=int(row["missed"]), **SIZE),
         pn.indicators.Number(label="Giờ dạy bị mất", value=int(row["hours_lost"]), **SIZE),
         pn.indicators.Number(label="Tuần chưa chốt", value=int(row.get("weeks_open", 0)), **SIZE),
-        pn.indicators.Number(label="Trường chưa có giám sát", value=int(row.get("schools_without_monitor", 0)), **SIZE))
-    curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), "week_number", "rate").opts(
+        pn.indicators.Number(label="Trường chưa có giám sát", value=int(row.get("schools_without_monitor", 0)), **SIZE),
+        pn.indicators.Number(label="Học bạ đã cấp / cần cấp", value=int(issuance.get("issued", 0)),
+                             format=f"{{value}}/{int(issuance.get('students', 0))}", **SIZE),
+        pn.indicators.Number(label="Cán bộ có chứng thư số", format="{value}%", **SIZE,
+                             value=round(100 * cover.get("with_valid_certificate", 0) / cover["staff"], 1)
+                             if cover.get("staff") else 0.0))
+    curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), hv.Dimension("week_number", label="Tuần"),
+                     hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")).opts(
         xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=280, responsive=True, tools=["hover"])
     worst = schools.sort_values("on_time_rate").head(10)
     body = pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), cards,
                      pn.pane.Markdown("### Xu hướng theo tuần"), pn.pane.HoloViews(curve, sizing_mode="stretch_width"),
                      pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất"),
-                     _frame(worst, ["school_name", "district_name", "scheduled", "on_time", "late", "missed",
-                                    "on_time_rate", "weeks_open"]),
+                     frame(worst, ["school_name", "district_name", "scheduled", "on_time", "late", "missed",
+                                   "on_time_rate", "weeks_open"]),
                      name="overview")
-    return _page("Tổng quan", actor, body)
+    return page("Tổng quan", actor, body)
+
+
+def late_histogram(df: pd.DataFrame, width: int):
+    """The late-signing distribution as a histogram over contiguous buckets (empty ones as 0)."""
+    lo, hi = int(df["minutes_after_end"].min()), int(df["minutes_after_end"].max())
+    edges = np.arange(lo, hi + 2 * width, width)
+    counts = df.set_index("minutes_after_end")["entries"].reindex(edges[:-1], fill_value=0).to_numpy()
+    return hv.Histogram((edges, counts), kdims=[hv.Dimension("minutes", label="Phút sau khi hết tiết")],
+                        vdims=[hv.Dimension("entries", label="Số tiết ký trễ")]).opts(
+        height=260, responsive=True, tools=["hover"], color="#d9822b", line_color="white",
+        title="Phân bố thời điểm ký trễ (phút sau khi hết tiết)")
 
 
 def compliance_page(db: Database, trust=None):
     actor = current_actor(db)
     if actor is None:
-        return _page("Tuân thủ ký số", None, _signed_out())
-    schools = compliance(db, actor, "school")
-    options = {"(tất cả)": 0, **{f"{r.school_code} — {r.school_name}": int(r.school_id)
-                                     for r in schools.itertuples()}}
-    school = pn.widgets.Select(label="Trường", options=options, width=420)
+        return page("Tuân thủ ký số", None, signed_out())
+    try:
+        schools = queries.schools_in_scope(db, actor)
+        weeks = queries.weeks_in_scope(db, actor)
+    except SohoaError as err:
+        return page("Tuân thủ ký số", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+    school = pn.widgets.Select(label="Trường", options=school_options(schools, everything="(tất cả)"), width=420)
     level = pn.widgets.RadioButtonGroup(label="Mức", options={"Trường": "school", "Lớp": "class",
                                                               "Giáo viên": "teacher"}, value="school")
 
@@ -153,17 +140,38 @@ def compliance_page(db: Database, trust=None):
         # The widget value goes to core as a filter; core intersects it with the user's scope.
         df = compliance(db, actor, level_value, school_id=school_id or None)
         names = {"school": "school_name", "class": "class_name", "teacher": "teacher_name"}
-        return _frame(df, [names[level_value], "school_name" if level_value != "school" else "district_name",
-                           "scheduled", "on_time", "late", "missed", "on_time_rate", "hours_lost"])
+        return frame(df, [names[level_value], "school_name" if level_value != "school" else "district_name",
+                          "scheduled", "on_time", "late", "missed", "on_time_rate", "hours_lost"])
 
     def heatmap(school_id):
         df = queries.signing_heatmap(db, actor, school_id=school_id or None)
         if df.empty:
             return pn.pane.Markdown("Chưa có dữ liệu.")
         df = df.assign(rate=df["on_time_rate"] * 100, day=df["weekday"].map(lambda d: "CN" if d == 8 else f"T{d}"))
-        return hv.HeatMap(df, ["day", "period_no"], "rate").opts(
+        return hv.HeatMap(df, [hv.Dimension("day", label="Thứ"), hv.Dimension("period_no", label="Tiết")],
+                          hv.Dimension("rate", label="Đúng hạn (%)")).opts(clabel="Đúng hạn (%)",
             cmap="RdYlGn", colorbar=True, tools=["hover"], height=260, responsive=True, xlabel="Thứ",
             ylabel="Tiết", title="Tỉ lệ ký đúng hạn (%) theo thứ × tiết", invert_yaxis=True)
+
+    week = pn.widgets.Select(label="Tuần", width=200, options={"(cả học kỳ)": 0, **{
+        f"Tuần {r.number} ({r.monday:%d/%m})": int(r.week_id) for r in weeks.itertuples()}})
+    width = pn.widgets.RadioButtonGroup(label="Độ rộng cột", options={"1 phút": 1, "5 phút": 5, "15 phút": 15},
+                                        value=5)
+
+    def late_distribution(school_id, week_id, bucket):
+        df = queries.late_signing_distribution(db, actor, school_id=school_id or None, week_id=week_id or None,
+                                               bucket_minutes=bucket)
+        if df.empty:
+            return pn.pane.Markdown("Không có tiết ký trễ trong phạm vi đã chọn.", name="late-distribution")
+        n = int(df["entries"].sum())
+        cumulative = df["entries"].cumsum()
+        median = int(df["minutes_after_end"][cumulative >= n / 2].iloc[0])
+        within = int(df.loc[df["minutes_after_end"] < 15, "entries"].sum())
+        summary = (f"**{n:,}** tiết ký trễ · một nửa được ký trong khoảng **{median + bucket} phút** sau khi hết tiết"
+                   f" · {within / n:.0%} trong 15 phút đầu").replace(",", ".")
+        return pn.Column(pn.pane.Markdown(summary, name="late-summary"),
+                         pn.pane.HoloViews(late_histogram(df, bucket), sizing_mode="stretch_width"),
+                         name="late-distribution", sizing_mode="stretch_width")
 
     # Drill-down to the lesson entries of one class-week and the verification of one entry.
     closing = queries.week_closing(db, actor, page_size=2000)
@@ -171,75 +179,134 @@ def compliance_page(db: Database, trust=None):
         f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
         for r in closing.itertuples()})
     entry_id = pn.widgets.TextInput(label="Mã tiết", placeholder="Mã tiết cần xác thực", width=200)
-    check = pn.widgets.Button(label="Xác thực chữ ký", button_type="primary")
+    check = pn.widgets.Button(label="Xác thực chữ ký", color="primary")
     report = pn.pane.Markdown("", name="entry-report")
 
     def entries(value):
         if not value:
             return pn.pane.Markdown("")
-        return _frame(queries.class_week_entries(db, actor, *value),
-                      ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status", "signed_at"])
+        return frame(queries.class_week_entries(db, actor, *value),
+                     ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status", "signed_at"])
 
-    def verify_one(_):
-        try:
-            typed = (entry_id.value_input or entry_id.value or "").strip()
-            if not typed.isdigit():
-                report.object = "**Nhập mã tiết (số)**"
-                return
-            result = verification.verify(db, actor, trust, entry_id=int(typed))
-            lines = [f"**{result.indication}**" + (f" — {result.sub_indication}" if result.sub_indication else "")]
-            lines += [f"- {s.role}: {s.verification.message} ({s.verification.signer_subject or '—'})"
-                      for s in result.signatures]
-            report.object = "\n".join(lines)
+    async def verify_one(_):
+        typed = (entry_id.value_input or entry_id.value or "").strip()
+        if not typed.isdigit():
+            report.object = "**Nhập mã tiết (số)**"
+            return
+        report.object = "Đang xác thực…"
+        try:  # off the server's event loop: verification may validate PDFs (pyHanko runs its own loop)
+            result = await asyncio.to_thread(verification.verify, db, actor, trust, entry_id=int(typed))
         except SohoaError as err:
-            report.object = f"**{err.message_vi}**"
+            report.object = f"**{html.escape(err.message_vi)}**"
+            return
+        lines = [f"**{indication(result.indication, result.sub_indication)}**"]
+        lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: {html.escape(s.verification.message or '')} "
+                  f"({html.escape(s.verification.signer_subject or '—')})" for s in result.signatures]
+        report.object = "\n".join(lines)
 
     check.on_click(verify_one)
     body = pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), pn.Row(school, level),
                      pn.panel(pn.bind(table, school, level), loading_indicator=True),
                      pn.panel(pn.bind(heatmap, school), loading_indicator=True),
+                     pn.pane.Markdown("### Ký trễ: bao lâu sau khi hết tiết"), pn.Row(week, width),
+                     pn.panel(pn.bind(late_distribution, school, week, width), loading_indicator=True),
                      pn.pane.Markdown("### Chi tiết một lớp - tuần"), class_week,
                      pn.panel(pn.bind(entries, class_week), loading_indicator=True),
                      pn.Row(entry_id, check), report, name="compliance")
-    return _page("Tuân thủ ký số", actor, body)
+    return page("Tuân thủ ký số", actor, body)
 
 
-def _guarded(title: str, db: Database, build):
-    """Render ``build(actor)`` for a signed-in user; core refuses what the role may not see."""
-    actor = current_actor(db)
-    if actor is None:
-        return _page(title, None, _signed_out())
-    try:
-        return _page(title, actor, build(actor))
-    except SohoaError as err:
-        return _page(title, actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+MISSED_COLUMNS = ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status", "minutes_late",
+                  "hours_lost"]
+EXCEL_MAX_ROWS = 1_048_575  # one sheet's rows below the header
+
+
+def missed_pages(db: Database, actor, *, school_id: int | None, include_late: bool, size: int = 5000):
+    """The missed / late periods page after page from the database (never one huge query)."""
+    n = 0
+    while True:
+        part = queries.missed_lessons(db, actor, school_id=school_id, include_late=include_late, page=n,
+                                      page_size=size)
+        if not part.empty:
+            yield part
+        if len(part) < size:
+            return
+        n += 1
+
+
+def missed_excel(pages) -> io.BytesIO:
+    """An .xlsx of the missed / late periods, written row by row (openpyxl write-only mode)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Tiết không ký")
+    sheet.freeze_panes = "A2"
+    header = []
+    for col in MISSED_COLUMNS:
+        from openpyxl.cell import WriteOnlyCell
+        cell = WriteOnlyCell(sheet, value=LABELS[col])
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    written = 0
+    for part in pages:
+        for row in part[MISSED_COLUMNS].itertuples(index=False):
+            if written == EXCEL_MAX_ROWS - 1:
+                sheet.append(["(Danh sách dài hơn một trang tính Excel; tải CSV để có đủ các dòng)"])
+                break
+            sheet.append([None if pd.isna(v) else v for v in row])
+            written += 1
+        else:
+            continue
+        break
+    out = io.BytesIO()
+    book.save(out)
+    out.seek(0)
+    return out
 
 
 def missed_page(db: Database):
     def build(actor):
+        schools = queries.schools_in_scope(db, actor)
+        school = pn.widgets.Select(label="Trường", options=school_options(schools, everything="(tất cả)"), width=380)
         late = pn.widgets.Checkbox(label="Gồm cả tiết ký trễ", value=True)
-        page = pn.widgets.IntInput(label="Trang", value=0, start=0, width=100)
+        page_no = pn.widgets.IntInput(label="Trang", value=0, start=0, width=100)
 
-        def table(include_late, page_no):
-            df = queries.missed_lessons(db, actor, include_late=include_late, page=page_no)
-            return _frame(df, ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status",
-                               "minutes_late", "hours_lost"])
+        def table(school_id, include_late, n):
+            df = queries.missed_lessons(db, actor, school_id=school_id or None, include_late=include_late, page=n)
+            return frame(df, MISSED_COLUMNS)
 
         def csv():
-            import io
-            frames, n = [], 0
-            while True:  # page through the database; never one huge query
-                part = queries.missed_lessons(db, actor, include_late=late.value, page=n, page_size=5000)
-                frames.append(part)
-                if len(part) < 5000:
-                    break
-                n += 1
-            return io.StringIO(pd.concat(frames).to_csv(index=False))
+            parts = list(missed_pages(db, actor, school_id=school.value or None, include_late=late.value))
+            whole = pd.concat(parts) if parts else pd.DataFrame(columns=MISSED_COLUMNS)
+            return io.StringIO(whole.to_csv(index=False))
 
-        download = pn.widgets.FileDownload(callback=csv, filename="tiet-khong-ky.csv", label="Tải CSV")
+        def excel():
+            return missed_excel(missed_pages(db, actor, school_id=school.value or None, include_late=late.value))
+
+        downloads = pn.Row(
+            pn.widgets.FileDownload(callback=csv, filename="tiet-khong-ky.csv", label="Tải CSV"),
+            pn.widgets.FileDownload(callback=excel, filename="tiet-khong-ky.xlsx", label="Tải Excel"))
         return pn.Column(pn.pane.Markdown("## Tiết không ký và ký trễ (mỗi tiết mất 1 giờ dạy)"),
-                         pn.Row(late, page, download), pn.panel(pn.bind(table, late, page), loading_indicator=True))
-    return _guarded("Tiết không ký", db, build)
+                         pn.Row(school, late, page_no), downloads,
+                         pn.panel(pn.bind(table, school, late, page_no), loading_indicator=True))
+    return guarded("Tiết không ký", db, build)
+
+
+ISSUANCE_STEPS = {"not_started": "Chưa lập", "drafts": "Bản nháp", "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp"}
+
+
+def issuance_bars(df: pd.DataFrame):
+    """Students per school · grade by where their transcript stands (stacked)."""
+    steps = df.assign(label=df["school_code"] + " K" + df["grade"].astype(str),
+                      not_started=(df["students"] - df["drafts"] - df["homeroom_signed"] - df["issued"]).clip(lower=0))
+    long = steps.melt(id_vars="label", value_vars=list(ISSUANCE_STEPS), var_name="step", value_name="count")
+    long["step"] = long["step"].map(ISSUANCE_STEPS)
+    return hv.Bars(long, [hv.Dimension("label", label="Trường · khối"), hv.Dimension("step", label="Bước")],
+                   hv.Dimension("count", label="Học sinh")).opts(
+        stacked=True, height=280, responsive=True, tools=["hover"], ylim=(0, None), legend_position="right",
+        cmap=["#c9ccd1", "#f0b44c", "#6aa0d8", "#3a9b5c"], title="Học bạ theo bước của quy trình ký")
 
 
 def issuance_page(db: Database):
@@ -247,17 +314,31 @@ def issuance_page(db: Database):
         df = transcripts.issuance_figures(db, actor, "grade")
         if df.empty:
             return pn.Column(pn.pane.Markdown("## Cấp học bạ số"), pn.pane.Markdown("Chưa có học bạ trong phạm vi."))
-        bars = hv.Bars(df.assign(label=df["school_code"] + " K" + df["grade"].astype(str),
-                                 rate=df["issued_rate"] * 100), "label", "rate").opts(
-            height=260, responsive=True, xlabel="Trường · khối", ylabel="Đã cấp (%)", tools=["hover"])
+        bars = issuance_bars(df)
+        schools = queries.schools_in_scope(db, actor)
+        school = pn.widgets.Select(label="Trường", options=school_options(schools, everything="(tất cả)"), width=380)
+        page_no = pn.widgets.IntInput(label="Trang (lớp)", value=0, start=0, width=120)
+        size = 20
+
+        def blocking(school_id, n):
+            rows, total = transcripts.blocking_steps(db, actor, school_id=school_id or None, page=n, page_size=size)
+            pages = max(1, -(-total // size))
+            note = (f"{total} lớp còn học bạ chưa cấp · trang {n + 1}/{pages}" if total else
+                    "Mọi học bạ trong phạm vi đã được cấp.")
+            return pn.Column(pn.pane.Markdown(note, name="blocking-note"),
+                             frame(rows, ["school_code", "class", "grade", "step", "waiting_on", "transcripts"],
+                                   page_size=size * 3), sizing_mode="stretch_width")
+
         return pn.Column(pn.pane.Markdown("## Cấp học bạ số theo khối"), pn.pane.HoloViews(bars),
-                         _frame(df.rename(columns={"students": "Học sinh", "drafts": "Bản nháp",
-                                                   "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp",
-                                                   "cancelled": "Đã hủy", "issued_rate": "Tỉ lệ cấp",
-                                                   "deadline": "Hạn", "overdue": "Quá hạn", "grade": "Khối"}),
-                                ["school_code", "Khối", "Học sinh", "Bản nháp", "GVCN đã ký", "Đã cấp", "Đã hủy",
-                                 "Tỉ lệ cấp", "Hạn", "Quá hạn"]))
-    return _guarded("Cấp học bạ", db, build)
+                         frame(df.rename(columns={"students": "Học sinh", "drafts": "Bản nháp",
+                                                  "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp",
+                                                  "cancelled": "Đã hủy", "issued_rate": "Tỉ lệ cấp",
+                                                  "deadline": "Hạn", "overdue": "Quá hạn", "grade": "Khối"}),
+                               ["school_code", "Khối", "Học sinh", "Bản nháp", "GVCN đã ký", "Đã cấp", "Đã hủy",
+                                "Tỉ lệ cấp", "Hạn", "Quá hạn"]),
+                         pn.pane.Markdown("### Học bạ chưa cấp đang chờ bước nào"), pn.Row(school, page_no),
+                         pn.panel(pn.bind(blocking, school, page_no), loading_indicator=True))
+    return guarded("Cấp học bạ", db, build)
 
 
 def closing_page(db: Database):
@@ -266,9 +347,9 @@ def closing_page(db: Database):
         counts = df["state"].value_counts().rename_axis("Tình trạng").reset_index(name="Số lớp-tuần")
         return pn.Column(pn.pane.Markdown("## Chốt sổ tuần"),
                          pn.widgets.Tabulator(counts, disabled=True, show_index=False),
-                         _frame(df.rename(columns={"week": "Tuần", "state": "Tình trạng"}),
-                                ["school_name", "class_name", "Tuần", "Tình trạng"]))
-    return _guarded("Chốt sổ tuần", db, build)
+                         frame(df.rename(columns={"week": "Tuần", "state": "Tình trạng"}),
+                               ["school_name", "class_name", "Tuần", "Tình trạng"]))
+    return guarded("Chốt sổ tuần", db, build)
 
 
 def certificates_page(db: Database):
@@ -276,112 +357,113 @@ def certificates_page(db: Database):
         coverage = certificates.coverage(db, actor, "school")
         expiring = queries.certificate_list(db, actor, expiring_within_days=30)
         return pn.Column(pn.pane.Markdown("## Chứng thư số: độ phủ và hết hạn"),
-                         _frame(coverage.rename(columns={"staff": "Số cán bộ", "with_valid_certificate": "Có chứng thư",
-                                                         "expiring_30_days": "Hết hạn trong 30 ngày",
-                                                         "coverage_rate": "Tỉ lệ"}),
-                                ["school_name", "Số cán bộ", "Có chứng thư", "Hết hạn trong 30 ngày", "Tỉ lệ"]),
+                         frame(coverage.rename(columns={"staff": "Số cán bộ", "with_valid_certificate": "Có chứng thư",
+                                                        "expiring_30_days": "Hết hạn trong 30 ngày",
+                                                        "coverage_rate": "Tỉ lệ"}),
+                               ["school_name", "Số cán bộ", "Có chứng thư", "Hết hạn trong 30 ngày", "Tỉ lệ"]),
                          pn.pane.Markdown("### Sắp hết hạn (30 ngày)"),
-                         _frame(expiring, ["school_name", "holder", "kind", "serial_hex", "not_after"]))
-    return _guarded("Chứng thư số", db, build)
+                         frame(expiring, ["school_name", "holder", "kind", "serial_hex", "not_after"]))
+    return guarded("Chứng thư số", db, build)
+
+
+AUDIT_PAGE_SIZE = 25
 
 
 def audit_page(db: Database):
     def build(actor):
-        trail, chain = queries.audit_trail(db, actor)
+        _, chain = queries.audit_trail(db, actor, page_size=1)
         status = ("Chuỗi băm toàn vẹn: **hợp lệ** (" + str(chain.checked) + " sự kiện)" if chain and chain.ok else
                   f"Chuỗi băm: **BỊ PHÁ VỠ** — {chain.problem}" if chain else "Kiểm tra chuỗi băm: dành cho cấp Sở")
-        return pn.Column(pn.pane.Markdown("## Nhật ký thao tác"), pn.pane.Markdown(status),
-                         _frame(trail.rename(columns={"at": "Thời gian", "actor_name": "Người thực hiện",
-                                                      "action": "Thao tác", "reason": "Lý do"}),
-                                ["Thời gian", "Người thực hiện", "Thao tác", "entity", "entity_id", "Lý do"]))
-    return _guarded("Nhật ký thao tác", db, build)
-
-
-def _action(title: str, widgets: list, run) -> pn.Card:
-    """An admin action: its inputs, a confirmation box, a button, and the result of the core call."""
-    confirm = pn.widgets.Checkbox(label="Tôi xác nhận thực hiện thao tác này")
-    button = pn.widgets.Button(label="Thực hiện", button_type="primary", disabled=True)
-    result = pn.pane.Alert("", alert_type="light", visible=False)
-    confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
-
-    def go(_):
+        action = pn.widgets.Select(label="Thao tác", width=300, options={
+            "(tất cả)": "", **{f"{a} — {audit_action_vi(a)}" if audit_action_vi(a) else a: a
+                              for a in queries.audit_actions(db, actor)}})
+        user = pn.widgets.TextInput(label="Người thực hiện", placeholder="tên đăng nhập", width=180)
         try:
-            message = run()
-            result.object, result.alert_type = f"Đã thực hiện: {message}", "success"
-        except SohoaError as err:
-            result.object, result.alert_type = f"Không thực hiện được: {err.message_vi}", "danger"
-        result.visible, confirm.value = True, False
-
-    button.on_click(go)
-    return pn.Card(*widgets, confirm, button, result, title=title, collapsible=False, sizing_mode="stretch_width")
-
-
-def admin_page(db: Database):
-    from core.services import admin
-    from core.services.weekly_close import reopen_week
-
-    def build(actor):
-        cards = []
-        weeks = queries.week_closing(db, actor, page_size=500)
-        closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
-        week_pick = pn.widgets.Select(label="Lớp - tuần đã chốt", options={
-            f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
-            for r in closed.itertuples()}, width=460)
-        reason = pn.widgets.TextInput(label="Lý do mở lại (bắt buộc)", width=460)
-        cards.append(_action("Mở lại sổ tuần đã chốt", [week_pick, reason], lambda: (
-            reopen_week(db, actor, *week_pick.value, reason.value) and "mở lại sổ tuần")))
-        schools = compliance(db, actor, "school")
-        school_options = {f"{r.school_code} — {r.school_name}": int(r.school_id) for r in schools.itertuples()}
-        remind_school = pn.widgets.Select(label="Trường", options=school_options, width=460)
-        cards.append(_action("Nhắc giáo viên còn tiết chưa ký", [remind_school], lambda: (
-            f"đã xếp {admin.send_reminders(db, actor, remind_school.value)} thư nhắc vào hộp thư đi")))
-        try:
-            monitors = queries.monitor_accounts(db, actor)
+            schools = school_options(queries.schools_in_scope(db, actor), everything="(tất cả)")
         except SohoaError:
-            monitors = None
-        if monitors is not None:
-            who = pn.widgets.Select(label="Tài khoản giám sát", width=460,
-                                    options={f"{r.username} — {r.display_name}": int(r.id)
-                                             for r in monitors.itertuples()})
-            where = pn.widgets.Select(label="Trường", options=school_options, width=460)
-            cards.append(_action("Phân công giám sát trường", [who, where], lambda: (
-                admin.assign_monitor(db, actor, who.value, where.value) and "đã phân công")))
-        return pn.Column(pn.pane.Markdown("## Quản trị"), *cards)
-    return _guarded("Quản trị", db, build)
+            schools = {"(tất cả)": 0}
+        school = pn.widgets.Select(label="Trường", options=schools, width=300)
+        date_from = pn.widgets.DatePicker(label="Từ ngày", width=150)
+        date_to = pn.widgets.DatePicker(label="Đến ngày", width=150)
+        page_no = pn.widgets.IntInput(label="Trang", value=0, start=0, width=90)
+
+        def table(action_value, user_value, school_id, start, end, n):
+            trail, _ = queries.audit_trail(db, actor, action=action_value or None, user=user_value or None,
+                                           school_id=school_id or None, date_from=start, date_to=end, page=n,
+                                           page_size=AUDIT_PAGE_SIZE, check_chain=False)
+            more = "" if len(trail) < AUDIT_PAGE_SIZE else " · còn trang sau (tăng số trang)"
+            trail["meaning"] = trail["action"].map(audit_action_vi)
+            return pn.Column(pn.pane.Markdown(f"Trang {n + 1}: {len(trail)} sự kiện{more}", name="audit-count"),
+                             frame(trail, ["at", "actor_name", "action", "meaning", "entity", "entity_id", "reason"],
+                                   page_size=AUDIT_PAGE_SIZE), sizing_mode="stretch_width")
+
+        return pn.Column(pn.pane.Markdown("## Nhật ký thao tác"), pn.pane.Markdown(status),
+                         pn.Row(action, user, school), pn.Row(date_from, date_to, page_no),
+                         pn.panel(pn.bind(table, action, user, school, date_from, date_to, page_no),
+                                  loading_indicator=True))
+    return guarded("Nhật ký thao tác", db, build)
+
+
+def _check_lines(outcome) -> str:
+    lines = [f"**{html.escape(outcome.message)}**"]
+    if outcome.replaced_by_code:
+        lines.append(f"Bản thay thế: mã **{html.escape(outcome.replaced_by_code)}**")
+    if outcome.report:
+        for s in outcome.report.signatures:
+            v = s.verification
+            lines.append(f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: {indication(v.indication, v.sub_indication)}")
+    return "\n".join(lines)
 
 
 def verify_page(db: Database, trust):
     code = pn.widgets.TextInput(label="Mã xác thực học bạ", placeholder="VD: K7QX2MP9AB", width=300)
-    button = pn.widgets.Button(label="Kiểm tra", button_type="primary")
+    button = pn.widgets.Button(label="Kiểm tra", color="primary")
+    upload = pn.widgets.FileInput(accept=".pdf", multiple=False)
     result = pn.pane.Markdown("", name="verify-result")
     initial = pn.state.session_args.get("code", [b""])[0].decode() if pn.state.session_args else ""
     code.value = initial
 
-    def check(_=None):
-        if not code.value.strip():
+    # Verification validates PDFs with pyHanko, which runs its own asyncio loop: never on the
+    # server's event loop, always in a worker thread.
+    async def check(_=None):
+        typed = code.value.strip()
+        if not typed:
             result.object = ""
             return
-        outcome = verify_transcript(db, trust, code=code.value)
-        lines = [f"**{html.escape(outcome.message)}**"]
-        if outcome.report:
-            for s in outcome.report.signatures:
-                v = s.verification
-                lines.append(f"- {s.role}: {v.indication}" + (f" ({v.sub_indication})" if v.sub_indication else ""))
-        result.object = "\n".join(lines)
+        result.object = "Đang kiểm tra…"
+        result.object = _check_lines(await asyncio.to_thread(verify_transcript, db, trust, code=typed))
+
+    async def check_pdf(event):
+        if not event.new:
+            return
+        data = bytes(event.new)
+        if not data.startswith(b"%PDF-"):
+            result.object = "**Tệp tải lên không phải là tệp PDF**"
+            return
+        result.object = "Đang kiểm tra tệp…"
+        outcome = await asyncio.to_thread(verify_transcript, db, trust, pdf=data)
+        result.object = f"Tệp {html.escape(upload.filename or '')}:\n\n" + _check_lines(outcome)
 
     button.on_click(check)
-    check()
-    return _page("Xác thực học bạ", current_actor(db),
-                 pn.Column(pn.pane.Markdown("## Tra cứu, xác thực học bạ số"), pn.Row(code, button), result))
+    upload.param.watch(check_pdf, "value")
+    if initial:
+        pn.state.onload(check)
+    return page("Xác thực học bạ", current_actor(db),
+                pn.Column(pn.pane.Markdown("## Tra cứu, xác thực học bạ số"), pn.Row(code, button),
+                          pn.pane.Markdown("hoặc tải lên tệp PDF học bạ:"), upload, result))
 
 
-def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, **kwargs):
-    """Start the console (blocking unless ``threaded=True`` is passed)."""
+def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, *,
+          pki_dir: Path | None = None, **kwargs):
+    """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
+    demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch signing."""
+    from dashboards.admin import admin_page
+
     pages = {"overview": lambda: overview_page(db), "compliance": lambda: compliance_page(db, trust),
              "transcripts": lambda: issuance_page(db),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
-             "admin": lambda: admin_page(db),
+             "admin": lambda: admin_page(db, pki_dir),
              "verify": lambda: verify_page(db, trust)}
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
                     extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),
@@ -389,9 +471,9 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
                     websocket_origin=[f"{address}:{port}", f"localhost:{port}"], **kwargs)
 
 
-def serve_in_background(db: Database, trust) -> tuple[object, str]:
+def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None) -> tuple[object, str]:
     """Serve the console on a free loopback port from a thread; returns (server, base URL)
-    once it answers. For tests and the screenshots script."""
+    once it answers. For tests, the screenshots script and the benchmark."""
     import socket
     import time
     import urllib.request
@@ -399,7 +481,7 @@ def serve_in_background(db: Database, trust) -> tuple[object, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = serve(db, trust, port=port, threaded=True)
+    server = serve(db, trust, port=port, threaded=True, pki_dir=pki_dir)
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -408,3 +490,6 @@ def serve_in_background(db: Database, trust) -> tuple[object, str]:
         except OSError:
             time.sleep(0.2)
     return server, url
+
+
+__all__ = ["serve", "serve_in_background", "current_actor", "COOKIE", "NAV"]

@@ -259,11 +259,13 @@ class KeyStore:
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self._open: dict[str, SoftwareSigner] = {}
+        self._open: dict[tuple[str, str], SoftwareSigner] = {}
 
     def signer_for(self, owner_key: str, pin: str = "1234") -> SoftwareSigner:
-        signer = self._open.get(owner_key)
+        # cached per key *and* PIN: a wrong PIN never gets a key another caller unlocked
+        cache_key = (owner_key, hashlib.sha256(pin.encode()).hexdigest())
+        signer = self._open.get(cache_key)
         if signer is None:
             signer = SoftwareSigner.from_pkcs12(self.directory / "keys" / f"{owner_key}.p12", pin)
-            self._open[owner_key] = signer
+            self._open[cache_key] = signer
         return signer

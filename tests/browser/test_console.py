@@ -1,66 +1,9 @@
 """The console in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright):
 sign-in, the pages without console errors, scope enforced by core, sign-out, the public
 verification page."""
-import shutil
-
 import pytest
 
-from core.signatures import DemoPKI
-from core.storage.db import Database, make_engine
-from core.storage.migrate import upgrade
-from core.synthetic import DEMO_PASSWORD, Scale, generate
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def console(tmp_path_factory):
-    from dashboards.app import serve_in_background
-
-    assert shutil.which(CHROMIUM), "Debian's chromium is required (installed by scripts/test.sh)"
-    root = tmp_path_factory.mktemp("console")
-    db = Database(make_engine(f"sqlite:///{root / 'console.db'}"))
-    upgrade(db.engine)
-    generate(db, Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2, seed=11),
-             pki_dir=root / "pki", progress=False)
-    server, url = serve_in_background(db, DemoPKI.load(root / "pki").trust_store())
-    yield url
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
-    context.close()
-
-
-def sign_in(page, url, username, password=DEMO_PASSWORD, *, then: str | None = "overview"):
-    """Sign in through the login form; by default wait for the overview (then open ``then``)."""
-    page.goto(f"{url}/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#signin")
-    if then:
-        page.wait_for_url("**/overview")
-        if then != "overview":
-            page.goto(f"{url}/{then}")
+from tests.browser.conftest import see_in_audit, sign_in
 
 
 def test_supervisor_sees_the_overview_without_errors(page, console):
@@ -74,7 +17,7 @@ def test_supervisor_sees_the_overview_without_errors(page, console):
     assert page.errors == []
 
 
-@pytest.mark.parametrize("who", ["admin", "so.giamsat", "gs.s0001"])
+@pytest.mark.parametrize("who", ["admin", "so.giamsat", "phong.1", "gs.s0001", "ht.s0001", "phantich"])
 def test_every_page_opens_without_errors(page, console, who):
     sign_in(page, console, who)
     for path, marker in (("overview", "Tổng quan ký sổ đầu bài"), ("compliance", "Tuân thủ ký số"),
@@ -136,8 +79,7 @@ def test_reopen_a_week_from_the_admin_page_and_see_it_audited(page, console):
     card.locator("input[type=checkbox]").check()
     button.click()
     page.wait_for_selector("text=Đã thực hiện", timeout=30000)
-    page.goto(f"{console}/audit")
-    page.wait_for_selector("text=week.reopen", timeout=30000)
+    see_in_audit(page, console, "week.reopen", expect_text="Sửa số học sinh vắng")
     assert page.errors == []
 
 

@@ -22,3 +22,13 @@ def test_attributes_and_signer_id_match_asn1crypto(pki, key_type):
         {"issuer": cert.issuer, "serial_number": cert.serial_number})}).dump()
     assert signer._fixed_attrs[1] == expected_ess
     assert signer._si_head[3:3 + len(expected_sid)] == expected_sid
+
+
+def test_a_wrong_pin_never_gets_a_key_someone_unlocked(pki):
+    from core.signatures import KeyAccessError, KeyStore
+
+    pki.issue_personal("pin-owner", "Phạm Thị Mã")
+    keys = KeyStore(pki.directory)
+    assert keys.signer_for("pin-owner", "1234") is keys.signer_for("pin-owner", "1234")
+    with pytest.raises(KeyAccessError):
+        keys.signer_for("pin-owner", "0000")

@@ -1,0 +1,258 @@
+"""Console benchmark: how long the pages take to load at demo scale.
+
+1. The data loads behind the pages, calling the same core functions the pages call, as the
+   department supervisor (the widest scope): the overview's figures, and the drill-down
+   department → district → school → class / teacher → class-week → lesson entries → one
+   entry's verification report, plus the compliance page's heatmap and late-signing
+   distribution, the missed-lessons page, the audit trail with its hash-chain check and the
+   transcript blocking steps.
+2. The real pages in headless Chromium (Debian's /usr/bin/chromium driven by Playwright),
+   from navigation to the content being visible: overview, compliance (the drill-down page,
+   down to the entries table), a drill-down step (another class-week's entries), one entry's
+   verification, and the other pages.
+
+The demo dataset is built first with ``core.synthetic.generate`` (the ``sohoa demo`` default
+scale: 2 districts × 4 schools × 8 classes, 18 weeks, 2 classes of transcripts per school)
+into a temporary SQLite file, or into a throwaway database on a PostgreSQL server.
+
+Usage:
+    python benchmarks/console.py [--postgres URL] [--repeat 5] [--no-browser]
+                                 [--districts 2 --schools-per-district 4 --classes-per-school 8 --weeks 18]
+``--postgres URL`` is a server's URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): a
+database is created on it for the run and dropped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from core.authz import actor_by_username  # noqa: E402
+from core.services import certificates, queries, transcripts, verification  # noqa: E402
+from core.services.compliance import TREND, compliance  # noqa: E402
+from core.signatures import DemoPKI  # noqa: E402
+from core.storage.db import Database, make_engine  # noqa: E402
+from core.storage.migrate import upgrade  # noqa: E402
+from core.storage.models import AuditEvent, LogbookEntry, Transcript  # noqa: E402
+from core.synthetic import DEMO_PASSWORD, Scale, generate  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def measure(fn, repeat: int) -> tuple[float, float, object]:
+    """Median and minimum wall time (ms) of ``fn()`` over ``repeat`` runs after one warm-up."""
+    result = fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), min(times), result
+
+
+def core_loads(db: Database, trust, actor, repeat: int) -> list[tuple[str, float, float]]:
+    """Each page's core calls, timed; the page totals are the sums of their steps' medians."""
+    rows: list[tuple[str, float, float]] = []
+
+    def step(label, fn):
+        median, best, result = measure(fn, repeat)
+        rows.append((label, median, best))
+        return result
+
+    def total(label, first):
+        rows.append((label, sum(r[1] for r in rows[first:]), sum(r[2] for r in rows[first:])))
+
+    first = len(rows)
+    step("overview · compliance, department", lambda: compliance(db, actor, "department"))
+    step("overview · compliance, trend by week", lambda: compliance(db, actor, TREND))
+    step("overview · compliance, per school (worst 10)", lambda: compliance(db, actor, "school"))
+    step("overview · transcripts issued vs due", lambda: transcripts.issuance_figures(db, actor, "district"))
+    step("overview · certificate coverage", lambda: certificates.coverage(db, actor, "district"))
+    total("= overview, first render (data)", first)
+
+    first = len(rows)
+    schools = step("drill-down · schools in scope (picker)", lambda: queries.schools_in_scope(db, actor))
+    step("drill-down · department → districts", lambda: compliance(db, actor, "district"))
+    step("drill-down · district → schools", lambda: compliance(db, actor, "school"))
+    school_id = int(schools.iloc[0]["school_id"])
+    step("drill-down · school → classes", lambda: compliance(db, actor, "class", school_id=school_id))
+    step("drill-down · school → teachers", lambda: compliance(db, actor, "teacher", school_id=school_id))
+    weeks = step("drill-down · class-weeks (picker, 2000)", lambda: queries.week_closing(db, actor, page_size=2000))
+    class_id, week_id = int(weeks.iloc[0]["class_id"]), int(weeks.iloc[0]["week_id"])
+    entries = step("drill-down · class-week → lesson entries",
+                   lambda: queries.class_week_entries(db, actor, class_id, week_id))
+    entry_id = int(entries[entries["signed_at"].notna()].iloc[0]["entry_id"])
+    step("drill-down · one entry's verification report",
+         lambda: verification.verify(db, actor, trust, entry_id=entry_id))
+    total("= drill-down department → one entry (data)", first)
+
+    first = len(rows)
+    step("compliance · weeks in scope (picker)", lambda: queries.weeks_in_scope(db, actor))
+    step("compliance · heatmap weekday × period", lambda: queries.signing_heatmap(db, actor))
+    step("compliance · late-signing distribution", lambda: queries.late_signing_distribution(
+        db, actor, bucket_minutes=5))
+    total("= compliance page, the other panels (data)", first)
+
+    step("missed lessons · first page", lambda: queries.missed_lessons(db, actor))
+    step("audit · page of 25 + hash-chain check", lambda: queries.audit_trail(db, actor, page_size=25))
+    step("audit · page of 25, filtered (no chain check)", lambda: queries.audit_trail(
+        db, actor, action="week.", page_size=25, check_chain=False))
+    step("transcripts · figures per grade", lambda: transcripts.issuance_figures(db, actor, "grade"))
+    step("transcripts · blocking steps, page of 20 classes", lambda: transcripts.blocking_steps(
+        db, actor, page_size=20))
+    return rows
+
+
+def browser_loads(db: Database, trust, pki_dir: Path, repeat: int) -> list[tuple[str, float, float]]:
+    """The real pages in headless Chromium: navigation → content visible, as the supervisor."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboards.app import serve_in_background
+
+    import logging
+
+    # Leaving a page while its session still sends updates logs WebSocketClosedError: harmless here.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    server, url = serve_in_background(db, trust, pki_dir=pki_dir)
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.goto(f"{url}/login")
+            page.fill("#username", "so.giamsat")
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("#signin")
+            page.wait_for_url("**/overview")
+
+            def visit(path: str, *selectors: str):
+                def run():
+                    page.goto(f"{url}/{path}", wait_until="commit")
+                    for selector in selectors:
+                        page.locator(selector).first.wait_for(state="visible", timeout=120000)
+                return run
+
+            entries = '.tabulator:has-text("Tên bài") .tabulator-row'
+            for label, fn in (
+                    ("overview → figures, trend and table visible",
+                     visit("overview", "text=Tỉ lệ ký đúng hạn", ".bk-Canvas, canvas", ".tabulator-row")),
+                    ("compliance (drill-down page) → entries table visible",
+                     visit("compliance", ".tabulator-row", "text=tiết ký trễ", entries)),
+                    ("missed lessons → table visible", visit("missed", ".tabulator-row")),
+                    ("weekly closing → table visible", visit("closing", ".tabulator-row")),
+                    ("certificates → tables visible", visit("certificates", ".tabulator-row")),
+                    ("audit → chain check and table visible", visit("audit", "text=Chuỗi băm", ".tabulator-row")),
+                    ("transcripts → blocking steps visible", visit("transcripts", "text=lớp còn học bạ chưa cấp")),
+                    ("admin → action cards visible", visit("admin", "text=Thu hồi chứng thư số"))):
+                median, best, _ = measure(fn, repeat)
+                rows.append((label, median, best))
+
+            # A drill-down step on the open page: another class-week, then one entry's verification.
+            visit("compliance", entries)()
+            picker = page.locator(".bk-input-group", has_text="Lớp - tuần").locator("select")
+            options = picker.locator("option").all_inner_texts()[:repeat + 2]
+            times = []
+            for option in options[1:]:
+                first_before = page.locator(entries).first.inner_text()
+                t0 = time.perf_counter()
+                picker.select_option(label=option)
+                deadline = time.perf_counter() + 60   # until the table shows the new class-week's rows
+                while page.locator(entries).first.inner_text() == first_before and time.perf_counter() < deadline:
+                    page.wait_for_timeout(5)
+                times.append((time.perf_counter() - t0) * 1000)
+            rows.append(("drill-down step: pick a class-week → its entries", statistics.median(times), min(times)))
+            times = []
+            for _ in range(repeat):
+                entry = page.locator(entries).first.locator('[tabulator-field="Mã tiết"]').inner_text()
+                box = page.get_by_placeholder("Mã tiết cần xác thực")
+                box.fill(entry.replace(",", "").replace(".", ""))
+                t0 = time.perf_counter()
+                page.locator("button", has_text="Xác thực chữ ký").click()
+                page.locator("text=/PASSED|FAILED|INDETERMINATE/").first.wait_for(timeout=60000)
+                times.append((time.perf_counter() - t0) * 1000)
+                page.goto(f"{url}/compliance")
+                page.locator(entries).first.wait_for(timeout=120000)
+            rows.append(("drill-down step: verify one entry → report", statistics.median(times), min(times)))
+            browser.close()
+    finally:
+        server.stop()
+    return rows
+
+
+def print_table(title: str, rows: list[tuple[str, float, float]]) -> None:
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"\n{title}\n{'':{width}}{'median ms':>11}{'min ms':>9}")
+    for label, median, best in rows:
+        print(f"{label:{width}}{median:>11.1f}{best:>9.1f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (default: a temporary SQLite file)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (after one warm-up)")
+    parser.add_argument("--no-browser", action="store_true", help="only the core data loads")
+    parser.add_argument("--districts", type=int, default=2)
+    parser.add_argument("--schools-per-district", type=int, default=4)
+    parser.add_argument("--classes-per-school", type=int, default=8)
+    parser.add_argument("--weeks", type=int, default=18)
+    parser.add_argument("--transcript-classes", type=int, default=2)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="sohoa-console-bench-"))
+    dropper = None
+    if args.postgres:
+        import psycopg
+
+        admin = args.postgres.replace("postgresql+psycopg://", "postgresql://")
+        name = f"sohoa_console_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = admin.rsplit("/", 1)[0] + "/" + name
+
+        def dropper():
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        url = f"sqlite:///{work / 'demo.db'}"
+    db = Database(make_engine(url))
+    try:
+        upgrade(db.engine)
+        scale = Scale(districts=args.districts, schools_per_district=args.schools_per_district,
+                      classes_per_school=args.classes_per_school, weeks=args.weeks,
+                      transcript_classes=args.transcript_classes)
+        t0 = time.perf_counter()
+        report = generate(db, scale, pki_dir=work / "pki", progress=False)
+        build = time.perf_counter() - t0
+        with db.reading() as session:
+            entries = session.scalar(select(func.count()).select_from(LogbookEntry))
+            documents = session.scalar(select(func.count()).select_from(Transcript))
+            events = session.scalar(select(func.count()).select_from(AuditEvent))
+            actor = actor_by_username(session, "so.giamsat")
+        trust = DemoPKI.load(work / "pki").trust_store()
+        print(f"console benchmark on {db.engine.dialect.name}: {report.schools} schools, {report.classes} classes, "
+              f"{entries:,} logbook entries, {documents:,} transcripts, {events:,} audit events "
+              f"(built in {build:.1f} s); {args.repeat} runs each after a warm-up, as so.giamsat")
+        print_table("core data loads behind the pages", core_loads(db, trust, actor, args.repeat))
+        if not args.no_browser:
+            print_table("pages in headless Chromium (navigation → content visible)",
+                        browser_loads(db, trust, work / "pki", args.repeat))
+    finally:
+        db.engine.dispose()
+        if dropper:
+            dropper()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""The admin page: every action is a card with its inputs, a confirmation box and a button
+that calls one audited core service, then shows what happened. Which cards appear follows
+core's permission model (``Actor.may``); core checks the permission and the school scope
+again on every call, so a hidden card is a convenience, never the protection.
+
+Actions: reopen a closed week, remind teachers, assign / unassign a school monitor, approve or
+reject a timetable change request, register / revoke a certificate, record a handover, the
+principal's batch signing of transcripts (key unlocked by PIN, progress bar) and cancelling /
+re-issuing a transcript.
+"""
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+
+import pandas as pd
+import panel as pn
+
+from core import clock
+from core.authz import Permission
+from core.errors import SohoaError
+from core.services import admin, queries
+from core.services.certificates import register_certificate, revoke_certificate
+from core.services.timetable import decide_change
+from core.services.transfer import handover
+from core.services.transcripts import cancel_and_reissue, principal_sign_batch
+from core.services.weekly_close import reopen_week
+from core.storage.db import Database
+from core.storage.models import Role, TranscriptStatus
+from dashboards.common import action_card, chosen, frame, guarded, log, school_options, set_options
+
+WIDTH = 460
+
+
+def _reopen_card(db, actor) -> pn.Card:
+    weeks = queries.week_closing(db, actor, page_size=500)
+    closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
+    week_pick = pn.widgets.Select(label="Lớp - tuần đã chốt", options={
+        f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+        for r in closed.itertuples()}, width=WIDTH)
+    reason = pn.widgets.TextInput(label="Lý do mở lại (bắt buộc)", width=WIDTH)
+
+    def run():
+        label = chosen(week_pick)
+        reopen_week(db, actor, *week_pick.value, reason.value)
+        return f"đã mở lại sổ tuần {label}"
+    return action_card("Mở lại sổ tuần đã chốt", [week_pick, reason], run,
+                       check=lambda: None if week_pick.value else "chưa chọn lớp - tuần")
+
+
+def _remind_card(db, actor, options) -> pn.Card:
+    remind_school = pn.widgets.Select(label="Trường", options=options, width=WIDTH)
+    return action_card("Nhắc giáo viên còn tiết chưa ký", [remind_school], lambda: (
+        f"đã xếp {admin.send_reminders(db, actor, remind_school.value)} thư nhắc vào hộp thư đi"))
+
+
+def _monitor_cards(db, actor, options) -> list[pn.Card]:
+    monitors = queries.monitor_accounts(db, actor)
+    who = pn.widgets.Select(label="Tài khoản giám sát", width=WIDTH,
+                            options={f"{r.username} — {r.display_name}": int(r.id) for r in monitors.itertuples()})
+    where = pn.widgets.Select(label="Trường", options=options, width=WIDTH)
+    current = pn.widgets.Select(label="Phân công hiện tại", width=WIDTH)
+    reason = pn.widgets.TextInput(label="Lý do thôi phân công (bắt buộc)", width=WIDTH)
+
+    def refresh():
+        rows = queries.monitor_assignments(db, actor)
+        set_options(current, {f"{r.username} · {r.school_code} — {r.school_name}": (int(r.user_id), int(r.school_id))
+                              for r in rows.itertuples()})
+
+    def assign():
+        admin.assign_monitor(db, actor, who.value, where.value)
+        return f"đã phân công {chosen(who)} giám sát {chosen(where)}"
+
+    def unassign():
+        admin.unassign_monitor(db, actor, *current.value, reason.value)
+        return f"đã thôi phân công {chosen(current)}"
+
+    refresh()
+    return [action_card("Phân công giám sát trường", [who, where], assign, after=refresh),
+            action_card("Thôi phân công giám sát trường", [current, reason], unassign, after=refresh,
+                        check=lambda: ("chưa chọn phân công" if not current.value else
+                                       "cần nhập lý do" if not reason.value.strip() else None))]
+
+
+def _change_request_card(db, actor) -> pn.Card:
+    table = pn.Column(sizing_mode="stretch_width")
+    pick = pn.widgets.Select(label="Yêu cầu đổi thời khóa biểu", width=WIDTH)
+    decision = pn.widgets.RadioButtonGroup(label="Quyết định", options={"Duyệt": True, "Từ chối": False}, value=True)
+    note = pn.widgets.TextInput(label="Ghi chú / lý do", width=WIDTH)
+
+    def refresh():
+        pending = queries.pending_change_requests(db, actor, page_size=200)
+        set_options(pick, {f"#{r.request_id} · {r.school_name} · {r.requested_by} · áp dụng từ "
+                           f"{r.applies_from:%d/%m/%Y}": int(r.request_id) for r in pending.itertuples()})
+        table[:] = [frame(pending, ["request_id", "school_name", "requested_by", "applies_from", "changes", "reason"])
+                    if not pending.empty else pn.pane.Markdown("Không có yêu cầu nào đang chờ quyết định.")]
+
+    def run():
+        request_id, approve = pick.value, decision.value
+        version = decide_change(db, actor, request_id, approve, note.value)
+        if approve:
+            return f"đã duyệt yêu cầu #{request_id}; thời khóa biểu mới (phiên bản {version}) được áp dụng"
+        return f"đã từ chối yêu cầu #{request_id}"
+
+    refresh()
+    return action_card("Duyệt / từ chối yêu cầu đổi thời khóa biểu", [table, pick, decision, note], run,
+                       after=refresh, check=lambda: None if pick.value else "chưa chọn yêu cầu")
+
+
+def certificate_der(data: bytes) -> bytes:
+    """An uploaded certificate file (DER, or PEM ``-----BEGIN CERTIFICATE-----``) as DER bytes;
+    ValueError when it is not one X.509 certificate."""
+    from asn1crypto import pem, x509
+
+    if pem.detect(data):
+        kind, _, der = pem.unarmor(data)
+        if kind != "CERTIFICATE":
+            raise ValueError(f"PEM block {kind}, not a certificate")
+    else:
+        der = data
+    x509.Certificate.load(der).native  # noqa: B018 - parse it all: refuse anything else now
+    return der
+
+
+def _certificate_cards(db, actor, schools) -> list[pn.Card]:
+    options = school_options(schools)
+    school = pn.widgets.Select(label="Trường", options=options, width=WIDTH)
+    holder = pn.widgets.Select(label="Chủ chứng thư", width=WIDTH)
+    upload = pn.widgets.FileInput(accept=".cer,.crt,.der,.pem")
+    revoke_school = pn.widgets.Select(label="Trường", options=options, width=WIDTH)
+    certificate = pn.widgets.Select(label="Chứng thư đang hiệu lực", width=WIDTH)
+    reason = pn.widgets.TextInput(label="Lý do thu hồi (bắt buộc)", width=WIDTH)
+    parsed: dict[str, bytes] = {}
+
+    def holders(*_):
+        staff = queries.staff_list(db, actor, school.value) if school.value else pd.DataFrame()
+        set_options(holder, {"Con dấu của trường (tổ chức)": 0,
+                             **{f"{r.code} — {r.full_name}": int(r.staff_id) for r in staff.itertuples()}})
+
+    def active(*_):
+        rows = (queries.certificate_list(db, actor, school_id=revoke_school.value, active_only=True, page_size=500)
+                if revoke_school.value else pd.DataFrame())
+        set_options(certificate, {f"{r.holder or 'Con dấu'} · số hiệu {r.serial_hex[:16]} · "
+                                  f"hết hạn {r.not_after:%d/%m/%Y}": int(r.id) for r in rows.itertuples()})
+
+    def check_upload():
+        if not upload.value:
+            return "chưa chọn tệp chứng thư (.cer, .der hoặc .pem)"
+        try:
+            parsed["der"] = certificate_der(bytes(upload.value))
+        except (ValueError, TypeError):
+            return "tệp tải lên không phải là chứng thư số X.509 (DER hoặc PEM)"
+        return None
+
+    def register():
+        staff_id = holder.value or None
+        new_id = register_certificate(db, actor, parsed.pop("der"), staff_id=staff_id,
+                                      school_id=None if staff_id else school.value)
+        return f"đã đăng ký chứng thư số #{new_id} cho {chosen(holder)}"
+
+    def revoke():
+        label = chosen(certificate)
+        revoke_certificate(db, actor, certificate.value, reason.value)
+        return f"đã thu hồi chứng thư {label}"
+
+    school.param.watch(holders, "value")
+    revoke_school.param.watch(active, "value")
+    holders()
+    active()
+    return [action_card("Đăng ký chứng thư số", [school, holder, pn.pane.Markdown("Tệp chứng thư (DER hoặc PEM):"),
+                                                 upload], register, after=active, check=check_upload),
+            action_card("Thu hồi chứng thư số", [revoke_school, certificate, reason], revoke, after=active,
+                        check=lambda: ("chưa chọn chứng thư" if not certificate.value else
+                                       "cần nhập lý do thu hồi" if not reason.value.strip() else None))]
+
+
+def _handover_card(db, actor, schools) -> pn.Card:
+    school = pn.widgets.Select(label="Trường", options=school_options(schools), width=WIDTH)
+    leaving = pn.widgets.Select(label="Giáo viên nghỉ / chuyển đi", width=WIDTH)
+    replacement = pn.widgets.Select(label="Giáo viên nhận bàn giao", width=WIDTH)
+    effective = pn.widgets.DatePicker(label="Có hiệu lực từ ngày", value=clock.now().date(), width=200)
+    reason = pn.widgets.TextInput(label="Lý do (bắt buộc)", width=WIDTH)
+
+    def people(*_):
+        staff = queries.staff_list(db, actor, school.value) if school.value else pd.DataFrame()
+        options = {f"{r.code} — {r.full_name}": int(r.staff_id) for r in staff.itertuples()}
+        set_options(leaving, options)
+        set_options(replacement, dict(options))
+
+    def run():
+        moved = handover(db, actor, leaving.value, replacement.value, reason.value, effective.value)
+        return (f"đã bàn giao từ {chosen(leaving)} sang {chosen(replacement)}: {moved['periods']} tiết chưa ký, "
+                f"{moved['teaching_assignments']} phân công giảng dạy, {moved['homeroom_classes']} lớp chủ nhiệm")
+
+    def check():
+        if not leaving.value or not replacement.value:
+            return "chưa chọn giáo viên"
+        if leaving.value == replacement.value:
+            return "giáo viên nhận bàn giao phải là người khác"
+        return "cần nhập lý do" if not reason.value.strip() else None
+
+    school.param.watch(people, "value")
+    people()
+    return action_card("Bàn giao công việc của giáo viên nghỉ / chuyển đi",
+                       [school, leaving, replacement, effective, reason], run, check=check)
+
+
+def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
+    """The principal's batch signing: unlock the personal key with the PIN, sign and seal every
+    transcript of a class / grade / the school that the homeroom teacher has signed; a progress
+    bar while it runs (in a worker thread), then the list of what was not signed and why."""
+    title = "Ký duyệt và đóng dấu học bạ hàng loạt"
+    school_id = sorted(actor.school_ids)[0] if actor.school_ids else None
+    if pki_dir is None or school_id is None:
+        return pn.Card(pn.pane.Alert("Kho khóa ký số chưa được cấu hình cho bảng điều khiển này.",
+                                     alert_type="warning"), title=title, collapsible=False, sizing_mode="stretch_width")
+    classes = queries.transcript_classes(db, actor, school_id)
+    scope = pn.widgets.RadioButtonGroup(label="Phạm vi", options={"Một lớp": "class", "Một khối": "grade",
+                                                                  "Cả trường": "school"}, value="class")
+    klass = pn.widgets.Select(label="Lớp", width=WIDTH)
+    grade = pn.widgets.Select(label="Khối", width=200, options={f"Khối {g}": int(g)
+                                                                 for g in sorted(classes["grade"].unique())})
+    waiting = int(classes["homeroom_signed"].sum()) if not classes.empty else 0
+    pin = pn.widgets.PasswordInput(label="Mã PIN khóa ký số của hiệu trưởng", width=240)
+    confirm = pn.widgets.Checkbox(label="Tôi xác nhận ký duyệt và đóng dấu các học bạ này")
+    button = pn.widgets.Button(label="Bắt đầu ký", color="primary", disabled=True)
+    progress = pn.indicators.Progress(value=0, max=1, width=WIDTH, bar_color="success", visible=False)
+    status = pn.pane.Markdown(f"{waiting} học bạ đã có chữ ký GVCN đang chờ hiệu trưởng ký.", name="batch-status")
+    result = pn.pane.Alert("", alert_type="light", visible=False)
+    details = pn.Column(sizing_mode="stretch_width")
+    confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
+
+    def refresh():
+        rows = queries.transcript_classes(db, actor, school_id)
+        set_options(klass, {f"{r.class_name} — {r.homeroom_signed} chờ ký, {r.issued} đã cấp": int(r.class_id)
+                            for r in rows.itertuples()})
+
+    def finish(outcome, error):
+        if error is not None:
+            result.object, result.alert_type = f"Không thực hiện được: {html.escape(error)}", "danger"
+            status.object = "Đã dừng."
+        else:
+            done = len(outcome.signed) + len(outcome.not_signed)
+            status.object = f"Hoàn tất: đã xử lý {done}/{done} học bạ."
+            refresh()
+            result.object = (f"Đã thực hiện: đã ký và cấp {len(outcome.signed)} học bạ; "
+                             f"{len(outcome.not_signed)} học bạ chưa ký được")
+            result.alert_type = "success" if not outcome.not_signed else "warning"
+            if outcome.not_signed:
+                details[:] = [frame(pd.DataFrame(outcome.not_signed, columns=["Mã học bạ", "Lý do chưa ký"]),
+                                    ["Mã học bạ", "Lý do chưa ký"])]
+        result.visible, button.loading = True, False
+
+    def tick(n, total):
+        progress.max, progress.value = max(total, 1), n
+        status.object = f"Đang ký: {n}/{total}"
+
+    def go(_):
+        details[:] = []
+        result.visible = False
+        if not pin.value:
+            result.object, result.alert_type, result.visible = "Chưa thực hiện: cần nhập mã PIN", "warning", True
+            return
+        from core.signatures import KeyStore
+        try:  # a fresh key store: an unlocked key is never reused by another request or user
+            signer = KeyStore(pki_dir).signer_for(f"staff-{actor.staff_id}", pin.value)
+            seal = KeyStore(pki_dir).signer_for(f"school-{school_id}")
+        except Exception:  # wrong PIN or no key file: the PKCS#12 cannot be opened
+            result.object, result.alert_type = "Không thực hiện được: mã PIN không đúng hoặc không có khóa ký số", \
+                "danger"
+            result.visible, pin.value = True, ""
+            return
+        pin.value = ""
+        options = {"class_id": klass.value} if scope.value == "class" else \
+            {"grade": grade.value} if scope.value == "grade" else {}
+        progress.value, progress.visible, button.loading, confirm.value = 0, True, True, False  # one run at a time
+        status.object = "Đang chuẩn bị…"
+
+        def work():
+            try:
+                outcome = principal_sign_batch(db, actor, school_id, signer, seal, progress=tick, **options)
+                finish(outcome, None)
+            except SohoaError as err:
+                finish(None, err.message_vi)
+            except Exception as err:  # noqa: BLE001 - shown to the user, the worker must not die silently
+                log.exception("principal batch signing failed")
+                finish(None, f"lỗi khi ký: {err}")
+
+        threading.Thread(target=work, name="principal-batch-sign", daemon=True).start()
+
+    def shown(*_):
+        klass.visible, grade.visible = scope.value == "class", scope.value == "grade"
+
+    button.on_click(go)
+    scope.param.watch(shown, "value")
+    refresh()
+    shown()
+    return pn.Card(status, scope, klass, grade, pin, confirm, button, progress, result, details, title=title,
+                   collapsible=False, sizing_mode="stretch_width")
+
+
+def _cancel_card(db, actor) -> pn.Card:
+    search = pn.widgets.TextInput(label="Tìm theo mã xác thực hoặc tên học sinh", width=WIDTH)
+    pick = pn.widgets.Select(label="Học bạ đã cấp", width=WIDTH)
+    reason = pn.widgets.TextInput(label="Lý do hủy (bắt buộc)", width=WIDTH)
+
+    def refresh(*_):
+        rows = queries.transcript_list(db, actor, status=TranscriptStatus.ISSUED, search=search.value or None,
+                                       page_size=100)
+        set_options(pick, {f"{r.code} · {r.student} · {r.class_name} · {r.school_name} · lần {r.version}":
+                           int(r.transcript_id) for r in rows.itertuples()})
+
+    def run():
+        label = chosen(pick)
+        new_id = cancel_and_reissue(db, actor, pick.value, reason.value)
+        return (f"đã hủy học bạ {label.split(' · ')[0]}; bản cấp lại #{new_id} đã được lập (bản nháp), "
+                "chờ giáo viên chủ nhiệm và hiệu trưởng ký lại")
+
+    search.param.watch(refresh, "value")
+    refresh()
+    return action_card("Hủy và cấp lại học bạ", [search, pick, reason], run, after=refresh,
+                       check=lambda: ("chưa chọn học bạ" if not pick.value else
+                                      "cần nhập lý do hủy" if not reason.value.strip() else None))
+
+
+def admin_page(db: Database, pki_dir: Path | None = None):
+    def build(actor):
+        cards = []
+        schools = queries.schools_in_scope(db, actor)
+        options = school_options(schools)
+        if actor.may(Permission.REOPEN_WEEK):
+            cards.append(_reopen_card(db, actor))
+        cards.append(_remind_card(db, actor, options))
+        if actor.may(Permission.ASSIGN_MONITOR):
+            cards += _monitor_cards(db, actor, options)
+        if actor.may(Permission.DECIDE_TIMETABLE_CHANGE):
+            cards.append(_change_request_card(db, actor))
+        if actor.may(Permission.MANAGE_CERTIFICATES):
+            cards += _certificate_cards(db, actor, schools)
+        if actor.may(Permission.RECORD_SUBSTITUTE):
+            cards.append(_handover_card(db, actor, schools))
+        if actor.may(Permission.ISSUE_TRANSCRIPT) and actor.role == Role.PRINCIPAL:
+            cards.append(_batch_card(db, actor, pki_dir))
+        if actor.may(Permission.CANCEL_TRANSCRIPT):
+            cards.append(_cancel_card(db, actor))
+        return pn.Column(pn.pane.Markdown("## Quản trị"), *cards)
+    return guarded("Quản trị", db, build)
+
+
+__all__ = ["admin_page", "certificate_der"]

@@ -1,0 +1,171 @@
+"""What every console page shares: the session cookie → Actor, the page frame with the
+navigation, Vietnamese column labels, read-only tables, and the admin-action card
+(inputs, confirmation, button, result). Nothing here authorises: core does, on every call."""
+from __future__ import annotations
+
+import html
+import logging
+from typing import Callable
+
+import pandas as pd
+import panel as pn
+
+from core import accounts
+from core.errors import SohoaError
+from core.storage.db import Database
+
+log = logging.getLogger("sohoa.console")
+COOKIE = "sohoa_session"
+NAV = [("overview", "Tổng quan"), ("compliance", "Tuân thủ ký số"), ("missed", "Tiết không ký / ký trễ"),
+       ("closing", "Chốt sổ tuần"), ("certificates", "Chứng thư số"), ("audit", "Nhật ký thao tác"),
+       ("transcripts", "Cấp học bạ"), ("admin", "Quản trị"), ("verify", "Xác thực học bạ")]
+SIZE = {"font_size": "26pt", "title_size": "11pt", "margin": (5, 18)}
+ROLE_VI = {"department_supervisor": "Giám sát Sở", "district_supervisor": "Giám sát Phòng",
+           "school_monitor": "Giám sát trường", "principal": "Hiệu trưởng", "vice_principal": "Phó hiệu trưởng",
+           "clerk": "Giáo vụ", "teacher": "Giáo viên", "analyst": "Phân tích (chỉ xem)",
+           "administrator": "Quản trị hệ thống"}
+LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "Ký trễ", "missed": "Không ký",
+          "on_time_rate": "Tỉ lệ đúng hạn", "hours_lost": "Giờ dạy bị mất", "weeks_open": "Tuần chưa chốt",
+          "school_name": "Trường", "district_name": "Quận/huyện", "class_name": "Lớp", "teacher_name": "Giáo viên",
+          "schools_without_monitor": "Trường chưa có giám sát", "day": "Ngày", "period_no": "Tiết",
+          "subject": "Môn", "teacher": "Giáo viên", "status": "Tình trạng", "minutes_late": "Trễ (phút)",
+          "entity": "Đối tượng", "entity_id": "Mã", "holder": "Người được cấp", "kind": "Loại",
+          "serial_hex": "Số hiệu", "not_after": "Hết hạn", "lesson_title": "Tên bài", "entry_id": "Mã tiết",
+          "signed_at": "Ký lúc", "at": "Thời gian", "actor_name": "Người thực hiện", "action": "Thao tác",
+          "reason": "Lý do", "school_code": "Mã trường", "request_id": "Mã yêu cầu", "requested_by": "Người đề nghị",
+          "requested_at": "Đề nghị lúc", "applies_from": "Áp dụng từ", "changes": "Nội dung thay đổi",
+          "code": "Mã xác thực", "student": "Học sinh", "version": "Lần cấp", "issued_at": "Cấp lúc",
+          "transcript_id": "Mã học bạ", "class": "Lớp", "grade": "Khối", "step": "Bước đang chờ",
+          "waiting_on": "Người cần thực hiện", "transcripts": "Số học bạ", "meaning": "Nội dung"}
+
+
+def current_actor(db: Database):
+    """The signed-in user of this browser session, or None."""
+    token = pn.state.cookies.get(COOKIE) if pn.state.cookies else None
+    if not token:
+        return None
+    try:
+        return accounts.actor_for_token(db, token)
+    except SohoaError:
+        return None
+
+
+def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs) -> pn.widgets.Tabulator:
+    """A read-only table of an already paged / aggregated frame, with Vietnamese headers."""
+    shown = df[[c for c in columns if c in df]].rename(columns=LABELS)
+    return pn.widgets.Tabulator(shown, disabled=True, pagination="local", page_size=page_size, show_index=False,
+                                sizing_mode="stretch_width", **kwargs)
+
+
+def page(title: str, actor, body) -> pn.template.BootstrapTemplate:
+    template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89")
+    nav = pn.pane.HTML("<br>".join(f'<a href="/{path}">{label}</a>' for path, label in NAV)
+                       + '<br><br><a href="/logout" id="logout">Đăng xuất</a>')
+    who = (pn.pane.Markdown(f"**{html.escape(actor.username)}** · {ROLE_VI.get(actor.role.value, actor.role.value)}")
+           if actor else pn.pane.Markdown(""))
+    template.sidebar.extend([who, nav])
+    template.main.append(body)
+    return template
+
+
+def signed_out() -> pn.pane.HTML:
+    return pn.pane.HTML('<p id="signed-out">Vui lòng <a href="/login">đăng nhập</a>.</p>')
+
+
+def guarded(title: str, db: Database, build):
+    """Render ``build(actor)`` for a signed-in user; core refuses what the role may not see."""
+    actor = current_actor(db)
+    if actor is None:
+        return page(title, None, signed_out())
+    try:
+        return page(title, actor, build(actor))
+    except SohoaError as err:
+        return page(title, actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+
+
+def school_options(schools: pd.DataFrame, *, everything: str | None = None) -> dict:
+    """Select options from a ``schools_in_scope`` frame (optionally led by an 'all' entry = 0)."""
+    options = {everything: 0} if everything else {}
+    options.update({f"{r.school_code} — {r.school_name}": int(r.school_id) for r in schools.itertuples()})
+    return options
+
+
+def action_card(title: str, widgets: list, run: Callable[[], str], *, after: Callable[[], None] | None = None,
+                check: Callable[[], str | None] | None = None, label: str = "Thực hiện") -> pn.Card:
+    """An admin action: its inputs, a confirmation box, a button, and the result of the core
+    call. ``check`` may return a message that stops the action before core is called (an empty
+    field); ``after`` refreshes the card's choices after a success."""
+    confirm = pn.widgets.Checkbox(label="Tôi xác nhận thực hiện thao tác này")
+    button = pn.widgets.Button(label=label, color="primary", disabled=True)
+    result = pn.pane.Alert("", alert_type="light", visible=False)
+    confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
+
+    def go(_):
+        problem = check() if check else None
+        if problem:
+            result.object, result.alert_type = f"Chưa thực hiện: {html.escape(problem)}", "warning"
+        else:
+            try:
+                message = run()
+                result.object, result.alert_type = f"Đã thực hiện: {html.escape(message)}", "success"
+                if after:
+                    after()
+            except SohoaError as err:
+                result.object, result.alert_type = f"Không thực hiện được: {html.escape(err.message_vi)}", "danger"
+            except Exception:  # noqa: BLE001 - an unexpected failure: logged, and the user is told
+                log.exception("admin action %r failed", title)
+                result.object, result.alert_type = "Không thực hiện được: lỗi hệ thống (đã ghi nhật ký máy chủ)", \
+                    "danger"
+        result.visible, confirm.value = True, False
+
+    button.on_click(go)
+    return pn.Card(*widgets, confirm, button, result, title=title, collapsible=False, sizing_mode="stretch_width")
+
+
+def chosen(select) -> str:
+    """The text of a Select's chosen option (``Select.label`` is the widget's own label)."""
+    options = select.options if isinstance(select.options, dict) else {str(o): o for o in select.options}
+    return next((text for text, value in options.items() if value == select.value), str(select.value))
+
+
+SIGNER_ROLE_VI = {"homeroom": "Giáo viên chủ nhiệm", "principal": "Hiệu trưởng", "seal": "Con dấu nhà trường",
+                  "teacher": "Giáo viên dạy tiết", "unknown": "Chữ ký khác"}
+INDICATION_VI = {"PASSED": "hợp lệ", "FAILED": "không hợp lệ", "INDETERMINATE": "chưa xác định"}
+
+
+def indication(value: str, sub: str | None = None) -> str:
+    """An ETSI EN 319 102-1 result in Vietnamese with the standard's code: 'hợp lệ (PASSED)'."""
+    return f"{INDICATION_VI.get(value, value)} ({value}" + (f" — {sub})" if sub else ")")
+
+
+def set_options(select, options: dict) -> None:
+    """Replace a Select's options, keeping its value when still offered, else the first one
+    (Panel keeps a stale value otherwise and the box shows blank)."""
+    select.options = options
+    values = list(options.values())
+    if select.value not in values:
+        select.value = values[0] if values else None
+
+
+#: What each audited action means, for the audit page (the action code stays beside it).
+AUDIT_ACTION_VI = {
+    "account.set_password": "Đặt mật khẩu", "account.sign_in": "Đăng nhập",
+    "certificate.register": "Đăng ký chứng thư số", "certificate.revoke": "Thu hồi chứng thư số",
+    "entry.fill": "Ghi sổ đầu bài", "entry.sign": "Ký tiết học", "entry.substitute": "Ghi nhận dạy thay",
+    "gradebook.confirm": "Giáo viên bộ môn xác nhận điểm", "gradebook.enter": "Nhập điểm",
+    "gradebook.evaluate": "Nhập đánh giá của GVCN", "logbook.generate_week": "Tạo sổ tuần",
+    "logbook.mark_missed": "Đánh dấu tiết không ký", "monitor.assign": "Phân công giám sát",
+    "monitor.unassign": "Thôi phân công giám sát", "reminders.queue": "Gửi nhắc nhở",
+    "staff.handover": "Bàn giao công việc", "synthetic.organisation": "Dữ liệu mô phỏng (đơn vị)",
+    "synthetic.school": "Dữ liệu mô phỏng (trường)", "timetable.decide_change": "Quyết định đổi thời khóa biểu",
+    "timetable.publish": "Ban hành thời khóa biểu", "timetable.request_change": "Đề nghị đổi thời khóa biểu",
+    "transcript.cancel": "Hủy và cấp lại học bạ", "transcript.homeroom_sign": "GVCN ký học bạ",
+    "transcript.issue": "Hiệu trưởng ký, đóng dấu, cấp học bạ", "transcript.prepare": "Lập học bạ",
+    "week.close": "Chốt sổ tuần", "week.homeroom_sign": "GVCN ký sổ tuần", "week.reopen": "Mở lại sổ tuần",
+}
+
+
+def audit_action_vi(action: str) -> str:
+    if action.startswith("package."):
+        return "Gói hồ sơ học bạ (chuyển trường / thành phố)"
+    return AUDIT_ACTION_VI.get(action, "")
