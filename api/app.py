@@ -376,6 +376,9 @@ def app_from_environment() -> FastAPI:
     from core.signatures import DemoPKI
     from core.storage.db import make_engine
 
-    db = Database(make_engine(os.environ.get("SOHOA_DATABASE_URL") or None))
+    # No pre-ping per checkout (a round trip per request at the bell): a connection lost to a
+    # database restart fails its request with a retryable 503 and the pool is renewed.
+    url = os.environ.get("SOHOA_DATABASE_URL") or None
+    db = Database(make_engine(url, pool_pre_ping=False) if url and not url.startswith("sqlite") else make_engine(url))
     trust = DemoPKI.load(Path(os.environ.get("SOHOA_PKI_DIR", "var/pki"))).trust_store()
     return create_app(db, trust)

@@ -109,17 +109,19 @@ def actor_for(session: Session, user_id: int) -> Actor:
     user = session.get(UserAccount, user_id)
     if user is None or not user.active:
         raise NotFound(f"no active user {user_id}")
-    return _resolve(session, user)
+    return resolve_actor(session, user)
 
 
 def actor_by_username(session: Session, username: str) -> Actor:
     user = session.scalar(select(UserAccount).where(UserAccount.username == username))
     if user is None or not user.active:
         raise NotFound(f"no active user {username!r}")
-    return _resolve(session, user)
+    return resolve_actor(session, user)
 
 
-def _resolve(session: Session, user: UserAccount) -> Actor:
+def resolve_actor(session: Session, user: UserAccount, *, staff_school_id: int | None = None) -> Actor:
+    """The :class:`Actor` of an (active) user account with its current scope; a staff member's
+    school may be passed when the caller already read it."""
     role = user.role
     if role == Role.ADMINISTRATOR:
         schools = None
@@ -132,7 +134,7 @@ def _resolve(session: Session, user: UserAccount) -> Actor:
         schools = _ids(session, select(MonitorAssignment.school_id).where(
             MonitorAssignment.user_id == user.id, MonitorAssignment.unassigned_at.is_(None)))
     else:  # staff roles: their own school
-        school_id = user.school_id
+        school_id = user.school_id or staff_school_id
         if school_id is None and user.staff_id is not None:
             school_id = session.scalar(select(Staff.school_id).where(Staff.id == user.staff_id))
         schools = frozenset({school_id}) if school_id is not None else frozenset()
