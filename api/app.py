@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import clock
-from core.accounts import SESSION_LIFETIME, actor_for_token, sign_in
+from core.accounts import SESSION_LIFETIME, actor_for_token, actors_for_tokens, sign_in
 from core.authz import Actor
 from core.errors import PermissionDenied, SohoaError
 from core.services.logbook import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
@@ -158,10 +158,27 @@ class Batcher:
         if self.task:
             self.task.cancel()
 
-    async def submit(self, item: SignatureSubmission, received_at: dt.datetime):
+    async def submit(self, token: str, entry_id: int, signature: bytes, key: str, received_at: dt.datetime):
+        """Queue one submission (its bearer token is resolved with the rest of the batch)."""
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((item, received_at, future))
+        await self.queue.put(((token, entry_id, signature, key), received_at, future))
         return await future
+
+    def _settle(self, raw: list[tuple], received_at: dt.datetime) -> list:
+        actors = actors_for_tokens(self.db, {r[0] for r in raw}, received_at)
+        answers: list = [None] * len(raw)
+        items, where = [], []
+        for i, (token, entry_id, signature, key) in enumerate(raw):
+            actor = actors.get(token)
+            if actor is None:
+                answers[i] = Unauthorized("the session has ended; sign in again",
+                                          message_vi="Phiên đăng nhập đã hết hạn")
+            else:
+                items.append(SignatureSubmission(actor, entry_id, signature, key))
+                where.append(i)
+        for i, answer in zip(where, submit_signatures(self.db, self.trust, items, received_at) if items else []):
+            answers[i] = answer
+        return answers
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -184,8 +201,7 @@ class Batcher:
                 groups.setdefault(entry[1], []).append(entry)
             for received_at, group in groups.items():
                 try:
-                    answers = await loop.run_in_executor(None, submit_signatures, self.db, self.trust,
-                                                         [g[0] for g in group], received_at)
+                    answers = await loop.run_in_executor(None, self._settle, [g[0] for g in group], received_at)
                 except Exception as err:  # noqa: BLE001 - the database is away: every waiter hears it
                     for _, _, future in group:
                         if not future.done():
@@ -296,14 +312,17 @@ def create_app(db: Database, trust, *, batch_window: float = 0.004, max_batch: i
     async def signature(entry_id: EntryId, body: SignatureIn,
                         idempotency_key: str = Header(alias="Idempotency-Key", min_length=1, max_length=100,
                                                       description="the same key for every retry of this submission"),
-                        actor: Actor = Depends(teacher)):
+                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer)):
         received = clock.now()  # the server's receipt time decides on time or late
+        if credentials is None:
+            raise Unauthorized("sign in first: Authorization: Bearer <token>", message_vi="Hãy đăng nhập trước")
         try:
             raw = base64.b64decode(body.signature, validate=True)
         except (binascii.Error, ValueError) as err:
             raise BadRequest("the signature is not valid base64",
                              message_vi="Chữ ký không đúng định dạng base64") from err
-        answer = await batcher.submit(SignatureSubmission(actor, entry_id, raw, idempotency_key), received)
+        # the token is resolved with the rest of the batch: one query for all of them
+        answer = await batcher.submit(credentials.credentials, entry_id, raw, idempotency_key, received)
         if isinstance(answer, SohoaError):
             raise answer
         return ReceiptOut(entry_id=answer.entry_id, status=answer.status.value, received_at=answer.received_at,

@@ -123,6 +123,9 @@ def test_bad_requests_change_nothing(api, at):
         (api.post(url, headers={**headers, "Idempotency-Key": "x7"},
                   content=b'{"signature": "' + b"A" * 70_000 + b'"}',), 413),
         (api.get(f"/api/v1/entries/{entry.id}", headers=others), 403),
+        (api.post(url, headers={"Authorization": "Bearer forged", "Idempotency-Key": "x8"},
+                  json={"signature": good}), 401),
+        (api.post(url, headers={"Idempotency-Key": "x9"}, json={"signature": good}), 401),
     ]
     for response, expected in cases:
         assert response.status_code == expected, (expected, response.text)
