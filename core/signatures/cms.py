@@ -73,15 +73,18 @@ class TrustStore:
         self.intermediates = [x509.load_der_x509_certificate(d) for d in intermediates]
         self.revocation_checker = revocation_checker
         self._chains: dict[bytes, _ChainResult] = {}
+        # CAs by the DER of their subject name: finding an issuer is a dictionary lookup
+        self._by_subject: dict[bytes, list[x509.Certificate]] = {}
+        for ca in (*self.intermediates, *self.roots):
+            self._by_subject.setdefault(ca.subject.public_bytes(), []).append(ca)
 
     def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
-        for candidate in (*self.intermediates, *self.roots):
-            if candidate.subject == cert.issuer:
-                try:
-                    cert.verify_directly_issued_by(candidate)
-                except (*_CERT_ERRORS, InvalidSignature):
-                    continue
-                return candidate
+        for candidate in self._by_subject.get(cert.issuer.public_bytes(), ()):
+            try:
+                cert.verify_directly_issued_by(candidate)
+            except (*_CERT_ERRORS, InvalidSignature):
+                continue
+            return candidate
         return None
 
     def chain(self, cert_der: bytes) -> _ChainResult:
