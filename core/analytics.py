@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -220,8 +221,24 @@ def refresh(db: Database, store: AnalyticsStore, *, progress: bool = False) -> R
             bar.update(1)
     if bar:
         bar.close()
+    state["refreshed_at"] = time.time()
+    store.save_state(state)
     report.seconds = time.perf_counter() - started
     return report
+
+
+_REFRESHING = threading.Lock()
+
+
+def ensure_fresh(db: Database, store: AnalyticsStore, max_age_seconds: float = 300.0) -> RefreshReport | None:
+    """Refresh the store when its last refresh is older than ``max_age_seconds`` (the console
+    calls this before an aggregate; one refresh at a time in a process)."""
+    if time.time() - store.state().get("refreshed_at", 0) < max_age_seconds:
+        return None
+    with _REFRESHING:
+        if time.time() - store.state().get("refreshed_at", 0) < max_age_seconds:
+            return None
+        return refresh(db, store)
 
 
 def _typed(table):

@@ -48,6 +48,7 @@ def cmd_demo(args) -> int:
             Path(f"{DEFAULT_DB_PATH}{suffix}").unlink(missing_ok=True)
     pki_dir = VAR / "pki"
     shutil.rmtree(pki_dir, ignore_errors=True)
+    shutil.rmtree(VAR / "analytics", ignore_errors=True)  # facts of an earlier demo: rebuilt on first view
     db = _db(args)
     scale = Scale(districts=args.districts, schools_per_district=args.schools_per_district,
                   classes_per_school=args.classes_per_school, weeks=args.weeks, seed=args.seed,
@@ -113,7 +114,9 @@ def _serve(db, args) -> int:
         print(f"PKI responder (CRL, OCSP, TSA): {pki.responder_url}")
     port = getattr(args, "port", 5006)
     print(f"Bảng điều khiển / console: http://127.0.0.1:{port}/login  (demo password: sohoa-demo)")
-    serve(db, trust, port=port, pki_dir=VAR / "pki")
+    from core.analytics import AnalyticsStore
+
+    serve(db, trust, port=port, pki_dir=VAR / "pki", analytics_store=AnalyticsStore(VAR / "analytics"))
     return 0
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import panel as pn
 from tornado import web
 
-from core import accounts
+from core import accounts, analytics
 from core.errors import SohoaError
 from core.services import certificates, queries, transcripts, verification
 from core.services.compliance import TREND, compliance
@@ -73,13 +73,20 @@ class LogoutHandler(web.RequestHandler):
         self.redirect("/login")
 
 
-def overview_page(db: Database):
+def overview_page(db: Database, store=None):
+    """The overview; with an analytics store (``serve(analytics=…)``) the trend over the
+    weeks is aggregated by DuckDB there, refreshed from the record store when stale."""
     actor = current_actor(db)
     if actor is None:
         return page("Tổng quan", None, signed_out())
     try:
         total = compliance(db, actor, "department")
-        trend = compliance(db, actor, TREND)
+        if store is not None:
+            analytics.ensure_fresh(db, store)
+            trend = analytics.compliance_facts(store, actor, "department", by_week=True).rename(
+                columns={"week": "week_number"})
+        else:
+            trend = compliance(db, actor, TREND)
         schools = compliance(db, actor, "school")
         issuance = transcripts.issuance_figures(db, actor, "district").sum(numeric_only=True)
         cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
@@ -454,12 +461,14 @@ def verify_page(db: Database, trust):
 
 
 def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, *,
-          pki_dir: Path | None = None, **kwargs):
+          pki_dir: Path | None = None, analytics_store=None, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
-    demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch signing."""
+    demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch
+    signing. ``analytics_store`` (:class:`core.analytics.AnalyticsStore`): where the overview's
+    trend is aggregated."""
     from dashboards.admin import admin_page
 
-    pages = {"overview": lambda: overview_page(db), "compliance": lambda: compliance_page(db, trust),
+    pages = {"overview": lambda: overview_page(db, analytics_store), "compliance": lambda: compliance_page(db, trust),
              "transcripts": lambda: issuance_page(db),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
@@ -471,7 +480,8 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
                     websocket_origin=[f"{address}:{port}", f"localhost:{port}"], **kwargs)
 
 
-def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None) -> tuple[object, str]:
+def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None,
+                        analytics_store=None) -> tuple[object, str]:
     """Serve the console on a free loopback port from a thread; returns (server, base URL)
     once it answers. For tests, the screenshots script and the benchmark."""
     import socket
@@ -481,7 +491,7 @@ def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None) -> 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = serve(db, trust, port=port, threaded=True, pki_dir=pki_dir)
+    server = serve(db, trust, port=port, threaded=True, pki_dir=pki_dir, analytics_store=analytics_store)
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:

@@ -36,7 +36,10 @@ def demo(request, tmp_path_factory):
     if prepare:
         prepare(db, root / "pki")
     trust = DemoPKI.load(root / "pki").trust_store()
-    server, url = serve_in_background(db, trust, pki_dir=root / "pki")
+    from core.analytics import AnalyticsStore
+
+    server, url = serve_in_background(db, trust, pki_dir=root / "pki",
+                                      analytics_store=AnalyticsStore(root / "analytics"))
     yield SimpleNamespace(url=url, db=db, pki_dir=root / "pki", trust=trust, root=root)
     server.stop()
 

@@ -100,3 +100,23 @@ def test_drill_down_to_one_entry_and_its_verification_report(page, console):
     page.locator("button", has_text="Xác thực chữ ký").click()
     page.wait_for_selector("text=/PASSED|INDETERMINATE|FAILED/", timeout=30000)
     assert page.errors == []
+
+
+def test_the_overview_trend_comes_from_the_analytics_store(page, demo):
+    """The trend over the weeks is aggregated by DuckDB in the analytics store, which the
+    overview refreshes from the record store when stale; its figures equal the record store's."""
+    import json
+
+    from core.analytics import AnalyticsStore, compliance_facts
+    from core.authz import SYSTEM
+    from core.services.compliance import TREND, compliance
+
+    sign_in(page, demo.url, "so.giamsat")
+    page.wait_for_selector("text=Xu hướng theo tuần", timeout=30000)
+    state = json.loads((demo.root / "analytics" / "state.json").read_text())
+    assert state["weeks"] and state["refreshed_at"]
+    store = AnalyticsStore(demo.root / "analytics")
+    ours = compliance_facts(store, SYSTEM, "department", by_week=True)
+    theirs = compliance(demo.db, SYSTEM, TREND)
+    assert list(ours["scheduled"]) == list(theirs["scheduled"]) and list(ours["on_time"]) == list(theirs["on_time"])
+    assert page.errors == []
