@@ -120,3 +120,28 @@ def test_the_overview_trend_comes_from_the_analytics_store(page, demo):
     theirs = compliance(demo.db, SYSTEM, TREND)
     assert list(ours["scheduled"]) == list(theirs["scheduled"]) and list(ours["on_time"]) == list(theirs["on_time"])
     assert page.errors == []
+
+
+def test_injected_text_is_shown_as_text_in_the_console(page, demo):
+    """A lesson title carrying SQL and HTML (as a teacher's app could send it: the API stores it
+    as text, tests/api) is displayed literally in the drill-down, never run as markup."""
+    from sqlalchemy import text
+
+    from core.authz import SYSTEM
+    from core.services import queries
+
+    first = queries.week_closing(demo.db, SYSTEM, page_size=2000).iloc[0]
+    entries = queries.class_week_entries(demo.db, SYSTEM, int(first["class_id"]), int(first["week_id"]))
+    target = int(entries["entry_id"].iloc[0])  # the first row: on screen without scrolling
+    title = "Bài 9'); DROP TABLE logbook_entry; -- <img src=x onerror=alert(1)><b>đậm</b>"
+    with demo.db.engine.begin() as conn:
+        conn.execute(text("UPDATE logbook_entry SET lesson_title = :t WHERE id = :i"), {"t": title, "i": target})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, demo.url, "so.giamsat", then="compliance")
+    cell = page.locator('.tabulator-cell[tabulator-field="Tên bài"]', has_text="DROP TABLE")
+    cell.first.wait_for(timeout=30000)
+    assert cell.first.inner_text().strip() == title  # the markup shows as characters
+    assert cell.first.locator("img, b").count() == 0 and dialogs == []
+    with demo.db.reading() as s:
+        assert s.execute(text("SELECT count(*) FROM logbook_entry")).scalar() > 0
