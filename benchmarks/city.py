@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,21 +50,18 @@ def main() -> int:
     parser.add_argument("--skip-pg-year", action="store_true", help="do not load the year into PostgreSQL")
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from core.analytics import AnalyticsStore, compliance_facts, compliance_sql, refresh, synthesize_year
     from core.authz import SYSTEM
     from core.services.compliance import compliance
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
+    from core.storage.scratch import create_scratch_database, drop_scratch_database
     from core.synthetic import Scale, generate
 
     cores = os.cpu_count() or 1
-    name = f"sohoa_city_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
+    url = create_scratch_database(args.postgres, "sohoa_city")
     root = Path(args.store or tempfile.mkdtemp(prefix="sohoa-city-"))
     results: list[tuple[str, str, str]] = []
     try:
@@ -145,8 +141,7 @@ def main() -> int:
             print(f"{label:<100} {figure:>12} {target:>10}")
     finally:
         if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_scratch_database(args.postgres, url)
             import shutil
             shutil.rmtree(root, ignore_errors=True)
         else:

@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -211,17 +210,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="sohoa-console-bench-"))
     dropper = None
     if args.postgres:
-        import psycopg
+        from core.storage.scratch import create_scratch_database, drop_scratch_database
 
-        admin = args.postgres.replace("postgresql+psycopg://", "postgresql://")
-        name = f"sohoa_console_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = admin.rsplit("/", 1)[0] + "/" + name
+        url = create_scratch_database(args.postgres, "sohoa_console_bench")
 
         def dropper():
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_scratch_database(args.postgres, url)
     else:
         url = f"sqlite:///{work / 'demo.db'}"
     db = Database(make_engine(url))

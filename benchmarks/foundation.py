@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -58,16 +57,13 @@ def main() -> int:
     dropper = None
     url = args.database
     if url is None:
-        import psycopg
+        from core.storage.scratch import create_scratch_database, drop_scratch_database
 
-        name = f"sohoa_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        server = "postgresql://postgres@127.0.0.1:5432/postgres"
+        url = create_scratch_database(server, "sohoa_bench")
 
         def dropper():
-            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_scratch_database(server, url)
     db = Database.from_url(url)
     try:
         upgrade(db.engine)

@@ -26,7 +26,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -178,16 +177,13 @@ def main() -> int:
     cores = os.cpu_count() or 1
     print(f"straightforward pipeline (render + pyHanko sign_pdf x3) on {cores} cores: "
           f"{reference(args.reference, cores):.1f} documents/s")
-    from sqlalchemy import create_engine, text
-    name = f"sohoa_tbench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    from core.storage.scratch import create_scratch_database, drop_scratch_database
+
+    url = create_scratch_database(args.postgres, "sohoa_tbench")
     try:
-        pipeline(args.postgres.rsplit("/", 1)[0] + f"/{name}", args.schools, args.classes, args.students, cores)
+        pipeline(url, args.schools, args.classes, args.students, cores)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_scratch_database(args.postgres, url)
     return 0
 
 

@@ -8,7 +8,6 @@ that says how to get PostgreSQL; it never skips.
 from __future__ import annotations
 
 import os
-import uuid
 
 import psycopg
 import pytest
@@ -16,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from core.storage.db import Database, make_engine, normalise_url
 from core.storage.migrate import upgrade
+from core.storage.scratch import create_scratch_database, drop_scratch_database
 from tests.pg_cluster import PrivatePostgres
 
 HOW_TO_GET_POSTGRES = (
@@ -60,17 +60,12 @@ def pg_server_url():
 @pytest.fixture(scope="session")
 def pg_url(pg_server_url):
     """A fresh, migrated database for this test run, dropped at the end."""
-    name = f"sohoa_test_{uuid.uuid4().hex[:10]}"
-    admin = pg_server_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_server_url.rsplit("/", 1)[0] + "/" + name
+    url = create_scratch_database(pg_server_url, "sohoa_test")
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_scratch_database(pg_server_url, url)
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ give the same compliance figures as the record store's own queries, refresh only
 changed, keep to the caller's scope, run offline, synthesize a year, and compile for Trino
 and Spark without changing the results."""
 import datetime as dt
-import uuid
 
-import psycopg
 import pytest
 import sqlglot
 from sqlalchemy import text
@@ -19,6 +17,7 @@ from core.errors import NotFound
 from core.services.compliance import compliance
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
+from core.storage.scratch import create_scratch_database, drop_scratch_database
 from core.storage.models import Role
 from core.synthetic import Scale, generate
 
@@ -32,11 +31,7 @@ def seeded(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("analytics")
     if request.param == "postgresql":
         server = request.getfixturevalue("pg_server_url")
-        admin = server.replace("postgresql+psycopg://", "postgresql://")
-        name = f"sohoa_an_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = server.rsplit("/", 1)[0] + "/" + name
+        url = create_scratch_database(server, "sohoa_an")
     else:
         url = f"sqlite:///{root / 'record.db'}"
     db = Database(make_engine(url))
@@ -45,8 +40,7 @@ def seeded(request, tmp_path_factory):
     yield db, root
     db.engine.dispose()
     if request.param == "postgresql":
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_scratch_database(server, url)
 
 
 @pytest.fixture(scope="module")

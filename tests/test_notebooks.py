@@ -11,11 +11,9 @@ import json
 import re
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import nbformat
-import psycopg
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
@@ -23,6 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from core.notebook_data import seed
+from core.storage.scratch import create_scratch_database, drop_scratch_database
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_getting_started.ipynb", "02_signing_compliance.ipynb", "03_missed_lessons_hours.ipynb",
@@ -76,16 +75,11 @@ def dataset(request, tmp_path_factory):
         yield seed(data_dir), None
         return
     server = request.getfixturevalue("pg_server_url")
-    admin = server.replace("postgresql+psycopg://", "postgresql://")
-    name = f"sohoa_nb_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = server.rsplit("/", 1)[0] + "/" + name
+    url = create_scratch_database(server, "sohoa_nb")
     try:
         yield seed(data_dir, database_url=url), url
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_scratch_database(server, url)
 
 
 def _pointed_at(name: str, data_dir: Path, database_url: str | None) -> nbformat.NotebookNode:

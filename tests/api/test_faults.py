@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import aiohttp
@@ -18,8 +17,9 @@ import psycopg
 import pytest
 
 from core import clock
-from core.storage.db import Database, make_engine, normalise_url
+from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
+from core.storage.scratch import create_scratch_database, drop_scratch_database
 from core.synthetic import FIRST_MONDAY, Scale, generate
 from core.synthetic_apps import phone_submissions
 from tests.pg_cluster import PrivatePostgres, free_port
@@ -38,10 +38,7 @@ def cluster():
 def burst(cluster, tmp_path):
     """A fresh database on the private cluster with a Monday of pending periods, what the phones
     send for them, and a way to (re)start the API on it with its clock at that Monday's end."""
-    name = f"faults_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(cluster.url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = normalise_url(cluster.url.rsplit("/", 1)[0] + f"/{name}")
+    url = create_scratch_database(cluster.url, "faults")
     db = Database(make_engine(url))
     upgrade(db.engine)
     generate(db, Scale(districts=1, schools_per_district=4, classes_per_school=8, weeks=1, students_per_class=3,
@@ -75,8 +72,7 @@ def burst(cluster, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    with psycopg.connect(cluster.url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_scratch_database(cluster.url, url)
 
 
 async def send(base, subs, *, rate, retry_until=None, on_progress=None):
