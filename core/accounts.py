@@ -88,23 +88,16 @@ def _open_session(session, user: UserAccount, at: dt.datetime, how: str) -> str:
 
 def actor_for_token(db: Database, token: str, at: dt.datetime | None = None) -> Actor:
     """The signed-in user behind a session token; expired or ended sessions are refused."""
-    at = at or clock.now()
-    with db.reading() as session:
-        # one round trip for the session, its user and a staff member's school (the signing API
-        # resolves a token on nearly every request at the bell)
-        row = session.execute(
-            select(LoginSession.expires_at, LoginSession.ended_at, UserAccount, Staff.school_id)
-            .join(UserAccount, UserAccount.id == LoginSession.user_id)
-            .outerjoin(Staff, Staff.id == UserAccount.staff_id)
-            .where(LoginSession.token_hash == hashlib.sha256(token.encode()).hexdigest())).first()
-        if row is None or row.ended_at is not None or row.expires_at <= at or not row.UserAccount.active:
-            raise PermissionDenied("the session has ended; sign in again", message_vi="Phiên đăng nhập đã hết hạn")
-        return resolve_actor(session, row.UserAccount, staff_school_id=row.school_id)
+    actor = actors_for_tokens(db, {token}, at).get(token)
+    if actor is None:
+        raise PermissionDenied("the session has ended; sign in again", message_vi="Phiên đăng nhập đã hết hạn")
+    return actor
 
 
 def actors_for_tokens(db: Database, tokens: set[str], at: dt.datetime | None = None) -> dict[str, Actor]:
-    """:func:`actor_for_token` for many tokens in one query (the signing API resolves a whole
-    batch of requests at once); tokens that are unknown, ended or expired are left out."""
+    """The actors behind many session tokens, in one query for the session, its user and a
+    staff member's school (the signing API resolves a whole batch of requests at once); tokens
+    that are unknown, ended or expired, or whose user is inactive, are left out."""
     at = at or clock.now()
     by_hash = {hashlib.sha256(t.encode()).hexdigest(): t for t in tokens}
     with db.reading() as session:

@@ -142,18 +142,17 @@ def entries_bytes(session: Session, entries: list[LogbookEntry]) -> dict[int, by
         .join(School, School.id == LogbookEntry.school_id).join(SchoolClass, SchoolClass.id == LogbookEntry.class_id)
         .join(Subject, Subject.id == LogbookEntry.subject_id).join(Staff, Staff.id == LogbookEntry.teacher_id)
         .where(LogbookEntry.id.in_(ids)))}
-    absences: dict[int, list] = {}
-    for entry_id, pid, excused in session.execute(
-            select(EntryAbsence.entry_id, Student.personal_id, EntryAbsence.excused)
-            .join(Student, Student.id == EntryAbsence.student_id).where(EntryAbsence.entry_id.in_(ids))
-            .order_by(EntryAbsence.id)):
-        absences.setdefault(entry_id, []).append((pid, excused))
-    remarks: dict[int, list] = {}
-    for entry_id, pid, text_ in session.execute(
-            select(StudentRemark.entry_id, Student.personal_id, StudentRemark.text)
-            .join(Student, Student.id == StudentRemark.student_id).where(StudentRemark.entry_id.in_(ids))
-            .order_by(StudentRemark.id)):
-        remarks.setdefault(entry_id, []).append((pid, text_))
+    def per_entry(model, value) -> dict[int, list]:
+        """(student's personal ID, ``value``) pairs of each entry, in the order they were written."""
+        grouped: dict[int, list] = {}
+        for entry_id, pid, v in session.execute(
+                select(model.entry_id, Student.personal_id, value).join(Student, Student.id == model.student_id)
+                .where(model.entry_id.in_(ids)).order_by(model.id)):
+            grouped.setdefault(entry_id, []).append((pid, v))
+        return grouped
+
+    absences = per_entry(EntryAbsence, EntryAbsence.excused)
+    remarks = per_entry(StudentRemark, StudentRemark.text)
     out = {}
     for entry in entries:
         school_code, class_name, subject_code, teacher_code = codes[entry.id]

@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 
 from core import clock
 from core.authz import Actor, Permission
@@ -177,7 +177,6 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                              "signature_hash": hashlib.sha256(item.signature).hexdigest()})
             answers[i] = Receipt(entry.id, status, at, counts_as_teaching_hours(status))
         if updates:
-            from sqlalchemy import bindparam
             table = LogbookEntry.__table__
             session.connection().execute(
                 update(table).where(and_(table.c.id == bindparam("eid"), table.c.status == EntryStatus.PENDING.value))
