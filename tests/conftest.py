@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from core.storage.db import Database, make_engine, normalise_url
 from core.storage.migrate import upgrade
+from core.storage.partitioning import create_year_partitions
 from core.storage.scratch import create_scratch_database, drop_scratch_database
 from tests.pg_cluster import PrivatePostgres
 
@@ -63,6 +64,8 @@ def pg_url(pg_server_url):
     url = create_scratch_database(pg_server_url, "sohoa_test")
     engine = make_engine(url)
     upgrade(engine)
+    with engine.begin() as conn:  # as a department would before its years start (tests/test_partitioning.py
+        create_year_partitions(conn, 2023, 2027)  # covers the trigger that makes one on demand)
     engine.dispose()
     yield url
     drop_scratch_database(pg_server_url, url)

@@ -361,6 +361,10 @@ class LogbookEntry(Base):
 
     ``teacher_id`` is who teaches and signs (a substitute when ``is_substitute``);
     ``scheduled_teacher_id`` is who the timetable named.
+
+    On PostgreSQL the table is partitioned by school year and school (migration 0009,
+    docs/partitioning.md): its primary key there is ``(id, day, school_id)`` and the
+    references to it from absences, remarks and receipts are enforced by triggers.
     """
 
     __tablename__ = "logbook_entry"
@@ -386,7 +390,8 @@ class LogbookEntry(Base):
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
-        UniqueConstraint("class_id", "day", "period_no", name="uq_entry_slot"),
+        # a class is in one school: school_id adds nothing but the partition key PostgreSQL requires
+        UniqueConstraint("class_id", "day", "period_no", "school_id", name="uq_entry_slot"),
         Index("ix_entry_school_week", "school_id", "week_id"),
         Index("ix_entry_teacher_week", "teacher_id", "week_id"),
     )
