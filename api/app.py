@@ -1,7 +1,12 @@
 """The signing API for teachers' apps (FastAPI): sign in, the week's timetable, an entry's
 content and canonical bytes, fill an entry, submit its signature (idempotent), ask for a
-timetable change, teaching hours. Every call goes through core's services and authorization,
-exactly as the console's do; this module only maps HTTP to them.
+timetable change, teaching hours, and the weekly close (chốt sổ tuần) by the homeroom teacher
+and the principal. Every call goes through core's services and authorization, exactly as the
+console's do; this module only maps HTTP to them.
+
+The weekly close is signed with remote signing (ký số từ xa): the signer's key is held by the
+server, PIN-protected, and each request opens it with the PIN it carries, in a fresh key store
+so an unlocked key is never reused by another request.
 
 Submitted signatures are gathered by a :class:`Batcher` and settled together by
 :func:`core.services.submissions.submit_signatures` — one transaction for up to
@@ -17,6 +22,7 @@ import binascii
 import datetime as dt
 import time
 from contextlib import asynccontextmanager
+from pathlib import Path as FilePath
 
 from typing import Annotated
 
@@ -34,12 +40,16 @@ from core.errors import PermissionDenied, SohoaError
 from core.services.logbook import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
 from core.services.submissions import SignatureSubmission, submit_signatures
 from core.services.timetable import request_change
+from core.services.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
+from core.signatures.signer import KeyAccessError, KeyStore
 from core.storage.db import Database
 
 MAX_BODY = 64 * 1024
 #: Ids are 64-bit in the record store: anything larger is a 422, never a database error.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 EntryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a logbook entry's id")]
+ClassId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a class's id")]
+WeekId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a school week's id (week_id in the list of weeks)")]
 VERSION = "1.0.0"
 
 
@@ -137,6 +147,41 @@ class ChangeRequestOut(BaseModel):
     request_id: int
 
 
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # no control characters: a NUL byte in a PKCS#12 password panics the key loader
+    pin: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                     description="the PIN that opens my signing key held by the server (ký số từ xa)")
+
+
+class EntryCounts(BaseModel):
+    on_time: int
+    late: int
+    missed: int
+    pending: int
+
+
+class ClassWeek(BaseModel):
+    class_id: int
+    class_name: str
+    grade: int
+    homeroom_teacher: str | None
+    week_id: int = Field(description="the id to close the week with")
+    week_number: int
+    monday: dt.date
+    last_school_day: dt.date = Field(description="the class's last day with lessons that week")
+    week_over: bool = Field(description="the last school day is past: the week can be signed")
+    deadline: dt.datetime = Field(description="closed by then, the week counts as closed on time")
+    status: str = Field(description="open | homeroom_signed | closed | reopened")
+    summary_hash: str | None = Field(description="SHA-256 (hex) of the week summary the signatures cover")
+    counts: EntryCounts = Field(description="the class's periods of the week by status")
+    homeroom_signed_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    closed_on_time: bool | None
+    reopen_count: int
+    your_step: str | None = Field(description="what I do next: homeroom_signature | close | null")
+
+
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
 
 
@@ -222,8 +267,10 @@ class Batcher:
 
 
 # ---------------------------------------------------------------- the app
-def create_app(db: Database, trust, *, batch_window: float = 0.004, max_batch: int = 256,
-               token_cache_seconds: float = 10.0) -> FastAPI:
+def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_window: float = 0.004,
+               max_batch: int = 256, token_cache_seconds: float = 10.0) -> FastAPI:
+    """The app. ``pki_dir`` holds the staff's PIN-protected keys (``keys/staff-<id>.p12``)
+    for the weekly close; without it those calls answer 503."""
     batcher = Batcher(db, trust, window=batch_window, max_batch=max_batch)
 
     @asynccontextmanager
@@ -234,7 +281,8 @@ def create_app(db: Database, trust, *, batch_window: float = 0.004, max_batch: i
 
     app = FastAPI(title="sohoa signing API", version=VERSION, lifespan=lifespan,
                   description="Sổ đầu bài số: the API teachers' apps use to read their timetable and sign their "
-                              "periods. Errors carry an English and a Vietnamese message. See docs/api.md.",
+                              "periods, and homeroom teachers and principals use to close the week (chốt sổ tuần). "
+                              "Errors carry an English and a Vietnamese message. See docs/api.md.",
                   responses={401: {"model": ErrorBody}})
     bearer = HTTPBearer(auto_error=False)
     tokens: dict[str, tuple[Actor, float]] = {}
@@ -357,6 +405,44 @@ def create_app(db: Database, trust, *, batch_window: float = 0.004, max_batch: i
         return ChangeRequestOut(request_id=await run(request_change, db, actor, body.school_id, body.changes,
                                                      body.reason))
 
+    # ---------------------------------------------------------------- weekly close
+    def open_key(actor: Actor, pin: str):
+        """The signer's server-held key, opened with ``pin`` in a fresh key store (never cached
+        across requests)."""
+        if pki_dir is None:
+            raise SigningUnavailable("remote signing is not configured on this server",
+                                     message_vi="Máy chủ chưa được cấu hình ký số từ xa")
+        if actor.staff_id is None:
+            raise PermissionDenied("only staff hold a signing key", message_vi="Chỉ cán bộ, giáo viên có khóa ký số")
+        try:
+            return KeyStore(pki_dir).signer_for(f"staff-{actor.staff_id}", pin)
+        except KeyAccessError as err:
+            raise KeyNotOpened("the signing key could not be opened: wrong PIN, or no key is held for you",
+                               message_vi="Không mở được khóa ký số: sai mã PIN hoặc chưa có khóa ký số") from err
+
+    def close_step(step, actor: Actor, class_id: int, week_id: int, pin: str, at: dt.datetime) -> dict:
+        step(db, actor, class_id, week_id, open_key(actor, pin), at)
+        return class_week_close(db, actor, class_id, week_id, at)
+
+    @app.get("/api/v1/me/weeks-to-close", response_model=list[ClassWeek], responses=ERRORS, tags=["weekly-close"],
+             summary="The class-weeks I sign or close (chốt sổ tuần): my class as homeroom teacher, "
+                     "my school's classes as principal")
+    async def weeks(monday: dt.date = Query(description="the week's Monday"), actor: Actor = Depends(teacher)):
+        if monday.weekday() != 0:
+            raise BadRequest("monday must be a Monday", message_vi="Ngày bắt đầu tuần phải là thứ Hai")
+        return await run(weeks_to_close, db, actor, monday)
+
+    @app.post("/api/v1/classes/{class_id}/weeks/{week_id}/homeroom-signature", response_model=ClassWeek,
+              responses=ERRORS, tags=["weekly-close"],
+              summary="The homeroom teacher signs the class's week (giáo viên chủ nhiệm ký sổ tuần)")
+    async def homeroom_signature(class_id: ClassId, week_id: WeekId, body: PinIn, actor: Actor = Depends(teacher)):
+        return await run(close_step, homeroom_sign_week, actor, class_id, week_id, body.pin, clock.now())
+
+    @app.post("/api/v1/classes/{class_id}/weeks/{week_id}/close", response_model=ClassWeek, responses=ERRORS,
+              tags=["weekly-close"], summary="The principal signs and closes the class's week (hiệu trưởng chốt sổ tuần)")
+    async def close(class_id: ClassId, week_id: WeekId, body: PinIn, actor: Actor = Depends(teacher)):
+        return await run(close_step, principal_close_week, actor, class_id, week_id, body.pin, clock.now())
+
     return app
 
 
@@ -397,12 +483,21 @@ class BadRequest(SohoaError):
     status = 400
 
 
+class KeyNotOpened(SohoaError):
+    """The server-held signing key could not be opened with the PIN given (or there is none)."""
+
+    status = 403
+
+
+class SigningUnavailable(SohoaError):
+    status = 503
+
+
 def app_from_environment() -> FastAPI:
     """The app for ``uvicorn --factory`` (``sohoa api``): the record store from
-    ``SOHOA_DATABASE_URL`` (or the demo file), trust anchors from ``SOHOA_PKI_DIR`` (default
-    ``var/pki``, the demo CA)."""
+    ``SOHOA_DATABASE_URL`` (or the demo file), trust anchors and the staff's server-held keys
+    (for the weekly close) from ``SOHOA_PKI_DIR`` (default ``var/pki``, the demo CA)."""
     import os
-    from pathlib import Path
 
     from core.signatures import DemoPKI
     from core.storage.db import make_engine
@@ -411,5 +506,6 @@ def app_from_environment() -> FastAPI:
     # database restart fails its request with a retryable 503 and the pool is renewed.
     url = os.environ.get("SOHOA_DATABASE_URL") or None
     db = Database(make_engine(url, pool_pre_ping=False) if url and not url.startswith("sqlite") else make_engine(url))
-    trust = DemoPKI.load(Path(os.environ.get("SOHOA_PKI_DIR", "var/pki"))).trust_store()
-    return create_app(db, trust)
+    pki_dir = FilePath(os.environ.get("SOHOA_PKI_DIR", "var/pki"))
+    trust = DemoPKI.load(pki_dir).trust_store()
+    return create_app(db, trust, pki_dir=pki_dir)

@@ -21,7 +21,7 @@ from core.rules.weekly_close import (
     require_week_over,
 )
 from core.services.logbook import holidays_for, registered_certificate
-from core.signatures.pades import add_signature_fields, sign_pdf
+from core.signatures.pades import sign_pdf
 from core.week_pdf import HOMEROOM_BOX, HOMEROOM_FIELD, PRINCIPAL_BOX, PRINCIPAL_FIELD, WeekRow, render_week
 from core.storage.db import Database
 from core.storage.models import (
@@ -45,8 +45,9 @@ from core.storage.models import (
 def _class_week(session: Session, actor: Actor, class_id: int, week_id: int) -> tuple[SchoolClass, SchoolWeek]:
     klass = session.get(SchoolClass, class_id)
     week = session.get(SchoolWeek, week_id)
-    if klass is None or week is None or not actor.sees_school(klass.school_id):
-        raise NotFound(f"no class-week {class_id}/{week_id}")
+    if (klass is None or week is None or week.school_year_id != klass.school_year_id
+            or not actor.sees_school(klass.school_id)):
+        raise NotFound(f"no class-week {class_id}/{week_id}", message_vi="Không tìm thấy sổ tuần của lớp này")
     return klass, week
 
 
@@ -85,8 +86,14 @@ def tsa_url() -> str | None:
     return os.environ.get("SOHOA_TSA_URL") or None
 
 
+#: Both signature fields, created by the homeroom teacher's certifying signature (so it covers
+#: them); the principal later signs the second one.
+WEEK_FIELDS = [(HOMEROOM_FIELD, HOMEROOM_BOX), (PRINCIPAL_FIELD, PRINCIPAL_BOX)]
+
+
 def _week_pdf(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
-    """Render the class-week as the printable logbook page, with both signature fields."""
+    """Render the class-week as the printable logbook page (its signature fields are added by
+    the homeroom teacher's signature, :data:`WEEK_FIELDS`)."""
     school = session.get(School, klass.school_id)
     names = dict(session.execute(select(Staff.id, Staff.full_name).where(Staff.school_id == klass.school_id)).all())
     subjects = dict(session.execute(select(Subject.id, Subject.name)).all())
@@ -105,9 +112,101 @@ def _week_pdf(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
                     curriculum_seq=e.curriculum_seq, absent=", ".join(absent.get(e.id, [])),
                     remark=e.class_remark or "", rating=e.class_rating or "", status=e.status.value,
                     signed_at=e.signed_at) for e in entries]
-    pdf = render_week(school=school.name, class_name=klass.name, week_number=week.number, monday=week.monday,
-                      homeroom=names.get(klass.homeroom_teacher_id, ""), principal=names.get(principal, ""), rows=rows)
-    return add_signature_fields(pdf, [(HOMEROOM_FIELD, HOMEROOM_BOX), (PRINCIPAL_FIELD, PRINCIPAL_BOX)])
+    return render_week(school=school.name, class_name=klass.name, week_number=week.number, monday=week.monday,
+                       homeroom=names.get(klass.homeroom_teacher_id, ""), principal=names.get(principal, ""), rows=rows)
+
+
+#: The step a user takes next on a class-week (``your_step`` in :func:`weeks_to_close`).
+HOMEROOM_STEP, CLOSE_STEP = "homeroom_signature", "close"
+
+
+def _is_principal(actor: Actor) -> bool:
+    return actor.role == Role.PRINCIPAL and actor.may(Permission.CLOSE_WEEK)
+
+
+def _describe(session: Session, actor: Actor, pairs: list[tuple[SchoolClass, SchoolWeek]],
+              at: dt.datetime) -> list[dict]:
+    """Each class-week's close status as the app shows it (a few queries for all of them)."""
+    if not pairs:
+        return []
+    class_ids = sorted({k.id for k, _ in pairs})
+    week_ids = sorted({w.id for _, w in pairs})
+    closes = {(r.class_id, r.week_id): r for r in session.scalars(select(WeekClose).where(
+        WeekClose.class_id.in_(class_ids), WeekClose.week_id.in_(week_ids)))}
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    last_day: dict[tuple[int, int], dt.date] = {}
+    for class_id, week_id, status, n, last in session.execute(
+            select(LogbookEntry.class_id, LogbookEntry.week_id, LogbookEntry.status, func.count(),
+                   func.max(LogbookEntry.day))
+            .where(LogbookEntry.class_id.in_(class_ids), LogbookEntry.week_id.in_(week_ids))
+            .group_by(LogbookEntry.class_id, LogbookEntry.week_id, LogbookEntry.status)):
+        counts.setdefault((class_id, week_id), {})[status.value] = n
+        last_day[(class_id, week_id)] = max(last, last_day.get((class_id, week_id), last))
+    homeroom_ids = {k.homeroom_teacher_id for k, _ in pairs if k.homeroom_teacher_id is not None}
+    names = dict(session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(sorted(homeroom_ids))))
+                 .all()) if homeroom_ids else {}
+    principal = _is_principal(actor)
+    out = []
+    for klass, week in pairs:
+        key = (klass.id, week.id)
+        row = closes.get(key)
+        status = row.status if row is not None else WeekCloseStatus.OPEN
+        last = last_day.get(key) or last_school_day(session, klass, week)
+        homeroom = (klass.homeroom_teacher_id is not None and klass.homeroom_teacher_id == actor.staff_id
+                    and actor.may(Permission.HOMEROOM_SIGN_WEEK))
+        step = HOMEROOM_STEP if homeroom and status in (WeekCloseStatus.OPEN, WeekCloseStatus.REOPENED) \
+            else CLOSE_STEP if principal and status == WeekCloseStatus.HOMEROOM_SIGNED else None
+        found = counts.get(key, {})
+        out.append({
+            "class_id": klass.id, "class_name": klass.name, "grade": klass.grade,
+            "homeroom_teacher": names.get(klass.homeroom_teacher_id),
+            "week_id": week.id, "week_number": week.number, "monday": week.monday,
+            "last_school_day": last, "week_over": at.date() > last, "deadline": close_deadline(week.monday),
+            "status": status.value, "summary_hash": row.summary_hash if row is not None else None,
+            "counts": {s.value: found.get(s.value, 0) for s in (EntryStatus.ON_TIME, EntryStatus.LATE,
+                                                                  EntryStatus.MISSED, EntryStatus.PENDING)},
+            "homeroom_signed_at": row.homeroom_signed_at if row is not None else None,
+            "closed_at": row.closed_at if row is not None else None,
+            "closed_on_time": row.closed_on_time if row is not None else None,
+            "reopen_count": row.reopen_count if row is not None else 0,
+            "your_step": step,
+        })
+    return out
+
+
+def weeks_to_close(db: Database, actor: Actor, monday: dt.date, at: dt.datetime | None = None) -> list[dict]:
+    """The class-weeks starting ``monday`` that the signed-in user closes (the app's list):
+    for a principal every class of their school, for anyone else the classes they are the
+    homeroom teacher (GVCN) of — possibly none. Each comes with its close status, summary
+    hash, the counts of its periods by status, its last school day, whether the week is over,
+    the on-time deadline and ``your_step`` (``homeroom_signature``, ``close`` or ``None``)."""
+    at = at or clock.now()
+    if not (actor.may(Permission.HOMEROOM_SIGN_WEEK) or actor.may(Permission.CLOSE_WEEK)):
+        raise PermissionDenied(f"{actor.username} ({actor.role.value}) neither signs nor closes weeks",
+                               message_vi="Chỉ giáo viên chủ nhiệm và hiệu trưởng chốt sổ tuần")
+    with db.reading() as session:
+        query = (select(SchoolClass, SchoolWeek)
+                 .join(SchoolWeek, SchoolWeek.school_year_id == SchoolClass.school_year_id)
+                 .where(SchoolWeek.monday == monday, actor.school_filter(SchoolClass.school_id)))
+        if not _is_principal(actor):
+            if actor.staff_id is None:
+                return []
+            query = query.where(SchoolClass.homeroom_teacher_id == actor.staff_id)
+        pairs = [tuple(p) for p in session.execute(query.order_by(SchoolClass.grade, SchoolClass.name,
+                                                                   SchoolClass.id))]
+        return _describe(session, actor, pairs, at)
+
+
+def class_week_close(db: Database, actor: Actor, class_id: int, week_id: int,
+                     at: dt.datetime | None = None) -> dict:
+    """One class-week's close status, in the shape of :func:`weeks_to_close`, for its
+    homeroom teacher or anyone who may view the school (another school's class: not found)."""
+    at = at or clock.now()
+    with db.reading() as session:
+        klass, week = _class_week(session, actor, class_id, week_id)
+        if actor.staff_id is None or actor.staff_id != klass.homeroom_teacher_id:
+            require(actor, Permission.VIEW, klass.school_id)
+        return _describe(session, actor, [(klass, week)], at)[0]
 
 
 def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, signer,
@@ -134,7 +233,8 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
         row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
         row.summary_hash, row.status = sha256_hex(data), WeekCloseStatus.HOMEROOM_SIGNED
         row.document = sign_pdf(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
-                                reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", tsa_url=tsa_url())
+                                reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", tsa_url=tsa_url(),
+                                new_fields=WEEK_FIELDS)
         audit.record(session, actor, "week.homeroom_sign", "week_close", row.id, school_id=klass.school_id,
                      before=before, after={"status": row.status.value, "class": klass.name, "week": week.number})
         return row.status

@@ -205,6 +205,8 @@ class SoftwareSigner(CmsSigner):
 
     @classmethod
     def from_pkcs12(cls, path: Path, pin: str) -> "SoftwareSigner":
+        if "\x00" in pin:  # OpenSSL's PKCS#12 reader aborts (a Rust panic, not an exception) on a NUL
+            raise KeyAccessError(f"cannot open {Path(path).name}: wrong PIN or damaged file")
         try:
             key, cert, extra = pkcs12.load_key_and_certificates(Path(path).read_bytes(), pin.encode())
         except FileNotFoundError as err:

@@ -30,7 +30,7 @@ def api(tmp_path_factory):
     generate(db, Scale(districts=1, schools_per_district=1, classes_per_school=2, weeks=3, students_per_class=4,
                        seed=3), pki_dir=root / "pki", progress=False, as_of=AS_OF)
     trust = DemoPKI.load(root / "pki").trust_store()
-    app = create_app(db, trust, batch_window=0.001, token_cache_seconds=0)
+    app = create_app(db, trust, pki_dir=root / "pki", batch_window=0.001, token_cache_seconds=0)
     with TestClient(app) as client:
         client.db, client.keys, client.app_ = db, KeyStore(root / "pki"), app
         yield client

@@ -8,7 +8,9 @@ from core.authz import SYSTEM
 from core.errors import NotFound, PermissionDenied, RuleViolation
 from core.services.logbook import EntryContent, fill_entry, generate_week, sign_entry
 from core.services.weekly_close import homeroom_sign_week, principal_close_week, reopen_week
+from core.signatures.pades import verify_pdf
 from core.storage.models import EntryStatus, LogbookEntry, WeekClose, WeekCloseStatus, WeekReopen
+from core.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
 from tests.world import MONDAY
 
 SATURDAY = MONDAY + dt.timedelta(days=5)
@@ -40,6 +42,10 @@ def test_close_in_order(week1):
         # unsigned periods became MISSED when the homeroom teacher signed
         statuses = set(s.scalars(select(LogbookEntry.status).where(LogbookEntry.class_id == week1.ids["6A1"])))
         assert statuses == {EntryStatus.MISSED}
+    # the printable week: exactly the homeroom teacher's certifying signature and the principal's
+    # approval in the field the certifying revision created, both valid
+    assert [(field, v.indication) for field, v in verify_pdf(row.document, week1.pki.trust_store())] == \
+        [(HOMEROOM_FIELD, "PASSED"), (PRINCIPAL_FIELD, "PASSED")]
 
 
 def test_principal_before_homeroom_is_refused(week1):

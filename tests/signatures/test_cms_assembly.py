@@ -32,3 +32,12 @@ def test_a_wrong_pin_never_gets_a_key_someone_unlocked(pki):
     assert keys.signer_for("pin-owner", "1234") is keys.signer_for("pin-owner", "1234")
     with pytest.raises(KeyAccessError):
         keys.signer_for("pin-owner", "0000")
+
+
+def test_a_pin_with_a_nul_byte_is_a_wrong_pin_not_a_crash(pki):
+    """OpenSSL's PKCS#12 reader aborts on a NUL in the password (found by schemathesis)."""
+    from core.signatures import KeyAccessError, KeyStore
+
+    pki.issue_personal("nul-owner", "Trần Văn Nul")
+    with pytest.raises(KeyAccessError, match="wrong PIN"):
+        KeyStore(pki.directory).signer_for("nul-owner", "12\x0034")
