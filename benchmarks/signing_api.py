@@ -106,7 +106,33 @@ async def _drive(base: str, jobs: list, rate: float, deadline: float, concurrenc
 def _client(args) -> dict:
     base, path, rate, seconds, concurrency = args
     jobs = json.loads(Path(path).read_text())
-    return asyncio.run(_drive(base, jobs, rate, time.perf_counter() + seconds, concurrency))
+    cpu = time.process_time()
+    result = asyncio.run(_drive(base, jobs, rate, time.perf_counter() + seconds, concurrency))
+    return {**result, "cpu": time.process_time() - cpu}
+
+
+def _cpu_seconds(processes) -> float:
+    """User + system CPU seconds of ``processes`` (gone ones count as 0)."""
+    import psutil
+
+    total = 0.0
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _components(server_pid: int) -> dict:
+    """The API's process tree and PostgreSQL's processes, for CPU accounting."""
+    import psutil
+
+    api = psutil.Process(server_pid)
+    return {"api": [api, *api.children(recursive=True)],
+            "postgresql": [p for p in psutil.process_iter(["name", "username"])
+                           if p.info["username"] == "postgres" or (p.info["name"] or "").startswith("postgres")]}
 
 
 def main() -> int:
@@ -140,14 +166,21 @@ def main() -> int:
                                    "--workers", str(args.workers)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         _wait_for(f"http://127.0.0.1:{args.port}/openapi.json")
+        parts = _components(server.pid)
+        before = {name: _cpu_seconds(procs) for name, procs in parts.items()}
         with mp.get_context("spawn").Pool(1) as pool:  # the load comes from a separate process
             result = pool.apply(_client, ((f"http://127.0.0.1:{args.port}", str(work / "jobs.json"), args.rate,
                                            args.seconds, args.concurrency),))
+        used = {name: _cpu_seconds(procs) - before[name] for name, procs in parts.items()}
+        used["load client"] = result["cpu"]
         lat = sorted(result["latencies"])
         p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1] if lat else float("nan")
         print(f"sent {result['sent']:,} in {result['elapsed']:.1f} s = {result['sent'] / result['elapsed']:.0f}/s; "
               f"acknowledged {len(result['acked']):,}; p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; "
               f"statuses {result['statuses']}")
+        per = 1000 / max(result["sent"], 1)
+        print("CPU per request: " + ", ".join(f"{name} {seconds * per:.2f} ms" for name, seconds in used.items())
+              + f" (2 cores give {2000 / (result['sent'] / result['elapsed']):.2f} ms per request at this rate)")
         check = _count_check(url, set(result["acked"]))
         print(f"count check: {check}")
     finally:

@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy import select, tuple_
 
 from core import clock
 from core.authz import Actor, Permission
@@ -35,6 +35,7 @@ from core.errors import NotFound, PermissionDenied, RuleViolation, SohoaError
 from core.rules.signing_window import classify_signing, counts_as_teaching_hours
 from core.services.logbook import entries_bytes
 from core.signatures.cms import TrustStore, verify_detached
+from core.storage.bulk import bulk_insert, bulk_update
 from core.storage.db import Database
 from core.storage.models import (
     Certificate, EntryStatus, LogbookEntry, School, Submission, WeekClose, WeekCloseStatus,
@@ -170,17 +171,19 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
             except SohoaError as err:
                 answers[i] = err
                 continue
-            updates.append({"eid": entry.id, "sig": item.signature, "hash": sha256_hex(data[entry.id]),
-                            "at": at, "by": item.actor.staff_id, "st": status.value})
+            updates.append({"id": entry.id, "day": entry.day, "school_id": entry.school_id,
+                            "signature": item.signature, "content_hash": sha256_hex(data[entry.id]),
+                            "signed_at": at, "signed_by": item.actor.staff_id, "status": status})
             receipts.append({"user_id": item.actor.user_id, "idempotency_key": item.idempotency_key,
                              "entry_id": entry.id, "status": status, "received_at": at,
                              "signature_hash": hashlib.sha256(item.signature).hexdigest()})
             answers[i] = Receipt(entry.id, status, at, counts_as_teaching_hours(status))
         if updates:
-            table = LogbookEntry.__table__
-            session.connection().execute(
-                update(table).where(and_(table.c.id == bindparam("eid"), table.c.status == EntryStatus.PENDING.value))
-                .values(signature=bindparam("sig"), content_hash=bindparam("hash"), signed_at=bindparam("at"),
-                        signed_by=bindparam("by"), status=bindparam("st")), updates)
-            session.execute(Submission.__table__.insert(), [{**r, "status": r["status"].value} for r in receipts])
+            # the entries are locked and pending: every update lands (one statement on PostgreSQL,
+            # each row pruned to its partition by day and school)
+            changed = bulk_update(session, LogbookEntry, updates, keys=("id", "day", "school_id"),
+                                  where={"status": EntryStatus.PENDING})
+            if changed != len(updates):  # cannot happen under the row locks; if it did, write nothing
+                raise RuntimeError(f"{len(updates) - changed} of {len(updates)} locked entries were not updated")
+            bulk_insert(session, Submission, receipts)
     return answers

@@ -1,4 +1,5 @@
 """Bulk loading: PostgreSQL binary COPY, SQLite executemany. Never row-by-row ORM inserts.
+Bulk updates: one ``UPDATE … FROM unnest(…)`` statement on PostgreSQL, executemany on SQLite.
 
 Rows are dicts keyed by column name; ids are allocated by the caller with :func:`allocate_ids`
 so that related rows can be built before anything is written.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from core.storage.models import Base
@@ -57,6 +58,38 @@ def bulk_insert(session: Session, model, rows: Sequence[dict] | Iterable[dict],
         return len(rows)
     session.execute(insert(table), [{c: r.get(c) for c in columns} for r in rows])
     return len(rows)
+
+
+def bulk_update(session: Session, model, rows: Sequence[dict], keys: Sequence[str],
+                where: dict | None = None) -> int:
+    """Update many rows, each found by its ``keys`` columns (and, if given, only while the
+    columns in ``where`` hold those values); every other key of a row is a column to set.
+    Returns how many rows changed.
+
+    On PostgreSQL this is one statement for all rows (``UPDATE … FROM unnest(arrays)``), so a
+    batch costs one round trip and one plan; giving a partitioned table's partition keys in
+    ``keys`` lets every row prune to its partition."""
+    if not rows:
+        return 0
+    table = table_of(model)
+    columns = [c for c in rows[0] if c not in keys]
+    where = where or {}
+    if session.bind.dialect.name == "postgresql":
+        names = list(keys) + columns
+        source = ", ".join(f"CAST(:{n} AS {table.c[n].type.compile(session.bind.dialect)}[])" for n in names)
+        sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+        match = " AND ".join([f't."{k}" = v."{k}"' for k in keys] + [f't."{c}" = :where_{c}' for c in where])
+        sql = (f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({source}) AS v({", ".join(names)}) '
+               f"WHERE {match}")
+        params = {n: [_pg_value(r[n]) for r in rows] for n in names}
+        params.update({f"where_{c}": _pg_value(v) for c, v in where.items()})
+        return session.execute(text(sql), params).rowcount
+    stmt = (update(table).where(and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys],
+                                     *[table.c[c] == v for c, v in where.items()]))
+            .values({c: bindparam(f"v_{c}") for c in columns}))
+    result = session.connection().execute(stmt, [{**{f"k_{k}": r[k] for k in keys},
+                                                  **{f"v_{c}": r[c] for c in columns}} for r in rows])
+    return result.rowcount
 
 
 def _pg_value(value):
