@@ -49,7 +49,7 @@ from core.services.logbook import plan_week_entries
 from core.services.timetable import SlotSpec
 from core.signatures import DemoPKI, KeyStore
 from core.signatures.signer import SoftwareSigner
-from core.storage.bulk import allocate_ids, bulk_insert, reset_sequences
+from core.storage.bulk import allocate_ids, bulk_insert, refresh_statistics, reset_sequences
 from core.storage.db import Database
 from core.storage.models import (
     BellPeriod, Certificate, CertificateKind, CurriculumLoad, Department, District, Enrolment, EntryAbsence,
@@ -348,6 +348,7 @@ def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True
         bar.close()
     with db.transaction() as session:
         reset_sequences(session)
+        refresh_statistics(session)
     if scale.transcript_classes > 0:
         from core.synthetic_gradebook import generate_transcripts
 

@@ -63,6 +63,8 @@ class SignatureSubmission:
     entry_id: int
     signature: bytes
     idempotency_key: str
+    #: when the server received it (decides on time / late); default: the batch's ``at``
+    received_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,11 @@ def _check_key(key: str) -> None:
 
 def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubmission],
                       at: dt.datetime | None = None) -> list[Receipt | SohoaError]:
-    """Settle a batch of submitted signatures in one transaction; one answer per item, in order."""
+    """Settle a batch of submitted signatures in one transaction; one answer per item, in order.
+    Each item is judged at its own receipt time (``received_at``, else ``at``, else now): a
+    batch gathered over a few milliseconds never moves a signature across a deadline."""
     at = at or clock.now()
+    when = [item.received_at or at for item in items]
     answers: list[Receipt | SohoaError | None] = [None] * len(items)
     for i, item in enumerate(items):
         try:
@@ -144,12 +149,13 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
             except SohoaError as err:
                 answers[i] = err
         data = entries_bytes(session, [entries[items[i].entry_id] for i in candidates]) if candidates else {}
-        checks = {i: verify_detached(data[items[i].entry_id], items[i].signature, trust, at=at) for i in candidates}
+        checks = {i: verify_detached(data[items[i].entry_id], items[i].signature, trust, at=when[i])
+                  for i in candidates}
         certificates = {c.fingerprint: c for c in session.scalars(select(Certificate).where(
             Certificate.fingerprint.in_({v.signer_fingerprint for v in checks.values() if v.signer_fingerprint})))}
         updates, receipts = [], []
         for i in candidates:
-            item, entry, check = items[i], entries[items[i].entry_id], checks[i]
+            item, entry, check, at = items[i], entries[items[i].entry_id], checks[i], when[i]
             try:
                 if not check.valid:
                     raise BadSignature(f"the signature does not verify: {check.indication} "

@@ -78,7 +78,12 @@ def bulk_update(session: Session, model, rows: Sequence[dict], keys: Sequence[st
         names = list(keys) + columns
         source = ", ".join(f"CAST(:{n} AS {table.c[n].type.compile(session.bind.dialect)}[])" for n in names)
         sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
-        match = " AND ".join([f't."{k}" = v."{k}"' for k in keys] + [f't."{c}" = :where_{c}' for c in where])
+        # the keys also as "= ANY(array)": the planner then prunes partitions and probes indexes
+        # instead of hashing a scan of the whole table against the batch
+        match = " AND ".join([f't."{k}" = v."{k}"' for k in keys]
+                             + [f't."{k}" = ANY(CAST(:{k} AS {table.c[k].type.compile(session.bind.dialect)}[]))'
+                                for k in keys]
+                             + [f't."{c}" = :where_{c}' for c in where])
         sql = (f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({source}) AS v({", ".join(names)}) '
                f"WHERE {match}")
         params = {n: [_pg_value(r[n]) for r in rows] for n in names}
@@ -98,6 +103,14 @@ def _pg_value(value):
     if hasattr(value, "value") and not isinstance(value, (bytes, str)):  # enums
         return value.value
     return value
+
+
+def refresh_statistics(session: Session) -> None:
+    """After a bulk load on PostgreSQL, sample the tables for the planner (``ANALYZE``) instead
+    of waiting for autovacuum: until then fresh partitions look empty and key lookups get
+    whole-table plans."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("ANALYZE"))
 
 
 def reset_sequences(session: Session) -> None:

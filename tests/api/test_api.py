@@ -136,6 +136,38 @@ def test_bad_requests_change_nothing(api, at):
         assert s.scalar(select(func.count()).select_from(Submission).where(Submission.entry_id == entry.id)) == 0
 
 
+def test_the_hot_path_answers_exactly_as_the_framework(api, at):
+    """A well-formed submission takes the hot path (SignatureHotPath); the same request with
+    ``; charset=utf-8`` goes through FastAPI's route. Same status, same bytes."""
+    from api.app import SignatureHotPath
+
+    hot = SignatureHotPath.handled
+    entry, user = pending(api, 6)
+    _, other_user = next((e, u) for e, u in (pending(api, n) for n in range(7, 40)) if u != user)
+    headers, others = login(api, user), login(api, other_user)
+    at(entry.period_end + dt.timedelta(minutes=30))  # late
+    good = sign(api, entry.id, headers, entry.teacher_id)
+    url = f"/api/v1/entries/{entry.id}/signature"
+    framework = {"Content-Type": "application/json; charset=utf-8"}
+
+    def both(hdrs, body):
+        fast = api.post(url, headers={**hdrs, "Content-Type": "application/json"}, content=json.dumps(body))
+        slow = api.post(url, headers={**hdrs, **framework}, content=json.dumps(body))
+        return fast, slow
+
+    fast, slow = both({**others, "Idempotency-Key": "p1"}, {"signature": good})  # not their period
+    assert fast.status_code == slow.status_code == 403 and fast.content == slow.content
+    fast, slow = both({**headers, "Idempotency-Key": "p2"}, {"signature": base64.b64encode(b"0" * 40).decode()})
+    assert fast.status_code == slow.status_code == 422 and fast.content == slow.content
+    first = api.post(url, headers={**headers, "Idempotency-Key": "p3"}, json={"signature": good})
+    assert first.status_code == 200 and first.json()["status"] == "late"
+    replay = api.post(url, headers={**headers, "Idempotency-Key": "p3", **framework},
+                      content=json.dumps({"signature": good}))
+    assert replay.json() == {**first.json(), "replayed": True}
+    assert first.headers["content-type"] == replay.headers["content-type"] == "application/json"
+    assert SignatureHotPath.handled == hot + 3  # the three plain requests, not the charset ones
+
+
 def test_tokens_expire(api, at):
     _, user = pending(api)
     at(dt.datetime(2025, 9, 22, 7, 0))

@@ -126,3 +126,22 @@ def test_outside_the_signing_window_is_refused(week):
     next_day = submit(w, "minh", entry, signed_by(w, "minh", entry), "w2", P2_END + dt.timedelta(days=1))
     assert isinstance(early, RuleViolation) and isinstance(next_day, RuleViolation)
     assert "missed" in next_day.message and state(w, entry) == (EntryStatus.PENDING, None, 0)
+
+
+def test_one_batch_judges_each_item_at_its_own_receipt_time(week):
+    """An API process gathers a batch over a few milliseconds: the one received just before
+    the deadline is on time, the one received just after is late, in the same transaction."""
+    w = week
+    w.trust = w.pki.trust_store()
+    deadline = P2_END + dt.timedelta(minutes=5)  # period 2 + the school's 5-minute grace
+    p2, p2b = w.entry("6A1", MONDAY, 2), w.entry("6A2", MONDAY, 1)  # Minh teaches both (6A2 p1 ends 07:45)
+    early_end = dt.datetime.combine(MONDAY, dt.time(7, 45)) + dt.timedelta(minutes=5)
+    items = [SignatureSubmission(w.actor("minh"), p2, signed_by(w, "minh", p2), "t1",
+                                 received_at=deadline - dt.timedelta(milliseconds=2)),
+             SignatureSubmission(w.actor("minh"), p2b, signed_by(w, "minh", p2b), "t2",
+                                 received_at=early_end + dt.timedelta(milliseconds=2))]
+    answers = submit_signatures(w.db, w.trust, items, at=deadline + dt.timedelta(milliseconds=5))
+    assert [a.status for a in answers] == [EntryStatus.ON_TIME, EntryStatus.LATE]
+    assert [a.received_at for a in answers] == [i.received_at for i in items]
+    assert state(w, p2)[:2] == (EntryStatus.ON_TIME, items[0].received_at)
+    assert state(w, p2b)[:2] == (EntryStatus.LATE, items[1].received_at)
