@@ -10,7 +10,9 @@ students) — issue 6's targets on this 2-core machine:
    PostgreSQL through ADBC) — target < 30 s;
 4. the overview's aggregate over the whole year — target < 1 s; drill-downs — < 200 ms;
    each beside the same SQL run directly on PostgreSQL over the same facts (loaded there
-   with COPY for the comparison).
+   with COPY for the comparison); and the console's other aggregates on the store
+   (core.analytics_queries: the overview's cards with week closing and monitors, the worst
+   schools, the heatmap, the late-signing distribution, transcript issuance), DuckDB only.
 
 Usage: python benchmarks/city.py [--schools 2002 --classes 29 --students 35]
        [--weeks 35] [--postgres URL] [--store DIR] [--keep] [--skip-pg-year]
@@ -52,6 +54,7 @@ def main() -> int:
 
     from sqlalchemy import text
 
+    from core import analytics_queries as aq
     from core.analytics import AnalyticsStore, compliance_facts, compliance_sql, refresh, synthesize_year
     from core.authz import SYSTEM
     from core.services.compliance import compliance
@@ -107,6 +110,20 @@ def main() -> int:
                 (lambda: compliance_facts(store, SYSTEM, "teacher", school_id=base + 7, week=12, con=con),
                  "< 200 ms", {"level": "teacher", "by_week": False,
                               "filters": (f"f.school_id = {base + 7}", "f.week = 12")}),
+            # the console's aggregates (core.analytics_queries), DuckDB only
+            "console overview: cards (department, with week closing and monitors)":
+                (lambda: aq.compliance_figures(store, SYSTEM, "department", con=con), "< 1 s", None),
+            "console overview: per school, the year (worst schools)":
+                (lambda: aq.compliance_figures(store, SYSTEM, "school", con=con), "< 1 s", None),
+            "console compliance: one school's classes, the year":
+                (lambda: aq.compliance_figures(store, SYSTEM, "class", school_id=base + 7, con=con), "< 200 ms",
+                 None),
+            "console compliance: heatmap weekday x period, the year":
+                (lambda: aq.signing_heatmap(store, SYSTEM, con=con), "< 1 s", None),
+            "console compliance: late-signing distribution (5 min), the year":
+                (lambda: aq.late_signing_distribution(store, SYSTEM, bucket_minutes=5, con=con), "< 1 s", None),
+            "console transcripts: issuance per school · grade":
+                (lambda: aq.issuance_figures(store, SYSTEM, "grade", con=con), "< 1 s", None),
         }
         duck = {label: timed(fn) for label, (fn, _, _) in queries.items()}
 
@@ -119,6 +136,8 @@ def main() -> int:
 
             with db.engine.connect() as pg_conn:
                 for label, (_, _, spec) in queries.items():
+                    if spec is None:
+                        continue
                     sql = compliance_sql(spec["level"], by_week=spec["by_week"], filters=spec["filters"])
                     sql = sql.replace("$as_of", "DATE '2026-12-01'")
                     sql = sqlglot.transpile(sql, read="duckdb", write="postgres")[0]

@@ -5,7 +5,9 @@
    department → district → school → class / teacher → class-week → lesson entries → one
    entry's verification report, plus the compliance page's heatmap and late-signing
    distribution, the missed-lessons page, the audit trail with its hash-chain check and the
-   transcript blocking steps.
+   transcript blocking steps — on the record store; then the same aggregates on the analytics
+   store (DuckDB, what the console runs when served with one: ``serve(analytics_store=…)``),
+   with the refresh that copies the record store into it, in full and when nothing changed.
 2. The real pages in headless Chromium (Debian's /usr/bin/chromium driven by Playwright),
    from navigation to the content being visible: overview, compliance (the drill-down page,
    down to the entries table), a drill-down step (another class-week's entries), one entry's
@@ -16,7 +18,7 @@ scale: 2 districts × 4 schools × 8 classes, 18 weeks, 2 classes of transcripts
 into a temporary SQLite file, or into a throwaway database on a PostgreSQL server.
 
 Usage:
-    python benchmarks/console.py [--postgres URL] [--repeat 5] [--no-browser]
+    python benchmarks/console.py [--postgres URL] [--repeat 5] [--no-browser] [--no-analytics]
                                  [--districts 2 --schools-per-district 4 --classes-per-school 8 --weeks 18]
 ``--postgres URL`` is a server's URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): a
 database is created on it for the run and dropped at the end.
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from core import analytics, analytics_queries  # noqa: E402
 from core.authz import actor_by_username  # noqa: E402
 from core.services import certificates, queries, transcripts, verification  # noqa: E402
 from core.services.compliance import TREND, compliance  # noqa: E402
@@ -112,7 +115,53 @@ def core_loads(db: Database, trust, actor, repeat: int) -> list[tuple[str, float
     return rows
 
 
-def browser_loads(db: Database, trust, pki_dir: Path, repeat: int) -> list[tuple[str, float, float]]:
+def analytics_loads(db: Database, store, actor, repeat: int) -> list[tuple[str, float, float]]:
+    """The same aggregates on the analytics store (the console's path when it has one): the
+    full copy first, then each page's DuckDB queries after ``ensure_fresh`` (a fresh store:
+    nothing to do), and a refresh when nothing changed (what a stale store costs every five
+    minutes when no one signed)."""
+    rows: list[tuple[str, float, float]] = []
+
+    def step(label, fn, times=repeat):
+        median, best, result = measure(fn, times)
+        rows.append((label, median, best))
+        return result
+
+    def total(label, first):
+        rows.append((label, sum(r[1] for r in rows[first:]), sum(r[2] for r in rows[first:])))
+
+    t0 = time.perf_counter()
+    report = analytics.refresh(db, store)
+    rows.append((f"refresh: the full copy ({report.rows:,} facts, {len(report.weeks_written)} weeks)",
+                 (time.perf_counter() - t0) * 1000, (time.perf_counter() - t0) * 1000))
+    step("refresh: nothing changed (fingerprints, dimensions)", lambda: analytics.refresh(db, store))
+    aq = analytics_queries
+    first = len(rows)
+    step("overview · ensure_fresh (fresh: reads state.json)", lambda: analytics.ensure_fresh(db, store))
+    step("overview · compliance, department (DuckDB)", lambda: aq.compliance_figures(store, actor, "department"))
+    step("overview · trend by week (DuckDB)",
+         lambda: analytics.compliance_facts(store, actor, "department", by_week=True))
+    step("overview · compliance, per school (DuckDB)", lambda: aq.compliance_figures(store, actor, "school"))
+    step("overview · transcripts issued vs due (DuckDB)", lambda: aq.issuance_figures(store, actor, "district"))
+    step("overview · certificate coverage (record store)", lambda: certificates.coverage(db, actor, "district"))
+    total("= overview, first render (data, analytics store)", first)
+
+    first = len(rows)
+    school_id = int(queries.schools_in_scope(db, actor).iloc[0]["school_id"])
+    step("compliance · per school (DuckDB)", lambda: aq.compliance_figures(store, actor, "school"))
+    step("compliance · one school's classes (DuckDB)",
+         lambda: aq.compliance_figures(store, actor, "class", school_id=school_id))
+    step("compliance · one school's teachers (DuckDB)",
+         lambda: aq.compliance_figures(store, actor, "teacher", school_id=school_id))
+    step("compliance · heatmap weekday × period (DuckDB)", lambda: aq.signing_heatmap(store, actor))
+    step("compliance · late-signing distribution (DuckDB)",
+         lambda: aq.late_signing_distribution(store, actor, bucket_minutes=5))
+    total("= compliance page aggregates (data, analytics store)", first)
+    step("transcripts · figures per grade (DuckDB)", lambda: aq.issuance_figures(store, actor, "grade"))
+    return rows
+
+
+def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None) -> list[tuple[str, float, float]]:
     """The real pages in headless Chromium: navigation → content visible, as the supervisor."""
     from playwright.sync_api import sync_playwright
 
@@ -122,7 +171,7 @@ def browser_loads(db: Database, trust, pki_dir: Path, repeat: int) -> list[tuple
 
     # Leaving a page while its session still sends updates logs WebSocketClosedError: harmless here.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    server, url = serve_in_background(db, trust, pki_dir=pki_dir)
+    server, url = serve_in_background(db, trust, pki_dir=pki_dir, analytics_store=store)
     rows = []
     try:
         with sync_playwright() as p:
@@ -200,6 +249,7 @@ def main() -> int:
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (default: a temporary SQLite file)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (after one warm-up)")
     parser.add_argument("--no-browser", action="store_true", help="only the core data loads")
+    parser.add_argument("--no-analytics", action="store_true", help="without the analytics store (DuckDB)")
     parser.add_argument("--districts", type=int, default=2)
     parser.add_argument("--schools-per-district", type=int, default=4)
     parser.add_argument("--classes-per-school", type=int, default=8)
@@ -210,12 +260,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="sohoa-console-bench-"))
     dropper = None
     if args.postgres:
+        from functools import partial
+
         from core.storage.scratch import create_scratch_database, drop_scratch_database
 
         url = create_scratch_database(args.postgres, "sohoa_console_bench")
-
-        def dropper():
-            drop_scratch_database(args.postgres, url)
+        dropper = partial(drop_scratch_database, args.postgres, url)
     else:
         url = f"sqlite:///{work / 'demo.db'}"
     db = Database(make_engine(url))
@@ -237,9 +287,17 @@ def main() -> int:
               f"{entries:,} logbook entries, {documents:,} transcripts, {events:,} audit events "
               f"(built in {build:.1f} s); {args.repeat} runs each after a warm-up, as so.giamsat")
         print_table("core data loads behind the pages", core_loads(db, trust, actor, args.repeat))
+        store = None
+        if not args.no_analytics:
+            store = analytics.AnalyticsStore(work / "analytics")
+            print_table("the same aggregates on the analytics store (DuckDB)",
+                        analytics_loads(db, store, actor, args.repeat))
         if not args.no_browser:
             print_table("pages in headless Chromium (navigation → content visible)",
                         browser_loads(db, trust, work / "pki", args.repeat))
+            if store is not None:
+                print_table("pages in headless Chromium, console served with the analytics store",
+                            browser_loads(db, trust, work / "pki", args.repeat, store))
     finally:
         db.engine.dispose()
         if dropper:

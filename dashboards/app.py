@@ -18,15 +18,14 @@ import pandas as pd
 import panel as pn
 from tornado import web
 
-from core import accounts, analytics
+from core import accounts
 from core.errors import SohoaError
 from core.services import certificates, queries, transcripts, verification
-from core.services.compliance import TREND, compliance
 from core.services.transcripts import verify_transcript
 from core.storage.db import Database
 from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor are part of this module's API
-    COOKIE, LABELS, NAV, SIGNER_ROLE_VI, SIZE, audit_action_vi, current_actor, frame, guarded, indication, page,
-    school_options, signed_out,
+    COOKIE, LABELS, NAV, SIGNER_ROLE_VI, SIZE, Figures, audit_action_vi, current_actor, frame, guarded, indication,
+    page, school_options, signed_out,
 )
 
 hv.extension("bokeh", logo=False)
@@ -74,21 +73,19 @@ class LogoutHandler(web.RequestHandler):
 
 
 def overview_page(db: Database, store=None):
-    """The overview; with an analytics store (``serve(analytics=…)``) the trend over the
-    weeks is aggregated by DuckDB there, refreshed from the record store when stale."""
+    """The overview; with an analytics store (``serve(analytics_store=…)``) its figures — the
+    cards, the trend over the weeks, the worst schools, transcripts issued — are aggregated
+    by DuckDB there (refreshed from the record store when stale); certificate coverage is
+    read from the record store."""
     actor = current_actor(db)
     if actor is None:
         return page("Tổng quan", None, signed_out())
+    figures = Figures(db, store).fresh()
     try:
-        total = compliance(db, actor, "department")
-        if store is not None:
-            analytics.ensure_fresh(db, store)
-            trend = analytics.compliance_facts(store, actor, "department", by_week=True).rename(
-                columns={"week": "week_number"})
-        else:
-            trend = compliance(db, actor, TREND)
-        schools = compliance(db, actor, "school")
-        issuance = transcripts.issuance_figures(db, actor, "district").sum(numeric_only=True)
+        total = figures.compliance(actor, "department")
+        trend = figures.trend(actor)
+        schools = figures.compliance(actor, "school")
+        issuance = figures.issuance(actor, "district").sum(numeric_only=True)
         cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
     except SohoaError as err:
         return page("Tổng quan", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
@@ -115,7 +112,7 @@ def overview_page(db: Database, store=None):
                      pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất"),
                      frame(worst, ["school_name", "district_name", "scheduled", "on_time", "late", "missed",
                                    "on_time_rate", "weeks_open"]),
-                     name="overview")
+                     figures.note(), name="overview")
     return page("Tổng quan", actor, body)
 
 
@@ -130,7 +127,11 @@ def late_histogram(df: pd.DataFrame, width: int):
         title="Phân bố thời điểm ký trễ (phút sau khi hết tiết)")
 
 
-def compliance_page(db: Database, trust=None):
+def compliance_page(db: Database, trust=None, store=None):
+    """Signing compliance: the table per school / class / teacher, the weekday × period
+    heatmap and the late-signing distribution (from the analytics store when the console has
+    one, see :class:`dashboards.common.Figures`), and the drill-down to one class-week's entries
+    and one entry's verification (always the record store)."""
     actor = current_actor(db)
     if actor is None:
         return page("Tuân thủ ký số", None, signed_out())
@@ -139,19 +140,20 @@ def compliance_page(db: Database, trust=None):
         weeks = queries.weeks_in_scope(db, actor)
     except SohoaError as err:
         return page("Tuân thủ ký số", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+    figures = Figures(db, store).fresh()
     school = pn.widgets.Select(label="Trường", options=school_options(schools, everything="(tất cả)"), width=420)
     level = pn.widgets.RadioButtonGroup(label="Mức", options={"Trường": "school", "Lớp": "class",
                                                               "Giáo viên": "teacher"}, value="school")
 
     def table(school_id, level_value):
         # The widget value goes to core as a filter; core intersects it with the user's scope.
-        df = compliance(db, actor, level_value, school_id=school_id or None)
+        df = figures.compliance(actor, level_value, school_id=school_id or None)
         names = {"school": "school_name", "class": "class_name", "teacher": "teacher_name"}
         return frame(df, [names[level_value], "school_name" if level_value != "school" else "district_name",
                           "scheduled", "on_time", "late", "missed", "on_time_rate", "hours_lost"])
 
     def heatmap(school_id):
-        df = queries.signing_heatmap(db, actor, school_id=school_id or None)
+        df = figures.heatmap(actor, school_id=school_id or None)
         if df.empty:
             return pn.pane.Markdown("Chưa có dữ liệu.")
         df = df.assign(rate=df["on_time_rate"] * 100, day=df["weekday"].map(lambda d: "CN" if d == 8 else f"T{d}"))
@@ -166,8 +168,7 @@ def compliance_page(db: Database, trust=None):
                                         value=5)
 
     def late_distribution(school_id, week_id, bucket):
-        df = queries.late_signing_distribution(db, actor, school_id=school_id or None, week_id=week_id or None,
-                                               bucket_minutes=bucket)
+        df = figures.late_signing(actor, school_id=school_id or None, week_id=week_id or None, bucket_minutes=bucket)
         if df.empty:
             return pn.pane.Markdown("Không có tiết ký trễ trong phạm vi đã chọn.", name="late-distribution")
         n = int(df["entries"].sum())
@@ -212,7 +213,7 @@ def compliance_page(db: Database, trust=None):
         report.object = "\n".join(lines)
 
     check.on_click(verify_one)
-    body = pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), pn.Row(school, level),
+    body = pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), figures.note(), pn.Row(school, level),
                      pn.panel(pn.bind(table, school, level), loading_indicator=True),
                      pn.panel(pn.bind(heatmap, school), loading_indicator=True),
                      pn.pane.Markdown("### Ký trễ: bao lâu sau khi hết tiết"), pn.Row(week, width),
@@ -316,9 +317,11 @@ def issuance_bars(df: pd.DataFrame):
         cmap=["#c9ccd1", "#f0b44c", "#6aa0d8", "#3a9b5c"], title="Học bạ theo bước của quy trình ký")
 
 
-def issuance_page(db: Database):
+def issuance_page(db: Database, store=None):
+    figures = Figures(db, store)
+
     def build(actor):
-        df = transcripts.issuance_figures(db, actor, "grade")
+        df = figures.fresh().issuance(actor, "grade")
         if df.empty:
             return pn.Column(pn.pane.Markdown("## Cấp học bạ số"), pn.pane.Markdown("Chưa có học bạ trong phạm vi."))
         bars = issuance_bars(df)
@@ -336,7 +339,7 @@ def issuance_page(db: Database):
                              frame(rows, ["school_code", "class", "grade", "step", "waiting_on", "transcripts"],
                                    page_size=size * 3), sizing_mode="stretch_width")
 
-        return pn.Column(pn.pane.Markdown("## Cấp học bạ số theo khối"), pn.pane.HoloViews(bars),
+        return pn.Column(pn.pane.Markdown("## Cấp học bạ số theo khối"), figures.note(), pn.pane.HoloViews(bars),
                          frame(df.rename(columns={"students": "Học sinh", "drafts": "Bản nháp",
                                                   "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp",
                                                   "cancelled": "Đã hủy", "issued_rate": "Tỉ lệ cấp",
@@ -464,12 +467,14 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
           pki_dir: Path | None = None, analytics_store=None, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
     demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch
-    signing. ``analytics_store`` (:class:`core.analytics.AnalyticsStore`): where the overview's
-    trend is aggregated."""
+    signing. ``analytics_store`` (:class:`core.analytics.AnalyticsStore`): where the overview's,
+    the compliance page's and the transcript issuance page's aggregates run (DuckDB), refreshed
+    from the record store when stale; without one they run on the record store."""
     from dashboards.admin import admin_page
 
-    pages = {"overview": lambda: overview_page(db, analytics_store), "compliance": lambda: compliance_page(db, trust),
-             "transcripts": lambda: issuance_page(db),
+    pages = {"overview": lambda: overview_page(db, analytics_store),
+             "compliance": lambda: compliance_page(db, trust, analytics_store),
+             "transcripts": lambda: issuance_page(db, analytics_store),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
              "admin": lambda: admin_page(db, pki_dir),

@@ -1,5 +1,6 @@
 """What every console page shares: the session cookie → Actor, the page frame with the
-navigation, Vietnamese column labels, read-only tables, and the admin-action card
+navigation, Vietnamese column labels, read-only tables, where the aggregates come from
+(:class:`Figures`: the analytics store or the record store), and the admin-action card
 (inputs, confirmation, button, result). Nothing here authorises: core does, on every call."""
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Callable
 import pandas as pd
 import panel as pn
 
-from core import accounts
+from core import accounts, analytics, analytics_queries
 from core.errors import SohoaError
+from core.services import queries, transcripts
+from core.services.compliance import TREND, compliance
 from core.storage.db import Database
 
 log = logging.getLogger("sohoa.console")
@@ -48,6 +51,68 @@ def current_actor(db: Database):
         return accounts.actor_for_token(db, token)
     except SohoaError:
         return None
+
+
+class Figures:
+    """Where a page's aggregates come from. With an analytics store (``serve(analytics_store=…)``)
+    they are DuckDB queries over its facts (:mod:`core.analytics_queries`), the store being
+    refreshed from the record store when older than five minutes; without one, the record
+    store's services. Both are core functions taking the actor; the columns are the same."""
+
+    def __init__(self, db: Database, store=None):
+        self.db, self.store = db, store
+
+    def fresh(self) -> "Figures":
+        """Refresh the store when stale. Should the copy fail (a full disk, the record store
+        unreachable through ADBC), the page is served from the record store, and it is logged."""
+        if self.store is not None:
+            try:
+                analytics.ensure_fresh(self.db, self.store)
+            except Exception:  # noqa: BLE001 - the record store can still answer
+                log.exception("analytics store refresh failed; figures from the record store")
+                self.store = None
+        return self
+
+    def compliance(self, actor, level: str, *, school_id: int | None = None) -> pd.DataFrame:
+        store = self.fresh().store
+        if store is not None:
+            return analytics_queries.compliance_figures(store, actor, level, school_id=school_id)
+        return compliance(self.db, actor, level, school_id=school_id)
+
+    def trend(self, actor) -> pd.DataFrame:
+        """On-time rate over the teaching weeks (``week_number``)."""
+        store = self.fresh().store
+        if store is not None:
+            return analytics.compliance_facts(store, actor, "department", by_week=True) \
+                .rename(columns={"week": "week_number"})
+        return compliance(self.db, actor, TREND)
+
+    def heatmap(self, actor, *, school_id: int | None = None) -> pd.DataFrame:
+        store = self.fresh().store
+        if store is not None:
+            return analytics_queries.signing_heatmap(store, actor, school_id=school_id)
+        return queries.signing_heatmap(self.db, actor, school_id=school_id)
+
+    def late_signing(self, actor, *, school_id: int | None = None, week_id: int | None = None,
+                     bucket_minutes: int = 1) -> pd.DataFrame:
+        store = self.fresh().store
+        if store is not None:
+            return analytics_queries.late_signing_distribution(store, actor, school_id=school_id, week_id=week_id,
+                                                               bucket_minutes=bucket_minutes)
+        return queries.late_signing_distribution(self.db, actor, school_id=school_id, week_id=week_id,
+                                                 bucket_minutes=bucket_minutes)
+
+    def issuance(self, actor, level: str) -> pd.DataFrame:
+        store = self.fresh().store
+        if store is not None:
+            return analytics_queries.issuance_figures(store, actor, level)
+        return transcripts.issuance_figures(self.db, actor, level)
+
+    def note(self) -> pn.pane.Markdown:
+        """Under a page's figures: as of when (from the analytics store), or nothing."""
+        at = analytics.refreshed_at(self.store) if self.store is not None else None
+        text = f"*Số liệu tổng hợp từ kho phân tích, cập nhật lúc {at:%H:%M %d/%m/%Y}.*" if at else ""
+        return pn.pane.Markdown(text, name="figures-as-of")
 
 
 def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs) -> pn.widgets.Tabulator:

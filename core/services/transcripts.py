@@ -596,6 +596,13 @@ def issuance_figures(db: Database, actor: Actor, level: str = "school", school_y
             .where(actor.school_filter(School.id)).group_by(*keys))
     with db.reading() as session:
         frame = pd.read_sql(stmt, session.connection())
+    return issuance_rates(frame, level, as_of)
+
+
+def issuance_rates(frame: pd.DataFrame, level: str, as_of: dt.date | None = None) -> pd.DataFrame:
+    """The percentage issued, and per grade the deadline and whether it has passed with
+    transcripts unissued: what :func:`issuance_figures` adds to the counts (and the analytics
+    store's :func:`core.analytics_queries.issuance_figures` to the same counts)."""
     frame["issued_rate"] = (frame["issued"] / frame["students"].where(frame["students"] > 0)).round(4)
     if level == "grade":
         today = as_of or clock.now().date()

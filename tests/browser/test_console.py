@@ -1,9 +1,21 @@
 """The console in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright):
 sign-in, the pages without console errors, scope enforced by core, sign-out, the public
-verification page."""
+verification page, and the figures served from the analytics store."""
 import pytest
 
-from tests.browser.conftest import see_in_audit, sign_in
+from core.synthetic import Scale
+from tests.browser.conftest import actor, see_in_audit, sign_in
+
+#: The conftest's small demo, with 6 students a class and their transcripts (prepare_demo).
+DEMO_SCALE = Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2, students_per_class=6, seed=11)
+
+
+def prepare_demo(db, pki_dir):
+    """One class per school through the transcript workflow (the first school's issued), so
+    that the console's issuance figures count something."""
+    from core.synthetic_gradebook import generate_transcripts
+
+    generate_transcripts(db, pki_dir=pki_dir, classes_per_school=1, seed=11, renew_certificates=True)
 
 
 def test_supervisor_sees_the_overview_without_errors(page, console):
@@ -145,3 +157,78 @@ def test_injected_text_is_shown_as_text_in_the_console(page, demo):
     assert cell.first.locator("img, b").count() == 0 and dialogs == []
     with demo.db.reading() as s:
         assert s.execute(text("SELECT count(*) FROM logbook_entry")).scalar() > 0
+
+
+def _card(page, label: str) -> str:
+    """The value shown by the overview's figure card titled ``label``."""
+    title = page.get_by_text(label, exact=True).first
+    title.wait_for(timeout=30000)
+    return title.evaluate("e => e.parentElement.innerText").split("\n")[-1].strip()
+
+
+def _cell(row, field: str) -> str:
+    return row.locator(f'[tabulator-field="{field}"]').inner_text().strip()
+
+
+def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypatch):
+    """Served with an analytics store, the overview's cards and worst schools, the compliance
+    page's table and late-signing distribution and the transcript issuance table are DuckDB's
+    aggregates — the record store's aggregate services are switched off for this test and the
+    pages still show every figure — and they are the record store's figures."""
+    from core import analytics_queries
+    from core.analytics import AnalyticsStore, refresh
+    from core.services import queries, transcripts
+    from core.services.compliance import compliance
+
+    refresh(demo.db, AnalyticsStore(demo.root / "analytics"))  # the tests before changed the record store
+    so = actor(demo.db, "so.giamsat")
+    total = compliance(demo.db, so, "department").sum(numeric_only=True)
+    schools = compliance(demo.db, so, "school")
+    issued = transcripts.issuance_figures(demo.db, so, "district").sum(numeric_only=True)
+    grades = transcripts.issuance_figures(demo.db, so, "grade")
+    late = int(queries.late_signing_distribution(demo.db, so)["entries"].sum())
+    duck = analytics_queries.compliance_figures(AnalyticsStore(demo.root / "analytics"), so, "department")
+    assert duck.sum(numeric_only=True)[["missed", "hours_lost", "weeks_open"]].tolist() == \
+        total[["missed", "hours_lost", "weeks_open"]].tolist()
+    assert issued["students"] > issued["issued"] > 0 and late > 0 and total["weeks_open"] > 0
+
+    def switched_off(*args, **kwargs):
+        raise AssertionError("a console aggregate ran on the record store")
+
+    for name in ("dashboards.common.compliance", "core.services.queries.signing_heatmap",
+                 "core.services.queries.late_signing_distribution", "core.services.transcripts.issuance_figures"):
+        monkeypatch.setattr(name, switched_off)
+
+    sign_in(page, demo.url, "so.giamsat")
+    rate = total["on_time"] / (total["scheduled"] - total["pending"])
+    assert _card(page, "Tỉ lệ ký đúng hạn") == f"{round(rate * 100, 1)}%"
+    assert _card(page, "Tiết không ký") == str(int(total["missed"]))
+    assert _card(page, "Giờ dạy bị mất") == str(int(total["hours_lost"]))
+    assert _card(page, "Tuần chưa chốt") == str(int(total["weeks_open"]))
+    assert _card(page, "Trường chưa có giám sát") == str(int(total["schools_without_monitor"]))
+    assert _card(page, "Học bạ đã cấp / cần cấp") == f"{int(issued['issued'])}/{int(issued['students'])}"
+    page.get_by_text("Số liệu tổng hợp từ kho phân tích", exact=False).first.wait_for(timeout=30000)
+    worst = schools.sort_values("on_time_rate").iloc[0]
+    row = page.locator(".tabulator-row", has_text=worst["school_name"]).first
+    row.wait_for(timeout=30000)
+    assert (_cell(row, "Số tiết"), _cell(row, "Không ký"), _cell(row, "Tuần chưa chốt")) == \
+        (str(worst["scheduled"]), str(worst["missed"]), str(worst["weeks_open"]))
+
+    page.goto(f"{demo.url}/compliance")
+    page.wait_for_selector(f"text={late:,} tiết ký trễ".replace(",", "."), timeout=30000)
+    for school in schools.itertuples():
+        row = page.locator(".tabulator-row", has_text=school.school_name).first
+        row.wait_for(timeout=30000)
+        assert (_cell(row, "Số tiết"), _cell(row, "Ký trễ"), _cell(row, "Không ký")) == \
+            (str(school.scheduled), str(school.late), str(school.missed))
+    assert page.locator("text=Chưa có dữ liệu").count() == 0  # the heatmap has its figures
+
+    page.goto(f"{demo.url}/transcripts")
+    page.wait_for_selector("text=Cấp học bạ số theo khối", timeout=30000)
+    table = page.locator(".tabulator", has_text="Học sinh").first
+    for grade in grades.itertuples():
+        row = table.locator(".tabulator-row", has_text=grade.school_code).first
+        row.wait_for(timeout=30000)
+        assert (_cell(row, "Khối"), _cell(row, "Học sinh"), _cell(row, "Đã cấp")) == \
+            (str(grade.grade), str(grade.students), str(grade.issued))
+    assert page.locator("text=Traceback").count() == 0 and page.errors == []

@@ -1,0 +1,364 @@
+"""The console's aggregates on the analytics store (core.analytics_queries) give exactly the
+record store's figures for the same world and the same ``as_of`` — compliance per level with
+the week-closing and monitor columns, the weekday × period heatmap, the late-signing
+distribution, transcript issuance — on SQLite and PostgreSQL; keep to the caller's scope; and
+an incremental refresh picks up a week closed or reopened, a transcript signed or cancelled, a
+transfer received, a monitor unassigned, and rewrites nothing else."""
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from core import analytics_queries as aq
+from core.analytics import SCHEMA, AnalyticsStore, compliance_facts, ensure_fresh, refresh
+from core.authz import SYSTEM, Actor, actor_by_username
+from core.services import queries, transcripts
+from core.services.compliance import TREND, compliance
+from core.storage.db import Database, make_engine
+from core.storage.migrate import upgrade
+from core.storage.models import Role
+from core.storage.scratch import create_scratch_database, drop_scratch_database
+from core.synthetic import FIRST_MONDAY, Scale, generate
+from core.synthetic_gradebook import generate_transcripts
+
+#: 4 schools, each stopped at another step of the transcript workflow (issued, homeroom
+#: signed, confirmed, entered); "now" for the generator on the Wednesday of week 3, so the
+#: world holds pending periods (missed once their day is past), open weeks and closed ones.
+WORLD = Scale(districts=2, schools_per_district=2, classes_per_school=2, weeks=3, students_per_class=4, seed=7)
+GENERATED_AT = dt.datetime.combine(FIRST_MONDAY + dt.timedelta(days=16), dt.time(10, 0))
+#: Query dates: the generator's "now" (its pending periods still pending), a day later (the
+#: Wednesday's unsigned periods now missed, week 2 over), and the real today.
+AS_OF = [GENERATED_AT, GENERATED_AT + dt.timedelta(days=1), None]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request, tmp_path_factory):
+    """A committed record store (the store reads it from its own connection) and its
+    analytics store, refreshed."""
+    root = tmp_path_factory.mktemp("console-analytics")
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server_url")
+        url = create_scratch_database(server, "sohoa_anc")
+    else:
+        url = f"sqlite:///{root / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    generate(db, WORLD, pki_dir=root / "pki", as_of=GENERATED_AT, progress=False)
+    # one class per school through the transcript workflow (a teacher's lapsed demo certificate
+    # renewed first, so that the first school really issues)
+    generate_transcripts(db, pki_dir=root / "pki", classes_per_school=1, seed=7, renew_certificates=True)
+    store = AnalyticsStore(root / "store")
+    report = refresh(db, store)
+    assert report.weeks_written == [1, 2, 3] and report.closes_written == [1, 2, 3] and report.years_written
+    yield db, store
+    db.engine.dispose()
+    if request.param == "postgresql":
+        drop_scratch_database(server, url)
+
+
+@pytest.fixture
+def fresh(world):
+    """The world with its store brought up to date (a test before may have changed both)."""
+    db, store = world
+    refresh(db, store)
+    return db, store
+
+
+def same(ours: pd.DataFrame, theirs: pd.DataFrame, keys: list[str]) -> None:
+    """Equal frames: the same columns, and row by row the same values (keys sorted)."""
+    assert sorted(ours.columns) == sorted(theirs.columns)
+    assert len(ours) == len(theirs)
+    order = [k for k in keys if k in theirs]
+    ours = ours[list(theirs.columns)].sort_values(order).reset_index(drop=True) if order else ours[list(theirs.columns)]
+    theirs = theirs.sort_values(order).reset_index(drop=True) if order else theirs
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+
+
+def monitor_of(db, code: str = "S0001") -> Actor:
+    with db.reading() as session:
+        return actor_by_username(session, f"gs.{code.lower()}")
+
+
+def school(db, code: str) -> int:
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT id FROM school WHERE code = :c"), {"c": code}).scalar()
+
+
+LEVEL_KEYS = {"teacher": ["teacher_id", "school_id"], "class": ["class_id"], "school": ["school_id"],
+              "district": ["district_id"], "department": ["department_id"]}
+
+
+# ---------------------------------------------------------------- the same figures
+@pytest.mark.parametrize("as_of", AS_OF, ids=["generated", "a-day-later", "today"])
+@pytest.mark.parametrize("level", list(LEVEL_KEYS))
+def test_compliance_per_level(fresh, level, as_of):
+    db, store = fresh
+    ours = aq.compliance_figures(store, SYSTEM, level, as_of=as_of)
+    theirs = compliance(db, SYSTEM, level, as_of=as_of or None)
+    assert len(theirs) > 0 and theirs["scheduled"].sum() > 0
+    same(ours, theirs, LEVEL_KEYS[level])
+    if level != "teacher":  # the closing columns are really compared, not both zero
+        assert theirs["weeks_total"].sum() > 0 and theirs["weeks_open"].sum() > 0
+    if as_of is None:
+        assert theirs["missed"].sum() > 0
+
+
+def test_past_pending_periods_count_as_missed(fresh):
+    """The generator left periods pending from its Wednesday on: on that day they are pending,
+    a day later the Wednesday's are missed — in both stores."""
+    db, store = fresh
+    on_the_day, later = (aq.compliance_figures(store, SYSTEM, "department", as_of=a).iloc[0] for a in AS_OF[:2])
+    assert on_the_day["pending"] > later["pending"] > 0
+    assert later["missed"] - on_the_day["missed"] == on_the_day["pending"] - later["pending"]
+    assert later["missed"] == compliance(db, SYSTEM, "department", as_of=AS_OF[1]).iloc[0]["missed"]
+
+
+@pytest.mark.parametrize("level", ["class", "teacher", "school"])
+def test_compliance_filtered(fresh, level):
+    db, store = fresh
+    s2 = school(db, "S0002")
+    with db.engine.connect() as conn:
+        district = conn.execute(text("SELECT district_id FROM school WHERE code = 'S0003'")).scalar()
+        week_id, number = conn.execute(text("SELECT id, number FROM school_week WHERE number = 2")).one()
+    for filters, theirs_filters in (({"school_id": s2}, {"school_id": s2}),
+                                    ({"district_id": district}, {"district_id": district}),
+                                    ({"week_id": week_id}, {"week_id": week_id}),
+                                    ({"week": number, "school_id": s2}, {"week_id": week_id, "school_id": s2})):
+        ours = aq.compliance_figures(store, SYSTEM, level, as_of=AS_OF[1], **filters)
+        theirs = compliance(db, SYSTEM, level, as_of=AS_OF[1], **theirs_filters)
+        assert len(theirs) > 0
+        same(ours, theirs, LEVEL_KEYS[level])
+
+
+def test_the_trend_over_the_weeks(fresh):
+    db, store = fresh
+    ours = compliance_facts(store, SYSTEM, "department", by_week=True, as_of=AS_OF[1].date())
+    theirs = compliance(db, SYSTEM, TREND, as_of=AS_OF[1])
+    figures = ["scheduled", "on_time", "late", "missed", "pending", "on_time_rate"]
+    assert list(ours["week"]) == list(theirs["week_number"]) == [1, 2, 3]
+    pd.testing.assert_frame_equal(ours[figures], theirs[figures], check_dtype=False)
+
+
+@pytest.mark.parametrize("as_of", AS_OF, ids=["generated", "a-day-later", "today"])
+def test_signing_heatmap(fresh, as_of):
+    db, store = fresh
+    for school_id in (None, school(db, "S0004")):
+        ours = aq.signing_heatmap(store, SYSTEM, school_id=school_id, as_of=as_of)
+        theirs = queries.signing_heatmap(db, SYSTEM, school_id=school_id, as_of=as_of)
+        assert len(theirs) >= 5 * 4
+        same(ours, theirs, ["weekday", "period_no"])
+
+
+@pytest.mark.parametrize("bucket", [1, 5, 15])
+def test_late_signing_distribution(fresh, bucket):
+    db, store = fresh
+    with db.engine.connect() as conn:
+        week_id = conn.execute(text("SELECT id FROM school_week WHERE number = 1")).scalar()
+    for filters in ({}, {"school_id": school(db, "S0001")}, {"week_id": week_id}):
+        ours = aq.late_signing_distribution(store, SYSTEM, bucket_minutes=bucket, **filters)
+        theirs = queries.late_signing_distribution(db, SYSTEM, bucket_minutes=bucket, **filters)
+        assert theirs["entries"].sum() > 0
+        same(ours, theirs, ["minutes_after_end"])
+    with pytest.raises(ValueError):
+        aq.late_signing_distribution(store, SYSTEM, bucket_minutes=0)
+
+
+@pytest.mark.parametrize("level", ["district", "school", "grade"])
+def test_issuance(fresh, level):
+    db, store = fresh
+    with db.engine.connect() as conn:
+        year_id = conn.execute(text("SELECT id FROM school_year")).scalar()
+    for year in (None, year_id):
+        for as_of in (dt.date(2026, 6, 1), dt.date(2026, 8, 1)):  # before and after the deadlines
+            ours = aq.issuance_figures(store, SYSTEM, level, school_year_id=year, as_of=as_of)
+            theirs = transcripts.issuance_figures(db, SYSTEM, level, school_year_id=year, as_of=as_of)
+            same(ours, theirs, ["school_id", "district_id", "grade"])
+    total = theirs.sum(numeric_only=True)
+    assert total["students"] > total["confirmed"] > total["issued"] > 0 and total["drafts"] + total[
+        "homeroom_signed"] > 0
+
+
+# ---------------------------------------------------------------- scope
+def test_a_monitor_sees_only_their_school(fresh):
+    db, store = fresh
+    monitor = monitor_of(db, "S0001")
+    mine, other = school(db, "S0001"), school(db, "S0002")
+    assert monitor.school_ids == frozenset({mine})
+    for level in LEVEL_KEYS:
+        ours = aq.compliance_figures(store, monitor, level, as_of=AS_OF[1])
+        same(ours, compliance(db, monitor, level, as_of=AS_OF[1]), LEVEL_KEYS[level])
+        assert set(ours["school_id"]) == {mine} if "school_id" in ours else len(ours) == 1
+    department = aq.compliance_figures(store, monitor, "department", as_of=AS_OF[1]).iloc[0]
+    assert department["schools_without_monitor"] == 0 and department["scheduled"] == \
+        aq.compliance_figures(store, SYSTEM, "school", as_of=AS_OF[1]).set_index("school_id").loc[mine, "scheduled"]
+    same(aq.signing_heatmap(store, monitor), queries.signing_heatmap(db, monitor), ["weekday", "period_no"])
+    same(aq.late_signing_distribution(store, monitor, bucket_minutes=5),
+         queries.late_signing_distribution(db, monitor, bucket_minutes=5), ["minutes_after_end"])
+    for level in ("district", "school", "grade"):
+        ours = aq.issuance_figures(store, monitor, level)
+        same(ours, transcripts.issuance_figures(db, monitor, level), ["school_id", "district_id", "grade"])
+    assert list(aq.issuance_figures(store, monitor, "school")["school_id"]) == [mine]
+    # another school's id as a filter narrows the scope to nothing, as on the record store
+    assert aq.compliance_figures(store, monitor, "class", school_id=other).empty
+    assert compliance(db, monitor, "class", school_id=other).empty
+    assert aq.late_signing_distribution(store, monitor, school_id=other).empty
+    assert aq.signing_heatmap(store, monitor, school_id=other).empty
+    nobody = Actor(user_id=None, username="x", role=Role.SCHOOL_MONITOR, school_ids=frozenset())
+    assert aq.compliance_figures(store, nobody, "school").empty and aq.issuance_figures(store, nobody, "grade").empty
+
+
+def test_a_teacher_may_not_see_figures(fresh):
+    from core.errors import PermissionDenied
+
+    db, store = fresh
+    with db.engine.connect() as conn:
+        username = conn.execute(text("SELECT u.username FROM user_account u WHERE u.role = 'teacher' "
+                                     "ORDER BY u.id LIMIT 1")).scalar()
+    with db.reading() as session:
+        teacher = actor_by_username(session, username)
+    for call in (lambda: aq.compliance_figures(store, teacher, "school"),
+                 lambda: aq.signing_heatmap(store, teacher), lambda: aq.late_signing_distribution(store, teacher),
+                 lambda: aq.issuance_figures(store, teacher, "school")):
+        with pytest.raises(PermissionDenied):
+            call()
+        with pytest.raises(PermissionDenied):
+            compliance(db, teacher, "school")
+
+
+# ---------------------------------------------------------------- incremental refresh
+def test_nothing_changed_nothing_rewritten(fresh):
+    db, store = fresh
+    before = {p: p.stat().st_mtime_ns for p in store.root.rglob("*.parquet") if "dims" not in p.parts}
+    report = refresh(db, store)
+    assert report.weeks_written == report.closes_written == report.years_written == [] and report.weeks_checked == 3
+    assert {p: p.stat().st_mtime_ns for p in store.root.rglob("*.parquet") if "dims" not in p.parts} == before
+    assert ensure_fresh(db, store) is None  # refreshed a moment ago: nothing is even fingerprinted
+
+
+def test_a_week_closed_and_one_reopened(fresh):
+    db, store = fresh
+    with db.engine.begin() as conn:
+        rows = conn.execute(text(
+            "SELECT wc.id, wc.status FROM week_close wc JOIN school_week w ON w.id = wc.week_id "
+            "WHERE w.number = 1 ORDER BY wc.id")).all()
+        closed = next(i for i, s in rows if s == "closed")
+        still_open = next((i for i, s in rows if s != "closed"), None)
+        conn.execute(text("UPDATE week_close SET status = 'reopened', reopen_count = reopen_count + 1 "
+                          "WHERE id = :i"), {"i": closed})
+        if still_open:
+            conn.execute(text("UPDATE week_close SET status = 'closed', closed_on_time = :f, "
+                              "closed_at = '2025-09-20 08:00:00' WHERE id = :i"), {"i": still_open, "f": False})
+    before = aq.compliance_figures(store, SYSTEM, "department", as_of=AS_OF[1]).iloc[0]
+    report = refresh(db, store)
+    assert report.closes_written == [1] and report.weeks_written == [] and report.years_written == []
+    after = aq.compliance_figures(store, SYSTEM, "department", as_of=AS_OF[1]).iloc[0]
+    assert after["weeks_reopened"] == before["weeks_reopened"] + 1
+    for level in ("class", "school", "district", "department"):
+        same(aq.compliance_figures(store, SYSTEM, level, as_of=AS_OF[1]),
+             compliance(db, SYSTEM, level, as_of=AS_OF[1]), LEVEL_KEYS[level])
+
+
+def test_a_transcript_signed_and_one_cancelled(fresh):
+    db, store = fresh
+    with db.engine.begin() as conn:
+        draft = conn.execute(text("SELECT id FROM transcript WHERE status = 'homeroom_signed' ORDER BY id")).scalar()
+        issued = conn.execute(text("SELECT id FROM transcript WHERE status = 'issued' ORDER BY id")).scalar()
+        conn.execute(text("UPDATE transcript SET status = 'issued' WHERE id = :i"), {"i": draft})
+        conn.execute(text("UPDATE transcript SET status = 'cancelled' WHERE id = :i"), {"i": issued})
+    before = aq.issuance_figures(store, SYSTEM, "district").sum(numeric_only=True)
+    report = refresh(db, store)
+    assert report.years_written == [FIRST_MONDAY.year] and report.weeks_written == report.closes_written == []
+    after = aq.issuance_figures(store, SYSTEM, "district").sum(numeric_only=True)
+    assert after["cancelled"] == before["cancelled"] + 1 and after["issued"] == before["issued"]
+    for level in ("district", "school", "grade"):
+        same(aq.issuance_figures(store, SYSTEM, level), transcripts.issuance_figures(db, SYSTEM, level),
+             ["school_id", "district_id", "grade"])
+
+
+def test_a_transferred_transcript_received(fresh):
+    db, store = fresh
+    with db.engine.begin() as conn:
+        student, school_id = conn.execute(text(
+            "SELECT r.student_id, c.school_id FROM subject_result r JOIN school_class c ON c.id = r.class_id "
+            "ORDER BY r.id LIMIT 1")).one()
+        conn.execute(text(
+            "INSERT INTO received_transcript (student_id, receiving_school_id, from_school_code, school_year, "
+            "verification_code, document, received_at, package_hash) VALUES (:s, :r, 'X0001', '2024-2025', "
+            "'RCVTEST0001', :d, '2025-09-10 08:00:00', :h)"),
+            {"s": student, "r": school_id, "d": b"%PDF-", "h": "0" * 64})
+    report = refresh(db, store)
+    assert report.years_written == [FIRST_MONDAY.year]
+    ours = aq.issuance_figures(store, SYSTEM, "school")
+    assert ours.set_index("school_id").loc[school_id, "transferred_in"] >= 1
+    same(ours, transcripts.issuance_figures(db, SYSTEM, "school"), ["school_id"])
+
+
+def test_a_monitor_unassigned(fresh):
+    db, store = fresh
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE monitor_assignment SET unassigned_at = '2025-09-20 08:00:00' WHERE school_id = "
+                          "(SELECT id FROM school WHERE code = 'S0003')"))
+    refresh(db, store)
+    for level in ("school", "district", "department"):
+        ours = aq.compliance_figures(store, SYSTEM, level)
+        same(ours, compliance(db, SYSTEM, level), LEVEL_KEYS[level])
+    assert aq.compliance_figures(store, SYSTEM, "department").iloc[0]["schools_without_monitor"] >= 1
+
+
+def test_a_store_of_the_older_layout_is_rebuilt(world, tmp_path):
+    """A store written before the closing and issuance facts (one ``part.parquet`` per week,
+    no week id): its next refresh removes the old copies and writes the new layout; synthetic
+    facts stay, given the new columns."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    db, current = world
+    store = AnalyticsStore(tmp_path / "old")
+    shutil.copytree(current.root, store.root)
+    for part in store.facts.glob("school_year=*/week=*/part-*.parquet"):  # the old layout's file and columns
+        table = pq.read_table(part).drop_columns(["week_id"])
+        pq.write_table(table, part.with_name("part.parquet"))
+        part.unlink()
+    synthetic = store.facts / "school_year=2030" / "week=1" / "synthetic.parquet"
+    synthetic.parent.mkdir(parents=True)
+    pq.write_table(pq.read_table(next(store.facts.glob("school_year=*/week=*/part.parquet"))), synthetic)
+    shutil.rmtree(store.closes)
+    shutil.rmtree(store.issuance)
+    state = json.loads(store.state_file.read_text())
+    state.pop("schema")
+    state.pop("years")
+    store.state_file.write_text(json.dumps(state))
+    report = refresh(db, store)
+    assert report.weeks_written == [1, 2, 3] and report.years_written
+    assert not list(store.facts.glob("school_year=*/week=*/part.parquet"))
+    assert pq.read_schema(synthetic).names == pq.read_schema(next(store.facts.glob("**/part-*.parquet"))).names
+    assert store.state()["schema"] == SCHEMA
+    con = store.connect()
+    real = con.execute("SELECT count(*) FROM facts WHERE school_year <> 2030").fetchone()[0]
+    assert real == compliance(db, SYSTEM, "department")["scheduled"].sum()
+
+
+def test_the_console_falls_back_to_the_record_store_when_the_copy_fails(world, tmp_path, monkeypatch, caplog):
+    """The console's figures (dashboards.common.Figures) come from the store when it has one;
+    should refreshing a stale store fail, from the record store — logged, never a broken page."""
+    from core import analytics
+    from dashboards.common import Figures
+
+    db, store = world
+    refresh(db, store)
+    served = Figures(db, store)
+    assert served.compliance(SYSTEM, "school").equals(aq.compliance_figures(store, SYSTEM, "school"))
+    assert "kho phân tích" in served.note().object
+    stale = AnalyticsStore(tmp_path / "stale")
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(analytics, "refresh", broken)
+    figures = Figures(db, stale)
+    same(figures.compliance(SYSTEM, "class"), compliance(db, SYSTEM, "class"), LEVEL_KEYS["class"])
+    assert figures.store is None and figures.note().object == ""
+    assert "analytics store refresh failed" in caplog.text
