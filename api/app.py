@@ -23,6 +23,7 @@ import datetime as dt
 import gc
 import json
 import logging
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
@@ -41,7 +42,7 @@ from core.accounts import SESSION_LIFETIME, actor_for_token, actors_for_tokens, 
 from core.authz import Actor
 from core.errors import PermissionDenied, SohoaError
 from core.services.logbook import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
-from core.services.submissions import SignatureSubmission, submit_signatures
+from core.services.submissions import SignatureSubmission, submit_signatures, warm_certificates
 from core.services.timetable import request_change
 from core.services.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
 from core.signatures.signer import KeyAccessError, KeyStore
@@ -137,6 +138,12 @@ class Hours(BaseModel):
     counted: int
     lost: int
     pending: int
+
+
+class Health(BaseModel):
+    status: str
+    ready: bool = Field(description="the registered certificates' chains have been checked")
+    certificates_checked: int
 
 
 class ChangeRequestIn(BaseModel):
@@ -275,14 +282,21 @@ class Batcher:
 
 # ---------------------------------------------------------------- the app
 def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_window: float = 0.004,
-               max_batch: int = 256, token_cache_seconds: float = 10.0) -> FastAPI:
+               max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True) -> FastAPI:
     """The app. ``pki_dir`` holds the staff's PIN-protected keys (``keys/staff-<id>.p12``)
-    for the weekly close; without it those calls answer 503."""
+    for the weekly close; without it those calls answer 503. With ``warm`` a thread checks
+    every registered certificate's chain at start-up (``GET /api/v1/health`` says when it is
+    done); a :class:`Database` bound to one connection (the tests' isolated ones) needs
+    ``warm=False``, as that connection cannot serve two threads."""
     batcher = Batcher(db, trust, window=batch_window, max_batch=max_batch)
 
     @asynccontextmanager
     async def lifespan(_app):
         batcher.start()
+        if warm:
+            threading.Thread(target=warm_up, name="warm-certificates", daemon=True).start()
+        else:
+            readiness["ready"] = True
         # what start-up allocated (modules, models, caches) is never collected again: the
         # collector's full passes then walk only what requests create (fewer long pauses)
         gc.collect()
@@ -297,6 +311,20 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
                   responses={401: {"model": ErrorBody}})
     bearer = HTTPBearer(auto_error=False)
     tokens: dict[str, tuple[Actor, float]] = {}
+    readiness = {"ready": False, "certificates_checked": 0}
+
+    def warm_up():
+        """Before the first bell: every registered certificate's chain validated once."""
+        try:
+            readiness["certificates_checked"] = warm_certificates(db, trust)
+        except Exception:  # noqa: BLE001 - a cold cache is slower, never wrong
+            logging.getLogger("sohoa.api").exception("certificate warm-up failed; chains are checked on first use")
+        readiness["ready"] = True
+
+    @app.get("/api/v1/health", response_model=Health, tags=["service"],
+             summary="Is this process ready for the bell (certificates checked)?")
+    async def health():
+        return Health(status="ok", **readiness)
 
     def problem(status: int, code: str, message: str, message_vi: str, headers=None) -> JSONResponse:
         return JSONResponse(status_code=status, content=_problem(code, message, message_vi), headers=headers)

@@ -218,6 +218,11 @@ def main() -> int:
                                    "--workers", str(args.workers)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=open(work / "api.log", "wb"), start_new_session=True)
         _wait_for(f"http://127.0.0.1:{args.port}/openapi.json")
+        # as before the first bell of a day: each API process has checked the registered
+        # certificates' chains (GET /api/v1/health says so; new connections reach both workers)
+        t0 = time.perf_counter()
+        _wait_ready(f"http://127.0.0.1:{args.port}/api/v1/health")
+        print(f"API ready in {time.perf_counter() - t0:.1f} s after it answered (certificates checked)")
         before = _cpu_by_component(server.pid)
         with mp.get_context("spawn").Pool(1) as pool:  # the load comes from a separate process
             result = pool.apply(_client, ((args.port, str(work / "jobs.json"), args.rate,
@@ -271,6 +276,18 @@ def _wait_for(url: str, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"the API did not answer at {url}")
+
+
+def _wait_ready(url: str, seconds: float = 600, in_a_row: int = 20) -> None:
+    import urllib.request
+
+    end, ready = time.time() + seconds, 0
+    while time.time() < end and ready < in_a_row:
+        answer = json.loads(urllib.request.urlopen(url, timeout=5).read())
+        ready = ready + 1 if answer["ready"] else 0
+        time.sleep(0.05 if answer["ready"] else 0.5)
+    if ready < in_a_row:
+        raise RuntimeError("the API processes did not become ready")
 
 
 def _count_check(url: str, acked: set[int]) -> str:

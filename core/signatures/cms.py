@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,6 +74,7 @@ class TrustStore:
         self.intermediates = [x509.load_der_x509_certificate(d) for d in intermediates]
         self.revocation_checker = revocation_checker
         self._chains: dict[bytes, _ChainResult] = {}
+        self._evicting = threading.Lock()
         # CAs by the DER of their subject name: finding an issuer is a dictionary lookup
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         for ca in (*self.intermediates, *self.roots):
@@ -96,10 +98,20 @@ class TrustStore:
                 cached = self._build_chain(cert_der)
             except _CERT_ERRORS as err:  # a certificate that parses only halfway
                 cached = _ChainResult(False, "FORMAT_FAILURE", f"unreadable certificate: {type(err).__name__}")
-            if len(self._chains) >= self.cache_size:
-                del self._chains[next(iter(self._chains))]
-            self._chains[key] = cached
+            with self._evicting:  # a warm-up thread may be filling the cache beside requests
+                if len(self._chains) >= self.cache_size:
+                    del self._chains[next(iter(self._chains))]
+                self._chains[key] = cached
         return cached
+
+    def warm(self, certificates) -> int:
+        """Validate the chains of ``certificates`` (DER) ahead of their first signature, so
+        that a signature later costs only its own verification; returns how many."""
+        n = 0
+        for der in certificates:
+            self.chain(der)
+            n += 1
+        return n
 
     def _build_chain(self, cert_der: bytes) -> _ChainResult:
         leaf = x509.load_der_x509_certificate(cert_der)

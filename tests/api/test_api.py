@@ -16,7 +16,9 @@ from core import clock
 from core.signatures import DemoPKI, KeyStore
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
-from core.storage.models import EntryStatus, LogbookEntry, Staff, Submission, UserAccount
+from core.storage.models import (
+    Certificate, CertificateKind, EntryStatus, LogbookEntry, Staff, Submission, UserAccount,
+)
 from core.synthetic import DEMO_PASSWORD, Scale, generate
 
 AS_OF = dt.datetime(2025, 9, 22, 7, 0)  # Monday of week 3: its periods are still to be signed
@@ -166,6 +168,21 @@ def test_the_hot_path_answers_exactly_as_the_framework(api, at):
     assert replay.json() == {**first.json(), "replayed": True}
     assert first.headers["content-type"] == replay.headers["content-type"] == "application/json"
     assert SignatureHotPath.handled == hot + 3  # the three plain requests, not the charset ones
+
+
+def test_ready_once_the_certificates_are_checked(api):
+    import time
+
+    for _ in range(100):
+        health = api.get("/api/v1/health").json()
+        if health["ready"]:
+            break
+        time.sleep(0.1)
+    with api.db.reading() as s:
+        usable = s.scalar(select(func.count()).select_from(Certificate).where(
+            Certificate.kind == CertificateKind.PERSONAL, Certificate.revoked_at.is_(None)))
+    assert health["ready"] and health["status"] == "ok"
+    assert 0 < health["certificates_checked"] <= usable
 
 
 def test_tokens_expire(api, at):

@@ -30,7 +30,7 @@ def api(world, pki, monkeypatch):
     """The app on the world with week 1 generated for both schools, and its clock frozen."""
     generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
     generate_week(world.db, SYSTEM, world.ids["B"], world.ids["week1"])
-    app = create_app(world.db, pki.trust_store(), pki_dir=pki.directory, batch_window=0.001,
+    app = create_app(world.db, pki.trust_store(), pki_dir=pki.directory, batch_window=0.001, warm=False,
                      token_cache_seconds=0)
     with TestClient(app) as client:
         client.world, client.trust = world, pki.trust_store()
@@ -192,7 +192,7 @@ def test_bad_requests(api):
 
 
 def test_without_server_held_keys_the_close_is_unavailable(world, pki):
-    app = create_app(world.db, pki.trust_store(), token_cache_seconds=0)
+    app = create_app(world.db, pki.trust_store(), token_cache_seconds=0, warm=False)
     with TestClient(app) as client:
         token = open_sessions(world.db, ["lan"], authenticated_by="test")["lan"]
         r = client.post(f"/api/v1/classes/{world.ids['6A1']}/weeks/{world.ids['week1']}/homeroom-signature",

@@ -145,3 +145,23 @@ def test_one_batch_judges_each_item_at_its_own_receipt_time(week):
     assert [a.received_at for a in answers] == [i.received_at for i in items]
     assert state(w, p2)[:2] == (EntryStatus.ON_TIME, items[0].received_at)
     assert state(w, p2b)[:2] == (EntryStatus.LATE, items[1].received_at)
+
+
+def test_certificates_are_checked_before_the_bell(week):
+    """warm_certificates validates every usable personal certificate's chain once; a
+    submission then finds its chain already checked (and a revoked one is not warmed)."""
+    from core.services.submissions import warm_certificates
+    from core.storage.models import Certificate, CertificateKind
+
+    w = week
+    trust = w.pki.trust_store()  # a fresh store: nothing checked yet
+    with w.db.transaction() as s:
+        usable = s.scalars(select(Certificate).where(Certificate.kind == CertificateKind.PERSONAL)).all()
+        usable[0].revoked_at = dt.datetime(2025, 1, 2)
+    assert len(trust._chains) == 0
+    checked = warm_certificates(w.db, trust, at=P2_END, chunk=2)  # chunks of two: the paging works
+    assert checked == len(usable) - 1 == len(trust._chains)
+    entry = w.entry("6A1", MONDAY, 2)
+    receipt = submit_signatures(w.db, trust, [SignatureSubmission(w.actor("minh"), entry, signed_by(w, "minh", entry),
+                                                                  "warm")], at=P2_END)[0]
+    assert isinstance(receipt, Receipt) and len(trust._chains) == checked  # nothing new to validate

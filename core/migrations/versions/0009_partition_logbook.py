@@ -132,6 +132,8 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE logbook_entry ADD CONSTRAINT fk_logbook_entry_{column}_{target} "
                    f"FOREIGN KEY ({column}) REFERENCES {target} (id)")
     op.execute("CREATE TABLE logbook_entry_other PARTITION OF logbook_entry DEFAULT")
+    # a CMS signature (~2.5 kB with its certificate) does not compress: stored out of line as is
+    op.execute("ALTER TABLE logbook_entry ALTER COLUMN signature SET STORAGE EXTERNAL")
     op.execute(FUNCTIONS)
     op.execute("SELECT sohoa_entry_year_partition(y) FROM (SELECT DISTINCT sohoa_academic_year(day) AS y "
                "FROM logbook_entry_plain UNION SELECT generate_series(sohoa_academic_year(start_date), "
