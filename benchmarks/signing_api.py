@@ -195,7 +195,32 @@ def main() -> int:
     parser.add_argument("--window-ms", type=float, default=None, help="the API's batching window (default: its own)")
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--sized-postgres", action="store_true",
+                        help="run on a private PostgreSQL cluster configured as docs/api.md recommends "
+                             "(memory and WAL sized for the logbook) instead of --postgres")
     args = parser.parse_args()
+
+    cluster = None
+    if args.sized_postgres:
+        from tests.pg_cluster import PrivatePostgres
+
+        cluster = PrivatePostgres(SIZED_POSTGRES)
+        args.postgres = cluster.url.replace("postgresql://", "postgresql+psycopg://")
+        print(f"PostgreSQL: a private cluster with {SIZED_POSTGRES}")
+    try:
+        return _main(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+#: What a production record store is given (docs/api.md): memory for the week's working set,
+#: WAL room so that checkpoints come by time, not by volume, in the middle of the bell.
+SIZED_POSTGRES = {"shared_buffers": "4GB", "max_wal_size": "16GB", "checkpoint_timeout": "30min",
+                  "wal_compression": "on"}
+
+
+def _main(args) -> int:
 
     from core.storage.scratch import create_scratch_database, drop_scratch_database
 

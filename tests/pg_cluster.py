@@ -27,7 +27,9 @@ def free_port() -> int:
 
 
 class PrivatePostgres:
-    def __init__(self):
+    """A throwaway PostgreSQL cluster on a free port; ``settings`` go to its configuration."""
+
+    def __init__(self, settings: dict[str, str] | None = None):
         self.initdb, self.pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
         if not (self.initdb and self.pg_ctl):
             raise RuntimeError("initdb / pg_ctl not found (Debian: apt-get install postgresql)")
@@ -38,6 +40,9 @@ class PrivatePostgres:
             shutil.chown(self.dir, "postgres")
         subprocess.run([*self.run_as, self.initdb, "-D", str(self.dir / "data"), "-U", "postgres", "--auth=trust"],
                        check=True, capture_output=True)
+        if settings:
+            with open(self.dir / "data" / "postgresql.auto.conf", "a") as conf:
+                conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
         self.start()
 
     @property
