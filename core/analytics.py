@@ -48,6 +48,7 @@ import pandas as pd
 from core import clock
 from core.authz import Actor, Permission, require
 from core.errors import NotFound, RuleViolation
+from core.services.compliance import with_rates
 from core.storage.db import Database
 
 LEVELS = ("department", "district", "school", "class", "teacher")
@@ -726,10 +727,7 @@ def compliance_facts(store: AnalyticsStore, actor: Actor, level: str = "school",
             con.close()
     for col in ("scheduled", "on_time", "late", "missed", "pending"):
         frame[col] = frame[col].fillna(0).astype("int64")
-    decided = frame["scheduled"] - frame["pending"]
-    frame["on_time_rate"] = (frame["on_time"] / decided.where(decided > 0)).round(4)
-    frame["hours_counted"] = frame["on_time"]
-    frame["hours_lost"] = frame["late"] + frame["missed"]
+    with_rates(frame)
     return frame
 
 

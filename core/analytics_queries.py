@@ -33,6 +33,7 @@ from core import clock
 from core.analytics import AnalyticsStore
 from core.authz import Actor, Permission, require
 from core.errors import RuleViolation
+from core.services.compliance import with_rates
 
 #: Per level: the fact columns aggregated on, the columns shown (from the dimensions joined
 #: to the aggregate ``a``), and those joins — the same columns as the record store's levels.
@@ -166,10 +167,7 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
     frame = _run(store, con, compliance_sql(level, filters, scope), params)
     if frame.empty:  # as the record store: no groups, no closing or monitor columns
         frame = frame.drop(columns=[c for c in (*_WEEKS, "schools_without_monitor") if c in frame])
-    decided = frame["scheduled"] - frame["pending"]
-    frame["on_time_rate"] = (frame["on_time"] / decided.where(decided > 0)).round(4)
-    frame["hours_counted"] = frame["on_time"]
-    frame["hours_lost"] = frame["late"] + frame["missed"]
+    with_rates(frame)
     return frame
 
 

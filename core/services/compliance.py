@@ -82,6 +82,17 @@ def _filters(actor: Actor, *, school_year_id, week_id, term, school_id, district
     return conds
 
 
+def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the derived figures to counts of periods (in place; returned for chaining): the
+    on-time rate of the decided periods, teaching hours counted (on time) and lost (late or
+    missed). One rule for the record store's and the analytics store's figures."""
+    decided = frame["scheduled"] - frame["pending"]
+    frame["on_time_rate"] = (frame["on_time"] / decided.where(decided > 0)).round(4)
+    frame["hours_counted"] = frame["on_time"]
+    frame["hours_lost"] = frame["late"] + frame["missed"]
+    return frame
+
+
 def compliance(db: Database, actor: Actor, level: str = "school", *, school_year_id: int | None = None,
                week_id: int | None = None, term: int | None = None, school_id: int | None = None,
                district_id: int | None = None, as_of: dt.datetime | None = None) -> pd.DataFrame:
@@ -118,10 +129,7 @@ def compliance(db: Database, actor: Actor, level: str = "school", *, school_year
                 if not frame.empty else frame
     for col in ("scheduled", "on_time", "late", "missed", "pending"):
         frame[col] = frame[col].astype("int64")
-    decided = frame["scheduled"] - frame["pending"]
-    frame["on_time_rate"] = (frame["on_time"] / decided.where(decided > 0)).round(4)
-    frame["hours_counted"] = frame["on_time"]
-    frame["hours_lost"] = frame["late"] + frame["missed"]
+    with_rates(frame)
     for col in ("weeks_total", "weeks_closed_on_time", "weeks_closed_late", "weeks_open", "weeks_reopened",
                 "schools_without_monitor"):
         if col in frame:
