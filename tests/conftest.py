@@ -8,6 +8,7 @@ that says how to get PostgreSQL; it never skips.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -69,6 +70,23 @@ def pg_url(pg_server_url):
     engine.dispose()
     yield url
     drop_scratch_database(pg_server_url, url)
+
+
+@contextmanager
+def committed_database(request, root, prefix: str):
+    """A migrated record store whose commits are real (for code that reads it from its own
+    connection: the analytics store, the API's threads): a throwaway PostgreSQL database, or
+    a SQLite file under ``root``, by ``request.param``; dropped afterwards."""
+    server = request.getfixturevalue("pg_server_url") if request.param == "postgresql" else None
+    url = create_scratch_database(server, prefix) if server else f"sqlite:///{root / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    try:
+        yield db
+    finally:
+        db.engine.dispose()
+        if server:
+            drop_scratch_database(server, url)
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,9 @@ from core.analytics import (
 from core.authz import SYSTEM, Actor
 from core.errors import NotFound
 from core.services.compliance import compliance
-from core.storage.db import Database, make_engine
-from core.storage.migrate import upgrade
-from core.storage.scratch import create_scratch_database, drop_scratch_database
 from core.storage.models import Role
 from core.synthetic import Scale, generate
+from tests.conftest import committed_database
 
 SMALL = Scale(districts=2, schools_per_district=2, classes_per_school=2, weeks=3, students_per_class=5, seed=11)
 
@@ -29,18 +27,9 @@ def seeded(request, tmp_path_factory):
     """A committed record store with three generated weeks (the store reads it from its own
     connection, so the savepoint-isolated ``db`` fixture would not do)."""
     root = tmp_path_factory.mktemp("analytics")
-    if request.param == "postgresql":
-        server = request.getfixturevalue("pg_server_url")
-        url = create_scratch_database(server, "sohoa_an")
-    else:
-        url = f"sqlite:///{root / 'record.db'}"
-    db = Database(make_engine(url))
-    upgrade(db.engine)
-    generate(db, SMALL, pki_dir=root / "pki", progress=False)
-    yield db, root
-    db.engine.dispose()
-    if request.param == "postgresql":
-        drop_scratch_database(server, url)
+    with committed_database(request, root, "sohoa_an") as db:
+        generate(db, SMALL, pki_dir=root / "pki", progress=False)
+        yield db, root
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,10 @@ from core.analytics import SCHEMA, AnalyticsStore, compliance_facts, ensure_fres
 from core.authz import SYSTEM, Actor, actor_by_username
 from core.services import queries, transcripts
 from core.services.compliance import TREND, compliance
-from core.storage.db import Database, make_engine
-from core.storage.migrate import upgrade
 from core.storage.models import Role
-from core.storage.scratch import create_scratch_database, drop_scratch_database
 from core.synthetic import FIRST_MONDAY, Scale, generate
 from core.synthetic_gradebook import generate_transcripts
+from tests.conftest import committed_database
 
 #: 4 schools, each stopped at another step of the transcript workflow (issued, homeroom
 #: signed, confirmed, entered); "now" for the generator on the Wednesday of week 3, so the
@@ -38,24 +36,15 @@ def world(request, tmp_path_factory):
     """A committed record store (the store reads it from its own connection) and its
     analytics store, refreshed."""
     root = tmp_path_factory.mktemp("console-analytics")
-    if request.param == "postgresql":
-        server = request.getfixturevalue("pg_server_url")
-        url = create_scratch_database(server, "sohoa_anc")
-    else:
-        url = f"sqlite:///{root / 'record.db'}"
-    db = Database(make_engine(url))
-    upgrade(db.engine)
-    generate(db, WORLD, pki_dir=root / "pki", as_of=GENERATED_AT, progress=False)
-    # one class per school through the transcript workflow (a teacher's lapsed demo certificate
-    # renewed first, so that the first school really issues)
-    generate_transcripts(db, pki_dir=root / "pki", classes_per_school=1, seed=7, renew_certificates=True)
-    store = AnalyticsStore(root / "store")
-    report = refresh(db, store)
-    assert report.weeks_written == [1, 2, 3] and report.closes_written == [1, 2, 3] and report.years_written
-    yield db, store
-    db.engine.dispose()
-    if request.param == "postgresql":
-        drop_scratch_database(server, url)
+    with committed_database(request, root, "sohoa_anc") as db:
+        generate(db, WORLD, pki_dir=root / "pki", as_of=GENERATED_AT, progress=False)
+        # one class per school through the transcript workflow (a teacher's lapsed demo certificate
+        # renewed first, so that the first school really issues)
+        generate_transcripts(db, pki_dir=root / "pki", classes_per_school=1, seed=7, renew_certificates=True)
+        store = AnalyticsStore(root / "store")
+        report = refresh(db, store)
+        assert report.weeks_written == [1, 2, 3] and report.closes_written == [1, 2, 3] and report.years_written
+        yield db, store
 
 
 @pytest.fixture
