@@ -38,14 +38,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import clock
-from core.accounts import SESSION_LIFETIME, actor_for_token, actors_for_tokens, sign_in
+from core.accounts import SESSION_LIFETIME, actor_for_token, actors_for_tokens, sign_in, unlock_signing_key
 from core.authz import Actor
 from core.errors import PermissionDenied, SohoaError
 from core.services.logbook import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
 from core.services.submissions import SignatureSubmission, submit_signatures, warm_certificates
 from core.services.timetable import request_change
 from core.services.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
-from core.signatures.signer import KeyAccessError, KeyStore
 from core.storage.db import Database
 
 MAX_BODY = 64 * 1024
@@ -192,7 +191,7 @@ class ClassWeek(BaseModel):
     your_step: str | None = Field(description="what I do next: homeroom_signature | close | null")
 
 
-ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}
 
 
 # ---------------------------------------------------------------- batching
@@ -332,7 +331,9 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     @app.exception_handler(SohoaError)
     async def sohoa_error(_request, err: SohoaError):
         status = getattr(err, "status", 400)
-        return problem(status, type(err).__name__, err.message, err.message_vi)
+        retry = getattr(err, "retry_after", None)
+        return problem(status, type(err).__name__, err.message, err.message_vi,
+                       headers=None if retry is None else {"Retry-After": str(retry)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, err: RequestValidationError):
@@ -440,22 +441,11 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
                                                      body.reason))
 
     # ---------------------------------------------------------------- weekly close
-    def open_key(actor: Actor, pin: str):
-        """The signer's server-held key, opened with ``pin`` in a fresh key store (never cached
-        across requests)."""
+    def close_step(step, actor: Actor, class_id: int, week_id: int, pin: str, at: dt.datetime) -> dict:
         if pki_dir is None:
             raise SigningUnavailable("remote signing is not configured on this server",
                                      message_vi="Máy chủ chưa được cấu hình ký số từ xa")
-        if actor.staff_id is None:
-            raise PermissionDenied("only staff hold a signing key", message_vi="Chỉ cán bộ, giáo viên có khóa ký số")
-        try:
-            return KeyStore(pki_dir).signer_for(f"staff-{actor.staff_id}", pin)
-        except KeyAccessError as err:
-            raise KeyNotOpened("the signing key could not be opened: wrong PIN, or no key is held for you",
-                               message_vi="Không mở được khóa ký số: sai mã PIN hoặc chưa có khóa ký số") from err
-
-    def close_step(step, actor: Actor, class_id: int, week_id: int, pin: str, at: dt.datetime) -> dict:
-        step(db, actor, class_id, week_id, open_key(actor, pin), at)
+        step(db, actor, class_id, week_id, unlock_signing_key(db, actor, pki_dir, pin, at), at)
         return class_week_close(db, actor, class_id, week_id, at)
 
     @app.get("/api/v1/me/weeks-to-close", response_model=list[ClassWeek], responses=ERRORS, tags=["weekly-close"],
@@ -616,12 +606,6 @@ class Unauthorized(SohoaError):
 
 class BadRequest(SohoaError):
     status = 400
-
-
-class KeyNotOpened(SohoaError):
-    """The server-held signing key could not be opened with the PIN given (or there is none)."""
-
-    status = 403
 
 
 class SigningUnavailable(SohoaError):

@@ -1,6 +1,9 @@
 """Sign-in (đăng nhập): passwords stored only as salted scrypt hashes, sessions that expire,
 logout. The console and the teachers' API both resolve a session token into the
 :class:`~core.authz.Actor` every service call takes.
+
+Wrong passwords and wrong PINs for a server-held signing key are limited the same way
+(:func:`attempt`): five in a row lock that credential for fifteen minutes, audited.
 """
 from __future__ import annotations
 
@@ -12,13 +15,20 @@ import secrets
 
 from sqlalchemy import select
 
+from pathlib import Path
+
 from core import audit, clock
 from core.authz import SYSTEM, Actor, resolve_actor
-from core.errors import PermissionDenied, RuleViolation
+from core.errors import KeyNotOpened, PermissionDenied, RuleViolation, SohoaError, TooManyAttempts
 from core.storage.db import Database
-from core.storage.models import LoginSession, Staff, UserAccount
+from core.storage.models import CredentialLockout, LoginSession, Staff, UserAccount
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
+#: wrong attempts in a row that lock a credential, and for how long (a failure older than the
+#: lock's length no longer counts)
+MAX_WRONG_ATTEMPTS = 5
+LOCKOUT = dt.timedelta(minutes=15)
+_CREDENTIAL_NAMES = {"password": ("password", "mật khẩu"), "pin": ("PIN", "mã PIN")}
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 MIN_PASSWORD = 8
 
@@ -54,13 +64,96 @@ def set_password(db: Database, actor: Actor, username: str, password: str) -> No
 
 
 def sign_in(db: Database, username: str, password: str, at: dt.datetime | None = None) -> str:
-    """Check the password and open a session; returns the session token (shown once)."""
+    """Check the password and open a session; returns the session token (shown once). Five
+    wrong passwords in a row lock the account's sign-in for :data:`LOCKOUT`."""
     at = at or clock.now()
+    wrong = PermissionDenied("wrong user name or password", message_vi="Sai tên đăng nhập hoặc mật khẩu")
     with db.transaction() as session:
         user = session.scalar(select(UserAccount).where(UserAccount.username == username))
-        if user is None or not user.active or not check_password(password, user.password_hash):
-            raise PermissionDenied("wrong user name or password", message_vi="Sai tên đăng nhập hoặc mật khẩu")
-        return _open_session(session, user, at, "password")
+        if user is None or not user.active:
+            raise wrong
+        refusal = attempt(session, user.id, "password", lambda: check_password(password, user.password_hash), at,
+                          wrong)
+        token = None if refusal else _open_session(session, user, at, "password")
+    if refusal:  # raised after the commit: the failure is counted even though the call fails
+        raise refusal
+    return token
+
+
+def attempt(session, user_id: int, credential: str, check, at: dt.datetime, wrong: SohoaError) -> SohoaError | None:
+    """Run ``check`` (True when the password or PIN is right) unless the credential is locked.
+
+    Returns ``None`` on success (the count of wrong attempts starts again), else the error to
+    raise once the caller's transaction has committed, so the failure is remembered: ``wrong``
+    with the attempts left, or :class:`~core.errors.TooManyAttempts` when locked — the
+    :data:`MAX_WRONG_ATTEMPTS`-th failure in a row locks the credential for :data:`LOCKOUT`
+    and is audited (``account.locked``). Attempts of one user are serialised by locking their
+    account row, so parallel guesses cannot slip past the count."""
+    session.scalar(select(UserAccount.id).where(UserAccount.id == user_id).with_for_update())
+    state = session.get(CredentialLockout, (user_id, credential))
+    if state is None:
+        state = CredentialLockout(user_id=user_id, credential=credential, failures=0)
+        session.add(state)
+    if state.locked_until is not None and state.locked_until > at:
+        return _locked(credential, state.locked_until, at)
+    if check():
+        state.failures, state.last_failure_at, state.locked_until = 0, None, None
+        return None
+    if state.last_failure_at is None or at - state.last_failure_at > LOCKOUT:
+        state.failures = 0
+    state.failures, state.last_failure_at = state.failures + 1, at
+    if state.failures >= MAX_WRONG_ATTEMPTS:
+        state.failures, state.locked_until = 0, at + LOCKOUT
+        audit.record(session, SYSTEM, "account.locked", "user_account", user_id,
+                     after={"credential": credential, "until": state.locked_until.isoformat()},
+                     reason=f"{MAX_WRONG_ATTEMPTS} wrong attempts in a row")
+        return _locked(credential, state.locked_until, at)
+    left = MAX_WRONG_ATTEMPTS - state.failures
+    return type(wrong)(f"{wrong.message} ({left} attempts left before a {LOCKOUT.seconds // 60}-minute lock)",
+                       message_vi=f"{wrong.message_vi} (còn {left} lần thử trước khi bị khóa "
+                                  f"{LOCKOUT.seconds // 60} phút)")
+
+
+def _locked(credential: str, until: dt.datetime, at: dt.datetime) -> TooManyAttempts:
+    minutes = max(1, -(-int((until - at).total_seconds()) // 60))
+    name, name_vi = _CREDENTIAL_NAMES[credential]
+    return TooManyAttempts(
+        f"too many wrong attempts: the {name} is locked; try again in {minutes} minutes",
+        message_vi=f"Nhập sai quá {MAX_WRONG_ATTEMPTS} lần: {name_vi} bị khóa tạm, "
+                   f"thử lại sau {minutes} phút",
+        retry_after=max(1, int((until - at).total_seconds())))
+
+
+def unlock_signing_key(db: Database, actor: Actor, pki_dir: Path, pin: str, at: dt.datetime | None = None):
+    """The actor's server-held signing key (khóa ký số lưu trên máy chủ — remote signing, ký số
+    từ xa), opened with their PIN in a fresh key store, so an unlocked key is never reused by
+    another request or user. Wrong PINs count towards the lock (:func:`attempt`); a missing key
+    is refused without counting."""
+    from core.signatures.signer import KeyAccessError, KeyStore
+
+    if actor.staff_id is None or actor.user_id is None:
+        raise PermissionDenied("only staff hold a signing key", message_vi="Chỉ cán bộ, giáo viên có khóa ký số")
+    owner = f"staff-{actor.staff_id}"
+    if not (Path(pki_dir) / "keys" / f"{owner}.p12").exists():
+        raise KeyNotOpened("no signing key is held for you on this server",
+                           message_vi="Chưa có khóa ký số của bạn trên máy chủ")
+    opened = []
+
+    def check() -> bool:
+        try:
+            opened.append(KeyStore(pki_dir).signer_for(owner, pin))
+            return True
+        except KeyAccessError:
+            return False
+
+    at = at or clock.now()
+    with db.transaction() as session:
+        refusal = attempt(session, actor.user_id, "pin", check, at,
+                          KeyNotOpened("the signing key could not be opened: wrong PIN",
+                                       message_vi="Không mở được khóa ký số: sai mã PIN"))
+    if refusal:
+        raise refusal
+    return opened[0]
 
 
 def open_sessions(db: Database, usernames: list[str], *, authenticated_by: str,

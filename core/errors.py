@@ -30,6 +30,21 @@ class RuleViolation(SohoaError):
     status = 409
 
 
+class KeyNotOpened(PermissionDenied):
+    """A server-held signing key could not be opened: wrong PIN, or no key is held for the user."""
+
+
+class TooManyAttempts(SohoaError):
+    """Too many wrong passwords or PINs in a row (nhập sai quá số lần): the credential is locked
+    for a while; ``retry_after`` says how many seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, *, message_vi: str | None = None, retry_after: int):
+        super().__init__(message, message_vi=message_vi)
+        self.retry_after = retry_after
+
+
 class TimetableConflict(RuleViolation):
     """Two lessons claim the same teacher or the same class in one slot."""
 

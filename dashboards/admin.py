@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 
-from core import clock
+from core import accounts, clock
 from core.authz import Permission
 from core.errors import SohoaError
 from core.services import admin, queries
@@ -262,13 +262,13 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
         if not pin.value:
             result.object, result.alert_type, result.visible = "Chưa thực hiện: cần nhập mã PIN", "warning", True
             return
-        from core.signatures import KeyStore
-        try:  # a fresh key store: an unlocked key is never reused by another request or user
-            signer = KeyStore(pki_dir).signer_for(f"staff-{actor.staff_id}", pin.value)
+        from core.signatures import KeyAccessError, KeyStore
+        try:  # counted against the lock on wrong PINs, in core (accounts.unlock_signing_key)
+            signer = accounts.unlock_signing_key(db, actor, pki_dir, pin.value)
             seal = KeyStore(pki_dir).signer_for(f"school-{school_id}")
-        except Exception:  # wrong PIN or no key file: the PKCS#12 cannot be opened
-            result.object, result.alert_type = "Không thực hiện được: mã PIN không đúng hoặc không có khóa ký số", \
-                "danger"
+        except (SohoaError, KeyAccessError) as err:  # wrong PIN, locked, or no key file
+            message = err.message_vi if isinstance(err, SohoaError) else "không có con dấu số của trường"
+            result.object, result.alert_type = f"Không thực hiện được: {message}", "danger"
             result.visible, pin.value = True, ""
             return
         pin.value = ""

@@ -19,7 +19,7 @@ import panel as pn
 from tornado import web
 
 from core import accounts
-from core.errors import SohoaError
+from core.errors import SohoaError, TooManyAttempts
 from core.services import certificates, queries, transcripts, verification
 from core.services.transcripts import verify_transcript
 from core.storage.db import Database
@@ -52,8 +52,10 @@ class LoginHandler(web.RequestHandler):
         try:
             token = accounts.sign_in(self.db, self.get_body_argument("username", ""),
                                      self.get_body_argument("password", ""))
-        except SohoaError as err:
-            self.set_status(401)
+        except SohoaError as err:  # wrong password (401) or locked after too many (429)
+            self.set_status(429 if isinstance(err, TooManyAttempts) else 401)
+            if isinstance(err, TooManyAttempts):
+                self.set_header("Retry-After", str(err.retry_after))
             self.write(LOGIN_PAGE.format(error=html.escape(err.message_vi)))
             return
         self.set_cookie(COOKIE, token, httponly=True, samesite="Strict")

@@ -214,7 +214,8 @@ def set_options(select, options: dict) -> None:
 
 #: What each audited action means, for the audit page (the action code stays beside it).
 AUDIT_ACTION_VI = {
-    "account.set_password": "Đặt mật khẩu", "account.sign_in": "Đăng nhập",
+    "account.locked": "Khóa tạm do nhập sai nhiều lần", "account.set_password": "Đặt mật khẩu",
+    "account.sign_in": "Đăng nhập",
     "certificate.register": "Đăng ký chứng thư số", "certificate.revoke": "Thu hồi chứng thư số",
     "entry.fill": "Ghi sổ đầu bài", "entry.sign": "Ký tiết học", "entry.substitute": "Ghi nhận dạy thay",
     "gradebook.confirm": "Giáo viên bộ môn xác nhận điểm", "gradebook.enter": "Nhập điểm",

@@ -650,6 +650,18 @@ class LoginSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class CredentialLockout(Base):
+    """Wrong passwords or PINs in a row (nhập sai liên tiếp) and the lock they earn, per user
+    and credential (``password`` to sign in, ``pin`` for the server-held signing key)."""
+
+    __tablename__ = "credential_lockout"
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True, autoincrement=False)
+    credential: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 class Submission(Base):
     """A signature received from a teacher's app (biên nhận): who sent which entry's signature,
     when the server received it, and under which idempotency key, so a retried request is

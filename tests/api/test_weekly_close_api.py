@@ -137,6 +137,19 @@ def test_a_wrong_pin_changes_nothing(api):
     assert close_state(api) == (WeekCloseStatus.HOMEROOM_SIGNED, document, 0)
 
 
+def test_five_wrong_pins_lock_the_key_and_change_nothing(api):
+    for left in (4, 3, 2, 1):
+        error = refused(api.post(url(api), headers=login(api, "lan"), json={"pin": "0000"}), 403, "KeyNotOpened")
+        assert f"{left} attempts left" in error["message"]
+    locked = api.post(url(api), headers=login(api, "lan"), json={"pin": "0000"})
+    refused(locked, 429, "TooManyAttempts")
+    assert locked.headers["Retry-After"] == "900"
+    refused(api.post(url(api), headers=login(api, "lan"), json={"pin": DEFAULT_PIN}), 429, "TooManyAttempts")
+    assert close_state(api) == (None, None, 6)
+    api.at(SATURDAY + dt.timedelta(minutes=15))  # the lock lapses
+    assert api.post(url(api), headers=login(api, "lan"), json={"pin": DEFAULT_PIN}).status_code == 200
+
+
 def test_only_the_homeroom_teacher_signs_and_only_the_principal_closes(api):
     for teacher in ("ha", "minh"):  # both teach 6A1; Minh is the homeroom teacher of 6A2
         refused(api.post(url(api), headers=login(api, teacher), json={"pin": DEFAULT_PIN}), 403, "PermissionDenied")

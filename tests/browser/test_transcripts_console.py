@@ -44,7 +44,7 @@ def test_principal_batch_signs_a_class_with_progress_and_result(page, demo):
     box.locator("input[type=password]").fill("0000")
     box.locator("input[type=checkbox]").check()
     box.locator("button", has_text="Bắt đầu ký").click()
-    box.locator(".alert", has_text="mã PIN không đúng").wait_for(timeout=30000)
+    box.locator(".alert", has_text="sai mã PIN").wait_for(timeout=30000)
     assert queries.transcript_classes(demo.db, actor(demo.db, "ht.s0002"), sid) \
         .set_index("class_id").loc[target.class_id, "issued"] == 0            # nothing signed
     box.locator("input[type=password]").fill("1234")

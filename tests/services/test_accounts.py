@@ -60,3 +60,81 @@ def test_sessions_for_users_an_identity_provider_authenticated(world):
     with world.db.reading() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "account.sign_in")).all()[-1]
     assert event.after == {"username": "mon_a", "by": "oidc:sso.hcm.edu.vn"}
+
+
+# ---------------------------------------------------------------- wrong attempts lock a credential
+def _audited_locks(db) -> list:
+    from core.storage.models import AuditEvent
+
+    with db.reading() as s:
+        return [e.after for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "account.locked"))]
+
+
+def test_five_wrong_passwords_in_a_row_lock_sign_in_for_fifteen_minutes(world):
+    from core.accounts import LOCKOUT, MAX_WRONG_ATTEMPTS
+    from core.errors import TooManyAttempts
+
+    set_password(world.db, SYSTEM, "mon_a", "giam-sat-2025")
+    for n in range(1, MAX_WRONG_ATTEMPTS):
+        with pytest.raises(PermissionDenied, match=f"{MAX_WRONG_ATTEMPTS - n} attempts left") as err:
+            sign_in(world.db, "mon_a", f"guess-{n}", at=NOW + dt.timedelta(minutes=n))
+        assert f"còn {MAX_WRONG_ATTEMPTS - n} lần thử" in err.value.message_vi
+    assert _audited_locks(world.db) == []
+    at = NOW + dt.timedelta(minutes=MAX_WRONG_ATTEMPTS)
+    with pytest.raises(TooManyAttempts) as locked:
+        sign_in(world.db, "mon_a", "guess-5", at=at)
+    assert locked.value.status == 429 and locked.value.retry_after == LOCKOUT.total_seconds()
+    assert "thử lại sau 15 phút" in locked.value.message_vi
+    # while locked even the right password is refused, without being checked
+    with pytest.raises(TooManyAttempts, match="try again in 10 minutes") as still:
+        sign_in(world.db, "mon_a", "giam-sat-2025", at=at + dt.timedelta(minutes=5))
+    assert still.value.retry_after == 600
+    assert _audited_locks(world.db) == [{"credential": "password", "until": (at + LOCKOUT).isoformat()}]
+    # after the lock the right password works, and the count starts again
+    assert sign_in(world.db, "mon_a", "giam-sat-2025", at=at + LOCKOUT)
+    with pytest.raises(PermissionDenied, match=f"{MAX_WRONG_ATTEMPTS - 1} attempts left"):
+        sign_in(world.db, "mon_a", "guess-6", at=at + LOCKOUT + dt.timedelta(minutes=1))
+
+
+def test_a_right_password_or_time_resets_the_count(world):
+    from core.accounts import LOCKOUT, MAX_WRONG_ATTEMPTS
+
+    set_password(world.db, SYSTEM, "mon_a", "giam-sat-2025")
+    at = NOW
+    for _ in range(MAX_WRONG_ATTEMPTS - 1):
+        with pytest.raises(PermissionDenied):
+            sign_in(world.db, "mon_a", "guess", at=at)
+    sign_in(world.db, "mon_a", "giam-sat-2025", at=at)  # a success: the count starts again
+    for _ in range(MAX_WRONG_ATTEMPTS - 1):
+        with pytest.raises(PermissionDenied, match="attempts left"):
+            sign_in(world.db, "mon_a", "guess", at=at)
+    # a failure older than the lock's length no longer counts
+    with pytest.raises(PermissionDenied, match=f"{MAX_WRONG_ATTEMPTS - 1} attempts left"):
+        sign_in(world.db, "mon_a", "guess", at=at + LOCKOUT + dt.timedelta(seconds=1))
+    # the lock is per account: another user is not affected
+    set_password(world.db, SYSTEM, "mon_b", "giam-sat-2026")
+    assert sign_in(world.db, "mon_b", "giam-sat-2026", at=at)
+    assert _audited_locks(world.db) == []
+
+
+def test_wrong_pins_lock_the_server_held_key_not_the_password(world):
+    from core.accounts import MAX_WRONG_ATTEMPTS, unlock_signing_key
+    from core.errors import KeyNotOpened, TooManyAttempts
+    from core.signatures.pki import DEFAULT_PIN
+
+    lan = world.actor("lan")
+    signer = unlock_signing_key(world.db, lan, world.pki.directory, DEFAULT_PIN, at=NOW)
+    assert signer.sign_detached(b"x", NOW)  # a working key
+    for n in range(1, MAX_WRONG_ATTEMPTS):
+        with pytest.raises(KeyNotOpened, match=f"wrong PIN \\({MAX_WRONG_ATTEMPTS - n} attempts left"):
+            unlock_signing_key(world.db, lan, world.pki.directory, "0000", at=NOW)
+    with pytest.raises(TooManyAttempts, match="the PIN is locked"):
+        unlock_signing_key(world.db, lan, world.pki.directory, "0000", at=NOW)
+    with pytest.raises(TooManyAttempts):
+        unlock_signing_key(world.db, lan, world.pki.directory, DEFAULT_PIN, at=NOW + dt.timedelta(minutes=1))
+    assert _audited_locks(world.db)[0]["credential"] == "pin"
+    set_password(world.db, SYSTEM, "lan", "mat-khau-cua-lan")
+    assert sign_in(world.db, "lan", "mat-khau-cua-lan", at=NOW)  # the password is a separate credential
+    # who holds no key is told so, and that does not count as a wrong PIN
+    with pytest.raises(PermissionDenied, match="only staff"):
+        unlock_signing_key(world.db, world.actor("mon_a"), world.pki.directory, DEFAULT_PIN, at=NOW)
