@@ -49,7 +49,7 @@ def prepare(url: str, pki_dir: Path, schools: int, count: int, out: Path) -> dic
     generate(db, Scale(districts=2, schools_per_district=max(1, schools // 2), classes_per_school=29, weeks=1,
                        students_per_class=3, seed=9, key_files=False),
              pki_dir=pki_dir, as_of=dt.datetime.combine(FIRST_MONDAY, dt.time(0, 1)), workers=os.cpu_count() or 1)
-    subs = phone_submissions(db, pki_dir, FIRST_MONDAY, limit=count,
+    subs = phone_submissions(db, pki_dir, FIRST_MONDAY, limit=count, progress=True,
                              token_time=dt.datetime.combine(FIRST_MONDAY, dt.time(12, 0)))
     clock = max(s.period_end for s in subs) + dt.timedelta(minutes=1)
     out.write_text(json.dumps([(s.entry_id, s.token, s.signature_b64) for s in subs]))

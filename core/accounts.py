@@ -167,16 +167,20 @@ def open_sessions(db: Database, usernames: list[str], *, authenticated_by: str,
         users = [u for start in range(0, len(names), 5000)  # bounded IN lists (a city's teachers)
                  for u in session.scalars(select(UserAccount).where(UserAccount.username.in_(names[start:start + 5000]),
                                                                     UserAccount.active.is_(True)))]
-        return {u.username: _open_session(session, u, at, authenticated_by) for u in users}
+        return _open_sessions(session, users, at, authenticated_by)
 
 
 def _open_session(session, user: UserAccount, at: dt.datetime, how: str) -> str:
-    token = secrets.token_urlsafe(32)
-    session.add(LoginSession(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                             created_at=at, expires_at=at + SESSION_LIFETIME))
-    audit.record(session, SYSTEM, "account.sign_in", "user_account", user.id,
-                 after={"username": user.username, "by": how})
-    return token
+    return _open_sessions(session, [user], at, how)[user.username]
+
+
+def _open_sessions(session, users: list[UserAccount], at: dt.datetime, how: str) -> dict[str, str]:
+    tokens = {u.username: secrets.token_urlsafe(32) for u in users}
+    session.add_all([LoginSession(user_id=u.id, token_hash=hashlib.sha256(tokens[u.username].encode()).hexdigest(),
+                                  created_at=at, expires_at=at + SESSION_LIFETIME) for u in users])
+    audit.record_many(session, SYSTEM, [audit.Change("account.sign_in", "user_account", u.id,
+                                                     after={"username": u.username, "by": how}) for u in users])
+    return tokens
 
 
 def actor_for_token(db: Database, token: str, at: dt.datetime | None = None) -> Actor:

@@ -33,9 +33,12 @@ class AppSubmission:
 
 
 def phone_submissions(db: Database, pki_dir: Path, day: dt.date, *, limit: int | None = None,
-                      token_time: dt.datetime | None = None) -> list[AppSubmission]:
+                      token_time: dt.datetime | None = None, progress: bool = False) -> list[AppSubmission]:
     """Signed submissions for the pending periods of ``day`` (earliest first, at most ``limit``),
-    with session tokens opened at ``token_time`` (default: 06:00 that day)."""
+    with session tokens opened at ``token_time`` (default: 06:00 that day); ``progress`` shows
+    bars for the keys issued and the periods signed (minutes for a city)."""
+    from tqdm import tqdm
+
     with db.reading() as session:
         query = (select(LogbookEntry).where(LogbookEntry.day == day, LogbookEntry.status == EntryStatus.PENDING)
                  .order_by(LogbookEntry.period_end, LogbookEntry.id))
@@ -48,7 +51,8 @@ def phone_submissions(db: Database, pki_dir: Path, day: dt.date, *, limit: int |
             data.update(entries_bytes(session, entries[start:start + 5000]))
     pki = DemoPKI.load(pki_dir)
     signers, rows = {}, []
-    for teacher in sorted({e.teacher_id for e in entries}):
+    for teacher in tqdm(sorted({e.teacher_id for e in entries}), desc="Cấp khóa cho điện thoại", unit="GV",
+                        disable=not progress):
         cred = pki.issue_personal(f"phone-{teacher}", f"GV {teacher}", not_before=dt.datetime(2025, 1, 1),
                                   key_file=False)
         signers[teacher] = SoftwareSigner(cred.key, cred.cert_der, [pki.issuing_der])
@@ -65,4 +69,4 @@ def phone_submissions(db: Database, pki_dir: Path, day: dt.date, *, limit: int |
     return [AppSubmission(e.id, tokens[e.teacher_id],
                           base64.b64encode(signers[e.teacher_id].sign_detached(data[e.id], e.period_end)).decode(),
                           e.period_end)
-            for e in entries]
+            for e in tqdm(entries, desc="Ký trên điện thoại", unit="tiết", disable=not progress)]

@@ -1,6 +1,6 @@
 """The audit trail is append-only in the database and its hash chain detects tampering."""
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from core import audit
@@ -42,3 +42,23 @@ def test_tampering_is_detected(db):
     with db.reading() as s:
         report = audit.verify_chain(s)
     assert not report.ok and report.first_bad_seq == 2 and "altered" in report.problem
+
+
+def test_many_events_across_chains_in_one_call_keep_each_chain(world):
+    a, b = world.ids["A"], world.ids["B"]
+    with world.db.transaction() as s:
+        audit.record(s, SYSTEM, "test.before", "thing", 0, school_id=a)
+        events = audit.record_many(s, SYSTEM, [audit.Change("test.event", "thing", i, school_id=school)
+                                               for i, school in enumerate([None, a, b, a, None, a])])
+        audit.record(s, SYSTEM, "test.after", "thing", 9, school_id=a)
+    assert [(e.school_id, e.entity_id) for e in events] == [(None, "0"), (a, "1"), (b, "2"), (a, "3"), (None, "4"),
+                                                             (a, "5")]
+    by_chain = {}
+    for e in events:
+        by_chain.setdefault(e.chain, []).append(e.seq)
+    assert all(seqs == list(range(seqs[0], seqs[0] + len(seqs))) for seqs in by_chain.values())
+    with world.db.reading() as s:
+        report = audit.verify_chain(s)
+        head_a = s.get(audit.AuditHead, a)
+        last_a = max(s.scalars(select(AuditEvent.seq).where(AuditEvent.chain == a)))
+    assert report.ok and head_a.seq == last_a
