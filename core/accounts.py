@@ -20,7 +20,6 @@ from pathlib import Path
 from core import audit, clock
 from core.authz import SYSTEM, Actor, resolve_actor
 from core.errors import KeyNotOpened, PermissionDenied, RuleViolation, SohoaError, TooManyAttempts
-from core.storage.bulk import any_of
 from core.storage.db import Database
 from core.storage.models import CredentialLockout, LoginSession, Staff, UserAccount
 
@@ -204,7 +203,7 @@ def actors_for_tokens(db: Database, tokens: set[str], at: dt.datetime | None = N
                    Staff.school_id)
             .join(UserAccount, UserAccount.id == LoginSession.user_id)
             .outerjoin(Staff, Staff.id == UserAccount.staff_id)
-            .where(any_of(session, LoginSession.token_hash, by_hash))).all()
+            .where(LoginSession.token_hash.in_(list(by_hash)))).all()
         return {by_hash[r.token_hash]: resolve_actor(session, r.UserAccount, staff_school_id=r.school_id)
                 for r in rows if r.ended_at is None and r.expires_at > at and r.UserAccount.active}
 

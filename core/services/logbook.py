@@ -10,13 +10,13 @@ from sqlalchemy import and_, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from core import audit, clock
-from core.authz import Actor, Permission, require
+from core.authz import Actor, Permission, require, require_school_visible
 from core.documents import entry_document, sha256_hex
 from core.errors import NotFound, PermissionDenied, RuleViolation
 from core.rules.calendar import school_days
 from core.rules.signing_window import classify_signing, counts_as_teaching_hours
 from core.services.timetable import SlotSpec, slots_of, version_in_force
-from core.storage.bulk import allocate_ids, any_of, bulk_insert
+from core.storage.bulk import allocate_ids, bulk_insert
 from core.storage.db import Database
 from core.storage.models import (
     BellPeriod,
@@ -142,7 +142,7 @@ def entries_bytes(session: Session, entries: list[LogbookEntry]) -> dict[int, by
     lookups = [(School.__table__, School.code, "school_id"), (SchoolClass.__table__, SchoolClass.name, "class_id"),
                (Subject.__table__, Subject.code, "subject_id"), (Staff.__table__, Staff.code, "teacher_id")]
     parts = [select(literal(n).label("kind"), table.c.id, column.label("value"))
-             .where(any_of(session, table.c.id, {getattr(e, attr) for e in entries}))
+             .where(table.c.id.in_({getattr(e, attr) for e in entries}))
              for n, (table, column, attr) in enumerate(lookups)]
     names: dict[tuple[int, int], str] = {(kind, key): value for kind, key, value in session.execute(union_all(*parts))}
     codes = {e.id: tuple(names[(n, getattr(e, attr))] for n, (_t, _c, attr) in enumerate(lookups)) for e in entries}
@@ -151,7 +151,7 @@ def entries_bytes(session: Session, entries: list[LogbookEntry]) -> dict[int, by
         grouped: dict[int, list] = {}
         for entry_id, pid, v in session.execute(
                 select(model.entry_id, Student.personal_id, value).join(Student, Student.id == model.student_id)
-                .where(any_of(session, model.entry_id, ids)).order_by(model.id)):
+                .where(model.entry_id.in_(ids)).order_by(model.id)):
             grouped.setdefault(entry_id, []).append((pid, v))
         return grouped
 

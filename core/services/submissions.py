@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, tuple_
 
 from core import clock
 from core.authz import Actor, Permission
@@ -35,7 +35,7 @@ from core.errors import NotFound, PermissionDenied, RuleViolation, SohoaError
 from core.rules.signing_window import classify_signing, counts_as_teaching_hours
 from core.services.logbook import entries_bytes
 from core.signatures.cms import TrustStore, verify_detached
-from core.storage.bulk import any_of, bulk_insert, bulk_update
+from core.storage.bulk import bulk_insert, bulk_update
 from core.storage.db import Database
 from core.storage.models import (
     Certificate, CertificateKind, EntryStatus, LogbookEntry, School, Submission, WeekClose, WeekCloseStatus,
@@ -135,14 +135,13 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                    WeekClose.status.label("week_status"))
             .join(School, School.id == E.c.school_id)
             .outerjoin(WeekClose, and_(WeekClose.class_id == E.c.class_id, WeekClose.week_id == E.c.week_id))
-            .where(any_of(session, E.c.id, {items[i].entry_id for i in todo}))
+            .where(E.c.id.in_({items[i].entry_id for i in todo}))
             .order_by(E.c.id).with_for_update(of=E))}
         S = Submission.__table__
-        # (users × keys of the batch: a superset of its pairs, looked up exactly below)
         seen = {(row.user_id, row.idempotency_key): row for row in session.execute(
             select(S.c.user_id, S.c.idempotency_key, S.c.entry_id, S.c.status, S.c.received_at).where(
-                any_of(session, S.c.user_id, {items[i].actor.user_id for i in todo}),
-                any_of(session, S.c.idempotency_key, {items[i].idempotency_key for i in todo})))}
+                tuple_(S.c.user_id, S.c.idempotency_key).in_(
+                    [(items[i].actor.user_id, items[i].idempotency_key) for i in todo])))}
         fresh = []
         for i in todo:
             earlier = seen.get((items[i].actor.user_id, items[i].idempotency_key))
@@ -181,8 +180,7 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
         C = Certificate.__table__
         certificates = {c.fingerprint: c for c in session.execute(
             select(C.c.fingerprint, C.c.staff_id, C.c.not_before, C.c.not_after, C.c.revoked_at).where(
-                any_of(session, C.c.fingerprint,
-                       {v.signer_fingerprint for v in checks.values() if v.signer_fingerprint})))}
+                C.c.fingerprint.in_({v.signer_fingerprint for v in checks.values() if v.signer_fingerprint})))}
         updates, receipts = [], []
         for i in candidates:
             item, entry, check, at = items[i], entries[items[i].entry_id], checks[i], when[i]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Table, and_, any_, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from core.storage.models import Base
@@ -18,17 +17,6 @@ from core.storage.models import Base
 
 def table_of(model) -> Table:
     return model.__table__ if hasattr(model, "__table__") else model
-
-
-def any_of(session: Session, column, values: Iterable):
-    """``column IN values`` in SQL whose text does not depend on how many values there are:
-    on PostgreSQL ``column = ANY(:array)``, one parameter, so a statement run batch after batch
-    is prepared once (psycopg prepares a query seen five times) and planned once instead of
-    at every batch; elsewhere an expanding ``IN``."""
-    values = list(values)
-    if session.bind.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
 
 
 def allocate_ids(session: Session, model, count: int) -> range:
