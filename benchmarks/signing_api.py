@@ -221,7 +221,6 @@ SIZED_POSTGRES = {"shared_buffers": "4GB", "max_wal_size": "16GB", "checkpoint_t
 
 
 def _main(args) -> int:
-
     from core.storage.scratch import create_scratch_database, drop_scratch_database
 
     url = create_scratch_database(args.postgres, "sohoa_api")

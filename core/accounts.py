@@ -12,10 +12,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from pathlib import Path
 
 from sqlalchemy import select
-
-from pathlib import Path
 
 from core import audit, clock
 from core.authz import SYSTEM, Actor, resolve_actor
@@ -74,7 +73,7 @@ def sign_in(db: Database, username: str, password: str, at: dt.datetime | None =
             raise wrong
         refusal = attempt(session, user.id, "password", lambda: check_password(password, user.password_hash), at,
                           wrong)
-        token = None if refusal else _open_session(session, user, at, "password")
+        token = None if refusal else _open_sessions(session, [user], at, "password")[user.username]
     if refusal:  # raised after the commit: the failure is counted even though the call fails
         raise refusal
     return token
@@ -115,13 +114,14 @@ def attempt(session, user_id: int, credential: str, check, at: dt.datetime, wron
 
 
 def _locked(credential: str, until: dt.datetime, at: dt.datetime) -> TooManyAttempts:
-    minutes = max(1, -(-int((until - at).total_seconds()) // 60))
+    seconds = max(1, int((until - at).total_seconds()))
+    minutes = -(-seconds // 60)
     name, name_vi = _CREDENTIAL_NAMES[credential]
     return TooManyAttempts(
         f"too many wrong attempts: the {name} is locked; try again in {minutes} minutes",
         message_vi=f"Nhập sai quá {MAX_WRONG_ATTEMPTS} lần: {name_vi} bị khóa tạm, "
                    f"thử lại sau {minutes} phút",
-        retry_after=max(1, int((until - at).total_seconds())))
+        retry_after=seconds)
 
 
 def unlock_signing_key(db: Database, actor: Actor, pki_dir: Path, pin: str, at: dt.datetime | None = None):
@@ -168,10 +168,6 @@ def open_sessions(db: Database, usernames: list[str], *, authenticated_by: str,
                  for u in session.scalars(select(UserAccount).where(UserAccount.username.in_(names[start:start + 5000]),
                                                                     UserAccount.active.is_(True)))]
         return _open_sessions(session, users, at, authenticated_by)
-
-
-def _open_session(session, user: UserAccount, at: dt.datetime, how: str) -> str:
-    return _open_sessions(session, [user], at, how)[user.username]
 
 
 def _open_sessions(session, users: list[UserAccount], at: dt.datetime, how: str) -> dict[str, str]:

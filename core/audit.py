@@ -71,7 +71,9 @@ def record_many(session: Session, actor: Actor, changes: list[Change]) -> list[A
     events, heads = [], {}
     for change in changes:
         chain = change.school_id or 0
-        head = heads.get(chain) or heads.setdefault(chain, _locked_head(session, chain))
+        head = heads.get(chain)
+        if head is None:
+            head = heads[chain] = _locked_head(session, chain)
         event = AuditEvent(
             chain=head.id, seq=head.seq + 1, at=clock.now(), actor_id=actor.user_id, actor_name=actor.username,
             action=change.action, entity=change.entity,
@@ -81,8 +83,7 @@ def record_many(session: Session, actor: Actor, changes: list[Change]) -> list[A
         )
         event.hash = _digest(head.hash, _fields(event))
         events.append(event)
-        with session.no_autoflush:  # the head is written once, below
-            head.seq, head.hash = event.seq, event.hash
+        head.seq, head.hash = event.seq, event.hash
     session.add_all(events)
     session.flush()
     return events

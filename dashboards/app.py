@@ -53,8 +53,9 @@ class LoginHandler(web.RequestHandler):
             token = accounts.sign_in(self.db, self.get_body_argument("username", ""),
                                      self.get_body_argument("password", ""))
         except SohoaError as err:  # wrong password (401) or locked after too many (429)
-            self.set_status(429 if isinstance(err, TooManyAttempts) else 401)
+            self.set_status(401)
             if isinstance(err, TooManyAttempts):
+                self.set_status(err.status)
                 self.set_header("Retry-After", str(err.retry_after))
             self.write(LOGIN_PAGE.format(error=html.escape(err.message_vi)))
             return
