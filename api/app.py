@@ -38,9 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import clock
-from core.accounts import SESSION_LIFETIME, actor_for_token, actors_for_tokens, sign_in, unlock_signing_key
+from core.accounts import SESSION_LIFETIME, actor_for_token, sign_in, unlock_signing_key
 from core.authz import Actor
-from core.errors import PermissionDenied, SohoaError
+from core.errors import PermissionDenied, SohoaError, Unauthorized
 from core.services.logbook import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
 from core.services.submissions import SignatureSubmission, submit_signatures, warm_certificates
 from core.services.timetable import request_change
@@ -225,22 +225,11 @@ class Batcher:
         return await future
 
     def _settle(self, raw: list[tuple]) -> list:
-        """One transaction for the batch; each item judged at its own receipt time."""
-        latest = max(r[4] for r in raw)  # a token must still be valid when its last request came
-        actors = actors_for_tokens(self.db, {r[0] for r in raw}, latest)
-        answers: list = [None] * len(raw)
-        items, where = [], []
-        for i, (token, entry_id, signature, key, received_at) in enumerate(raw):
-            actor = actors.get(token)
-            if actor is None:
-                answers[i] = Unauthorized("the session has ended; sign in again",
-                                          message_vi="Phiên đăng nhập đã hết hạn")
-            else:
-                items.append(SignatureSubmission(actor, entry_id, signature, key, received_at))
-                where.append(i)
-        for i, answer in zip(where, submit_signatures(self.db, self.trust, items, latest) if items else []):
-            answers[i] = answer
-        return answers
+        """One transaction for the batch, its tokens included; each item judged at its own
+        receipt time."""
+        return submit_signatures(self.db, self.trust, [
+            SignatureSubmission(None, entry_id, signature, key, received_at, token=token)
+            for token, entry_id, signature, key, received_at in raw], max(r[4] for r in raw))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -598,10 +587,6 @@ def _replay(body: bytes):
             return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.Event().wait()
     return receive
-
-
-class Unauthorized(SohoaError):
-    status = 401
 
 
 class BadRequest(SohoaError):

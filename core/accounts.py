@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -19,7 +20,9 @@ from sqlalchemy import select
 from core import audit, clock
 from core.authz import SYSTEM, Actor, resolve_actor
 from core.errors import KeyNotOpened, PermissionDenied, RuleViolation, SohoaError, TooManyAttempts
-from core.storage.db import Database
+from core.storage.bulk import among
+from core.storage.db import Database, is_postgres
+from core.storage.statements import rows
 from core.storage.models import CredentialLockout, LoginSession, Staff, UserAccount
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
@@ -181,27 +184,34 @@ def _open_sessions(session, users: list[UserAccount], at: dt.datetime, how: str)
 
 def actor_for_token(db: Database, token: str, at: dt.datetime | None = None) -> Actor:
     """The signed-in user behind a session token; expired or ended sessions are refused."""
-    actor = actors_for_tokens(db, {token}, at).get(token)
+    with db.reading() as session:
+        actor = actors_in(session, {token}, at).get(token)
     if actor is None:
         raise PermissionDenied("the session has ended; sign in again", message_vi="Phiên đăng nhập đã hết hạn")
     return actor
 
 
-def actors_for_tokens(db: Database, tokens: set[str], at: dt.datetime | None = None) -> dict[str, Actor]:
-    """The actors behind many session tokens, in one query for the session, its user and a
-    staff member's school (the signing API resolves a whole batch of requests at once); tokens
-    that are unknown, ended or expired, or whose user is inactive, are left out."""
-    at = at or clock.now()
-    by_hash = {hashlib.sha256(t.encode()).hexdigest(): t for t in tokens}
-    with db.reading() as session:
-        rows = session.execute(
-            select(LoginSession.token_hash, LoginSession.expires_at, LoginSession.ended_at, UserAccount,
-                   Staff.school_id)
+@functools.cache
+def _sessions_query(postgres: bool):
+    return (select(LoginSession.token_hash, LoginSession.expires_at, LoginSession.ended_at, UserAccount.id,
+                   UserAccount.username, UserAccount.role, UserAccount.active, UserAccount.staff_id,
+                   UserAccount.school_id, UserAccount.department_id, UserAccount.district_id,
+                   Staff.school_id.label("staff_school_id"))
             .join(UserAccount, UserAccount.id == LoginSession.user_id)
             .outerjoin(Staff, Staff.id == UserAccount.staff_id)
-            .where(LoginSession.token_hash.in_(list(by_hash)))).all()
-        return {by_hash[r.token_hash]: resolve_actor(session, r.UserAccount, staff_school_id=r.school_id)
-                for r in rows if r.ended_at is None and r.expires_at > at and r.UserAccount.active}
+            .where(among(LoginSession.token_hash, "hashes", postgres=postgres)))
+
+
+def actors_in(session, tokens: set[str], at: dt.datetime | None = None) -> dict[str, Actor]:
+    """The actors behind many session tokens, in one query for the session, its user and a
+    staff member's school, inside the caller's transaction (the signing API resolves a whole
+    batch of requests with the rest of the batch); tokens that are unknown, ended or expired,
+    or whose user is inactive, are left out."""
+    at = at or clock.now()
+    by_hash = {hashlib.sha256(t.encode()).hexdigest(): t for t in tokens}
+    found = rows(session, _sessions_query(is_postgres(session.bind)), {"hashes": list(by_hash)})
+    return {by_hash[r.token_hash]: resolve_actor(session, r, staff_school_id=r.staff_school_id)
+            for r in found if r.ended_at is None and r.expires_at > at and r.active}
 
 
 def sign_out(db: Database, token: str, at: dt.datetime | None = None) -> None:

@@ -120,8 +120,8 @@ def actor_by_username(session: Session, username: str) -> Actor:
 
 
 def resolve_actor(session: Session, user: UserAccount, *, staff_school_id: int | None = None) -> Actor:
-    """The :class:`Actor` of an (active) user account with its current scope; a staff member's
-    school may be passed when the caller already read it."""
+    """The :class:`Actor` of an (active) user account (or a row of its columns) with its current
+    scope; a staff member's school may be passed when the caller already read it."""
     role = user.role
     if role == Role.ADMINISTRATOR:
         schools = None

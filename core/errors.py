@@ -18,6 +18,12 @@ class NotFound(SohoaError):
     status = 404
 
 
+class Unauthorized(SohoaError):
+    """No valid session: no token, or an unknown, ended or expired one (sign in again)."""
+
+    status = 401
+
+
 class PermissionDenied(SohoaError):
     """The acting user may not do this, or may not see this school's data."""
 

@@ -3,6 +3,7 @@ filling them in, substitutes, signing, verifying, missed periods and teaching ho
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,8 +17,9 @@ from core.errors import NotFound, PermissionDenied, RuleViolation
 from core.rules.calendar import school_days
 from core.rules.signing_window import classify_signing, counts_as_teaching_hours
 from core.services.timetable import SlotSpec, slots_of, version_in_force
-from core.storage.bulk import allocate_ids, bulk_insert
-from core.storage.db import Database
+from core.storage.bulk import allocate_ids, among, bulk_insert
+from core.storage.db import Database, is_postgres
+from core.storage.statements import rows
 from core.storage.models import (
     BellPeriod,
     Certificate,
@@ -134,32 +136,47 @@ def entry_bytes(session: Session, entry: LogbookEntry) -> bytes:
     return entries_bytes(session, [entry])[entry.id]
 
 
-def entries_bytes(session: Session, entries: list[LogbookEntry]) -> dict[int, bytes]:
-    """:func:`entry_bytes` of many entries with three queries in all (the signing API's batches)."""
-    ids = [e.id for e in entries]
-    # the names the bytes carry, looked up by primary key from what the entries hold (one round
-    # trip; a join through the partitioned logbook let the planner hash whole staff tables)
-    lookups = [(School.__table__, School.code, "school_id"), (SchoolClass.__table__, SchoolClass.name, "class_id"),
-               (Subject.__table__, Subject.code, "subject_id"), (Staff.__table__, Staff.code, "teacher_id")]
-    parts = [select(literal(n).label("kind"), table.c.id, column.label("value"))
-             .where(table.c.id.in_({getattr(e, attr) for e in entries}))
-             for n, (table, column, attr) in enumerate(lookups)]
-    names: dict[tuple[int, int], str] = {(kind, key): value for kind, key, value in session.execute(union_all(*parts))}
-    codes = {e.id: tuple(names[(n, getattr(e, attr))] for n, (_t, _c, attr) in enumerate(lookups)) for e in entries}
-    def per_entry(model, value) -> dict[int, list]:
-        """(student's personal ID, ``value``) pairs of each entry, in the order they were written."""
-        grouped: dict[int, list] = {}
-        for entry_id, pid, v in session.execute(
-                select(model.entry_id, Student.personal_id, value).join(Student, Student.id == model.student_id)
-                .where(model.entry_id.in_(ids)).order_by(model.id)):
-            grouped.setdefault(entry_id, []).append((pid, v))
-        return grouped
+#: what an entry's canonical bytes name, by the entry's column holding the key
+_NAMED = ((School, School.code, "school_id"), (SchoolClass, SchoolClass.name, "class_id"),
+          (Subject, Subject.code, "subject_id"), (Staff, Staff.code, "teacher_id"))
 
-    absences = per_entry(EntryAbsence, EntryAbsence.excused)
-    remarks = per_entry(StudentRemark, StudentRemark.text)
+
+@functools.cache
+def _bytes_queries(postgres: bool):
+    """The three statements of :func:`entries_bytes`, built once; on PostgreSQL each has one text
+    whatever the batch's size (prepared once, planned once: :func:`core.storage.bulk.among`)."""
+    # the names, looked up by primary key from what the entries hold (one round trip; a join
+    # through the partitioned logbook let the planner hash whole staff tables)
+    names = union_all(*[select(literal(n).label("kind"), model.id, column.label("value"))
+                        .where(among(model.id, f"k{n}", postgres=postgres))
+                        for n, (model, column, _attr) in enumerate(_NAMED)])
+
+    def marks(model, value):
+        """(entry, student's personal ID, ``value``) of the entries' rows, in the order written."""
+        return (select(model.entry_id, Student.personal_id, value).join(Student, Student.id == model.student_id)
+                .where(among(model.entry_id, "ids", postgres=postgres)).order_by(model.id))
+    return names, marks(EntryAbsence, EntryAbsence.excused), marks(StudentRemark, StudentRemark.text)
+
+
+def entries_bytes(session: Session, entries: list) -> dict[int, bytes]:
+    """:func:`entry_bytes` of many entries (ORM objects or rows with the entry's columns) with
+    three queries in all (the signing API's batches)."""
+    names_query, absences_query, remarks_query = _bytes_queries(is_postgres(session.bind))
+    ids = [e.id for e in entries]
+    names: dict[tuple[int, int], str] = {(kind, key): value for kind, key, value in rows(
+        session, names_query, {f"k{n}": list({getattr(e, attr) for e in entries}) for n, (_m, _c, attr) in enumerate(_NAMED)})}
+
+    def grouped(query) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for entry_id, pid, v in rows(session, query, {"ids": ids}):
+            out.setdefault(entry_id, []).append((pid, v))
+        return out
+
+    absences, remarks = grouped(absences_query), grouped(remarks_query)
     out = {}
     for entry in entries:
-        school_code, class_name, subject_code, teacher_code = codes[entry.id]
+        school_code, class_name, subject_code, teacher_code = (names[(n, getattr(entry, attr))]
+                                                               for n, (_m, _c, attr) in enumerate(_NAMED))
         out[entry.id] = entry_document(
             entry_id=entry.id, school_code=school_code, class_name=class_name, day=entry.day,
             period_no=entry.period_no, subject_code=subject_code, teacher_code=teacher_code,

@@ -8,6 +8,7 @@ periods come from ~100,000 teachers); the signature itself is checked every time
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import threading
 from collections.abc import Callable
@@ -173,7 +174,9 @@ _ENCAP_DATA = b"\x30\x0b\x06\x09" + _OID_DATA  # eContentType id-data, no eConte
 
 
 @dataclass(frozen=True)
-class _Parsed:
+class ReadSignature:
+    """A detached SignedData's parts as read, not yet verified (:func:`read_signature`)."""
+
     cert_der: bytes | None
     digest_oid: str
     claimed_digest: bytes
@@ -183,6 +186,11 @@ class _Parsed:
     signature_oid: str
     # signing-certificate-v2: (digest name, certificate hash), or None when absent
     ess_cert_hash: tuple[str, bytes] | None
+
+    @functools.cached_property
+    def fingerprint(self) -> str | None:
+        """SHA-256 (hex) of the embedded signer's certificate."""
+        return None if self.cert_der is None else hashlib.sha256(self.cert_der).hexdigest()
 
 
 def _fail(indication: str, sub: str | None, message: str, fingerprint=None, subject=None, when=None):
@@ -210,17 +218,35 @@ def verify_detached(data: bytes, signature: bytes, trust: TrustStore, *,
     checker) revocation status at the signing time. With ``at`` the certificate is checked at
     that moment instead of the signing time the signature claims (the signing API: the
     server's receipt time decides, whatever the phone's clock said). Never raises for bad input."""
+    return verify_read(data, read_signature(signature), trust, at=at)
+
+
+def read_signature(signature: bytes) -> "ReadSignature | Verification":
+    """The first half of :func:`verify_detached`: the signature's structure read (no
+    cryptography yet), or the report of why it cannot be read. The signing API reads each
+    submission before its batch's transaction, so that the signer's certificate is known
+    (:func:`signer_fingerprint`) when the batch's rows are read."""
     try:
-        parsed = _parse_fast(signature) or _parse_general(signature)
+        return _parse_fast(signature) or _parse_general(signature)
     except Exception as err:  # noqa: BLE001 - whatever the bytes are, the answer is a report
-        parsed = _fail(FAILED, "FORMAT_FAILURE", f"unreadable CMS signature: {type(err).__name__}")
+        return _fail(FAILED, "FORMAT_FAILURE", f"unreadable CMS signature: {type(err).__name__}")
+
+
+def signer_fingerprint(read: "ReadSignature | Verification") -> str | None:
+    """SHA-256 (hex) of the certificate a read signature names as its signer's, if any."""
+    return None if isinstance(read, Verification) or read.cert_der is None else read.fingerprint
+
+
+def verify_read(data: bytes, parsed: "ReadSignature | Verification", trust: TrustStore, *,
+                at: dt.datetime | None = None) -> Verification:
+    """The second half of :func:`verify_detached`, on what :func:`read_signature` gave."""
     if isinstance(parsed, Verification):
         return parsed
     when = at or parsed.signing_time
     if parsed.cert_der is None:
         return _fail(INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "the signer's certificate is not included",
                      when=when)
-    fingerprint = hashlib.sha256(parsed.cert_der).hexdigest()
+    fingerprint = parsed.fingerprint
     chain = trust.chain(parsed.cert_der)
     subject = chain.subject
     digest = _DIGESTS.get(parsed.digest_oid)
@@ -275,7 +301,7 @@ def verify_detached(data: bytes, signature: bytes, trust: TrustStore, *,
 
 
 # ---------------------------------------------------------------- the general reader
-def _parse_general(signature: bytes) -> _Parsed | Verification:
+def _parse_general(signature: bytes) -> ReadSignature | Verification:
     """Any standard CMS SignedData with one signer, through asn1crypto (the fast reader's
     fallback, and the one that says what is wrong with a malformed signature)."""
     def bad(message: str) -> Verification:
@@ -347,7 +373,7 @@ def _parse_general(signature: bytes) -> _Parsed | Verification:
             first = values["1.2.840.113549.1.9.16.2.47"][0]["certs"][0]
             ess_cert_hash = (first["hash_algorithm"]["algorithm"].native, first["cert_hash"].native)
         signed_attrs = b"\x31" + signer_info["signed_attrs"].dump()[1:]
-        return _Parsed(cert_der, digest_oid, claimed_digest, signing_time, signed_attrs,
+        return ReadSignature(cert_der, digest_oid, claimed_digest, signing_time, signed_attrs,
                        signer_info["signature"].native, signer_info["signature_algorithm"]["algorithm"].dotted,
                        ess_cert_hash)
     except Exception as err:  # noqa: BLE001 - any parse failure is a format failure
@@ -407,7 +433,7 @@ def _asn1_time(tag: int, raw: bytes) -> dt.datetime:
     return clock.from_utc(moment)
 
 
-def _parse_fast(signature: bytes) -> _Parsed | None:
+def _parse_fast(signature: bytes) -> ReadSignature | None:
     """Read the common shape of a detached SignedData with a strict DER walker (no object
     model): one signer identified by issuer and serial, signed attributes with one value
     each. Returns None for anything else, and the general reader takes over."""
@@ -491,7 +517,7 @@ def _parse_fast(signature: bytes) -> _Parsed | None:
             if v_tag != 0x30 or cert_ids[0][0] != 0x30 or first[0] != 0x30 or fields[0][0] != 0x04:
                 return None
             ess_cert_hash = (hash_name, b[fields[0][2]:fields[0][3]])
-        return _Parsed(cert_der, _FAST_DIGESTS[digest_oid], b[md_s:md_e], signing_time,
+        return ReadSignature(cert_der, _FAST_DIGESTS[digest_oid], b[md_s:md_e], signing_time,
                        b"\x31" + b[si[3][1] + 1:si[3][3]], b[si[5][2]:si[5][3]], _FAST_SIGNATURES[signature_oid],
                        ess_cert_hash)
     except (ValueError, IndexError, UnicodeDecodeError):

@@ -6,12 +6,14 @@ so that related rows can be built before anything is written.
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import ARRAY, Table, and_, any_, bindparam, cast, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from core.storage import statements
 from core.storage.models import Base
 
 
@@ -40,6 +42,26 @@ def allocate_ids(session: Session, model, count: int) -> range:
     return range(start, start + count)
 
 
+def among(column, name: str, *, postgres: bool):
+    """``column`` is one of the values bound as ``name`` (a list): ``column = ANY(CAST(:name AS
+    type[]))`` on PostgreSQL, ``column IN (:name…)`` elsewhere.
+
+    On PostgreSQL the statement's text is then the same for any number of values, so psycopg
+    prepares it once per connection and the server keeps its plan: a statement run for every
+    batch of the signing API is neither parsed nor planned again (planning a read of the
+    partitioned logbook cost more than running it). Such statements must not join big tables
+    in ways a plan made without the values could get wrong: read related rows by key
+    (scalar subqueries), as core.services.submissions does."""
+    if postgres:
+        return column == any_(cast(bindparam(name), ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+#: up to this many rows, a PostgreSQL bulk insert is one prepared ``INSERT … SELECT unnest(…)``
+#: (a batch of the signing API: cheaper than starting a COPY); more rows go by COPY
+SMALL_INSERT = 500
+
+
 def bulk_insert(session: Session, model, rows: Sequence[dict] | Iterable[dict],
                 columns: Sequence[str] | None = None) -> int:
     """Insert many rows in the session's transaction; returns how many were written."""
@@ -49,6 +71,9 @@ def bulk_insert(session: Session, model, rows: Sequence[dict] | Iterable[dict],
         return 0
     columns = list(columns or rows[0].keys())
     if session.bind.dialect.name == "postgresql":
+        if len(rows) <= SMALL_INSERT:
+            return statements.execute(session, _insert_statement(table, tuple(columns), session.bind.dialect),
+                                      {c: [_pg_value(r.get(c)) for r in rows] for c in columns})
         raw = session.connection().connection.driver_connection
         col_list = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cur:
@@ -60,35 +85,50 @@ def bulk_insert(session: Session, model, rows: Sequence[dict] | Iterable[dict],
     return len(rows)
 
 
+def _array(table: Table, column: str, dialect) -> str:
+    return f"CAST(:{column} AS {table.c[column].type.compile(dialect)}[])"
+
+
+@functools.cache
+def _insert_statement(table: Table, columns: tuple[str, ...], dialect):
+    names = ", ".join(f'"{c}"' for c in columns)
+    arrays = ", ".join(_array(table, c, dialect) for c in columns)
+    return text(f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays})')
+
+
+@functools.cache
+def _update_statement(table: Table, keys: tuple[str, ...], columns: tuple[str, ...], where: tuple[str, ...],
+                      dialect):
+    names = keys + columns
+    sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+    # the keys also as "= ANY(array)": the planner then prunes partitions and probes indexes
+    # instead of hashing a scan of the whole table against the batch
+    match = " AND ".join([f't."{k}" = v."{k}"' for k in keys] + [f't."{k}" = ANY({_array(table, k, dialect)})'
+                                                                 for k in keys]
+                         + [f't."{c}" = :where_{c}' for c in where])
+    arrays = ", ".join(_array(table, n, dialect) for n in names)
+    return text(f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) AS v({", ".join(names)}) WHERE {match}')
+
+
 def bulk_update(session: Session, model, rows: Sequence[dict], keys: Sequence[str],
                 where: dict | None = None) -> int:
     """Update many rows, each found by its ``keys`` columns (and, if given, only while the
     columns in ``where`` hold those values); every other key of a row is a column to set.
     Returns how many rows changed.
 
-    On PostgreSQL this is one statement for all rows (``UPDATE … FROM unnest(arrays)``), so a
-    batch costs one round trip and one plan; giving a partitioned table's partition keys in
-    ``keys`` lets every row prune to its partition."""
+    On PostgreSQL this is one prepared statement for all rows (``UPDATE … FROM
+    unnest(arrays)``), so a batch costs one round trip and no planning; giving a partitioned
+    table's partition keys in ``keys`` lets every row prune to its partition."""
     if not rows:
         return 0
     table = table_of(model)
     columns = [c for c in rows[0] if c not in keys]
     where = where or {}
     if session.bind.dialect.name == "postgresql":
-        names = list(keys) + columns
-        source = ", ".join(f"CAST(:{n} AS {table.c[n].type.compile(session.bind.dialect)}[])" for n in names)
-        sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
-        # the keys also as "= ANY(array)": the planner then prunes partitions and probes indexes
-        # instead of hashing a scan of the whole table against the batch
-        match = " AND ".join([f't."{k}" = v."{k}"' for k in keys]
-                             + [f't."{k}" = ANY(CAST(:{k} AS {table.c[k].type.compile(session.bind.dialect)}[]))'
-                                for k in keys]
-                             + [f't."{c}" = :where_{c}' for c in where])
-        sql = (f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({source}) AS v({", ".join(names)}) '
-               f"WHERE {match}")
-        params = {n: [_pg_value(r[n]) for r in rows] for n in names}
+        statement = _update_statement(table, tuple(keys), tuple(columns), tuple(where), session.bind.dialect)
+        params = {n: [_pg_value(r[n]) for r in rows] for n in (*keys, *columns)}
         params.update({f"where_{c}": _pg_value(v) for c, v in where.items()})
-        return session.execute(text(sql), params).rowcount
+        return statements.execute(session, statement, params)
     stmt = (update(table).where(and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys],
                                      *[table.c[c] == v for c, v in where.items()]))
             .values({c: bindparam(f"v_{c}") for c in columns}))

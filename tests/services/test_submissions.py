@@ -165,3 +165,34 @@ def test_certificates_are_checked_before_the_bell(week):
     receipt = submit_signatures(w.db, trust, [SignatureSubmission(w.actor("minh"), entry, signed_by(w, "minh", entry),
                                                                   "warm")], at=P2_END)[0]
     assert isinstance(receipt, Receipt) and len(trust._chains) == checked  # nothing new to validate
+
+
+@pytest.fixture
+def pg_week(pg_db, pki, keys):
+    from tests.world import build_world
+
+    w = build_world(pg_db, pki, keys)
+    generate_week(w.db, SYSTEM, w.ids["A"], w.ids["week1"])
+    return w
+
+
+def test_batch_statements_are_prepared_once_but_the_receipts_read_is_planned_each_time(pg_week):
+    """On PostgreSQL a batch's statements are prepared on the connection (parsed and planned
+    once), except the read of earlier receipts: that table grows by hundreds of rows a second
+    during a bell, and a plan made while it was empty scans it whole (measured: 1.1 ms a batch
+    after 40,000 receipts instead of 0.06 ms)."""
+    from sqlalchemy import text
+
+    w = pg_week
+    w.trust = w.pki.trust_store()
+    p1, p2 = w.entry("6A1", MONDAY, 1), w.entry("6A1", MONDAY, 2)
+    answers = submit_signatures(w.db, w.trust, [
+        SignatureSubmission(w.actor("lan"), p1, signed_by(w, "lan", p1), "p1"),
+        SignatureSubmission(w.actor("minh"), p2, signed_by(w, "minh", p2), "p2")], at=P2_END)
+    assert all(isinstance(a, Receipt) for a in answers)
+    with w.db.reading() as s:
+        prepared = s.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert any("FOR UPDATE OF logbook_entry" in sql for sql in prepared)  # the locked read of the entries
+    assert any(sql.startswith('UPDATE "logbook_entry"') for sql in prepared)
+    assert any(sql.startswith('INSERT INTO "submission"') for sql in prepared)
+    assert not any("JOIN submission" in sql for sql in prepared)  # the receipts read: planned each time
