@@ -195,6 +195,9 @@ def main() -> int:
     parser.add_argument("--window-ms", type=float, default=None, help="the API's batching window (default: its own)")
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--keep-setup", type=Path, default=None, metavar="DIR",
+                        help="keep the setup (a template database on the server, the keys and the load in DIR) "
+                             "and reuse it on later runs with the same --schools and --count")
     parser.add_argument("--sized-postgres", action="store_true",
                         help="run on a private PostgreSQL cluster configured as docs/api.md recommends "
                              "(memory and WAL sized for the logbook) instead of --postgres")
@@ -223,14 +226,22 @@ SIZED_POSTGRES = {"shared_buffers": "4GB", "max_wal_size": "16GB", "checkpoint_t
 def _main(args) -> int:
     from core.storage.scratch import create_scratch_database, drop_scratch_database
 
-    url = create_scratch_database(args.postgres, "sohoa_api")
-    work = Path(tempfile.mkdtemp(prefix="sohoa-api-bench-"))
     server = None
+    if args.keep_setup is None:
+        url = create_scratch_database(args.postgres, "sohoa_api")
+        work = Path(tempfile.mkdtemp(prefix="sohoa-api-bench-"))
+    else:
+        url, work = _kept_setup(args)
     try:
-        t0 = time.perf_counter()
-        info = prepare(url, work / "pki", args.schools, args.count, work / "jobs.json")
-        print(f"setup: {info['entries']:,} pending periods of {info['teachers']:,} teachers signed client-side "
-              f"in {time.perf_counter() - t0:.0f} s (all on {info['day']}; the API's clock: {info['clock']})")
+        if args.keep_setup is None:
+            t0 = time.perf_counter()
+            info = prepare(url, work / "pki", args.schools, args.count, work / "jobs.json")
+            print(f"setup: {info['entries']:,} pending periods of {info['teachers']:,} teachers signed client-side "
+                  f"in {time.perf_counter() - t0:.0f} s (all on {info['day']}; the API's clock: {info['clock']})")
+        else:
+            info = json.loads((work / "setup.json").read_text())
+            print(f"setup: a copy of the kept one ({info['entries']:,} pending periods of {info['teachers']:,} "
+                  f"teachers on {info['day']}; the API's clock: {info['clock']})")
         clock = dt.datetime.fromisoformat(info["clock"])
         from core import clock as core_clock
         offset = (clock - core_clock.now()).total_seconds()
@@ -275,6 +286,33 @@ def _main(args) -> int:
         if "batcher:" in line:
             print("API " + line[line.index("batcher:"):])
     return 0
+
+
+def _kept_setup(args) -> tuple[str, Path]:
+    """A copy of the kept setup's template database (made first if there is none yet) and the
+    directory of its keys and load."""
+    import psycopg
+
+    from core.storage.scratch import create_scratch_database
+
+    name = f"sohoa_api_setup_{args.schools}_{args.count}"
+    work = args.keep_setup / name
+    server = args.postgres.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        if not (exists and (work / "setup.json").exists()):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+            exists = False
+    if not exists:
+        t0 = time.perf_counter()
+        work.mkdir(parents=True, exist_ok=True)
+        info = prepare(server.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name,
+                       work / "pki", args.schools, args.count, work / "jobs.json")
+        (work / "setup.json").write_text(json.dumps(info))
+        print(f"setup (kept as database {name} and {work}): {info['entries']:,} pending periods of "
+              f"{info['teachers']:,} teachers signed client-side in {time.perf_counter() - t0:.0f} s")
+    return create_scratch_database(args.postgres, "sohoa_api", template=name), work
 
 
 def _by_period(timeline: list, seconds: float) -> list[tuple[float, float, float]]:

@@ -13,11 +13,12 @@ def _libpq(url: str) -> str:
     return normalise_url(url).replace("postgresql+psycopg://", "postgresql://")
 
 
-def create_scratch_database(server_url: str, prefix: str = "sohoa_scratch") -> str:
-    """A new empty database beside the one ``server_url`` names; returns its SQLAlchemy URL."""
+def create_scratch_database(server_url: str, prefix: str = "sohoa_scratch", template: str | None = None) -> str:
+    """A new database beside the one ``server_url`` names — empty, or a copy of the database
+    ``template`` (which nobody may be connected to); returns its SQLAlchemy URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return normalise_url(server_url).rsplit("/", 1)[0] + "/" + name
 
 
