@@ -145,10 +145,22 @@ class Health(BaseModel):
     certificates_checked: int
 
 
+class SlotChangeIn(BaseModel):
+    """One slot of next week's timetable: removed (``remove: true``), or given a subject and
+    a teacher (``subject_id`` and ``teacher_id`` both required then)."""
+    model_config = ConfigDict(extra="forbid")
+    class_id: Id
+    weekday: int = Field(ge=1, le=7, description="1 = Monday … 7 = Sunday")
+    period_no: int = Field(ge=1, le=20)
+    remove: bool = False
+    subject_id: Id | None = None
+    teacher_id: Id | None = None
+
+
 class ChangeRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     school_id: Id
-    changes: list[dict] = Field(min_length=1, max_length=50)
+    changes: list[SlotChangeIn] = Field(min_length=1, max_length=50)
     reason: str = Field(default="", max_length=1000)
 
 
@@ -426,7 +438,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
               responses=ERRORS, tags=["timetable"],
               summary="Ask to change next week's timetable (Saturday or Sunday only)")
     async def change(body: ChangeRequestIn, actor: Actor = Depends(teacher)):
-        return ChangeRequestOut(request_id=await run(request_change, db, actor, body.school_id, body.changes,
+        changes = [c.model_dump(exclude_none=True) for c in body.changes]
+        return ChangeRequestOut(request_id=await run(request_change, db, actor, body.school_id, changes,
                                                      body.reason))
 
     # ---------------------------------------------------------------- weekly close

@@ -30,6 +30,13 @@ class PermissionDenied(SohoaError):
     status = 403
 
 
+class MalformedInput(SohoaError):
+    """A request whose shape is wrong (a missing field, text where a number belongs); the
+    message names the part."""
+
+    status = 422
+
+
 class RuleViolation(SohoaError):
     """A regulation's rule refuses the request (signing window, weekend rule, close order, …)."""
 

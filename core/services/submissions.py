@@ -10,7 +10,7 @@ never the time the client claims.
 process gathers them, each with its bearer token — and settles all of them in **one
 transaction**: one query for the tokens' sessions, one locked read of the entries, one query
 for the idempotency keys already seen, three for their canonical bytes, one for the
-certificates, then one UPDATE and one COPY of receipts for the whole batch. A failure of one
+certificates, then one UPDATE and one INSERT of receipts for the whole batch. A failure of one
 submission (not their entry, already signed, a bad signature) is that submission's answer
 and changes nothing for it; the others go through.
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, clock
 from core.authz import Actor, Permission, require
-from core.errors import NotFound, RuleViolation
+from core.errors import MalformedInput, NotFound, RuleViolation
 from core.rules.timetable import Lesson, change_request_applies_from, require_monday, require_no_conflicts
 from core.storage.bulk import bulk_insert
 from core.storage.db import Database
@@ -115,16 +115,76 @@ def publish_timetable(db: Database, actor: Actor, school_id: int, effective_from
         return publish_timetable_in(session, actor, school_id, effective_from, slots, note)
 
 
-def _apply_changes(base: list[SlotSpec], changes: list[dict]) -> list[SlotSpec]:
-    """A change is ``{"class_id", "weekday", "period_no"}`` plus either ``"remove": true`` or
-    the new ``"subject_id"`` and ``"teacher_id"`` for that slot."""
+@dataclass(frozen=True)
+class SlotChange:
+    """One change to a timetable slot (đề nghị đổi tiết): the slot ``(class_id, weekday,
+    period_no)`` is removed, or given the new ``subject_id`` and ``teacher_id``."""
+
+    class_id: int
+    weekday: int
+    period_no: int
+    remove: bool = False
+    subject_id: int | None = None
+    teacher_id: int | None = None
+
+    def as_dict(self) -> dict:
+        """The form stored in the request and its audit event."""
+        keys = ("class_id", "weekday", "period_no") + (("remove",) if self.remove else ("subject_id", "teacher_id"))
+        return {k: getattr(self, k) for k in keys}
+
+
+def _whole_number(value) -> int | None:
+    """``value`` as an int when it is one (``"3"`` too) that fits the record store's 64-bit
+    ids, else ``None``: ``True``, ``2.5``, ``"x"`` and ``2**70`` are not."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if -2**63 < value < 2**63 else None
+
+
+def parse_changes(changes: list) -> list[SlotChange]:
+    """Check the shape of a change request's changes, naming the first bad one (1-based):
+    each is an object with whole-number ``class_id``, ``weekday`` and ``period_no``, and
+    either ``"remove": true`` or whole-number ``subject_id`` and ``teacher_id``."""
+    if not isinstance(changes, list) or not changes:
+        raise RuleViolation("a change request needs at least one change",
+                            message_vi="Đề nghị đổi thời khóa biểu cần ít nhất một thay đổi")
+    parsed = []
+    for n, change in enumerate(changes, start=1):
+        def bad(why: str, why_vi: str):
+            return MalformedInput(f"change {n}: {why}", message_vi=f"Thay đổi thứ {n} không hợp lệ: {why_vi}")
+        if not isinstance(change, dict):
+            raise bad("must be an object", "phải là một đối tượng JSON")
+        remove = change.get("remove", False)
+        if not isinstance(remove, bool):
+            raise bad("'remove' must be true or false", "'remove' phải là true hoặc false")
+        needed = ("class_id", "weekday", "period_no") + (() if remove else ("subject_id", "teacher_id"))
+        values = {}
+        for key in needed:
+            value = _whole_number(change.get(key))
+            if value is None and key in change:
+                raise bad(f"'{key}' must be a whole number", f"'{key}' phải là số nguyên")
+            if value is None:
+                raise bad(f"'{key}' is missing", f"thiếu '{key}'")
+            values[key] = value
+        unknown = sorted(map(str, set(change) - {"class_id", "weekday", "period_no", "remove", "subject_id",
+                                                 "teacher_id"}))
+        if unknown:
+            raise bad(f"unknown field(s) {', '.join(unknown)}", f"trường không xác định {', '.join(unknown)}")
+        parsed.append(SlotChange(remove=remove, **values))
+    return parsed
+
+
+def _apply_changes(base: list[SlotSpec], changes: list[SlotChange]) -> list[SlotSpec]:
+    """The slots of ``base`` with ``changes`` applied in order."""
     slots = {(s.class_id, s.weekday, s.period_no): s for s in base}
     for change in changes:
-        key = (int(change["class_id"]), int(change["weekday"]), int(change["period_no"]))
-        if change.get("remove"):
+        key = (change.class_id, change.weekday, change.period_no)
+        if change.remove:
             slots.pop(key, None)
         else:
-            slots[key] = SlotSpec(*key, int(change["subject_id"]), int(change["teacher_id"]))
+            slots[key] = SlotSpec(*key, change.subject_id, change.teacher_id)
     return list(slots.values())
 
 
@@ -135,11 +195,11 @@ def request_change(db: Database, actor: Actor, school_id: int, changes: list[dic
     at = at or clock.now()
     require(actor, Permission.REQUEST_TIMETABLE_CHANGE, school_id)
     applies_from = change_request_applies_from(at)
-    if not changes:
-        raise RuleViolation("a change request needs at least one change")
+    parsed = parse_changes(changes)
+    changes = [c.as_dict() for c in parsed]
     with db.transaction() as session:
         base = version_in_force(session, school_id, applies_from)
-        proposed = _apply_changes(slots_of(session, base.id) if base else [], changes)
+        proposed = _apply_changes(slots_of(session, base.id) if base else [], parsed)
         require_no_conflicts(describe_lessons(session, school_id, proposed))
         req = TimetableChangeRequest(school_id=school_id, requested_by=actor.user_id, requested_at=at,
                                      applies_from=applies_from, changes=changes, reason=reason)
@@ -170,7 +230,7 @@ def decide_change(db: Database, actor: Actor, request_id: int, approve: bool, no
         version_id = None
         if approve:
             base = version_in_force(session, req.school_id, req.applies_from)
-            slots = _apply_changes(slots_of(session, base.id) if base else [], req.changes)
+            slots = _apply_changes(slots_of(session, base.id) if base else [], parse_changes(req.changes))
             require_no_conflicts(describe_lessons(session, req.school_id, slots))
             version_id = _write_version(session, req.school_id, req.applies_from, slots,
                                         f"change request {req.id}").id

@@ -1,4 +1,5 @@
-"""Bulk loading: PostgreSQL binary COPY, SQLite executemany. Never row-by-row ORM inserts.
+"""Bulk loading: PostgreSQL binary COPY (a few hundred rows or fewer: one prepared
+``INSERT … SELECT unnest(…)``), SQLite executemany. Never row-by-row ORM inserts.
 Bulk updates: one ``UPDATE … FROM unnest(…)`` statement on PostgreSQL, executemany on SQLite.
 
 Rows are dicts keyed by column name; ids are allocated by the caller with :func:`allocate_ids`

@@ -2,10 +2,10 @@
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.authz import SYSTEM
-from core.errors import PermissionDenied, RuleViolation, TimetableConflict
+from core.errors import MalformedInput, PermissionDenied, RuleViolation, TimetableConflict
 from core.services.logbook import generate_week
 from core.services.timetable import SlotSpec, decide_change, publish_timetable, request_change
 from core.storage.models import LogbookEntry, TimetableChangeRequest
@@ -83,3 +83,31 @@ def test_decision_after_the_monday_is_refused(world):
     req = request_change(world.db, world.actor("lan"), world.ids["A"], _move_lan(world), at=SATURDAY)
     with pytest.raises(RuleViolation, match="no longer be decided"):
         decide_change(world.db, world.actor("binh"), req, True, at=SATURDAY + dt.timedelta(days=2))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ([{}], "change 1: 'class_id' is missing"),
+    ([{"class_id": 1, "weekday": 1, "period_no": 1, "remove": True}, "x"], "change 2: must be an object"),
+    ([{"class_id": "6A1", "weekday": 1, "period_no": 1, "remove": True}], "'class_id' must be a whole number"),
+    ([{"class_id": 1, "weekday": 1, "period_no": 1}], "'subject_id' is missing"),
+    ([{"class_id": 1, "weekday": 1, "period_no": 1, "remove": "yes"}], "'remove' must be true or false"),
+    ([{"class_id": 2**70, "weekday": 1, "period_no": 1, "remove": True}], "'class_id' must be a whole number"),
+    ([{"class_id": 1, "weekday": 1, "period_no": 1, "remove": True, "room": "B2"}], "unknown field"),
+])
+def test_a_malformed_change_is_refused_naming_it_and_nothing_is_stored(world, changes, message):
+    with world.db.reading() as s:
+        before = s.scalar(select(func.count()).select_from(TimetableChangeRequest))
+    with pytest.raises(MalformedInput, match=message) as err:
+        request_change(world.db, world.actor("lan"), world.ids["A"], changes, at=SATURDAY)
+    assert err.value.message_vi.startswith("Thay đổi thứ")
+    with world.db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(TimetableChangeRequest)) == before
+
+
+def test_a_change_is_stored_in_one_normal_form(world):
+    ids = world.ids
+    raw = [{"class_id": str(ids["6A1"]), "weekday": "1", "period_no": 1, "remove": True}]
+    req = request_change(world.db, world.actor("lan"), ids["A"], raw, at=SATURDAY)
+    with world.db.reading() as s:
+        assert s.get(TimetableChangeRequest, req).changes == [
+            {"class_id": ids["6A1"], "weekday": 1, "period_no": 1, "remove": True}]
