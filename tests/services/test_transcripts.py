@@ -20,7 +20,12 @@ S = {"regular": ["8", "7.5", "9", "6"], "mid": "7", "final": "8.5"}   # E1: 7.8
 
 @pytest.fixture
 def school(world):
-    w, ids = world, world.ids
+    return with_seal(world)
+
+
+def with_seal(w):
+    """The world with 6A1's subjects assigned and school A's seal (con dấu số) registered."""
+    ids = w.ids
     with w.db.transaction() as s:
         for code, teacher in (("TOAN", "lan"), ("NV", "minh"), ("TA", "ha")):
             s.add(TeachingAssignment(class_id=ids["6A1"], subject_id=ids[f"subj:{code}"], teacher_id=ids[teacher],

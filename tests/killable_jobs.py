@@ -1,0 +1,73 @@
+"""The long jobs of tests/test_killed_jobs.py, run as their own process so that the test can
+kill them with SIGKILL at a known point: the job writes ``marker`` and waits there.
+
+    python -m tests.killable_jobs issue URL PKI_DIR SCHOOL_ID PRINCIPAL_KEY SEAL_KEY MARKER
+    python -m tests.killable_jobs import URL KIND FILE MARKER
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from core.storage.db import Database, make_engine
+
+
+def wait_to_be_killed(marker: str) -> None:
+    Path(marker).write_text("here")
+    time.sleep(600)
+    raise SystemExit("not killed")
+
+
+class StopsAt:
+    """A signer that, at its n-th PDF signature, says so and waits to be killed."""
+
+    def __init__(self, signer, n: int, marker: str):
+        self._signer, self.calls, self.n, self.marker = signer, 0, n, marker
+
+    def __getattr__(self, name):
+        return getattr(self._signer, name)
+
+    def sign_pades_digest(self, digest):
+        self.calls += 1
+        if self.calls == self.n:
+            wait_to_be_killed(self.marker)
+        return self._signer.sign_pades_digest(digest)
+
+
+def issue(url, pki_dir, school_id, principal_key, seal_key, marker) -> None:
+    """The principal's batch signing (ký duyệt học bạ hàng loạt), one transcript a chunk,
+    stopped while signing the second."""
+    import core.services.transcripts as svc
+    from core.authz import actor_by_username
+    from core.signatures import KeyStore
+
+    svc.CHUNK = 1
+    db = Database(make_engine(url))
+    keys = KeyStore(Path(pki_dir))
+    with db.reading() as session:
+        principal = actor_by_username(session, "binh")
+    svc.principal_sign_batch(db, principal, int(school_id), StopsAt(keys.signer_for(principal_key), 2, marker),
+                             keys.signer_for(seal_key))
+
+
+def import_(url, kind, file, marker) -> None:
+    """An import stopped after its first table is written, before the second."""
+    import core.importer as importer
+    from core.authz import SYSTEM
+
+    real, calls = importer.bulk_insert, []
+
+    def stops_before_the_second_write(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            wait_to_be_killed(marker)
+        return real(*args, **kwargs)
+
+    importer.bulk_insert = stops_before_the_second_write
+    importer.import_file(Database(make_engine(url)), SYSTEM, kind, file)
+
+
+if __name__ == "__main__":
+    job, *args = sys.argv[1:]
+    {"issue": issue, "import": import_}[job](*args)
