@@ -26,6 +26,10 @@ TABLES = (Department, District, School, Subject, CurriculumLoad, BellPeriod, Sta
 
 @pytest.fixture
 def base(db):
+    return with_department(db)
+
+
+def with_department(db):
     """A department (Sở GD&ĐT TP.HCM) and its school year 2025-2026."""
     with db.transaction() as s:
         dep = Department(code="SGD79", name="Sở GD&ĐT TP. Hồ Chí Minh", province_code="079")

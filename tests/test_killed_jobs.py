@@ -2,7 +2,6 @@
 signing of transcripts (issue 7: nothing issued twice, nothing left half-done) and an import
 (nothing of it stays; run again, it imports once). Each job runs as its own process
 (tests/killable_jobs.py), is killed at a known point, and the record store is checked after."""
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -19,11 +18,11 @@ from core.services.transcripts import homeroom_sign_class, prepare_transcripts, 
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
 from core.storage.models import (
-    AuditEvent, Department, SchoolYear, Staff, StaffAssignment, Transcript, TranscriptStatus,
+    AuditEvent, Staff, StaffAssignment, Transcript, TranscriptStatus,
 )
 from core.storage.scratch import create_scratch_database, drop_scratch_database
 from tests.services.test_transcripts import confirm_all, enter_all, with_seal
-from tests.test_importer import KINDS, TEMPLATES, count, counts, load
+from tests.test_importer import KINDS, TEMPLATES, count, counts, load, with_department
 from tests.world import build_world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,12 +95,7 @@ def test_the_principals_batch_killed_midway_resumes_without_issuing_twice(commit
 
 def test_an_import_killed_midway_leaves_nothing_and_runs_again_once(committed, tmp_path):
     url, db = committed
-    with db.transaction() as s:
-        dep = Department(code="SGD79", name="Sở GD&ĐT TP. Hồ Chí Minh", province_code="079")
-        s.add(dep)
-        s.flush()
-        s.add(SchoolYear(department_id=dep.id, name="2025-2026", start_date=dt.date(2025, 9, 8),
-                         end_date=dt.date(2026, 5, 31)))
+    with_department(db)
     load(db, *KINDS[:KINDS.index("staff")])
     before = counts(db)
 
