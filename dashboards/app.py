@@ -25,7 +25,7 @@ from core.services.transcripts import verify_transcript
 from core.storage.db import Database
 from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor are part of this module's API
     COOKIE, LABELS, NAV, SIGNER_ROLE_VI, SIZE, Figures, audit_action_vi, current_actor, frame, guarded, indication,
-    page, school_options, signed_out,
+    page, refusal, school_options, signed_out,
 )
 
 hv.extension("bokeh", logo=False)
@@ -91,7 +91,7 @@ def overview_page(db: Database, store=None):
         issuance = figures.issuance(actor, "district").sum(numeric_only=True)
         cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
     except SohoaError as err:
-        return page("Tổng quan", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+        return page("Tổng quan", actor, refusal(err))
     row = total.sum(numeric_only=True)
     decided = row["scheduled"] - row["pending"]
     rate = row["on_time"] / decided if decided else 0.0
@@ -142,7 +142,7 @@ def compliance_page(db: Database, trust=None, store=None):
         schools = queries.schools_in_scope(db, actor)
         weeks = queries.weeks_in_scope(db, actor)
     except SohoaError as err:
-        return page("Tuân thủ ký số", actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+        return page("Tuân thủ ký số", actor, refusal(err))
     figures = Figures(db, store).fresh()
     school = pn.widgets.Select(label="Trường", options=school_options(schools, everything="(tất cả)"), width=420)
     level = pn.widgets.RadioButtonGroup(label="Mức", options={"Trường": "school", "Lớp": "class",

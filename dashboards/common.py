@@ -137,6 +137,11 @@ def signed_out() -> pn.pane.HTML:
     return pn.pane.HTML('<p id="signed-out">Vui lòng <a href="/login">đăng nhập</a>.</p>')
 
 
+def refusal(err: SohoaError) -> pn.pane.Alert:
+    """Core's refusal, in Vietnamese, as text (a message may quote what a user typed)."""
+    return pn.pane.Alert(html.escape(err.message_vi), alert_type="danger")
+
+
 def guarded(title: str, db: Database, build):
     """Render ``build(actor)`` for a signed-in user; core refuses what the role may not see."""
     actor = current_actor(db)
@@ -145,7 +150,7 @@ def guarded(title: str, db: Database, build):
     try:
         return page(title, actor, build(actor))
     except SohoaError as err:
-        return page(title, actor, pn.pane.Alert(err.message_vi, alert_type="danger"))
+        return page(title, actor, refusal(err))
 
 
 def school_options(schools: pd.DataFrame, *, everything: str | None = None) -> dict:
