@@ -23,7 +23,7 @@ SMALL = Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2
 @pytest.fixture(scope="module")
 def demo(request, tmp_path_factory):
     """A small demo (1 district, 2 schools, 2 classes each, 2 weeks; or the test module's
-    ``DEMO_SCALE``, then its ``prepare_demo(db, pki_dir)``) served on loopback: ``url``, the
+    ``DEMO_SCALE`` as of its ``DEMO_AS_OF``, then its ``prepare_demo(db, pki_dir)``) served on loopback: ``url``, the
     record store ``db``, its ``pki_dir`` (key store, PIN 1234) and ``trust``."""
     from dashboards.app import serve_in_background
 
@@ -31,7 +31,8 @@ def demo(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("console")
     db = Database(make_engine(f"sqlite:///{root / 'console.db'}"))
     upgrade(db.engine)
-    generate(db, getattr(request.module, "DEMO_SCALE", SMALL), pki_dir=root / "pki", progress=False)
+    generate(db, getattr(request.module, "DEMO_SCALE", SMALL), pki_dir=root / "pki", progress=False,
+             as_of=getattr(request.module, "DEMO_AS_OF", None))
     prepare = getattr(request.module, "prepare_demo", None)  # a module's extra data, made through core
     if prepare:
         prepare(db, root / "pki")
