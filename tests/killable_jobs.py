@@ -19,36 +19,21 @@ def wait_to_be_killed(marker: str) -> None:
     raise SystemExit("not killed")
 
 
-class StopsAt:
-    """A signer that, at its n-th PDF signature, says so and waits to be killed."""
-
-    def __init__(self, signer, n: int, marker: str):
-        self._signer, self.calls, self.n, self.marker = signer, 0, n, marker
-
-    def __getattr__(self, name):
-        return getattr(self._signer, name)
-
-    def sign_pades_digest(self, digest):
-        self.calls += 1
-        if self.calls == self.n:
-            wait_to_be_killed(self.marker)
-        return self._signer.sign_pades_digest(digest)
-
-
 def issue(url, pki_dir, school_id, principal_key, seal_key, marker) -> None:
     """The principal's batch signing (ký duyệt học bạ hàng loạt), one transcript a chunk,
     stopped while signing the second."""
     import core.services.transcripts as svc
     from core.authz import actor_by_username
     from core.signatures import KeyStore
+    from tests.services.test_transcripts import CrashingSigner
 
     svc.CHUNK = 1
     db = Database(make_engine(url))
     keys = KeyStore(Path(pki_dir))
     with db.reading() as session:
         principal = actor_by_username(session, "binh")
-    svc.principal_sign_batch(db, principal, int(school_id), StopsAt(keys.signer_for(principal_key), 2, marker),
-                             keys.signer_for(seal_key))
+    stops = CrashingSigner(keys.signer_for(principal_key), 2, stop=lambda: wait_to_be_killed(marker))
+    svc.principal_sign_batch(db, principal, int(school_id), stops, keys.signer_for(seal_key))
 
 
 def import_(url, kind, file, marker) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -129,8 +129,12 @@ class SlotChange:
 
     def as_dict(self) -> dict:
         """The form stored in the request and its audit event."""
-        keys = ("class_id", "weekday", "period_no") + (("remove",) if self.remove else ("subject_id", "teacher_id"))
+        keys = SLOT + (("remove",) if self.remove else ASSIGNMENT)
         return {k: getattr(self, k) for k in keys}
+
+
+#: the fields naming a slot, and those giving it a lesson
+SLOT, ASSIGNMENT = ("class_id", "weekday", "period_no"), ("subject_id", "teacher_id")
 
 
 def _whole_number(value) -> int | None:
@@ -159,7 +163,7 @@ def parse_changes(changes: list) -> list[SlotChange]:
         remove = change.get("remove", False)
         if not isinstance(remove, bool):
             raise bad("'remove' must be true or false", "'remove' phải là true hoặc false")
-        needed = ("class_id", "weekday", "period_no") + (() if remove else ("subject_id", "teacher_id"))
+        needed = SLOT + (() if remove else ASSIGNMENT)
         values = {}
         for key in needed:
             value = _whole_number(change.get(key))
@@ -168,8 +172,7 @@ def parse_changes(changes: list) -> list[SlotChange]:
             if value is None:
                 raise bad(f"'{key}' is missing", f"thiếu '{key}'")
             values[key] = value
-        unknown = sorted(map(str, set(change) - {"class_id", "weekday", "period_no", "remove", "subject_id",
-                                                 "teacher_id"}))
+        unknown = sorted(map(str, set(change) - {f.name for f in fields(SlotChange)}))
         if unknown:
             raise bad(f"unknown field(s) {', '.join(unknown)}", f"trường không xác định {', '.join(unknown)}")
         parsed.append(SlotChange(remove=remove, **values))

@@ -1,6 +1,7 @@
 """Browser-test fixtures: a demo database served by the console on loopback (one per test
 module, so that modules never see each other's admin actions), Debian's Chromium driven by
 Playwright, and the sign-in helper."""
+import datetime as dt
 import shutil
 from types import SimpleNamespace
 
@@ -105,6 +106,15 @@ def actor(db, username: str):
 
     with db.reading() as session:
         return actor_by_username(session, username)
+
+
+def coming_saturday() -> dt.date:
+    """The next Saturday of the product's calendar (Vietnam's day, not the machine's): a change
+    request made then applies from a Monday still to come, so the console lists it."""
+    from core import clock
+
+    today = clock.now().date()
+    return today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
 
 
 def school_id(db, code: str) -> int:

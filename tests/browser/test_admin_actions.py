@@ -7,19 +7,17 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core import clock
 from core.services import queries
 from core.services.timetable import request_change, version_in_force
 from core.signatures import DemoPKI
 from core.storage.models import Staff, TimetableSlot, UserAccount
-from tests.browser.conftest import actor, card, choose, perform, school_id, see_in_audit, sign_in
+from tests.browser.conftest import coming_saturday, actor, card, choose, perform, school_id, see_in_audit, sign_in
 
 
 def _pending_request(demo, school_code: str, reason: str) -> int:
     """A teacher of the school asks on Saturday to drop one period from next week."""
     sid = school_id(demo.db, school_code)
-    today = clock.now().date()  # the product's day (Vietnam's), not the machine's
-    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    saturday = coming_saturday()
     with demo.db.reading() as session:
         version = version_in_force(session, sid, saturday + dt.timedelta(days=2))
         taken = set()

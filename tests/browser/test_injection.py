@@ -19,7 +19,7 @@ from core.storage.models import (
     Enrolment, EntryStatus, LogbookEntry, StudentRemark, TimetableChangeRequest, TimetableSlot, UserAccount,
 )
 from core.synthetic import DEMO_PASSWORD, FIRST_MONDAY, Scale
-from tests.browser.conftest import see_in_audit, sign_in
+from tests.browser.conftest import coming_saturday, see_in_audit, sign_in
 
 DEMO_SCALE = Scale(districts=1, schools_per_district=1, classes_per_school=2, weeks=2, seed=13)
 #: the demo's second week has just begun: its periods are pending, to be filled and signed
@@ -40,8 +40,7 @@ def _api_calls(demo):
         username = s.scalar(select(UserAccount.username).where(UserAccount.staff_id == entry.teacher_id))
         student = s.scalar(select(Enrolment.student_id).where(Enrolment.class_id == entry.class_id).limit(1))
         school = entry.school_id
-    today = clock.now().date()
-    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    saturday = coming_saturday()
     with demo.db.reading() as s:
         slot = s.scalars(select(TimetableSlot).where(
             TimetableSlot.version_id == version_in_force(s, school, saturday + dt.timedelta(days=2)).id,

@@ -203,11 +203,16 @@ class Crash(Exception):
     pass
 
 
-class CrashingSigner:
-    """The principal's key, failing at its n-th PDF signature (a batch killed midway)."""
+def _crash():
+    raise Crash("killed")
 
-    def __init__(self, signer, fail_at):
-        self._signer, self.calls, self.fail_at = signer, 0, fail_at
+
+class CrashingSigner:
+    """The principal's key, stopping at its n-th PDF signature (a batch killed midway): ``stop``
+    runs there, by default raising :class:`Crash` (tests/killable_jobs.py waits to be killed)."""
+
+    def __init__(self, signer, fail_at, stop=_crash):
+        self._signer, self.calls, self.fail_at, self.stop = signer, 0, fail_at, stop
 
     def __getattr__(self, name):
         return getattr(self._signer, name)
@@ -215,7 +220,7 @@ class CrashingSigner:
     def sign_pades_digest(self, digest):
         self.calls += 1
         if self.calls == self.fail_at:
-            raise Crash("killed")
+            self.stop()
         return self._signer.sign_pades_digest(digest)
 
 
