@@ -9,7 +9,7 @@ server, PIN-protected, and each request opens it with the PIN it carries, in a f
 so an unlocked key is never reused by another request.
 
 Submitted signatures are gathered by a :class:`Batcher` and settled together by
-:func:`core.services.submissions.submit_signatures` — one transaction for up to
+:func:`core.logbook.submissions.submit_signatures` — one transaction for up to
 ``max_batch`` signatures — which is how one process keeps up with a city's bell (see
 docs/api.md and benchmarks/signing_api.py). A request is answered only after its batch has
 committed: an acknowledged signature is in the database.
@@ -27,7 +27,6 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
-
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Path, Query
@@ -37,15 +36,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core import clock
-from core.accounts import SESSION_LIFETIME, actor_for_token, sign_in, unlock_signing_key
-from core.authz import Actor
-from core.errors import PermissionDenied, SohoaError, Unauthorized
-from core.services.logbook import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
-from core.services.submissions import SignatureSubmission, submit_signatures, warm_certificates
-from core.services.timetable import request_change
-from core.services.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
+from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in, unlock_signing_key
+from core.access.authz import Actor
+from core.kernel import clock
+from core.kernel.errors import PermissionDenied, SohoaError, Unauthorized
+from core.logbook.entries import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
+from core.logbook.submissions import SignatureSubmission, submit_signatures, warm_certificates
+from core.logbook.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
 from core.storage.db import Database
+from core.timetable.services import request_change
 
 MAX_BODY = 64 * 1024
 #: Ids are 64-bit in the record store: anything larger is a 422, never a database error.
@@ -575,7 +574,7 @@ def _problem(code: str, message: str, message_vi: str) -> dict:
 
 
 def receipt_json(answer) -> dict:
-    """A :class:`~core.services.submissions.Receipt` in the shape of :class:`ReceiptOut`."""
+    """A :class:`~core.logbook.submissions.Receipt` in the shape of :class:`ReceiptOut`."""
     return {"entry_id": answer.entry_id, "status": answer.status.value, "received_at": answer.received_at.isoformat(),
             "counts_as_teaching_hours": answer.counts_as_teaching_hours, "replayed": answer.replayed}
 

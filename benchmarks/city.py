@@ -11,7 +11,7 @@ students) — issue 6's targets on this 2-core machine:
 4. the overview's aggregate over the whole year — target < 1 s; drill-downs — < 200 ms;
    each beside the same SQL run directly on PostgreSQL over the same facts (loaded there
    with COPY for the comparison); and the console's other aggregates on the store
-   (core.analytics_queries: the overview's cards with week closing and monitors, the worst
+   (core.analytics.queries: the overview's cards with week closing and monitors, the worst
    schools, the heatmap, the late-signing distribution, transcript issuance), DuckDB only.
 
 Usage: python benchmarks/city.py [--schools 2002 --classes 29 --students 35]
@@ -74,14 +74,14 @@ def main() -> int:
 
     from sqlalchemy import text
 
-    from core import analytics_queries as aq
-    from core.analytics import AnalyticsStore, compliance_facts, compliance_sql, refresh, synthesize_year
-    from core.authz import SYSTEM
-    from core.services.compliance import compliance
+    from core.access.authz import SYSTEM
+    from core.analytics import queries as aq
+    from core.analytics.store import AnalyticsStore, compliance_facts, compliance_sql, refresh, synthesize_year
+    from core.demo.synthetic import Scale, generate
+    from core.logbook.compliance import compliance
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
     from core.storage.scratch import create_scratch_database, drop_scratch_database
-    from core.synthetic import Scale, generate
 
     cores = os.cpu_count() or 1
     url = create_scratch_database(args.postgres, "sohoa_city")
@@ -131,7 +131,7 @@ def main() -> int:
                 (lambda: compliance_facts(store, SYSTEM, "teacher", school_id=base + 7, week=12, con=con),
                  "< 200 ms", {"level": "teacher", "by_week": False,
                               "filters": (f"f.school_id = {base + 7}", "f.week = 12")}),
-            # the console's aggregates (core.analytics_queries), DuckDB only
+            # the console's aggregates (core.analytics.queries), DuckDB only
             "console overview: cards (department, with week closing and monitors)":
                 (lambda: aq.compliance_figures(store, SYSTEM, "department", con=con), "< 1 s", None),
             "console overview: per school, the year (worst schools)":

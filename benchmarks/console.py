@@ -13,7 +13,7 @@
    down to the entries table), a drill-down step (another class-week's entries), one entry's
    verification, and the other pages.
 
-The demo dataset is built first with ``core.synthetic.generate`` (the ``sohoa demo`` default
+The demo dataset is built first with ``core.demo.synthetic.generate`` (the ``sohoa demo`` default
 scale: 2 districts × 4 schools × 8 classes, 18 weeks, 2 classes of transcripts per school)
 into a temporary SQLite file, or into a throwaway database on a PostgreSQL server.
 
@@ -37,15 +37,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from core import analytics, analytics_queries  # noqa: E402
-from core.authz import actor_by_username  # noqa: E402
-from core.services import certificates, queries, transcripts, verification  # noqa: E402
-from core.services.compliance import TREND, compliance  # noqa: E402
-from core.signatures import DemoPKI  # noqa: E402
+from core.access.authz import actor_by_username  # noqa: E402
+from core.analytics import queries as analytics_queries
+from core.analytics import store as analytics  # noqa: E402
+from core.demo.synthetic import DEMO_PASSWORD, Scale, generate  # noqa: E402
+from core.logbook import queries, verification
+from core.logbook.compliance import TREND, compliance  # noqa: E402
+from core.signatures import (
+    DemoPKI,  # noqa: E402
+    certificates,  # noqa: E402
+)
 from core.storage.db import Database, make_engine  # noqa: E402
 from core.storage.migrate import upgrade  # noqa: E402
 from core.storage.models import AuditEvent, LogbookEntry, Transcript  # noqa: E402
-from core.synthetic import DEMO_PASSWORD, Scale, generate  # noqa: E402
+from core.transcripts import service as transcripts
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -163,11 +168,11 @@ def analytics_loads(db: Database, store, actor, repeat: int) -> list[tuple[str, 
 
 def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None) -> list[tuple[str, float, float]]:
     """The real pages in headless Chromium: navigation → content visible, as the supervisor."""
+    import logging
+
     from playwright.sync_api import sync_playwright
 
     from dashboards.app import serve_in_background
-
-    import logging
 
     # Leaving a page while its session still sends updates logs WebSocketClosedError: harmless here.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)

@@ -25,16 +25,16 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.authz import SYSTEM, actor_by_username  # noqa: E402
-from core.errors import SohoaError  # noqa: E402
-from core.services.compliance import LEVELS, compliance  # noqa: E402
-from core.services.logbook import generate_week, sign_entry  # noqa: E402
-from core.services.verification import verify_entry_signature  # noqa: E402
-from core.signatures import KeyStore, DemoPKI  # noqa: E402
+from core.access.authz import SYSTEM, actor_by_username  # noqa: E402
+from core.demo.synthetic import Scale, generate  # noqa: E402
+from core.kernel.errors import SohoaError  # noqa: E402
+from core.logbook.compliance import LEVELS, compliance  # noqa: E402
+from core.logbook.entries import generate_week, sign_entry  # noqa: E402
+from core.logbook.verification import verify_entry_signature  # noqa: E402
+from core.signatures import DemoPKI, KeyStore  # noqa: E402
 from core.storage.db import Database  # noqa: E402
 from core.storage.migrate import upgrade  # noqa: E402
 from core.storage.models import LogbookEntry, SchoolWeek, UserAccount  # noqa: E402
-from core.synthetic import Scale, generate  # noqa: E402
 
 
 def timed(fn, *args, **kwargs):

@@ -59,8 +59,9 @@ def _verify_worker(args):
 
 def _pyhanko_sign_worker(args):
     pki_dir, owner, seconds = args
-    from core.signatures import KeyStore
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    from core.signatures import KeyStore
     theirs = KeyStore(Path(pki_dir)).signer_for(owner).pyhanko_signer()
     attrs = PdfCMSSignedAttributes(signing_time=WHEN.replace(tzinfo=dt.timezone.utc))
 

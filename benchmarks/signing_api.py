@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def prepare(url: str, pki_dir: Path, schools: int, count: int, out: Path) -> dict:
     """Generate a city's Monday still to be signed, then what the phones send for it
-    (core.synthetic_apps), written to the load file."""
+    (core.demo.apps), written to the load file."""
+    from core.demo.apps import phone_submissions
+    from core.demo.synthetic import FIRST_MONDAY, Scale, generate
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
-    from core.synthetic import FIRST_MONDAY, Scale, generate
-    from core.synthetic_apps import phone_submissions
 
     db = Database(make_engine(url))
     upgrade(db.engine)
@@ -244,7 +244,7 @@ def _main(args) -> int:
             print(f"setup: a copy of the kept one ({info['entries']:,} pending periods of {info['teachers']:,} "
                   f"teachers on {info['day']}; the API's clock: {info['clock']})")
         clock = dt.datetime.fromisoformat(info["clock"])
-        from core import clock as core_clock
+        from core.kernel import clock as core_clock
         offset = (clock - core_clock.now()).total_seconds()
         env = {**os.environ, "SOHOA_DATABASE_URL": url, "SOHOA_PKI_DIR": str(work / "pki"),
                "SOHOA_CLOCK_OFFSET_SECONDS": str(offset)}

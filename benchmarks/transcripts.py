@@ -10,7 +10,7 @@ Two measurements in the same run:
    filled (untimed), then, timed, everything after: every subject teacher's signed
    confirmation, the drafts, the homeroom teacher's class batch (render + fields + certifying
    signature), the principal's school batch (approval signature + school seal = issued), all
-   through :mod:`core.services.transcripts` with the audit trail, one process per core, each
+   through :mod:`core.transcripts.service` with the audit trail, one process per core, each
    taking its share of the schools (as a city's server serves different principals at once).
    Then every issued document of one school is verified.
 
@@ -50,7 +50,7 @@ def _reference_worker(args) -> int:
 
     from core.signatures import KeyStore
     from core.signatures.pades import add_signature_fields
-    from core.transcript_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIGNATURE_FIELDS, render_transcript
+    from core.transcripts.pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIGNATURE_FIELDS, render_transcript
 
     keys = KeyStore(Path(pki_dir))
     people = [(keys.signer_for(k).pyhanko_signer(), f, f == HOMEROOM_FIELD)
@@ -91,8 +91,8 @@ def _issue_worker(args):
     principals come and go)."""
     global _DB
     url, pki_dir, school_id = args
+    from core.demo.gradebook import generate_transcripts
     from core.storage.db import Database, make_engine
-    from core.synthetic_gradebook import generate_transcripts
 
     if _DB is None:
         _DB = Database(make_engine(url))
@@ -103,7 +103,7 @@ def _issue_worker(args):
 
 
 def _warm_up(_):
-    import core.synthetic_gradebook  # noqa: F401 - the imports, before timing
+    import core.demo.gradebook  # noqa: F401 - the imports, before timing
     time.sleep(0.2)
     return os.getpid()
 
@@ -111,13 +111,14 @@ def _warm_up(_):
 def pipeline(url: str, schools: int, classes: int, students: int, cores: int) -> None:
     from sqlalchemy import func, select
 
-    from core.services.transcripts import verify_transcript
+    from core.demo.gradebook import generate_transcripts
+    from core.demo.synthetic import Scale, generate
+    from core.kernel.vocabulary import TranscriptStatus
     from core.signatures import DemoPKI
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
-    from core.storage.models import School, SubjectResult, Transcript, TranscriptStatus
-    from core.synthetic import Scale, generate
-    from core.synthetic_gradebook import generate_transcripts
+    from core.storage.models import School, SubjectResult, Transcript
+    from core.transcripts.service import verify_transcript
 
     root = Path(tempfile.mkdtemp(prefix="sohoa-tbench-"))
     db = Database(make_engine(url))

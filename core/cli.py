@@ -24,7 +24,7 @@ def _db(args):
 
 
 def _actor(db, username: str):
-    from core.authz import SYSTEM, actor_by_username
+    from core.access.authz import SYSTEM, actor_by_username
 
     if username == "system":
         return SYSTEM
@@ -39,8 +39,8 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from core.demo.synthetic import Scale, generate
     from core.storage.db import DEFAULT_DB_PATH
-    from core.synthetic import Scale, generate
 
     if not args.database and not os.environ.get("SOHOA_DATABASE_URL"):
         # The embedded default: rebuild the demo file from scratch each time.
@@ -62,8 +62,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from core.errors import ImportRejected
-    from core.importer import import_file
+    from core.kernel.errors import ImportRejected
+    from core.school.importer import import_file
 
     db = _db(args)
     try:
@@ -79,7 +79,7 @@ def cmd_import(args) -> int:
 
 
 def _print_report(db, username: str, week_number: int | None) -> int:
-    from core.services.compliance import weekly_report
+    from core.logbook.compliance import weekly_report
     from core.storage.models import LogbookEntry, SchoolWeek
 
     with db.reading() as session:
@@ -100,9 +100,8 @@ def cmd_report(args) -> int:
 
 def _serve(db, args) -> int:
     from core.signatures import DemoPKI
-    from dashboards.app import serve
-
     from core.signatures.responder import Responder
+    from dashboards.app import serve
 
     _print_report(db, "so.giamsat", None)
     pki = DemoPKI.load(VAR / "pki")
@@ -114,7 +113,7 @@ def _serve(db, args) -> int:
         print(f"PKI responder (CRL, OCSP, TSA): {pki.responder_url}")
     port = getattr(args, "port", 5006)
     print(f"Bảng điều khiển / console: http://127.0.0.1:{port}/login  (demo password: sohoa-demo)")
-    from core.analytics import AnalyticsStore
+    from core.analytics.store import AnalyticsStore
 
     serve(db, trust, port=port, pki_dir=VAR / "pki", analytics_store=AnalyticsStore(VAR / "analytics"))
     return 0
@@ -138,7 +137,7 @@ def cmd_api(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.importer import KINDS
+    from core.school.importer import KINDS
 
     parser = argparse.ArgumentParser(prog="sohoa", description="Sổ đầu bài số & học bạ số")
     parser.add_argument("--database", help="database URL (default: SOHOA_DATABASE_URL or ./var/sohoa.db)")
@@ -183,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     api.set_defaults(func=cmd_api)
 
     args = parser.parse_args(argv)
-    from core.errors import SohoaError
+    from core.kernel.errors import SohoaError
 
     try:
         return args.func(args)

@@ -17,17 +17,18 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 
-from core import accounts, clock
-from core.authz import Permission
-from core.errors import SohoaError
-from core.services import admin, queries
-from core.services.certificates import register_certificate, revoke_certificate
-from core.services.timetable import decide_change
-from core.services.transfer import handover
-from core.services.transcripts import cancel_and_reissue, principal_sign_batch
-from core.services.weekly_close import reopen_week
+from core.access import accounts, admin
+from core.access.authz import Permission
+from core.kernel import clock
+from core.kernel.errors import SohoaError
+from core.kernel.vocabulary import Role, TranscriptStatus
+from core.logbook import queries
+from core.logbook.weekly_close import reopen_week
+from core.signatures.certificates import register_certificate, revoke_certificate
 from core.storage.db import Database
-from core.storage.models import Role, TranscriptStatus
+from core.timetable.services import decide_change
+from core.transcripts.service import cancel_and_reissue, principal_sign_batch
+from core.transcripts.transfer import handover
 from dashboards.common import action_card, chosen, frame, guarded, log, school_options, set_options
 
 WIDTH = 460

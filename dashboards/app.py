@@ -1,4 +1,4 @@
-"""The console: sign-in (our own login handler over core.accounts: hashed passwords,
+"""The console: sign-in (our own login handler over core.access.accounts: hashed passwords,
 expiring sessions, logout), the overview, signing compliance (drill-down, heatmap, late-signing
 distribution), missed lessons (CSV / Excel), weekly closing, certificates, the audit trail,
 transcript issuance, the admin actions (``dashboards/admin.py``) and the public verification
@@ -18,14 +18,29 @@ import pandas as pd
 import panel as pn
 from tornado import web
 
-from core import accounts
-from core.errors import SohoaError, TooManyAttempts
-from core.services import certificates, queries, transcripts, verification
-from core.services.transcripts import verify_transcript
+from core.access import accounts
+from core.kernel.errors import SohoaError, TooManyAttempts
+from core.logbook import queries, verification
+from core.signatures import certificates
 from core.storage.db import Database
+from core.transcripts import service as transcripts
+from core.transcripts.service import verify_transcript
 from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor are part of this module's API
-    COOKIE, LABELS, NAV, SIGNER_ROLE_VI, SIZE, Figures, audit_action_vi, current_actor, frame, guarded, indication,
-    page, refusal, school_options, signed_out,
+    COOKIE,
+    LABELS,
+    NAV,
+    SIGNER_ROLE_VI,
+    SIZE,
+    Figures,
+    audit_action_vi,
+    current_actor,
+    frame,
+    guarded,
+    indication,
+    page,
+    refusal,
+    school_options,
+    signed_out,
 )
 
 hv.extension("bokeh", logo=False)
@@ -470,7 +485,7 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
           pki_dir: Path | None = None, analytics_store=None, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
     demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch
-    signing. ``analytics_store`` (:class:`core.analytics.AnalyticsStore`): where the overview's,
+    signing. ``analytics_store`` (:class:`core.analytics.store.AnalyticsStore`): where the overview's,
     the compliance page's and the transcript issuance page's aggregates run (DuckDB), refreshed
     from the record store when stale; without one they run on the record store."""
     from dashboards.admin import admin_page

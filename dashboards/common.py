@@ -11,11 +11,14 @@ from typing import Callable
 import pandas as pd
 import panel as pn
 
-from core import accounts, analytics, analytics_queries
-from core.errors import SohoaError
-from core.services import queries, transcripts
-from core.services.compliance import TREND, compliance
+from core.access import accounts
+from core.analytics import queries as analytics_queries
+from core.analytics import store as analytics
+from core.kernel.errors import SohoaError
+from core.logbook import queries
+from core.logbook.compliance import TREND, compliance
 from core.storage.db import Database
+from core.transcripts import service as transcripts
 
 log = logging.getLogger("sohoa.console")
 COOKIE = "sohoa_session"
@@ -55,7 +58,7 @@ def current_actor(db: Database):
 
 class Figures:
     """Where a page's aggregates come from. With an analytics store (``serve(analytics_store=…)``)
-    they are DuckDB queries over its facts (:mod:`core.analytics_queries`), the store being
+    they are DuckDB queries over its facts (:mod:`core.analytics.queries`), the store being
     refreshed from the record store when older than five minutes; without one, the record
     store's services. Both are core functions taking the actor; the columns are the same."""
 

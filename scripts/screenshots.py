@@ -20,16 +20,16 @@ sys.path.insert(0, str(ROOT))
 PAGES = ["overview", "compliance", "missed", "closing", "certificates", "audit", "transcripts", "admin", "verify"]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-PRINCIPAL = "ht.s0002"   # the school whose transcripts wait for the principal (core.synthetic_gradebook.STAGES)
+PRINCIPAL = "ht.s0002"   # the school whose transcripts wait for the principal (core.demo.gradebook.STAGES)
 
 
 def pending_change_request(db, school_code: str) -> int:
     """A teacher of the school asks (on a Saturday) to drop one period from next week."""
     from sqlalchemy import select
 
-    from core.authz import actor_by_username
-    from core.services.timetable import request_change, version_in_force
+    from core.access.authz import actor_by_username
     from core.storage.models import School, Staff, TimetableSlot, UserAccount
+    from core.timetable.services import request_change, version_in_force
 
     today = dt.date.today()
     saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
@@ -50,12 +50,13 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
     from sqlalchemy import select
 
+    from core.demo.gradebook import generate_transcripts
+    from core.demo.synthetic import DEMO_PASSWORD, Scale, generate
+    from core.kernel.vocabulary import TranscriptStatus
     from core.signatures import DemoPKI
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
-    from core.storage.models import Transcript, TranscriptStatus
-    from core.synthetic import DEMO_PASSWORD, Scale, generate
-    from core.synthetic_gradebook import generate_transcripts
+    from core.storage.models import Transcript
     from dashboards.app import serve_in_background
 
     work = Path(tempfile.mkdtemp(prefix="sohoa-shots-"))

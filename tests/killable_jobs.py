@@ -22,8 +22,8 @@ def wait_to_be_killed(marker: str) -> None:
 def issue(url, pki_dir, school_id, principal_key, seal_key, marker) -> None:
     """The principal's batch signing (ký duyệt học bạ hàng loạt), one transcript a chunk,
     stopped while signing the second."""
-    import core.services.transcripts as svc
-    from core.authz import actor_by_username
+    import core.transcripts.service as svc
+    from core.access.authz import actor_by_username
     from core.signatures import KeyStore
     from tests.services.test_transcripts import CrashingSigner
 
@@ -38,8 +38,8 @@ def issue(url, pki_dir, school_id, principal_key, seal_key, marker) -> None:
 
 def import_(url, kind, file, marker) -> None:
     """An import stopped after its first table is written, before the second."""
-    import core.importer as importer
-    from core.authz import SYSTEM
+    import core.school.importer as importer
+    from core.access.authz import SYSTEM
 
     real, calls = importer.bulk_insert, []
 

@@ -8,15 +8,22 @@ import pytest
 import sqlglot
 from sqlalchemy import text
 
-from core.analytics import (
-    LEVELS, SYNTHETIC_ID_BASE, AnalyticsStore, compliance_facts, compliance_sql, late_minutes, portable_sql, refresh,
+from core.access.authz import SYSTEM, Actor
+from core.analytics.store import (
+    LEVELS,
+    SYNTHETIC_ID_BASE,
+    AnalyticsStore,
+    compliance_facts,
+    compliance_sql,
+    late_minutes,
+    portable_sql,
+    refresh,
     synthesize_year,
 )
-from core.authz import SYSTEM, Actor
-from core.errors import NotFound
-from core.services.compliance import compliance
-from core.storage.models import Role
-from core.synthetic import Scale, generate
+from core.demo.synthetic import Scale, generate
+from core.kernel.errors import NotFound
+from core.kernel.vocabulary import Role
+from core.logbook.compliance import compliance
 from tests.conftest import committed_database
 
 SMALL = Scale(districts=2, schools_per_district=2, classes_per_school=2, weeks=3, students_per_class=5, seed=11)

@@ -1,4 +1,4 @@
-"""The console's aggregates on the analytics store (core.analytics_queries) give exactly the
+"""The console's aggregates on the analytics store (core.analytics.queries) give exactly the
 record store's figures for the same world and the same ``as_of`` — compliance per level with
 the week-closing and monitor columns, the weekday × period heatmap, the late-signing
 distribution, transcript issuance — on SQLite and PostgreSQL; keep to the caller's scope; and
@@ -11,14 +11,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from core import analytics_queries as aq
-from core.analytics import SCHEMA, AnalyticsStore, compliance_facts, ensure_fresh, refresh
-from core.authz import SYSTEM, Actor, actor_by_username
-from core.services import queries, transcripts
-from core.services.compliance import TREND, compliance
-from core.storage.models import Role
-from core.synthetic import FIRST_MONDAY, Scale, generate
-from core.synthetic_gradebook import generate_transcripts
+from core.access.authz import SYSTEM, Actor, actor_by_username
+from core.analytics import queries as aq
+from core.analytics.store import SCHEMA, AnalyticsStore, compliance_facts, ensure_fresh, refresh
+from core.demo.gradebook import generate_transcripts
+from core.demo.synthetic import FIRST_MONDAY, Scale, generate
+from core.kernel.vocabulary import Role
+from core.logbook import queries
+from core.logbook.compliance import TREND, compliance
+from core.transcripts import service as transcripts
 from tests.conftest import committed_database
 
 #: 4 schools, each stopped at another step of the transcript workflow (issued, homeroom
@@ -199,7 +200,7 @@ def test_a_monitor_sees_only_their_school(fresh):
 
 
 def test_a_teacher_may_not_see_figures(fresh):
-    from core.errors import PermissionDenied
+    from core.kernel.errors import PermissionDenied
 
     db, store = fresh
     with db.engine.connect() as conn:
@@ -333,7 +334,7 @@ def test_a_store_of_the_older_layout_is_rebuilt(world, tmp_path):
 def test_the_console_falls_back_to_the_record_store_when_the_copy_fails(world, tmp_path, monkeypatch, caplog):
     """The console's figures (dashboards.common.Figures) come from the store when it has one;
     should refreshing a stale store fail, from the record store — logged, never a broken page."""
-    from core import analytics
+    from core.analytics import store as analytics
     from dashboards.common import Figures
 
     db, store = world

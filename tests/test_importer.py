@@ -10,13 +10,27 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import core.importer as importer
-from core.authz import SYSTEM, Actor
-from core.errors import ImportRejected, PermissionDenied, RuleViolation
-from core.importer import KINDS, ImportProblem, import_file
+import core.school.importer as importer
+from core.access.authz import SYSTEM, Actor
+from core.kernel.errors import ImportRejected, PermissionDenied, RuleViolation
+from core.kernel.vocabulary import Role
+from core.school.importer import KINDS, ImportProblem, import_file
 from core.storage.models import (
-    AuditEvent, BellPeriod, CurriculumLoad, Department, District, Enrolment, Role, School, SchoolClass, SchoolYear,
-    Staff, StaffAssignment, Student, Subject, TimetableSlot, TimetableVersion,
+    AuditEvent,
+    BellPeriod,
+    CurriculumLoad,
+    Department,
+    District,
+    Enrolment,
+    School,
+    SchoolClass,
+    SchoolYear,
+    Staff,
+    StaffAssignment,
+    Student,
+    Subject,
+    TimetableSlot,
+    TimetableVersion,
 )
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "core" / "templates"

@@ -12,15 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from core.authz import SYSTEM
-from core.importer import import_file
-from core.services.transcripts import homeroom_sign_class, prepare_transcripts, principal_sign_batch
+from core.access.authz import SYSTEM
+from core.kernel.vocabulary import TranscriptStatus
+from core.school.importer import import_file
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
-from core.storage.models import (
-    AuditEvent, Staff, StaffAssignment, Transcript, TranscriptStatus,
-)
+from core.storage.models import AuditEvent, Staff, StaffAssignment, Transcript
 from core.storage.scratch import create_scratch_database, drop_scratch_database
+from core.transcripts.service import homeroom_sign_class, prepare_transcripts, principal_sign_batch
 from tests.services.test_transcripts import confirm_all, enter_all, with_seal
 from tests.test_importer import KINDS, TEMPLATES, count, counts, load, with_department
 from tests.world import build_world

@@ -20,7 +20,7 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from core.notebook_data import seed
+from core.demo.notebook_data import seed
 from core.storage.scratch import create_scratch_database, drop_scratch_database
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -68,7 +68,7 @@ def kernel_specs(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def dataset(request, tmp_path_factory):
-    """The notebooks' seeded dataset (core.notebook_data.seed), once per database kind:
+    """The notebooks' seeded dataset (core.demo.notebook_data.seed), once per database kind:
     (data directory, DATABASE_URL parameter)."""
     data_dir = tmp_path_factory.mktemp(f"notebook-data-{request.param}") / "data"
     if request.param == "sqlite":

@@ -16,8 +16,8 @@ from tests.world import MONDAY, build_world
 
 
 def _with_week(world):
-    from core.authz import SYSTEM
-    from core.services.logbook import generate_week
+    from core.access.authz import SYSTEM
+    from core.logbook.entries import generate_week
 
     for school in ("A", "B"):
         generate_week(world.db, SYSTEM, world.ids[school], world.ids["week1"])
@@ -126,6 +126,7 @@ def test_migration_moves_existing_entries_and_back(pg_server_url, pki, keys):
             next_id = conn.scalar(text("SELECT nextval(pg_get_serial_sequence('logbook_entry', 'id'))"))
             assert next_id > max(r.id for r in before)
         from alembic import command
+
         from core.storage.migrate import alembic_config
         command.downgrade(alembic_config(engine), "0008")
         with engine.begin() as conn:

@@ -5,22 +5,39 @@ from collections import Counter, defaultdict
 import pytest
 from sqlalchemy import func, select
 
-from core.audit import verify_chain
-from core.documents import sha256_hex, week_document
-from core.rules import curriculum
-from core.rules.personal_id import validate_personal_id
-from core.rules.weekly_close import close_deadline
-from core.services.logbook import entry_bytes, teaching_hours
-from core.services.timetable import slots_of, version_in_force
+from core.access.audit import verify_chain
+from core.demo.synthetic import FIRST_MONDAY, Scale, generate
+from core.kernel.documents import sha256_hex, week_document
+from core.kernel.vocabulary import EntryStatus, Role, SchoolLevel, WeekCloseStatus
+from core.logbook.entries import entry_bytes, teaching_hours
+from core.logbook.rules.weekly_close import close_deadline
+from core.school.rules import curriculum
+from core.school.rules.personal_id import validate_personal_id
 from core.signatures import DemoPKI, verify_detached
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
 from core.storage.models import (
-    AuditEvent, Certificate, Enrolment, EntryAbsence, EntryStatus, Holiday, LogbookEntry, MonitorAssignment, Role,
-    School, SchoolClass, SchoolLevel, SchoolWeek, Staff, Student, StudentRemark, Subject, TimetableSlot,
-    TimetableVersion, UserAccount, WeekClose, WeekCloseStatus, WeekReopen,
+    AuditEvent,
+    Certificate,
+    Enrolment,
+    EntryAbsence,
+    Holiday,
+    LogbookEntry,
+    MonitorAssignment,
+    School,
+    SchoolClass,
+    SchoolWeek,
+    Staff,
+    Student,
+    StudentRemark,
+    Subject,
+    TimetableSlot,
+    TimetableVersion,
+    UserAccount,
+    WeekClose,
+    WeekReopen,
 )
-from core.synthetic import FIRST_MONDAY, Scale, generate
+from core.timetable.services import slots_of, version_in_force
 
 TINY = Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2, students_per_class=10, seed=7)
 
@@ -222,7 +239,7 @@ def test_a_term_has_every_kind_of_week_close(db, tmp_path):
 def test_substitutes_get_the_hours(db, tmp_path):
     generate(db, Scale(districts=1, schools_per_district=1, classes_per_school=4, weeks=4, seed=3),
              pki_dir=tmp_path / "pki", progress=False)
-    from core.authz import SYSTEM
+    from core.access.authz import SYSTEM
     with db.reading() as s:
         subs = s.execute(select(LogbookEntry.teacher_id, LogbookEntry.scheduled_teacher_id, LogbookEntry.signed_by)
                          .where(LogbookEntry.is_substitute.is_(True), LogbookEntry.status == EntryStatus.ON_TIME)
@@ -293,8 +310,8 @@ def test_accounts_monitors_and_audit(tiny):
 
 
 def test_demo_accounts_sign_in(tiny):
-    from core.accounts import actor_for_token, sign_in
-    from core.synthetic import DEMO_PASSWORD
+    from core.access.accounts import actor_for_token, sign_in
+    from core.demo.synthetic import DEMO_PASSWORD
     db, _, _ = tiny
     token = sign_in(db, "so.giamsat", DEMO_PASSWORD)
     assert actor_for_token(db, token).role.value == "department_supervisor"

@@ -6,15 +6,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.authz import SYSTEM, Actor
-from core.errors import NotFound
-from core.rules import assessment_primary as tt27
-from core.rules import assessment_secondary as tt22
-from core.services.transcripts import blocking_steps, issuance_figures, verify_transcript
+from core.access.authz import SYSTEM, Actor
+from core.demo.gradebook import generate_transcripts
+from core.demo.synthetic import Scale, generate
+from core.kernel.errors import NotFound
+from core.kernel.vocabulary import Role, TranscriptStatus
 from core.signatures import DemoPKI
-from core.storage.models import Role, School, SchoolClass, SubjectConfirmation, Transcript, TranscriptStatus
-from core.synthetic import Scale, generate
-from core.synthetic_gradebook import generate_transcripts
+from core.storage.models import School, SchoolClass, SubjectConfirmation, Transcript
+from core.transcripts.rules import tt22_2021 as tt22
+from core.transcripts.rules import tt27_2020 as tt27
+from core.transcripts.service import blocking_steps, issuance_figures, verify_transcript
 
 # school 0 is primary, 1 lower secondary; one class each (the lowest grade: 1A1 and 6A1)
 TWO = Scale(districts=1, schools_per_district=2, classes_per_school=1, weeks=0, students_per_class=6, seed=5)

@@ -10,13 +10,26 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.authz import SYSTEM, Actor, actor_for
-from core.services.timetable import SlotSpec, publish_timetable
+from core.access.authz import SYSTEM, Actor, actor_for
+from core.kernel.vocabulary import CertificateKind, Role, SchoolLevel, Sex
 from core.storage.db import Database
 from core.storage.models import (
-    BellPeriod, Certificate, CertificateKind, Department, District, Enrolment, MonitorAssignment, Role,
-    School, SchoolClass, SchoolLevel, SchoolWeek, SchoolYear, Sex, Staff, Student, Subject, UserAccount,
+    BellPeriod,
+    Certificate,
+    Department,
+    District,
+    Enrolment,
+    MonitorAssignment,
+    School,
+    SchoolClass,
+    SchoolWeek,
+    SchoolYear,
+    Staff,
+    Student,
+    Subject,
+    UserAccount,
 )
+from core.timetable.services import SlotSpec, publish_timetable
 
 MONDAY = dt.date(2025, 10, 13)
 BELLS = {1: (dt.time(7, 0), dt.time(7, 45)), 2: (dt.time(7, 50), dt.time(8, 35)), 3: (dt.time(8, 40), dt.time(9, 25))}

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from core import clock
+from core.kernel import clock
 
 PASSED, INDETERMINATE, FAILED = "PASSED", "INDETERMINATE", "FAILED"
 

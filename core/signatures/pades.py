@@ -117,7 +117,7 @@ def verify_pdf(pdf: bytes, trust) -> list[tuple[str, Verification]]:
     from pyhanko.sign.validation import async_validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    from core import clock
+    from core.kernel import clock
 
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
@@ -126,9 +126,8 @@ def verify_pdf(pdf: bytes, trust) -> list[tuple[str, Verification]]:
         return [("-", Verification(FAILED, "FORMAT_FAILURE", None, None, None, f"unreadable PDF: {err}"))]
     if not signatures:
         return [("-", Verification(INDETERMINATE, "SIGNED_DATA_NOT_FOUND", None, None, None, "no signature"))]
-    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
-
     from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
     revocation = trust.revocation_checker is not None
     context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))

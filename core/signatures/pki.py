@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from core import clock
+from core.kernel import clock
 
 ROOT_NAME = "Sohoa Demo Root CA"
 ISSUING_NAME = "Sohoa Demo Issuing CA 01"

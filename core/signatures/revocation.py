@@ -15,7 +15,7 @@ import urllib.request
 
 from cryptography import x509
 
-from core import clock
+from core.kernel import clock
 
 
 class CrlChecker:

@@ -17,15 +17,19 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from asn1crypto import algos, cms, core
-from asn1crypto import tsp  # noqa: F401 - registers signing-certificate-v2 with cms (pyHanko needs it)
+from asn1crypto import (
+    algos,
+    cms,
+    core,
+    tsp,  # noqa: F401 - registers signing-certificate-v2 with cms (pyHanko needs it)
+)
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from core import clock
+from core.kernel import clock
 
 
 class KeyAccessError(Exception):

@@ -52,7 +52,7 @@ def among(column, name: str, *, postgres: bool):
     batch of the signing API is neither parsed nor planned again (planning a read of the
     partitioned logbook cost more than running it). Such statements must not join big tables
     in ways a plan made without the values could get wrong: read related rows by key
-    (scalar subqueries), as core.services.submissions does."""
+    (scalar subqueries), as core.logbook.submissions does."""
     if postgres:
         return column == any_(cast(bindparam(name), ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))

@@ -1,8 +1,9 @@
 """The record store: SQLAlchemy 2.0 typed models (the persistence layer).
 
-Rules do not live here; they live in :mod:`core.rules` as pure functions. These models
+Rules do not live here; they live in each context's ``rules`` package as pure functions, and
+the enums they speak in live in :mod:`core.kernel.vocabulary`. These models
 are the shape of the data that PostgreSQL (production) and SQLite (the embedded
-default) hold. Every datetime column is naive Vietnam local time (see :mod:`core.clock`).
+default) hold. Every datetime column is naive Vietnam local time (see :mod:`core.kernel.clock`).
 """
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.kernel.vocabulary import (
+    CertificateKind,
+    ChangeRequestStatus,
+    EntryStatus,
+    Ownership,
+    Role,
+    SchoolLevel,
+    Sex,
+    StaffRole,
+    TranscriptStatus,
+    WeekCloseStatus,
+)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -48,82 +62,6 @@ class Base(DeclarativeBase):
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e],
                 validate_strings=True)
-
-
-# ---------------------------------------------------------------- enums
-class SchoolLevel(str, enum.Enum):
-    """Cấp học: primary (tiểu học), lower secondary (THCS), upper secondary (THPT), multi-level."""
-
-    PRIMARY = "primary"
-    LOWER_SECONDARY = "lower_secondary"
-    UPPER_SECONDARY = "upper_secondary"
-    MULTI_LEVEL = "multi_level"
-
-
-class Ownership(str, enum.Enum):
-    """Loại hình: công lập (public) or tư thục (private)."""
-
-    PUBLIC = "public"
-    PRIVATE = "private"
-
-
-class StaffRole(str, enum.Enum):
-    """Roles a staff member holds at a school (chức vụ)."""
-
-    TEACHER = "teacher"                      # giáo viên bộ môn
-    HOMEROOM_TEACHER = "homeroom_teacher"    # giáo viên chủ nhiệm
-    PRINCIPAL = "principal"                  # hiệu trưởng
-    VICE_PRINCIPAL = "vice_principal"        # phó hiệu trưởng
-    SCHOOL_MONITOR = "school_monitor"        # cán bộ theo dõi sổ đầu bài
-    CLERK = "clerk"                          # văn thư / giáo vụ
-
-
-class Role(str, enum.Enum):
-    """Roles of a user account of the product (who signs in)."""
-
-    DEPARTMENT_SUPERVISOR = "department_supervisor"  # Sở GD&ĐT
-    DISTRICT_SUPERVISOR = "district_supervisor"      # Phòng / cụm
-    SCHOOL_MONITOR = "school_monitor"
-    PRINCIPAL = "principal"
-    VICE_PRINCIPAL = "vice_principal"
-    CLERK = "clerk"
-    TEACHER = "teacher"
-    ANALYST = "analyst"
-    ADMINISTRATOR = "administrator"
-
-
-class Sex(str, enum.Enum):
-    MALE = "M"
-    FEMALE = "F"
-
-
-class EntryStatus(str, enum.Enum):
-    """State of a logbook entry's signature (see :mod:`core.rules.signing_window`)."""
-
-    PENDING = "pending"    # not signed yet, day not over
-    ON_TIME = "on_time"    # signed inside [start, end + grace]
-    LATE = "late"          # signed after end + grace, same day: recorded, not counted
-    MISSED = "missed"      # never signed by the end of its day
-
-
-class WeekCloseStatus(str, enum.Enum):
-    """State of a class-week of the logbook (chốt sổ tuần)."""
-
-    OPEN = "open"
-    HOMEROOM_SIGNED = "homeroom_signed"
-    CLOSED = "closed"
-    REOPENED = "reopened"
-
-
-class ChangeRequestStatus(str, enum.Enum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-class CertificateKind(str, enum.Enum):
-    PERSONAL = "personal"  # chứng thư số cá nhân
-    SEAL = "seal"          # chứng thư số của tổ chức (con dấu)
 
 
 # ---------------------------------------------------------------- organisation
@@ -503,7 +441,7 @@ class MonitorAssignment(Base):
 
 
 class AuditEvent(Base):
-    """Nhật ký: one append-only, hash-chained audit event (see :mod:`core.audit`)."""
+    """Nhật ký: one append-only, hash-chained audit event (see :mod:`core.access.audit`)."""
 
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -535,13 +473,6 @@ class AuditHead(Base):
 
 
 # ---------------------------------------------------------------- gradebook and transcripts
-class TranscriptStatus(str, enum.Enum):
-    """Where a học bạ stands in its signing workflow (regulations.md 3.5)."""
-
-    DRAFT = "draft"
-    HOMEROOM_SIGNED = "homeroom_signed"
-    ISSUED = "issued"              # principal and school seal signed: immutable
-    CANCELLED = "cancelled"        # hủy: replaced by a corrected version
 
 
 class SubjectResult(Base):

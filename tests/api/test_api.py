@@ -12,15 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from core import clock
+from core.demo.synthetic import DEMO_PASSWORD, Scale, generate
+from core.kernel import clock
+from core.kernel.vocabulary import CertificateKind, EntryStatus
 from core.signatures import DemoPKI, KeyStore
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
-from core.storage.models import (
-    Certificate, CertificateKind, EntryStatus, LogbookEntry, Staff, Submission, TimetableChangeRequest,
-    UserAccount,
-)
-from core.synthetic import DEMO_PASSWORD, Scale, generate
+from core.storage.models import Certificate, LogbookEntry, Staff, Submission, TimetableChangeRequest, UserAccount
 
 AS_OF = dt.datetime(2025, 9, 22, 7, 0)  # Monday of week 3: its periods are still to be signed
 
@@ -189,7 +187,7 @@ def test_the_hot_path_answers_exactly_as_the_framework(api, at):
 def test_ready_once_the_certificates_are_checked(api):
     import time
 
-    from core.services.certificates import valid_at
+    from core.signatures.certificates import valid_at
 
     for _ in range(100):
         health = api.get("/api/v1/health").json()

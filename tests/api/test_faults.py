@@ -16,12 +16,12 @@ import aiohttp
 import psycopg
 import pytest
 
-from core import clock
+from core.demo.apps import phone_submissions
+from core.demo.synthetic import FIRST_MONDAY, Scale, generate
+from core.kernel import clock
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
 from core.storage.scratch import create_scratch_database, drop_scratch_database
-from core.synthetic import FIRST_MONDAY, Scale, generate
-from core.synthetic_apps import phone_submissions
 from tests.pg_cluster import PrivatePostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

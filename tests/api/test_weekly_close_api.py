@@ -10,15 +10,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from core import clock
-from core.accounts import open_sessions
-from core.authz import SYSTEM
-from core.services.logbook import generate_week, sign_entry
-from core.services.verification import verify_week_document
+from core.access.accounts import open_sessions
+from core.access.authz import SYSTEM
+from core.kernel import clock
+from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
+from core.logbook.entries import generate_week, sign_entry
+from core.logbook.verification import verify_week_document
+from core.logbook.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
 from core.signatures.pades import verify_pdf
 from core.signatures.pki import DEFAULT_PIN
-from core.storage.models import EntryStatus, LogbookEntry, WeekClose, WeekCloseStatus
-from core.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
+from core.storage.models import LogbookEntry, WeekClose
 from tests.world import MONDAY
 
 TUESDAY_EVENING = dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(20, 0))  # the last school day

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.demo.synthetic import DEMO_PASSWORD, Scale, generate
 from core.signatures import DemoPKI
 from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
-from core.synthetic import DEMO_PASSWORD, Scale, generate
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -38,7 +38,7 @@ def demo(request, tmp_path_factory):
     if prepare:
         prepare(db, root / "pki")
     trust = DemoPKI.load(root / "pki").trust_store()
-    from core.analytics import AnalyticsStore
+    from core.analytics.store import AnalyticsStore
 
     server, url = serve_in_background(db, trust, pki_dir=root / "pki",
                                       analytics_store=AnalyticsStore(root / "analytics"))
@@ -102,7 +102,7 @@ def see_in_audit(page, url, action: str, *, expect_text: str | None = None):
 
 def actor(db, username: str):
     """The core Actor of a demo account (to prepare data through core services in a test)."""
-    from core.authz import actor_by_username
+    from core.access.authz import actor_by_username
 
     with db.reading() as session:
         return actor_by_username(session, username)
@@ -111,7 +111,7 @@ def actor(db, username: str):
 def coming_saturday() -> dt.date:
     """The next Saturday of the product's calendar (Vietnam's day, not the machine's): a change
     request made then applies from a Monday still to come, so the console lists it."""
-    from core import clock
+    from core.kernel import clock
 
     today = clock.now().date()
     return today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)

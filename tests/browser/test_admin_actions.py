@@ -7,11 +7,11 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.services import queries
-from core.services.timetable import request_change, version_in_force
+from core.logbook import queries
 from core.signatures import DemoPKI
 from core.storage.models import Staff, TimetableSlot, UserAccount
-from tests.browser.conftest import coming_saturday, actor, card, choose, perform, school_id, see_in_audit, sign_in
+from core.timetable.services import request_change, version_in_force
+from tests.browser.conftest import actor, card, choose, coming_saturday, perform, school_id, see_in_audit, sign_in
 
 
 def _pending_request(demo, school_code: str, reason: str) -> int:

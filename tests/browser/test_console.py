@@ -3,7 +3,7 @@ sign-in, the pages without console errors, scope enforced by core, sign-out, the
 verification page, and the figures served from the analytics store."""
 import pytest
 
-from core.synthetic import Scale
+from core.demo.synthetic import Scale
 from tests.browser.conftest import actor, see_in_audit, sign_in
 
 #: The conftest's small demo, with 6 students a class and their transcripts (prepare_demo).
@@ -13,7 +13,7 @@ DEMO_SCALE = Scale(districts=1, schools_per_district=2, classes_per_school=2, we
 def prepare_demo(db, pki_dir):
     """One class per school through the transcript workflow (the first school's issued), so
     that the console's issuance figures count something."""
-    from core.synthetic_gradebook import generate_transcripts
+    from core.demo.gradebook import generate_transcripts
 
     generate_transcripts(db, pki_dir=pki_dir, classes_per_school=1, seed=11, renew_certificates=True)
 
@@ -119,9 +119,9 @@ def test_the_overview_trend_comes_from_the_analytics_store(page, demo):
     overview refreshes from the record store when stale; its figures equal the record store's."""
     import json
 
-    from core.analytics import AnalyticsStore, compliance_facts
-    from core.authz import SYSTEM
-    from core.services.compliance import TREND, compliance
+    from core.access.authz import SYSTEM
+    from core.analytics.store import AnalyticsStore, compliance_facts
+    from core.logbook.compliance import TREND, compliance
 
     sign_in(page, demo.url, "so.giamsat")
     page.wait_for_selector("text=Xu hướng theo tuần", timeout=30000)
@@ -139,8 +139,8 @@ def test_injected_text_is_shown_as_text_in_the_console(page, demo):
     as text, tests/api) is displayed literally in the drill-down, never run as markup."""
     from sqlalchemy import text
 
-    from core.authz import SYSTEM
-    from core.services import queries
+    from core.access.authz import SYSTEM
+    from core.logbook import queries
 
     first = queries.week_closing(demo.db, SYSTEM, page_size=2000).iloc[0]
     entries = queries.class_week_entries(demo.db, SYSTEM, int(first["class_id"]), int(first["week_id"]))
@@ -175,10 +175,11 @@ def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypat
     page's table and late-signing distribution and the transcript issuance table are DuckDB's
     aggregates — the record store's aggregate services are switched off for this test and the
     pages still show every figure — and they are the record store's figures."""
-    from core import analytics_queries
-    from core.analytics import AnalyticsStore, refresh
-    from core.services import queries, transcripts
-    from core.services.compliance import compliance
+    from core.analytics import queries as analytics_queries
+    from core.analytics.store import AnalyticsStore, refresh
+    from core.logbook import queries
+    from core.logbook.compliance import compliance
+    from core.transcripts import service as transcripts
 
     refresh(demo.db, AnalyticsStore(demo.root / "analytics"))  # the tests before changed the record store
     so = actor(demo.db, "so.giamsat")
@@ -195,8 +196,8 @@ def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypat
     def switched_off(*args, **kwargs):
         raise AssertionError("a console aggregate ran on the record store")
 
-    for name in ("dashboards.common.compliance", "core.services.queries.signing_heatmap",
-                 "core.services.queries.late_signing_distribution", "core.services.transcripts.issuance_figures"):
+    for name in ("dashboards.common.compliance", "core.logbook.queries.signing_heatmap",
+                 "core.logbook.queries.late_signing_distribution", "core.transcripts.service.issuance_figures"):
         monkeypatch.setattr(name, switched_off)
 
     sign_in(page, demo.url, "so.giamsat")

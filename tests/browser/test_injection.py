@@ -11,14 +11,20 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from core import clock
-from core.authz import SYSTEM
-from core.services import queries
-from core.services.timetable import version_in_force
+from core.access.authz import SYSTEM
+from core.demo.synthetic import DEMO_PASSWORD, FIRST_MONDAY, Scale
+from core.kernel import clock
+from core.kernel.vocabulary import EntryStatus
+from core.logbook import queries
 from core.storage.models import (
-    Enrolment, EntryStatus, LogbookEntry, StudentRemark, TimetableChangeRequest, TimetableSlot, UserAccount,
+    Enrolment,
+    LogbookEntry,
+    StudentRemark,
+    TimetableChangeRequest,
+    TimetableSlot,
+    UserAccount,
 )
-from core.synthetic import DEMO_PASSWORD, FIRST_MONDAY, Scale
+from core.timetable.services import version_in_force
 from tests.browser.conftest import coming_saturday, see_in_audit, sign_in
 
 DEMO_SCALE = Scale(districts=1, schools_per_district=1, classes_per_school=2, weeks=2, seed=13)

@@ -3,7 +3,7 @@ compliance page, the Excel export of missed lessons and the audit trail's filter
 figure the page shows is compared with what core returns for the same user."""
 import datetime as dt
 
-from core.services import queries
+from core.logbook import queries
 from dashboards.app import MISSED_COLUMNS, missed_pages
 from dashboards.common import LABELS
 from tests.browser.conftest import actor, choose, school_id, sign_in
@@ -70,7 +70,7 @@ def test_audit_filters_by_action_school_user_and_dates(page, demo):
     user.fill("system")
     user.press("Enter")
     page.wait_for_selector("text=Trang 1: 1 sự kiện", timeout=30000)
-    from core import clock
+    from core.kernel import clock
 
     today = clock.now().date()  # the product's day (Vietnam's), not the machine's: they differ after 17:00 UTC
     pick_date(page, "Đến ngày", today - dt.timedelta(days=1))

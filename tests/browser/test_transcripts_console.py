@@ -5,9 +5,11 @@ services) takes school S0001's transcripts to issuance and leaves S0002's waitin
 principal."""
 from sqlalchemy import select
 
-from core.services import queries, transcripts
-from core.storage.models import SchoolClass, Transcript, TranscriptStatus
-from core.synthetic import Scale
+from core.demo.synthetic import Scale
+from core.kernel.vocabulary import TranscriptStatus
+from core.logbook import queries
+from core.storage.models import SchoolClass, Transcript
+from core.transcripts import service as transcripts
 from tests.browser.conftest import actor, card, choose, school_id, see_in_audit, sign_in
 
 DEMO_SCALE = Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2, students_per_class=6,
@@ -15,7 +17,7 @@ DEMO_SCALE = Scale(districts=1, schools_per_district=2, classes_per_school=2, we
 
 
 def prepare_demo(db, pki_dir):
-    from core.synthetic_gradebook import generate_transcripts
+    from core.demo.gradebook import generate_transcripts
 
     generate_transcripts(db, pki_dir=pki_dir, classes_per_school=2, stages=("issued", "homeroom_signed"), seed=11,
                          renew_certificates=True)

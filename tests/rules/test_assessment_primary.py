@@ -1,9 +1,17 @@
 """TT27/2020 with every worked example of regulations.md 1.9, plus edges."""
 import pytest
 
-from core.rules.assessment_primary import (
-    COMPETENCES, QUALITIES, QualityRating, SubjectRating, YearResult, commendation, completes_grade,
-    subjects_with_tests, validate_test_score, year_result,
+from core.transcripts.rules.tt27_2020 import (
+    COMPETENCES,
+    QUALITIES,
+    QualityRating,
+    SubjectRating,
+    YearResult,
+    commendation,
+    completes_grade,
+    subjects_with_tests,
+    validate_test_score,
+    year_result,
 )
 
 T_SUBJ = ["TV", "TOAN", "NN", "LSDL", "KH", "TINCN", "DD", "GDTC", "AN", "MT", "HDTN"]

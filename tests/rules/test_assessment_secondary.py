@@ -3,10 +3,24 @@ from decimal import Decimal as D
 
 import pytest
 
-from core.rules.assessment_secondary import (
-    AdjustmentReading, Level, Outcome, Title, after_summer, base_learning_level, comment_subject_term,
-    comment_subject_year, conduct_year, learning_level, promotion, regular_assessments_per_term, retest_subjects,
-    round_score, term_average, title, year_average,
+from core.transcripts.rules.tt22_2021 import (
+    AdjustmentReading,
+    Level,
+    Outcome,
+    Title,
+    after_summer,
+    base_learning_level,
+    comment_subject_term,
+    comment_subject_year,
+    conduct_year,
+    learning_level,
+    promotion,
+    regular_assessments_per_term,
+    retest_subjects,
+    round_score,
+    term_average,
+    title,
+    year_average,
 )
 
 T, K, DA, CD = Level.TOT, Level.KHA, Level.DAT, Level.CHUA_DAT

@@ -3,8 +3,8 @@ import datetime as dt
 
 import pytest
 
-from core.errors import InvalidPersonalId
-from core.rules.personal_id import make_personal_id, validate_personal_id
+from core.kernel.errors import InvalidPersonalId
+from core.school.rules.personal_id import make_personal_id, validate_personal_id
 
 BORN_2018 = dt.date(2018, 3, 14)
 

@@ -3,9 +3,9 @@ import datetime as dt
 
 import pytest
 
-from core.errors import RuleViolation
-from core.rules.signing_window import classify_signing, counts_as_teaching_hours, status_as_of
-from core.storage.models import EntryStatus
+from core.kernel.errors import RuleViolation
+from core.kernel.vocabulary import EntryStatus
+from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours, status_as_of
 
 DAY = dt.date(2025, 10, 13)
 START = dt.datetime.combine(DAY, dt.time(7, 50))

@@ -3,10 +3,15 @@ import datetime as dt
 
 import pytest
 
-from core.errors import RuleViolation, TimetableConflict
-from core.rules.calendar import teaching_weeks
-from core.rules.timetable import Lesson, change_request_applies_from, find_conflicts, require_monday, \
-    require_no_conflicts
+from core.kernel.errors import RuleViolation, TimetableConflict
+from core.timetable.rules.calendar import teaching_weeks
+from core.timetable.rules.slots import (
+    Lesson,
+    change_request_applies_from,
+    find_conflicts,
+    require_monday,
+    require_no_conflicts,
+)
 
 
 def test_version_must_start_on_monday():

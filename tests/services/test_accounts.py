@@ -4,9 +4,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from core.accounts import actor_for_token, check_password, hash_password, set_password, sign_in, sign_out
-from core.authz import SYSTEM
-from core.errors import PermissionDenied, RuleViolation
+from core.access.accounts import actor_for_token, check_password, hash_password, set_password, sign_in, sign_out
+from core.access.authz import SYSTEM
+from core.kernel.errors import PermissionDenied, RuleViolation
 from core.storage.models import UserAccount
 
 NOW = dt.datetime(2025, 10, 13, 8, 0)
@@ -47,7 +47,7 @@ def test_password_rules_and_who_may_set_them(world):
 
 
 def test_sessions_for_users_an_identity_provider_authenticated(world):
-    from core.accounts import open_sessions
+    from core.access.accounts import open_sessions
     from core.storage.models import AuditEvent
 
     with world.db.transaction() as s:
@@ -71,8 +71,8 @@ def _audited_locks(db) -> list:
 
 
 def test_five_wrong_passwords_in_a_row_lock_sign_in_for_fifteen_minutes(world):
-    from core.accounts import LOCKOUT, MAX_WRONG_ATTEMPTS
-    from core.errors import TooManyAttempts
+    from core.access.accounts import LOCKOUT, MAX_WRONG_ATTEMPTS
+    from core.kernel.errors import TooManyAttempts
 
     set_password(world.db, SYSTEM, "mon_a", "giam-sat-2025")
     for n in range(1, MAX_WRONG_ATTEMPTS):
@@ -97,7 +97,7 @@ def test_five_wrong_passwords_in_a_row_lock_sign_in_for_fifteen_minutes(world):
 
 
 def test_a_right_password_or_time_resets_the_count(world):
-    from core.accounts import LOCKOUT, MAX_WRONG_ATTEMPTS
+    from core.access.accounts import LOCKOUT, MAX_WRONG_ATTEMPTS
 
     set_password(world.db, SYSTEM, "mon_a", "giam-sat-2025")
     at = NOW
@@ -118,8 +118,8 @@ def test_a_right_password_or_time_resets_the_count(world):
 
 
 def test_wrong_pins_lock_the_server_held_key_not_the_password(world):
-    from core.accounts import MAX_WRONG_ATTEMPTS, unlock_signing_key
-    from core.errors import KeyNotOpened, TooManyAttempts
+    from core.access.accounts import MAX_WRONG_ATTEMPTS, unlock_signing_key
+    from core.kernel.errors import KeyNotOpened, TooManyAttempts
     from core.signatures.pki import DEFAULT_PIN
 
     lan = world.actor("lan")

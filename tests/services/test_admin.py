@@ -6,10 +6,10 @@ import socket
 import pytest
 from sqlalchemy import select, update
 
-from core.authz import SYSTEM
-from core.errors import NotFound, PermissionDenied, RuleViolation
-from core.services.admin import assign_monitor, deliver_outbox, send_reminders, unassign_monitor
-from core.services.logbook import generate_week
+from core.access.admin import assign_monitor, deliver_outbox, send_reminders, unassign_monitor
+from core.access.authz import SYSTEM
+from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.logbook.entries import generate_week
 from core.storage.models import AuditEvent, Notification, Staff
 from tests.world import MONDAY
 

@@ -3,8 +3,8 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from core import audit
-from core.authz import SYSTEM
+from core.access import audit
+from core.access.authz import SYSTEM
 from core.storage.models import AuditEvent
 
 

@@ -3,10 +3,10 @@ import datetime as dt
 
 import pytest
 
-from core.authz import SYSTEM
-from core.services.compliance import LEVELS, compliance, weekly_report
-from core.services.logbook import generate_week, sign_entry
-from core.services.weekly_close import homeroom_sign_week, principal_close_week
+from core.access.authz import SYSTEM
+from core.logbook.compliance import LEVELS, compliance, weekly_report
+from core.logbook.entries import generate_week, sign_entry
+from core.logbook.weekly_close import homeroom_sign_week, principal_close_week
 from tests.world import MONDAY
 
 TUESDAY = MONDAY + dt.timedelta(days=1)

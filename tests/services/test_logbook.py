@@ -4,12 +4,20 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from core.authz import SYSTEM
-from core.errors import NotFound, PermissionDenied, RuleViolation
-from core.services.logbook import EntryContent, fill_entry, generate_week, mark_missed, record_substitute, \
-    sign_entry, teaching_hours
-from core.services.verification import verify_entry_signature
-from core.storage.models import EntryStatus, Holiday, LogbookEntry
+from core.access.authz import SYSTEM
+from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.vocabulary import EntryStatus
+from core.logbook.entries import (
+    EntryContent,
+    fill_entry,
+    generate_week,
+    mark_missed,
+    record_substitute,
+    sign_entry,
+    teaching_hours,
+)
+from core.logbook.verification import verify_entry_signature
+from core.storage.models import Holiday, LogbookEntry
 from tests.world import MONDAY
 
 TUESDAY = MONDAY + dt.timedelta(days=1)

@@ -1,9 +1,9 @@
 """Console read models: scoped, paged, and the audit trail with its chain check."""
 import datetime as dt
 
-from core.authz import SYSTEM
-from core.services.logbook import generate_week, mark_missed, sign_entry
-from core.services.queries import audit_trail, certificate_list, missed_lessons, week_closing
+from core.access.authz import SYSTEM
+from core.logbook.entries import generate_week, mark_missed, sign_entry
+from core.logbook.queries import audit_trail, certificate_list, missed_lessons, week_closing
 from tests.world import MONDAY
 
 AFTER = dt.datetime.combine(MONDAY + dt.timedelta(days=6), dt.time(12))
@@ -43,7 +43,7 @@ def test_audit_trail_scope_and_chain(world):
 
 
 def test_heatmap_and_class_week_entries(world):
-    from core.services.queries import class_week_entries, signing_heatmap
+    from core.logbook.queries import class_week_entries, signing_heatmap
     generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
     sign_entry(world.db, world.actor("lan"), world.entry("6A1", MONDAY, 1), world.signer("lan"),
                at=dt.datetime.combine(MONDAY, dt.time(7, 30)))
@@ -63,8 +63,8 @@ def _sign_at(world, who: str, klass: str, period: int, hh: int, mm: int, ss: int
 def test_late_signing_distribution_buckets_scope_and_filters(world):
     import pytest
 
-    from core.errors import PermissionDenied
-    from core.services.queries import late_signing_distribution
+    from core.kernel.errors import PermissionDenied
+    from core.logbook.queries import late_signing_distribution
     for school in ("A", "B"):
         generate_week(world.db, SYSTEM, world.ids[school], world.ids["week1"])
     _sign_at(world, "lan", "6A1", 1, 8, 0)          # period ends 07:45: 15:00 after -> bucket 15
@@ -89,8 +89,8 @@ def test_late_signing_distribution_buckets_scope_and_filters(world):
 
 
 def test_audit_trail_filters_and_paging(world, monkeypatch):
-    from core import clock
-    from core.services.queries import audit_actions
+    from core.kernel import clock
+    from core.logbook.queries import audit_actions
     real_now = clock.now
     monkeypatch.setattr(clock, "now", lambda: dt.datetime(2025, 10, 20, 10, 0))
     generate_week(world.db, SYSTEM, world.ids["B"], world.ids["week1"])      # dated 20/10/2025
@@ -124,9 +124,9 @@ def test_audit_trail_filters_and_paging(world, monkeypatch):
 def test_pending_change_requests_and_pickers(world):
     import pytest
 
-    from core.errors import PermissionDenied
-    from core.services.queries import pending_change_requests, schools_in_scope, staff_list
-    from core.services.timetable import request_change
+    from core.kernel.errors import PermissionDenied
+    from core.logbook.queries import pending_change_requests, schools_in_scope, staff_list
+    from core.timetable.services import request_change
     saturday = dt.datetime.combine(dt.date.today() + dt.timedelta(days=(5 - dt.date.today().weekday()) % 7 or 7),
                                    dt.time(9))
     request_change(world.db, world.actor("lan"), world.ids["A"],
@@ -146,12 +146,12 @@ def test_pending_change_requests_and_pickers(world):
 def test_transcript_list_and_classes_scoped_filtered_and_counted(db, tmp_path):
     import pytest
 
-    from core.authz import actor_by_username
-    from core.errors import PermissionDenied
-    from core.services.queries import transcript_classes, transcript_list
-    from core.storage.models import TranscriptStatus
-    from core.synthetic import Scale, generate
-    from core.synthetic_gradebook import generate_transcripts
+    from core.access.authz import actor_by_username
+    from core.demo.gradebook import generate_transcripts
+    from core.demo.synthetic import Scale, generate
+    from core.kernel.errors import PermissionDenied
+    from core.kernel.vocabulary import TranscriptStatus
+    from core.logbook.queries import transcript_classes, transcript_list
     generate(db, Scale(districts=1, schools_per_district=2, classes_per_school=1, weeks=0, students_per_class=4,
                        seed=5), pki_dir=tmp_path / "pki", progress=False)
     generate_transcripts(db, pki_dir=tmp_path / "pki", classes_per_school=1, stages=("issued", "homeroom_signed"),
@@ -179,9 +179,9 @@ def test_transcript_list_and_classes_scoped_filtered_and_counted(db, tmp_path):
 def test_weeks_monitors_and_certificate_filters(world):
     import pytest
 
-    from core.errors import PermissionDenied
-    from core.services.admin import assign_monitor
-    from core.services.queries import monitor_assignments, weeks_in_scope
+    from core.access.admin import assign_monitor
+    from core.kernel.errors import PermissionDenied
+    from core.logbook.queries import monitor_assignments, weeks_in_scope
     generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week2"])
     assert list(weeks_in_scope(world.db, world.actor("mon_a"))["week_id"]) == [world.ids["week2"]]
     assert weeks_in_scope(world.db, world.actor("mon_b")).empty
@@ -193,7 +193,7 @@ def test_weeks_monitors_and_certificate_filters(world):
     certs = certificate_list(world.db, world.actor("so"), school_id=world.ids["B"], page_size=100)
     assert set(certs["school_name"]) == {"THCS Colette"} and len(certs) == 2
     assert certificate_list(world.db, world.actor("mon_a"), school_id=world.ids["B"]).empty  # not theirs
-    from core.services.certificates import revoke_certificate
+    from core.signatures.certificates import revoke_certificate
     revoke_certificate(world.db, world.actor("so"), int(certs.iloc[0]["id"]), "Mất thiết bị")
     active = certificate_list(world.db, world.actor("so"), school_id=world.ids["B"], active_only=True)
     assert len(active) == 1 and int(certs.iloc[0]["id"]) not in set(active["id"])

@@ -4,13 +4,13 @@ import datetime as dt
 
 import pytest
 
-from core.authz import SYSTEM
-from core.errors import NotFound, PermissionDenied
-from core.services.compliance import LEVELS, compliance
-from core.services.logbook import generate_week, mark_missed, record_substitute, teaching_hours
-from core.services.verification import verify_entry_signature
-from core.services.timetable import SlotSpec, publish_timetable
-from core.services.weekly_close import reopen_week
+from core.access.authz import SYSTEM
+from core.kernel.errors import NotFound, PermissionDenied
+from core.logbook.compliance import LEVELS, compliance
+from core.logbook.entries import generate_week, mark_missed, record_substitute, teaching_hours
+from core.logbook.verification import verify_entry_signature
+from core.logbook.weekly_close import reopen_week
+from core.timetable.services import SlotSpec, publish_timetable
 from tests.world import MONDAY
 
 AFTER = dt.datetime.combine(MONDAY + dt.timedelta(days=6), dt.time(12))

@@ -6,11 +6,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from core.authz import SYSTEM
-from core.errors import NotFound, PermissionDenied, RuleViolation
-from core.services.logbook import entry_bytes, generate_week, teaching_hours
-from core.services.submissions import BadSignature, Conflict, Receipt, SignatureSubmission, submit_signatures
-from core.storage.models import EntryStatus, LogbookEntry, Submission
+from core.access.authz import SYSTEM
+from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.vocabulary import EntryStatus
+from core.logbook.entries import entry_bytes, generate_week, teaching_hours
+from core.logbook.submissions import BadSignature, Conflict, Receipt, SignatureSubmission, submit_signatures
+from core.storage.models import LogbookEntry, Submission
 from tests.world import MONDAY
 
 P2_END = dt.datetime.combine(MONDAY, dt.time(8, 35))  # Monday period 2 of 6A1 is Minh's
@@ -150,8 +151,9 @@ def test_one_batch_judges_each_item_at_its_own_receipt_time(week):
 def test_certificates_are_checked_before_the_bell(week):
     """warm_certificates validates every usable personal certificate's chain once; a
     submission then finds its chain already checked (and a revoked one is not warmed)."""
-    from core.services.submissions import warm_certificates
-    from core.storage.models import Certificate, CertificateKind
+    from core.kernel.vocabulary import CertificateKind
+    from core.logbook.submissions import warm_certificates
+    from core.storage.models import Certificate
 
     w = week
     trust = w.pki.trust_store()  # a fresh store: nothing checked yet

@@ -4,11 +4,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from core.authz import SYSTEM
-from core.errors import MalformedInput, PermissionDenied, RuleViolation, TimetableConflict
-from core.services.logbook import generate_week
-from core.services.timetable import SlotSpec, decide_change, publish_timetable, request_change
+from core.access.authz import SYSTEM
+from core.kernel.errors import MalformedInput, PermissionDenied, RuleViolation, TimetableConflict
+from core.logbook.entries import generate_week
 from core.storage.models import LogbookEntry, TimetableChangeRequest
+from core.timetable.services import SlotSpec, decide_change, publish_timetable, request_change
 from tests.world import MONDAY
 
 SATURDAY = dt.datetime.combine(MONDAY + dt.timedelta(days=5), dt.time(9, 0))

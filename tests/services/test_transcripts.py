@@ -6,13 +6,20 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from core.errors import NotFound, PermissionDenied, RuleViolation
-from core.services.transcripts import (
-    cancel_and_reissue, confirm_subject, draft_comments, enter_evaluation, enter_subject_results, homeroom_sign,
-    issuance_figures, prepare_transcripts, principal_sign_batch, verify_transcript,
-)
-from core.storage.models import (
-    AuditEvent, Certificate, CertificateKind, CurriculumLoad, StudentRemark, TeachingAssignment, Transcript, TranscriptStatus,
+from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.vocabulary import CertificateKind, TranscriptStatus
+from core.storage.models import AuditEvent, Certificate, CurriculumLoad, StudentRemark, TeachingAssignment, Transcript
+from core.transcripts.service import (
+    cancel_and_reissue,
+    confirm_subject,
+    draft_comments,
+    enter_evaluation,
+    enter_subject_results,
+    homeroom_sign,
+    issuance_figures,
+    prepare_transcripts,
+    principal_sign_batch,
+    verify_transcript,
 )
 
 S = {"regular": ["8", "7.5", "9", "6"], "mid": "7", "final": "8.5"}   # E1: 7.8
@@ -168,8 +175,8 @@ def test_tampered_or_unknown_documents(school, trust):
 
 
 def test_draft_comments_from_the_logbook_and_figures(school):
-    from core.authz import SYSTEM
-    from core.services.logbook import EntryContent, fill_entry, generate_week
+    from core.access.authz import SYSTEM
+    from core.logbook.entries import EntryContent, fill_entry, generate_week
     from tests.world import MONDAY
     generate_week(school.db, SYSTEM, school.ids["A"], school.ids["week1"])
     fill_entry(school.db, school.actor("lan"), school.entry("6A1", MONDAY, 1),
@@ -225,7 +232,7 @@ class CrashingSigner:
 
 
 def test_a_batch_stopped_midway_resumes_without_issuing_twice(school, monkeypatch):
-    import core.services.transcripts as svc
+    import core.transcripts.service as svc
 
     monkeypatch.setattr(svc, "CHUNK", 1)
     enter_all(school)

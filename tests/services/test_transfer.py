@@ -7,13 +7,12 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
-from core.authz import SYSTEM
-from core.errors import PermissionDenied, RuleViolation
-from core.services.logbook import generate_week, sign_entry
-from core.services.transfer import (
-    PackageRejected, city_return_packages, export_package, handover, import_package,
-)
-from core.storage.models import EntryStatus, LogbookEntry, ReceivedTranscript, SchoolClass, TeachingAssignment
+from core.access.authz import SYSTEM
+from core.kernel.errors import PermissionDenied, RuleViolation
+from core.kernel.vocabulary import EntryStatus
+from core.logbook.entries import generate_week, sign_entry
+from core.storage.models import LogbookEntry, ReceivedTranscript, SchoolClass, TeachingAssignment
+from core.transcripts.transfer import PackageRejected, city_return_packages, export_package, handover, import_package
 from tests.services.test_transcripts import issue_all, school  # noqa: F401 - the fixture
 from tests.world import MONDAY
 

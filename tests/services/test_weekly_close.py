@@ -4,13 +4,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from core.authz import SYSTEM
-from core.errors import NotFound, PermissionDenied, RuleViolation
-from core.services.logbook import EntryContent, fill_entry, generate_week, sign_entry
-from core.services.weekly_close import homeroom_sign_week, principal_close_week, reopen_week
+from core.access.authz import SYSTEM
+from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
+from core.logbook.entries import EntryContent, fill_entry, generate_week, sign_entry
+from core.logbook.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
+from core.logbook.weekly_close import homeroom_sign_week, principal_close_week, reopen_week
 from core.signatures.pades import verify_pdf
-from core.storage.models import EntryStatus, LogbookEntry, WeekClose, WeekCloseStatus, WeekReopen
-from core.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
+from core.storage.models import LogbookEntry, WeekClose, WeekReopen
 from tests.world import MONDAY
 
 SATURDAY = MONDAY + dt.timedelta(days=5)

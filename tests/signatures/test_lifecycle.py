@@ -6,13 +6,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from core.authz import SYSTEM
-from core.errors import PermissionDenied, RuleViolation
-from core.services.certificates import coverage, register_certificate, revoke_certificate
-from core.services.logbook import generate_week, sign_entry
-from core.services.verification import verify_document, verify_entry_signature, verify_week_document
-from core.services.weekly_close import homeroom_sign_week, principal_close_week
+from core.access.authz import SYSTEM
+from core.kernel.errors import PermissionDenied, RuleViolation
+from core.logbook.entries import generate_week, sign_entry
+from core.logbook.verification import verify_document, verify_entry_signature, verify_week_document
+from core.logbook.weekly_close import homeroom_sign_week, principal_close_week
 from core.signatures import DemoPKI, KeyStore
+from core.signatures.certificates import coverage, register_certificate, revoke_certificate
 from core.signatures.responder import Responder, free_port
 from core.storage.models import Certificate, WeekClose
 from tests.world import MONDAY, build_world
@@ -121,8 +121,8 @@ def test_weekly_pdf_signed_by_homeroom_then_principal(w, online_pki):
 def test_week_signed_by_someone_else_is_not_authorised(w, online_pki):
     """Lan's key used where the principal must sign: the PDF is intact but the role check fails."""
     homeroom_sign_week(w.db, w.actor("lan"), w.ids["6A1"], w.ids["week1"], w.signer("lan"), at=at(SATURDAY, 10, 0))
+    from core.logbook.week_pdf import PRINCIPAL_FIELD
     from core.signatures.pades import sign_pdf
-    from core.week_pdf import PRINCIPAL_FIELD
     with w.db.transaction() as s:
         row = s.scalar(select(WeekClose).where(WeekClose.class_id == w.ids["6A1"]))
         row.document = sign_pdf(row.document, w.signer("minh"), PRINCIPAL_FIELD, certify=False, reason="giả mạo")
@@ -170,7 +170,7 @@ def test_coverage_figures(w):
 
 
 def test_one_entry_point_verifies_entries_weeks_and_documents(w, online_pki):
-    from core.services.verification import verify
+    from core.logbook.verification import verify
     trust = online_pki.trust_store()
     entry = w.entry("6A1", MONDAY, 1)
     sign_entry(w.db, w.actor("lan"), entry, w.signer("lan"), at=at(MONDAY, 7, 30))

@@ -40,7 +40,7 @@ def test_pdf_signing_and_validation_work_inside_a_running_event_loop(pki):
 
     from core.signatures import KeyStore
     from core.signatures.pades import add_signature_fields, sign_pdf, verify_pdf
-    from core.transcript_pdf import HOMEROOM_FIELD, SIGNATURE_FIELDS, render_transcript
+    from core.transcripts.pdf import HOMEROOM_FIELD, SIGNATURE_FIELDS, render_transcript
 
     pki.issue_personal("loop-teacher", "Lê Văn Vòng")
     signer = KeyStore(pki.directory).signer_for("loop-teacher")

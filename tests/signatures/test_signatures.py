@@ -7,7 +7,8 @@ import subprocess
 import warnings
 
 import pytest
-from asn1crypto import cms, x509 as asn1_x509
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext

@@ -1,0 +1,1 @@
+"""Access (truy cập): who may see and do what, sign-in, the audit trail, admin actions."""

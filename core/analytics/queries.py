@@ -1,0 +1,269 @@
+"""The console's aggregates on the analytics store (:mod:`core.analytics.store`), run by DuckDB.
+
+Each function here answers what a record-store service answers, with the same columns, the
+same definitions and the same scope, from the store's facts instead of PostgreSQL:
+
+============================  ==========================================================
+here                          the record store's
+============================  ==========================================================
+:func:`compliance_figures`    :func:`core.logbook.compliance.compliance` (teacher, class,
+                              school, district, department; the class-week closing and
+                              schools-without-monitor columns)
+:func:`signing_heatmap`       :func:`core.logbook.queries.signing_heatmap`
+:func:`late_signing_distribution`  :func:`core.logbook.queries.late_signing_distribution`
+:func:`issuance_figures`      :func:`core.transcripts.service.issuance_figures`
+============================  ==========================================================
+
+(the trend over the weeks is :func:`core.analytics.store.compliance_facts` with ``by_week=True``).
+The figures are those of the store's last refresh; an unsigned period of a day before
+``as_of`` counts as missed at query time, exactly as the record store counts it.
+
+Scope: every function requires ``Permission.VIEW`` and filters the facts to the caller's
+schools; a ``school_id`` outside them gives nothing (an empty frame), as the record store's
+services do. Numbers are aggregated in DuckDB over integer keys, and the names are joined
+from the dimensions afterwards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from core.access.authz import Actor, Permission, require
+from core.analytics.store import AnalyticsStore
+from core.kernel import clock
+from core.kernel.errors import RuleViolation
+from core.logbook.compliance import with_rates
+
+#: Per level: the fact columns aggregated on, the columns shown (from the dimensions joined
+#: to the aggregate ``a``), and those joins — the same columns as the record store's levels.
+_LEVELS = {
+    "teacher": (["teacher_id", "school_id"],
+                ["a.teacher_id", "t.teacher_code", "t.teacher_name", "a.school_id", "s.school_name"],
+                "JOIN teacher t ON t.teacher_id = a.teacher_id JOIN school s ON s.school_id = a.school_id"),
+    "class": (["class_id", "school_id"],
+              ["a.class_id", "c.class_name", "c.grade", "a.school_id", "s.school_name"],
+              "JOIN class c ON c.class_id = a.class_id JOIN school s ON s.school_id = a.school_id"),
+    "school": (["school_id"],
+               ["a.school_id", "s.school_code", "s.school_name", "s.district_id", "d.district_name"],
+               "JOIN school s ON s.school_id = a.school_id JOIN district d ON d.district_id = s.district_id"),
+    "district": (["district_id"], ["a.district_id", "d.district_name"],
+                 "JOIN district d ON d.district_id = a.district_id"),
+    "department": (["district_id"], ["d.department_id", "d.department_name"],
+                   "JOIN district d ON d.district_id = a.district_id AND d.department_id IS NOT NULL"),
+}
+LEVELS = tuple(_LEVELS)
+_FIGURES = ("scheduled", "on_time", "late", "missed", "pending")
+_WEEKS = ("weeks_total", "weeks_closed_on_time", "weeks_closed_late", "weeks_open", "weeks_reopened")
+
+
+def _today(as_of: dt.date | dt.datetime | None) -> dt.date:
+    if as_of is None:
+        return clock.now().date()
+    return as_of.date() if isinstance(as_of, dt.datetime) else as_of
+
+
+def _where(actor: Actor, *, school_id: int | None = None, district_id: int | None = None,
+           school_year: int | None = None, week: int | None = None, week_id: int | None = None,
+           column: str = "f.school_id") -> tuple[list[str], dict]:
+    """The caller's scope and the filters, as SQL conditions with named parameters. A filter
+    narrows the scope, never widens it: a school outside it selects nothing."""
+    filters, params = [], {}
+    if actor.school_ids is not None:
+        filters.append(f"{column} IN ({', '.join(str(int(s)) for s in sorted(actor.school_ids))})"
+                       if actor.school_ids else "false")
+    for name, value, col in (("school_id", school_id, column), ("district_id", district_id, "f.district_id"),
+                             ("school_year", school_year, "f.school_year"), ("week", week, "f.week"),
+                             ("week_id", week_id, "f.week_id")):
+        if value is not None:
+            filters.append(f"{col} = ${name}")
+            params[name] = int(value)
+    return filters, params
+
+
+def _run(store: AnalyticsStore, con, sql: str, params: dict) -> pd.DataFrame:
+    own = con is None
+    con = con or store.connect()
+    try:
+        return con.execute(sql, params).df()
+    finally:
+        if own:
+            con.close()
+
+
+def _int(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    for col in columns:
+        if col in frame:
+            frame[col] = frame[col].fillna(0).astype("int64")
+    return frame
+
+
+# ---------------------------------------------------------------- compliance
+def compliance_sql(level: str, filters: list[str], scope: list[str]) -> str:
+    """The compliance figures at ``level`` as one DuckDB query (parameter ``$as_of``): the
+    periods aggregated per fact key, then named (for the department, summed over its
+    districts); beside them the class-weeks that are over (last day before ``$as_of``) and how
+    they were closed, and the schools in ``scope`` without an active monitor — all their
+    schools, whether or not they have lesson entries, as the record store counts them."""
+    ids, shown, joins = _LEVELS[level]
+    names = [c.split(".")[1] for c in shown]
+    key = names[0]
+    where = " AND ".join(["1 = 1", *filters])
+    ctes = [
+        f"a AS (SELECT {', '.join('f.' + k for k in ids)}, count(*) AS scheduled, "
+        "sum(CASE WHEN f.status = 'on_time' THEN 1 ELSE 0 END) AS on_time, "
+        "sum(CASE WHEN f.status = 'late' THEN 1 ELSE 0 END) AS late, "
+        "sum(CASE WHEN f.status = 'missed' OR (f.status = 'pending' AND f.day < $as_of) THEN 1 ELSE 0 END) AS missed, "
+        "sum(CASE WHEN f.status = 'pending' AND f.day >= $as_of THEN 1 ELSE 0 END) AS pending "
+        f"FROM facts f WHERE {where} GROUP BY {', '.join('f.' + k for k in ids)})",
+        f"n AS (SELECT {', '.join(f'{c} AS {n}' for c, n in zip(shown, names))}, "
+        + ", ".join(f"sum(a.{f}) AS {f}" for f in _FIGURES) + f" FROM a {joins} GROUP BY {', '.join(shown)})"]
+    columns = [f"n.{n}" if n != "grade" else "CAST(n.grade AS BIGINT) AS grade" for n in names]
+    columns += [f"CAST(n.{f} AS BIGINT) AS {f}" for f in _FIGURES]
+    tail = ""
+    if level != "teacher":
+        grouped = "district_id" if level == "department" else key
+        ctes.append(
+            f"c AS (SELECT f.{grouped}, count(*) AS weeks_total, "
+            "sum(CASE WHEN f.closed AND f.closed_on_time THEN 1 ELSE 0 END) AS weeks_closed_on_time, "
+            "sum(CASE WHEN f.closed AND NOT f.closed_on_time THEN 1 ELSE 0 END) AS weeks_closed_late, "
+            "sum(CASE WHEN f.closed THEN 0 ELSE 1 END) AS weeks_open, "
+            "sum(CASE WHEN f.reopened THEN 1 ELSE 0 END) AS weeks_reopened "
+            f"FROM closes f WHERE {' AND '.join(['f.last_day < $as_of', *filters])} GROUP BY f.{grouped})")
+        if level == "department":
+            ctes.append("w AS (SELECT d.department_id, " + ", ".join(f"sum(c.{w}) AS {w}" for w in _WEEKS)
+                        + " FROM c JOIN district d ON d.district_id = c.district_id GROUP BY d.department_id)")
+        else:
+            ctes.append("w AS (SELECT * FROM c)")
+        columns += [f"CAST(coalesce(w.{w}, 0) AS BIGINT) AS {w}" for w in _WEEKS]
+        tail += f" LEFT JOIN w ON w.{key} = n.{key}"
+    if level in ("school", "district", "department"):
+        ctes.append(f"m AS (SELECT {'s' if level == 'school' else 'd'}.{key}, "
+                    "sum(1 - coalesce(s.has_monitor, 1)) AS schools_without_monitor "
+                    "FROM school s JOIN district d ON d.district_id = s.district_id "
+                    f"WHERE {' AND '.join(['1 = 1', *scope])} GROUP BY 1)")
+        columns.append("CAST(coalesce(m.schools_without_monitor, 0) AS BIGINT) AS schools_without_monitor")
+        tail += f" LEFT JOIN m ON m.{key} = n.{key}"
+    return (f"WITH {', '.join(ctes)} SELECT {', '.join(columns)} FROM n{tail} "
+            f"ORDER BY {', '.join('n.' + n for n in names)}")
+
+
+def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school", *,
+                       school_id: int | None = None, district_id: int | None = None, school_year: int | None = None,
+                       week: int | None = None, week_id: int | None = None,
+                       as_of: dt.date | dt.datetime | None = None, con=None) -> pd.DataFrame:
+    """Compliance figures grouped at ``level`` from the analytics store: the columns of
+    :func:`core.logbook.compliance.compliance` for that level — names, scheduled, on_time,
+    late, missed, pending, on_time_rate, hours_counted, hours_lost; the class-week closing
+    columns (weeks_total, weeks_closed_on_time, weeks_closed_late, weeks_open, weeks_reopened)
+    except per teacher; schools_without_monitor for school, district and department."""
+    require(actor, Permission.VIEW)
+    if level not in _LEVELS:
+        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
+    filters, params = _where(actor, school_id=school_id, district_id=district_id, school_year=school_year,
+                             week=week, week_id=week_id)
+    scope, _ = _where(actor, column="s.school_id")
+    params["as_of"] = _today(as_of)
+    frame = _run(store, con, compliance_sql(level, filters, scope), params)
+    if frame.empty:  # as the record store: no groups, no closing or monitor columns
+        frame = frame.drop(columns=[c for c in (*_WEEKS, "schools_without_monitor") if c in frame])
+    with_rates(frame)
+    return frame
+
+
+# ---------------------------------------------------------------- heatmap, late signing
+def signing_heatmap(store: AnalyticsStore, actor: Actor, *, school_id: int | None = None,
+                    as_of: dt.date | dt.datetime | None = None, con=None) -> pd.DataFrame:
+    """On-time signing rate by weekday × period, as :func:`core.logbook.queries.signing_heatmap`:
+    ``weekday`` 2 (Thứ 2, Monday) … 7, 8 for Sunday; the periods decided by ``as_of`` (signed,
+    marked missed, or unsigned on an earlier day)."""
+    require(actor, Permission.VIEW)
+    filters, params = _where(actor, school_id=school_id)
+    params["as_of"] = _today(as_of)
+    where = " AND ".join(["(f.status <> 'pending' OR f.day < $as_of)", *filters])
+    # by day first (a few hundred groups), the weekday of those: not a date function per period
+    sql = ("SELECT CAST(isodow(d.day) + 1 AS BIGINT) AS weekday, CAST(d.period_no AS BIGINT) AS period_no, "
+           "CAST(sum(d.periods) AS BIGINT) AS periods, CAST(sum(d.on_time) AS BIGINT) AS on_time FROM ("
+           "SELECT f.day, f.period_no, count(*) AS periods, "
+           "sum(CASE WHEN f.status = 'on_time' THEN 1 ELSE 0 END) AS on_time "
+           f"FROM facts f WHERE {where} GROUP BY 1, 2) d GROUP BY 1, 2 ORDER BY 1, 2")
+    frame = _run(store, con, sql, params)
+    frame["on_time_rate"] = (frame["on_time"] / frame["periods"]).round(4)
+    return frame
+
+
+def late_signing_distribution(store: AnalyticsStore, actor: Actor, *, school_id: int | None = None,
+                              week_id: int | None = None, bucket_minutes: int = 1, con=None) -> pd.DataFrame:
+    """How long after the period's end the late periods were signed, as
+    :func:`core.logbook.queries.late_signing_distribution`: ``entries`` per bucket of
+    ``bucket_minutes`` whole minutes, ``minutes_after_end`` the bucket's lower edge."""
+    require(actor, Permission.VIEW)
+    width = int(bucket_minutes)
+    if width < 1:
+        raise ValueError("bucket_minutes must be at least 1")
+    filters, params = _where(actor, school_id=school_id, week_id=week_id)
+    where = " AND ".join(["f.status = 'late'", "f.minutes_late IS NOT NULL", *filters])
+    # m - m % w: the bucket's lower edge, truncating as the record store's integer division does
+    sql = (f"SELECT CAST(f.minutes_late - f.minutes_late % {width} AS BIGINT) AS minutes_after_end, "
+           f"count(*) AS entries FROM facts f WHERE {where} GROUP BY 1 ORDER BY 1")
+    return _run(store, con, sql, params).astype({"minutes_after_end": "int64", "entries": "int64"})
+
+
+# ---------------------------------------------------------------- transcripts
+_ISSUANCE_LEVELS = {
+    "district": (["district_id"], ["a.district_id", "d.district_name"],
+                 "JOIN district d ON d.district_id = a.district_id"),
+    "school": (["school_id"], ["a.school_id", "s.school_code", "s.school_name"],
+               "JOIN school s ON s.school_id = a.school_id"),
+    "grade": (["school_id", "grade"], ["a.school_id", "s.school_code", "a.grade"],
+              "JOIN school s ON s.school_id = a.school_id"),
+}
+_ISSUANCE_COUNTS = ("students", "confirmed", "drafts", "homeroom_signed", "issued", "cancelled", "transferred_in")
+
+
+def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school", school_year_id: int | None = None,
+                     as_of: dt.date | None = None, con=None) -> pd.DataFrame:
+    """Transcript issuance per district, school or school · grade, as
+    :func:`core.transcripts.service.issuance_figures`: students with results, students whose
+    class's results every subject teacher confirmed, students with a transcript drafted, signed
+    by the homeroom teacher, issued; cancelled transcripts; students arrived with a transferred
+    transcript; the percentage issued; per grade the deadline and whether it passed."""
+    from core.transcripts.service import issuance_rates
+
+    require(actor, Permission.VIEW)
+    if level not in _ISSUANCE_LEVELS:
+        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(_ISSUANCE_LEVELS)}")
+    ids, shown, joins = _ISSUANCE_LEVELS[level]
+    filters, params = _where(actor)
+    if school_year_id is not None:
+        filters.append("f.school_year_id = $school_year_id")
+        params["school_year_id"] = int(school_year_id)
+    # Confirmed: the class's subjects confirmed in the chosen school year, or in any without one.
+    confirmed = "confirmed_in_year" if school_year_id is not None else "confirmed_any_year"
+    where = " AND ".join(["1 = 1", *filters])
+    names = [c.split(".")[1] for c in shown]
+
+    def students(flag: str) -> str:
+        return f"count(DISTINCT CASE WHEN p.{flag} THEN p.student_id END)"
+
+    # p: one row per student · class (the record store counts distinct students and distinct
+    # transcripts, whatever the school years the results were entered in)
+    sql = (
+        "WITH p AS (SELECT f.student_id, f.class_id, f.school_id, f.district_id, f.grade, "
+        f"bool_or(f.{confirmed}) AS confirmed, bool_or(f.draft) AS draft, "
+        "bool_or(f.homeroom_signed) AS homeroom_signed, bool_or(f.issued) AS issued, max(f.cancelled) AS cancelled, "
+        "bool_or(f.transferred_in) AS transferred_in "
+        f"FROM issuance f WHERE {where} GROUP BY f.student_id, f.class_id, f.school_id, f.district_id, f.grade), "
+        f"a AS (SELECT {', '.join('p.' + k for k in ids)}, count(DISTINCT p.student_id) AS students, "
+        f"{students('confirmed')} AS confirmed, {students('draft')} AS drafts, "
+        f"{students('homeroom_signed')} AS homeroom_signed, {students('issued')} AS issued, "
+        f"CAST(sum(p.cancelled) AS BIGINT) AS cancelled, {students('transferred_in')} AS transferred_in "
+        f"FROM p GROUP BY {', '.join('p.' + k for k in ids)}) "
+        f"SELECT {', '.join(f'{c} AS {n}' for c, n in zip(shown, names))}, "
+        + ", ".join(f"a.{c}" for c in _ISSUANCE_COUNTS)
+        + f" FROM a {joins} ORDER BY {', '.join(shown)}")
+    frame = _int(_run(store, con, sql, params), (*_ISSUANCE_COUNTS, "grade"))
+    return issuance_rates(frame, level, as_of)
+
+
+__all__ = ["compliance_figures", "signing_heatmap", "late_signing_distribution", "issuance_figures", "LEVELS"]

@@ -1,0 +1,1 @@
+"""Rules of the logbook: the signing window, the weekly close."""

@@ -1,0 +1,60 @@
+"""Closing a class's week of the logbook (chốt sổ tuần), regulations.md 4.3:
+"giáo viên chủ nhiệm và hiệu trưởng ký số, chốt sổ vào cuối mỗi tuần"."""
+from __future__ import annotations
+
+import datetime as dt
+
+from core.kernel.errors import PermissionDenied, RuleViolation
+from core.kernel.vocabulary import Role, WeekCloseStatus
+
+#: The week must be closed by the end of the following Monday to count as on time (our choice:
+#: the sources set no deadline; the logbook of the new week is published that Monday).
+CLOSE_DEADLINE_DAYS = 7
+
+#: Who may reopen a closed week (admin action, reason mandatory, audited).
+REOPEN_ROLES = frozenset({Role.PRINCIPAL, Role.DISTRICT_SUPERVISOR, Role.DEPARTMENT_SUPERVISOR,
+                          Role.ADMINISTRATOR})
+
+
+def require_week_over(last_school_day: dt.date, now: dt.datetime) -> None:
+    """A week can be closed only after its last school day."""
+    if now.date() <= last_school_day:
+        raise RuleViolation(
+            f"the week can be closed only after its last school day ({last_school_day:%d/%m/%Y})",
+            message_vi=f"Chỉ được chốt sổ sau ngày học cuối cùng của tuần ({last_school_day:%d/%m/%Y})",
+        )
+
+
+def close_deadline(week_monday: dt.date) -> dt.datetime:
+    """The end of the Monday after the week (23:59:59)."""
+    return dt.datetime.combine(week_monday + dt.timedelta(days=CLOSE_DEADLINE_DAYS), dt.time(23, 59, 59))
+
+
+def require_homeroom_step(status: WeekCloseStatus) -> None:
+    """The homeroom teacher signs first, on an open or reopened week."""
+    if status not in (WeekCloseStatus.OPEN, WeekCloseStatus.REOPENED):
+        raise RuleViolation(f"the homeroom teacher cannot sign a week that is {status.value}",
+                            message_vi="Giáo viên chủ nhiệm đã ký hoặc sổ tuần đã chốt")
+
+
+def require_principal_step(status: WeekCloseStatus) -> None:
+    """The principal closes only after the homeroom teacher signed."""
+    if status != WeekCloseStatus.HOMEROOM_SIGNED:
+        raise RuleViolation(
+            "the principal closes the week only after the homeroom teacher has signed it"
+            if status in (WeekCloseStatus.OPEN, WeekCloseStatus.REOPENED)
+            else f"the week is already {status.value}",
+            message_vi="Hiệu trưởng chỉ chốt sổ sau khi giáo viên chủ nhiệm đã ký",
+        )
+
+
+def require_reopen(role: Role, status: WeekCloseStatus, reason: str) -> None:
+    """Reopening a closed week: authorised roles only, with a mandatory reason."""
+    if role not in REOPEN_ROLES:
+        raise PermissionDenied(f"role {role.value} may not reopen a closed week",
+                               message_vi="Bạn không có quyền mở lại sổ đã chốt")
+    if status != WeekCloseStatus.CLOSED:
+        raise RuleViolation(f"only a closed week can be reopened (this one is {status.value})",
+                            message_vi="Chỉ mở lại được sổ tuần đã chốt")
+    if not reason or not reason.strip():
+        raise RuleViolation("a reason is required to reopen a week", message_vi="Phải nhập lý do mở lại sổ")

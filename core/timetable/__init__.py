@@ -1,0 +1,1 @@
+"""The timetable (thời khóa biểu): versions from a Monday, weekend change requests."""

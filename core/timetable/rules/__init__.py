@@ -1,0 +1,1 @@
+"""Rules of the timetable: the school calendar, slots and conflicts."""

@@ -1,0 +1,1 @@
+"""The transcript (học bạ số): gradebook, signing workflow, issuance, verification, transfer, figures, PDF."""
