@@ -50,7 +50,7 @@ from core.signatures import (
 from core.storage.db import Database, make_engine  # noqa: E402
 from core.storage.migrate import upgrade  # noqa: E402
 from core.storage.models import AuditEvent, LogbookEntry, Transcript  # noqa: E402
-from core.transcripts import service as transcripts
+from core.transcripts import figures as transcript_figures
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -83,7 +83,7 @@ def core_loads(db: Database, trust, actor, repeat: int) -> list[tuple[str, float
     step("overview · compliance, department", lambda: compliance(db, actor, "department"))
     step("overview · compliance, trend by week", lambda: compliance(db, actor, TREND))
     step("overview · compliance, per school (worst 10)", lambda: compliance(db, actor, "school"))
-    step("overview · transcripts issued vs due", lambda: transcripts.issuance_figures(db, actor, "district"))
+    step("overview · transcripts issued vs due", lambda: transcript_figures.issuance_figures(db, actor, "district"))
     step("overview · certificate coverage", lambda: certificates.coverage(db, actor, "district"))
     total("= overview, first render (data)", first)
 
@@ -114,8 +114,8 @@ def core_loads(db: Database, trust, actor, repeat: int) -> list[tuple[str, float
     step("audit · page of 25 + hash-chain check", lambda: queries.audit_trail(db, actor, page_size=25))
     step("audit · page of 25, filtered (no chain check)", lambda: queries.audit_trail(
         db, actor, action="week.", page_size=25, check_chain=False))
-    step("transcripts · figures per grade", lambda: transcripts.issuance_figures(db, actor, "grade"))
-    step("transcripts · blocking steps, page of 20 classes", lambda: transcripts.blocking_steps(
+    step("transcripts · figures per grade", lambda: transcript_figures.issuance_figures(db, actor, "grade"))
+    step("transcripts · blocking steps, page of 20 classes", lambda: transcript_figures.blocking_steps(
         db, actor, page_size=20))
     return rows
 

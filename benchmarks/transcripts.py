@@ -10,7 +10,7 @@ Two measurements in the same run:
    filled (untimed), then, timed, everything after: every subject teacher's signed
    confirmation, the drafts, the homeroom teacher's class batch (render + fields + certifying
    signature), the principal's school batch (approval signature + school seal = issued), all
-   through :mod:`core.transcripts.service` with the audit trail, one process per core, each
+   through :mod:`core.transcripts.workflow` with the audit trail, one process per core, each
    taking its share of the schools (as a city's server serves different principals at once).
    Then every issued document of one school is verified.
 
@@ -118,7 +118,7 @@ def pipeline(url: str, schools: int, classes: int, students: int, cores: int) ->
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
     from core.storage.models import School, SubjectResult, Transcript
-    from core.transcripts.service import verify_transcript
+    from core.transcripts.verification import verify_transcript
 
     root = Path(tempfile.mkdtemp(prefix="sohoa-tbench-"))
     db = Database(make_engine(url))

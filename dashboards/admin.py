@@ -27,8 +27,8 @@ from core.logbook.weekly_close import reopen_week
 from core.signatures.certificates import register_certificate, revoke_certificate
 from core.storage.db import Database
 from core.timetable.services import decide_change
-from core.transcripts.service import cancel_and_reissue, principal_sign_batch
 from core.transcripts.transfer import handover
+from core.transcripts.workflow import cancel_and_reissue, principal_sign_batch
 from dashboards.common import action_card, chosen, frame, guarded, log, school_options, set_options
 
 WIDTH = 460

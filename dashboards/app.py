@@ -23,8 +23,8 @@ from core.kernel.errors import SohoaError, TooManyAttempts
 from core.logbook import queries, verification
 from core.signatures import certificates
 from core.storage.db import Database
-from core.transcripts import service as transcripts
-from core.transcripts.service import verify_transcript
+from core.transcripts import figures as transcript_figures
+from core.transcripts.verification import verify_transcript
 from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor are part of this module's API
     COOKIE,
     LABELS,
@@ -349,7 +349,7 @@ def issuance_page(db: Database, store=None):
         size = 20
 
         def blocking(school_id, n):
-            rows, total = transcripts.blocking_steps(db, actor, school_id=school_id or None, page=n, page_size=size)
+            rows, total = transcript_figures.blocking_steps(db, actor, school_id=school_id or None, page=n, page_size=size)
             pages = max(1, -(-total // size))
             note = (f"{total} lớp còn học bạ chưa cấp · trang {n + 1}/{pages}" if total else
                     "Mọi học bạ trong phạm vi đã được cấp.")

@@ -18,7 +18,7 @@ from core.kernel.errors import SohoaError
 from core.logbook import queries
 from core.logbook.compliance import TREND, compliance
 from core.storage.db import Database
-from core.transcripts import service as transcripts
+from core.transcripts import figures as transcript_figures
 
 log = logging.getLogger("sohoa.console")
 COOKIE = "sohoa_session"
@@ -109,7 +109,7 @@ class Figures:
         store = self.fresh().store
         if store is not None:
             return analytics_queries.issuance_figures(store, actor, level)
-        return transcripts.issuance_figures(self.db, actor, level)
+        return transcript_figures.issuance_figures(self.db, actor, level)
 
     def note(self) -> pn.pane.Markdown:
         """Under a page's figures: as of when (from the analytics store), or nothing."""

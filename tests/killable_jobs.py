@@ -22,18 +22,18 @@ def wait_to_be_killed(marker: str) -> None:
 def issue(url, pki_dir, school_id, principal_key, seal_key, marker) -> None:
     """The principal's batch signing (ký duyệt học bạ hàng loạt), one transcript a chunk,
     stopped while signing the second."""
-    import core.transcripts.service as svc
     from core.access.authz import actor_by_username
     from core.signatures import KeyStore
+    from core.transcripts import workflow
     from tests.services.test_transcripts import CrashingSigner
 
-    svc.CHUNK = 1
+    workflow.CHUNK = 1
     db = Database(make_engine(url))
     keys = KeyStore(Path(pki_dir))
     with db.reading() as session:
         principal = actor_by_username(session, "binh")
     stops = CrashingSigner(keys.signer_for(principal_key), 2, stop=lambda: wait_to_be_killed(marker))
-    svc.principal_sign_batch(db, principal, int(school_id), stops, keys.signer_for(seal_key))
+    workflow.principal_sign_batch(db, principal, int(school_id), stops, keys.signer_for(seal_key))
 
 
 def import_(url, kind, file, marker) -> None:

@@ -19,7 +19,7 @@ from core.demo.synthetic import FIRST_MONDAY, Scale, generate
 from core.kernel.vocabulary import Role
 from core.logbook import queries
 from core.logbook.compliance import TREND, compliance
-from core.transcripts import service as transcripts
+from core.transcripts import figures as transcript_figures
 from tests.conftest import committed_database
 
 #: 4 schools, each stopped at another step of the transcript workflow (issued, homeroom
@@ -163,7 +163,7 @@ def test_issuance(fresh, level):
     for year in (None, year_id):
         for as_of in (dt.date(2026, 6, 1), dt.date(2026, 8, 1)):  # before and after the deadlines
             ours = aq.issuance_figures(store, SYSTEM, level, school_year_id=year, as_of=as_of)
-            theirs = transcripts.issuance_figures(db, SYSTEM, level, school_year_id=year, as_of=as_of)
+            theirs = transcript_figures.issuance_figures(db, SYSTEM, level, school_year_id=year, as_of=as_of)
             same(ours, theirs, ["school_id", "district_id", "grade"])
     total = theirs.sum(numeric_only=True)
     assert total["students"] > total["confirmed"] > total["issued"] > 0 and total["drafts"] + total[
@@ -188,7 +188,7 @@ def test_a_monitor_sees_only_their_school(fresh):
          queries.late_signing_distribution(db, monitor, bucket_minutes=5), ["minutes_after_end"])
     for level in ("district", "school", "grade"):
         ours = aq.issuance_figures(store, monitor, level)
-        same(ours, transcripts.issuance_figures(db, monitor, level), ["school_id", "district_id", "grade"])
+        same(ours, transcript_figures.issuance_figures(db, monitor, level), ["school_id", "district_id", "grade"])
     assert list(aq.issuance_figures(store, monitor, "school")["school_id"]) == [mine]
     # another school's id as a filter narrows the scope to nothing, as on the record store
     assert aq.compliance_figures(store, monitor, "class", school_id=other).empty
@@ -263,7 +263,7 @@ def test_a_transcript_signed_and_one_cancelled(fresh):
     after = aq.issuance_figures(store, SYSTEM, "district").sum(numeric_only=True)
     assert after["cancelled"] == before["cancelled"] + 1 and after["issued"] == before["issued"]
     for level in ("district", "school", "grade"):
-        same(aq.issuance_figures(store, SYSTEM, level), transcripts.issuance_figures(db, SYSTEM, level),
+        same(aq.issuance_figures(store, SYSTEM, level), transcript_figures.issuance_figures(db, SYSTEM, level),
              ["school_id", "district_id", "grade"])
 
 
@@ -282,7 +282,7 @@ def test_a_transferred_transcript_received(fresh):
     assert report.years_written == [FIRST_MONDAY.year]
     ours = aq.issuance_figures(store, SYSTEM, "school")
     assert ours.set_index("school_id").loc[school_id, "transferred_in"] >= 1
-    same(ours, transcripts.issuance_figures(db, SYSTEM, "school"), ["school_id"])
+    same(ours, transcript_figures.issuance_figures(db, SYSTEM, "school"), ["school_id"])
 
 
 def test_a_monitor_unassigned(fresh):

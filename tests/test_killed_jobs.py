@@ -19,7 +19,7 @@ from core.storage.db import Database, make_engine
 from core.storage.migrate import upgrade
 from core.storage.models import AuditEvent, Staff, StaffAssignment, Transcript
 from core.storage.scratch import create_scratch_database, drop_scratch_database
-from core.transcripts.service import homeroom_sign_class, prepare_transcripts, principal_sign_batch
+from core.transcripts.workflow import homeroom_sign_class, prepare_transcripts, principal_sign_batch
 from tests.services.test_transcripts import confirm_all, enter_all, with_seal
 from tests.test_importer import KINDS, TEMPLATES, count, counts, load, with_department
 from tests.world import build_world

@@ -13,9 +13,10 @@ from core.kernel.errors import NotFound
 from core.kernel.vocabulary import Role, TranscriptStatus
 from core.signatures import DemoPKI
 from core.storage.models import School, SchoolClass, SubjectConfirmation, Transcript
+from core.transcripts.figures import blocking_steps, issuance_figures
 from core.transcripts.rules import tt22_2021 as tt22
 from core.transcripts.rules import tt27_2020 as tt27
-from core.transcripts.service import blocking_steps, issuance_figures, verify_transcript
+from core.transcripts.verification import verify_transcript
 
 # school 0 is primary, 1 lower secondary; one class each (the lowest grade: 1A1 and 6A1)
 TWO = Scale(districts=1, schools_per_district=2, classes_per_school=1, weeks=0, students_per_class=6, seed=5)

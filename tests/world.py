@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from core.access.authz import SYSTEM, Actor, actor_for
 from core.kernel.vocabulary import CertificateKind, Role, SchoolLevel, Sex

@@ -11,7 +11,7 @@ here                          the record store's
                               schools-without-monitor columns)
 :func:`signing_heatmap`       :func:`core.logbook.queries.signing_heatmap`
 :func:`late_signing_distribution`  :func:`core.logbook.queries.late_signing_distribution`
-:func:`issuance_figures`      :func:`core.transcripts.service.issuance_figures`
+:func:`issuance_figures`      :func:`core.transcripts.figures.issuance_figures`
 ============================  ==========================================================
 
 (the trend over the weeks is :func:`core.analytics.store.compliance_facts` with ``by_week=True``).
@@ -224,11 +224,11 @@ _ISSUANCE_COUNTS = ("students", "confirmed", "drafts", "homeroom_signed", "issue
 def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school", school_year_id: int | None = None,
                      as_of: dt.date | None = None, con=None) -> pd.DataFrame:
     """Transcript issuance per district, school or school · grade, as
-    :func:`core.transcripts.service.issuance_figures`: students with results, students whose
+    :func:`core.transcripts.figures.issuance_figures`: students with results, students whose
     class's results every subject teacher confirmed, students with a transcript drafted, signed
     by the homeroom teacher, issued; cancelled transcripts; students arrived with a transferred
     transcript; the percentage issued; per grade the deadline and whether it passed."""
-    from core.transcripts.service import issuance_rates
+    from core.transcripts.figures import issuance_rates
 
     require(actor, Permission.VIEW)
     if level not in _ISSUANCE_LEVELS:

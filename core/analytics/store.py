@@ -206,7 +206,7 @@ JOIN school s ON s.id = cw.school_id
 LEFT JOIN week_close wc ON wc.class_id = cw.class_id AND wc.week_id = {week_id}
 """
 #: One row per student · class · school year with subject results (what
-#: core.transcripts.service.issuance_figures counts), with the transcript's steps.
+#: core.transcripts.figures.issuance_figures counts), with the transcript's steps.
 _ISSUANCE_SQL = """
 SELECT st.student_id, st.class_id, c.school_id, s.district_id, c.grade, st.school_year_id,
        CASE WHEN cy.n >= tg.n THEN 1 ELSE 0 END AS confirmed_in_year,

@@ -36,7 +36,7 @@ from core.storage.models import (
     Transcript,
     UserAccount,
 )
-from core.transcripts import service as svc
+from core.transcripts import gradebook, workflow
 from core.transcripts.rules import tt22_2021 as tt22
 from core.transcripts.rules import tt27_2020 as tt27
 
@@ -140,7 +140,7 @@ def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] |
     ``renew_certificates`` a teacher whose certificate expired or was revoked first gets a new
     one, registered as an administrator would; otherwise their classes wait for them (a
     blocking step the console shows). Every step runs through
-    :mod:`core.transcripts.service` as the person whose step it is, signing with their key."""
+    :mod:`core.transcripts.gradebook` and :mod:`core.transcripts.workflow` as the person whose step it is, signing with their key."""
     rng = random.Random(seed)
     report = GradebookReport()
     keys = KeyStore(Path(pki_dir))
@@ -181,11 +181,11 @@ def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] |
                                          .order_by(Subject.code)).all()
             skill = {s: min(9.8, max(3.0, rng.gauss(7.2, 1.3))) for s in students}
             for subject, teacher, periods in taught if fill else ():
-                svc.enter_subject_results(db, actors[teacher], class_id, subject.id, year_id,
+                gradebook.enter_subject_results(db, actors[teacher], class_id, subject.id, year_id,
                                           subject_results(rng, grade, subject, periods or 35, students, skill),
                                           {s: rng.choice(COMMENTS) for s in students})
             if fill:
-                svc.enter_evaluation(db, actors[homeroom], class_id, year_id, evaluations(rng, grade, students, skill))
+                gradebook.enter_evaluation(db, actors[homeroom], class_id, year_id, evaluations(rng, grade, students, skill))
             report.timings["gradebook"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             # at the "entered" stage the last subject's teacher has not confirmed yet
@@ -198,7 +198,7 @@ def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] |
                 if subject.id in done:
                     continue
                 try:
-                    svc.confirm_subject(db, actors[teacher], class_id, subject.id, year_id,
+                    gradebook.confirm_subject(db, actors[teacher], class_id, subject.id, year_id,
                                         keys.signer_for(f"staff-{teacher}"))
                     report.confirmations += 1
                 except RuleViolation:  # their certificate expired or was revoked: the class waits
@@ -209,12 +209,12 @@ def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] |
             report.students += len(students)
             if class_stage in ("issued", "homeroom_signed", "confirmed"):
                 t0 = time.perf_counter()
-                made = svc.prepare_transcripts(db, actors[homeroom], class_id, year_id)
+                made = workflow.prepare_transcripts(db, actors[homeroom], class_id, year_id)
                 report.transcripts += len(made)
                 report.timings["prepare"] += time.perf_counter() - t0
                 if class_stage in ("issued", "homeroom_signed"):
                     t0 = time.perf_counter()
-                    svc.homeroom_sign_class(db, actors[homeroom], class_id, year_id,
+                    workflow.homeroom_sign_class(db, actors[homeroom], class_id, year_id,
                                             keys.signer_for(f"staff-{homeroom}"))
                     report.timings["homeroom_sign"] += time.perf_counter() - t0
             if bar:
@@ -222,7 +222,7 @@ def generate_transcripts(db: Database, *, pki_dir: Path, school_ids: list[int] |
         if stage == "issued" and school_id in principals:
             t0 = time.perf_counter()
             head = principals[school_id]
-            svc.principal_sign_batch(db, actors[head], school_id, keys.signer_for(f"staff-{head}"),
+            workflow.principal_sign_batch(db, actors[head], school_id, keys.signer_for(f"staff-{head}"),
                                      keys.signer_for(f"school-{school_id}"))
             report.timings["principal_sign"] += time.perf_counter() - t0
     if bar:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from core.access import audit
-from core.access.authz import Actor, Permission, require, require_school_visible
+from core.access.authz import Actor, Permission, require
 from core.kernel import clock
 from core.kernel.documents import entry_document, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation

@@ -179,14 +179,14 @@ def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypat
     from core.analytics.store import AnalyticsStore, refresh
     from core.logbook import queries
     from core.logbook.compliance import compliance
-    from core.transcripts import service as transcripts
+    from core.transcripts import figures as transcript_figures
 
     refresh(demo.db, AnalyticsStore(demo.root / "analytics"))  # the tests before changed the record store
     so = actor(demo.db, "so.giamsat")
     total = compliance(demo.db, so, "department").sum(numeric_only=True)
     schools = compliance(demo.db, so, "school")
-    issued = transcripts.issuance_figures(demo.db, so, "district").sum(numeric_only=True)
-    grades = transcripts.issuance_figures(demo.db, so, "grade")
+    issued = transcript_figures.issuance_figures(demo.db, so, "district").sum(numeric_only=True)
+    grades = transcript_figures.issuance_figures(demo.db, so, "grade")
     late = int(queries.late_signing_distribution(demo.db, so)["entries"].sum())
     duck = analytics_queries.compliance_figures(AnalyticsStore(demo.root / "analytics"), so, "department")
     assert duck.sum(numeric_only=True)[["missed", "hours_lost", "weeks_open"]].tolist() == \
@@ -197,7 +197,7 @@ def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypat
         raise AssertionError("a console aggregate ran on the record store")
 
     for name in ("dashboards.common.compliance", "core.logbook.queries.signing_heatmap",
-                 "core.logbook.queries.late_signing_distribution", "core.transcripts.service.issuance_figures"):
+                 "core.logbook.queries.late_signing_distribution", "core.transcripts.transcript_figures.issuance_figures"):
         monkeypatch.setattr(name, switched_off)
 
     sign_in(page, demo.url, "so.giamsat")

@@ -9,7 +9,8 @@ from core.demo.synthetic import Scale
 from core.kernel.vocabulary import TranscriptStatus
 from core.logbook import queries
 from core.storage.models import SchoolClass, Transcript
-from core.transcripts import service as transcripts
+from core.transcripts import figures as transcript_figures
+from core.transcripts import workflow
 from tests.browser.conftest import actor, card, choose, school_id, see_in_audit, sign_in
 
 DEMO_SCALE = Scale(districts=1, schools_per_district=2, classes_per_school=2, weeks=2, students_per_class=6,
@@ -24,7 +25,7 @@ def prepare_demo(db, pki_dir):
 
 
 def test_issuance_page_shows_the_blocking_steps(page, demo):
-    rows, total = transcripts.blocking_steps(demo.db, actor(demo.db, "so.giamsat"))
+    rows, total = transcript_figures.blocking_steps(demo.db, actor(demo.db, "so.giamsat"))
     waiting = rows[rows["step"] == "Hiệu trưởng ký và đóng dấu"]
     assert total >= 2 and not waiting.empty
     sign_in(page, demo.url, "so.giamsat", then="transcripts")
@@ -70,7 +71,7 @@ def test_the_batch_lists_what_it_could_not_sign(page, demo):
         issued = session.scalar(select(Transcript.id).where(Transcript.school_id == sid,
                                                             Transcript.status == TranscriptStatus.ISSUED)
                                 .order_by(Transcript.id))
-    new_id = transcripts.cancel_and_reissue(demo.db, actor(demo.db, "ht.s0001"), issued, "Sai ngày sinh")
+    new_id = workflow.cancel_and_reissue(demo.db, actor(demo.db, "ht.s0001"), issued, "Sai ngày sinh")
     sign_in(page, demo.url, "ht.s0001", then="admin")
     box = card(page, "Ký duyệt và đóng dấu học bạ hàng loạt")
     box.locator(".bk-btn", has_text="Cả trường").click()

@@ -8,19 +8,11 @@ from sqlalchemy.exc import DBAPIError
 
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, TranscriptStatus
-from core.storage.models import AuditEvent, Certificate, CurriculumLoad, StudentRemark, TeachingAssignment, Transcript
-from core.transcripts.service import (
-    cancel_and_reissue,
-    confirm_subject,
-    draft_comments,
-    enter_evaluation,
-    enter_subject_results,
-    homeroom_sign,
-    issuance_figures,
-    prepare_transcripts,
-    principal_sign_batch,
-    verify_transcript,
-)
+from core.storage.models import AuditEvent, Certificate, CurriculumLoad, TeachingAssignment, Transcript
+from core.transcripts.figures import issuance_figures
+from core.transcripts.gradebook import confirm_subject, draft_comments, enter_evaluation, enter_subject_results
+from core.transcripts.verification import verify_transcript
+from core.transcripts.workflow import cancel_and_reissue, homeroom_sign, prepare_transcripts, principal_sign_batch
 
 S = {"regular": ["8", "7.5", "9", "6"], "mid": "7", "final": "8.5"}   # E1: 7.8
 
@@ -232,13 +224,13 @@ class CrashingSigner:
 
 
 def test_a_batch_stopped_midway_resumes_without_issuing_twice(school, monkeypatch):
-    import core.transcripts.service as svc
+    from core.transcripts import workflow
 
-    monkeypatch.setattr(svc, "CHUNK", 1)
+    monkeypatch.setattr(workflow, "CHUNK", 1)
     enter_all(school)
     confirm_all(school)
     drafts = prepare_transcripts(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"])
-    svc.homeroom_sign_class(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"],
+    workflow.homeroom_sign_class(school.db, school.actor("lan"), school.ids["6A1"], school.ids["year"],
                             school.signer("lan"))
     crashing = CrashingSigner(school.signer("binh"), fail_at=2)
     with pytest.raises(Crash):
