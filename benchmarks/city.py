@@ -76,7 +76,8 @@ def main() -> int:
 
     from core.access.authz import SYSTEM
     from core.analytics import queries as aq
-    from core.analytics.store import AnalyticsStore, compliance_facts, compliance_sql, refresh, synthesize_year
+    from core.analytics.queries import compliance_figures, compliance_sql
+    from core.analytics.store import AnalyticsStore, refresh, synthesize_year
     from core.demo.synthetic import Scale, generate
     from core.logbook.compliance import compliance
     from core.storage.db import Database, make_engine
@@ -116,19 +117,19 @@ def main() -> int:
         base = 1_000_000_000
         queries = {
             "overview: the whole year by week (department)":
-                (lambda: compliance_facts(store, SYSTEM, "department", by_week=True, con=con), "< 1 s",
+                (lambda: compliance_figures(store, SYSTEM, "department", by_week=True, con=con), "< 1 s",
                  {"level": "department", "by_week": True, "filters": ()}),
             "overview: district x week":
-                (lambda: compliance_facts(store, SYSTEM, "district", by_week=True, con=con), "< 1 s",
+                (lambda: compliance_figures(store, SYSTEM, "district", by_week=True, con=con), "< 1 s",
                  {"level": "district", "by_week": True, "filters": ()}),
             "drill-down: one district's schools, the year":
-                (lambda: compliance_facts(store, SYSTEM, "school", district_id=base + 3, con=con), "< 200 ms",
+                (lambda: compliance_figures(store, SYSTEM, "school", district_id=base + 3, con=con), "< 200 ms",
                  {"level": "school", "by_week": False, "filters": (f"f.district_id = {base + 3}",)}),
             "drill-down: one school's classes by week":
-                (lambda: compliance_facts(store, SYSTEM, "class", by_week=True, school_id=base + 7, con=con),
+                (lambda: compliance_figures(store, SYSTEM, "class", by_week=True, school_id=base + 7, con=con),
                  "< 200 ms", {"level": "class", "by_week": True, "filters": (f"f.school_id = {base + 7}",)}),
             "drill-down: one school's teachers, one week":
-                (lambda: compliance_facts(store, SYSTEM, "teacher", school_id=base + 7, week=12, con=con),
+                (lambda: compliance_figures(store, SYSTEM, "teacher", school_id=base + 7, week=12, con=con),
                  "< 200 ms", {"level": "teacher", "by_week": False,
                               "filters": (f"f.school_id = {base + 7}", "f.week = 12")}),
             # the console's aggregates (core.analytics.queries), DuckDB only
@@ -159,7 +160,7 @@ def main() -> int:
                 for label, (_, _, spec) in queries.items():
                     if spec is None:
                         continue
-                    sql = compliance_sql(spec["level"], by_week=spec["by_week"], filters=spec["filters"])
+                    sql = compliance_sql(spec["level"], spec["filters"], by_week=spec["by_week"])
                     sql = sql.replace("$as_of", "DATE '2026-12-01'")
                     sql = sqlglot.transpile(sql, read="duckdb", write="postgres")[0]
                     sql = sql.replace("FROM facts", "FROM bench.facts").replace("JOIN district", "JOIN bench.district") \

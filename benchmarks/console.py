@@ -37,12 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from core.access import queries as access_queries
 from core.access.authz import actor_by_username  # noqa: E402
 from core.analytics import queries as analytics_queries
 from core.analytics import store as analytics  # noqa: E402
 from core.demo.synthetic import DEMO_PASSWORD, Scale, generate  # noqa: E402
 from core.logbook import queries, verification
 from core.logbook.compliance import TREND, compliance  # noqa: E402
+from core.school import queries as school_queries
 from core.signatures import (
     DemoPKI,  # noqa: E402
     certificates,  # noqa: E402
@@ -88,7 +90,7 @@ def core_loads(db: Database, trust, actor, repeat: int) -> list[tuple[str, float
     total("= overview, first render (data)", first)
 
     first = len(rows)
-    schools = step("drill-down · schools in scope (picker)", lambda: queries.schools_in_scope(db, actor))
+    schools = step("drill-down · schools in scope (picker)", lambda: school_queries.schools_in_scope(db, actor))
     step("drill-down · department → districts", lambda: compliance(db, actor, "district"))
     step("drill-down · district → schools", lambda: compliance(db, actor, "school"))
     school_id = int(schools.iloc[0]["school_id"])
@@ -111,8 +113,8 @@ def core_loads(db: Database, trust, actor, repeat: int) -> list[tuple[str, float
     total("= compliance page, the other panels (data)", first)
 
     step("missed lessons · first page", lambda: queries.missed_lessons(db, actor))
-    step("audit · page of 25 + hash-chain check", lambda: queries.audit_trail(db, actor, page_size=25))
-    step("audit · page of 25, filtered (no chain check)", lambda: queries.audit_trail(
+    step("audit · page of 25 + hash-chain check", lambda: access_queries.audit_trail(db, actor, page_size=25))
+    step("audit · page of 25, filtered (no chain check)", lambda: access_queries.audit_trail(
         db, actor, action="week.", page_size=25, check_chain=False))
     step("transcripts · figures per grade", lambda: transcript_figures.issuance_figures(db, actor, "grade"))
     step("transcripts · blocking steps, page of 20 classes", lambda: transcript_figures.blocking_steps(
@@ -145,14 +147,14 @@ def analytics_loads(db: Database, store, actor, repeat: int) -> list[tuple[str, 
     step("overview · ensure_fresh (fresh: reads state.json)", lambda: analytics.ensure_fresh(db, store))
     step("overview · compliance, department (DuckDB)", lambda: aq.compliance_figures(store, actor, "department"))
     step("overview · trend by week (DuckDB)",
-         lambda: analytics.compliance_facts(store, actor, "department", by_week=True))
+         lambda: analytics_queries.compliance_figures(store, actor, "department", by_week=True))
     step("overview · compliance, per school (DuckDB)", lambda: aq.compliance_figures(store, actor, "school"))
     step("overview · transcripts issued vs due (DuckDB)", lambda: aq.issuance_figures(store, actor, "district"))
     step("overview · certificate coverage (record store)", lambda: certificates.coverage(db, actor, "district"))
     total("= overview, first render (data, analytics store)", first)
 
     first = len(rows)
-    school_id = int(queries.schools_in_scope(db, actor).iloc[0]["school_id"])
+    school_id = int(school_queries.schools_in_scope(db, actor).iloc[0]["school_id"])
     step("compliance · per school (DuckDB)", lambda: aq.compliance_figures(store, actor, "school"))
     step("compliance · one school's classes (DuckDB)",
          lambda: aq.compliance_figures(store, actor, "class", school_id=school_id))

@@ -18,15 +18,20 @@ import pandas as pd
 import panel as pn
 
 from core.access import accounts, admin
+from core.access import queries as access_queries
 from core.access.authz import Permission
 from core.kernel import clock
 from core.kernel.errors import SohoaError
 from core.kernel.vocabulary import Role, TranscriptStatus
 from core.logbook import queries
 from core.logbook.weekly_close import reopen_week
+from core.school import queries as school_queries
+from core.signatures import certificates
 from core.signatures.certificates import register_certificate, revoke_certificate
 from core.storage.db import Database
+from core.timetable import queries as timetable_queries
 from core.timetable.services import decide_change
+from core.transcripts import queries as transcript_queries
 from core.transcripts.transfer import handover
 from core.transcripts.workflow import cancel_and_reissue, principal_sign_batch
 from dashboards.common import action_card, chosen, frame, guarded, log, school_options, set_options
@@ -57,7 +62,7 @@ def _remind_card(db, actor, options) -> pn.Card:
 
 
 def _monitor_cards(db, actor, options) -> list[pn.Card]:
-    monitors = queries.monitor_accounts(db, actor)
+    monitors = access_queries.monitor_accounts(db, actor)
     who = pn.widgets.Select(label="Tài khoản giám sát", width=WIDTH,
                             options={f"{r.username} — {r.display_name}": int(r.id) for r in monitors.itertuples()})
     where = pn.widgets.Select(label="Trường", options=options, width=WIDTH)
@@ -65,7 +70,7 @@ def _monitor_cards(db, actor, options) -> list[pn.Card]:
     reason = pn.widgets.TextInput(label="Lý do thôi phân công (bắt buộc)", width=WIDTH)
 
     def refresh():
-        rows = queries.monitor_assignments(db, actor)
+        rows = access_queries.monitor_assignments(db, actor)
         set_options(current, {f"{r.username} · {r.school_code} — {r.school_name}": (int(r.user_id), int(r.school_id))
                               for r in rows.itertuples()})
 
@@ -91,7 +96,7 @@ def _change_request_card(db, actor) -> pn.Card:
     note = pn.widgets.TextInput(label="Ghi chú / lý do", width=WIDTH)
 
     def refresh():
-        pending = queries.pending_change_requests(db, actor, page_size=200)
+        pending = timetable_queries.pending_change_requests(db, actor, page_size=200)
         set_options(pick, {f"#{r.request_id} · {r.school_name} · {r.requested_by} · áp dụng từ "
                            f"{r.applies_from:%d/%m/%Y}": int(r.request_id) for r in pending.itertuples()})
         table[:] = [frame(pending, ["request_id", "school_name", "requested_by", "applies_from", "changes", "reason"])
@@ -135,12 +140,12 @@ def _certificate_cards(db, actor, schools) -> list[pn.Card]:
     parsed: dict[str, bytes] = {}
 
     def holders(*_):
-        staff = queries.staff_list(db, actor, school.value) if school.value else pd.DataFrame()
+        staff = school_queries.staff_list(db, actor, school.value) if school.value else pd.DataFrame()
         set_options(holder, {"Con dấu của trường (tổ chức)": 0,
                              **{f"{r.code} — {r.full_name}": int(r.staff_id) for r in staff.itertuples()}})
 
     def active(*_):
-        rows = (queries.certificate_list(db, actor, school_id=revoke_school.value, active_only=True, page_size=500)
+        rows = (certificates.certificate_list(db, actor, school_id=revoke_school.value, active_only=True, page_size=500)
                 if revoke_school.value else pd.DataFrame())
         set_options(certificate, {f"{r.holder or 'Con dấu'} · số hiệu {r.serial_hex[:16]} · "
                                   f"hết hạn {r.not_after:%d/%m/%Y}": int(r.id) for r in rows.itertuples()})
@@ -184,7 +189,7 @@ def _handover_card(db, actor, schools) -> pn.Card:
     reason = pn.widgets.TextInput(label="Lý do (bắt buộc)", width=WIDTH)
 
     def people(*_):
-        staff = queries.staff_list(db, actor, school.value) if school.value else pd.DataFrame()
+        staff = school_queries.staff_list(db, actor, school.value) if school.value else pd.DataFrame()
         options = {f"{r.code} — {r.full_name}": int(r.staff_id) for r in staff.itertuples()}
         set_options(leaving, options)
         set_options(replacement, dict(options))
@@ -216,7 +221,7 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
     if pki_dir is None or school_id is None:
         return pn.Card(pn.pane.Alert("Kho khóa ký số chưa được cấu hình cho bảng điều khiển này.",
                                      alert_type="warning"), title=title, collapsible=False, sizing_mode="stretch_width")
-    classes = queries.transcript_classes(db, actor, school_id)
+    classes = transcript_queries.transcript_classes(db, actor, school_id)
     scope = pn.widgets.RadioButtonGroup(label="Phạm vi", options={"Một lớp": "class", "Một khối": "grade",
                                                                   "Cả trường": "school"}, value="class")
     klass = pn.widgets.Select(label="Lớp", width=WIDTH)
@@ -233,7 +238,7 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
     confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
 
     def refresh():
-        rows = queries.transcript_classes(db, actor, school_id)
+        rows = transcript_queries.transcript_classes(db, actor, school_id)
         set_options(klass, {f"{r.class_name} — {r.homeroom_signed} chờ ký, {r.issued} đã cấp": int(r.class_id)
                             for r in rows.itertuples()})
 
@@ -307,7 +312,7 @@ def _cancel_card(db, actor) -> pn.Card:
     reason = pn.widgets.TextInput(label="Lý do hủy (bắt buộc)", width=WIDTH)
 
     def refresh(*_):
-        rows = queries.transcript_list(db, actor, status=TranscriptStatus.ISSUED, search=search.value or None,
+        rows = transcript_queries.transcript_list(db, actor, status=TranscriptStatus.ISSUED, search=search.value or None,
                                        page_size=100)
         set_options(pick, {f"{r.code} · {r.student} · {r.class_name} · {r.school_name} · lần {r.version}":
                            int(r.transcript_id) for r in rows.itertuples()})
@@ -328,7 +333,7 @@ def _cancel_card(db, actor) -> pn.Card:
 def admin_page(db: Database, pki_dir: Path | None = None):
     def build(actor):
         cards = []
-        schools = queries.schools_in_scope(db, actor)
+        schools = school_queries.schools_in_scope(db, actor)
         options = school_options(schools)
         if actor.may(Permission.REOPEN_WEEK):
             cards.append(_reopen_card(db, actor))

@@ -19,8 +19,10 @@ import panel as pn
 from tornado import web
 
 from core.access import accounts
+from core.access import queries as access_queries
 from core.kernel.errors import SohoaError, TooManyAttempts
 from core.logbook import queries, verification
+from core.school import queries as school_queries
 from core.signatures import certificates
 from core.storage.db import Database
 from core.transcripts import figures as transcript_figures
@@ -154,7 +156,7 @@ def compliance_page(db: Database, trust=None, store=None):
     if actor is None:
         return page("Tuân thủ ký số", None, signed_out())
     try:
-        schools = queries.schools_in_scope(db, actor)
+        schools = school_queries.schools_in_scope(db, actor)
         weeks = queries.weeks_in_scope(db, actor)
     except SohoaError as err:
         return page("Tuân thủ ký số", actor, refusal(err))
@@ -294,7 +296,7 @@ def missed_excel(pages) -> io.BytesIO:
 
 def missed_page(db: Database):
     def build(actor):
-        schools = queries.schools_in_scope(db, actor)
+        schools = school_queries.schools_in_scope(db, actor)
         school = pn.widgets.Select(label="Trường", options=school_options(schools, everything="(tất cả)"), width=380)
         late = pn.widgets.Checkbox(label="Gồm cả tiết ký trễ", value=True)
         page_no = pn.widgets.IntInput(label="Trang", value=0, start=0, width=100)
@@ -343,7 +345,7 @@ def issuance_page(db: Database, store=None):
         if df.empty:
             return pn.Column(pn.pane.Markdown("## Cấp học bạ số"), pn.pane.Markdown("Chưa có học bạ trong phạm vi."))
         bars = issuance_bars(df)
-        schools = queries.schools_in_scope(db, actor)
+        schools = school_queries.schools_in_scope(db, actor)
         school = pn.widgets.Select(label="Trường", options=school_options(schools, everything="(tất cả)"), width=380)
         page_no = pn.widgets.IntInput(label="Trang (lớp)", value=0, start=0, width=120)
         size = 20
@@ -383,7 +385,7 @@ def closing_page(db: Database):
 def certificates_page(db: Database):
     def build(actor):
         coverage = certificates.coverage(db, actor, "school")
-        expiring = queries.certificate_list(db, actor, expiring_within_days=30)
+        expiring = certificates.certificate_list(db, actor, expiring_within_days=30)
         return pn.Column(pn.pane.Markdown("## Chứng thư số: độ phủ và hết hạn"),
                          frame(coverage.rename(columns={"staff": "Số cán bộ", "with_valid_certificate": "Có chứng thư",
                                                         "expiring_30_days": "Hết hạn trong 30 ngày",
@@ -399,15 +401,15 @@ AUDIT_PAGE_SIZE = 25
 
 def audit_page(db: Database):
     def build(actor):
-        _, chain = queries.audit_trail(db, actor, page_size=1)
+        _, chain = access_queries.audit_trail(db, actor, page_size=1)
         status = ("Chuỗi băm toàn vẹn: **hợp lệ** (" + str(chain.checked) + " sự kiện)" if chain and chain.ok else
                   f"Chuỗi băm: **BỊ PHÁ VỠ** — {chain.problem}" if chain else "Kiểm tra chuỗi băm: dành cho cấp Sở")
         action = pn.widgets.Select(label="Thao tác", width=300, options={
             "(tất cả)": "", **{f"{a} — {audit_action_vi(a)}" if audit_action_vi(a) else a: a
-                              for a in queries.audit_actions(db, actor)}})
+                              for a in access_queries.audit_actions(db, actor)}})
         user = pn.widgets.TextInput(label="Người thực hiện", placeholder="tên đăng nhập", width=180)
         try:
-            schools = school_options(queries.schools_in_scope(db, actor), everything="(tất cả)")
+            schools = school_options(school_queries.schools_in_scope(db, actor), everything="(tất cả)")
         except SohoaError:
             schools = {"(tất cả)": 0}
         school = pn.widgets.Select(label="Trường", options=schools, width=300)
@@ -416,7 +418,7 @@ def audit_page(db: Database):
         page_no = pn.widgets.IntInput(label="Trang", value=0, start=0, width=90)
 
         def table(action_value, user_value, school_id, start, end, n):
-            trail, _ = queries.audit_trail(db, actor, action=action_value or None, user=user_value or None,
+            trail, _ = access_queries.audit_trail(db, actor, action=action_value or None, user=user_value or None,
                                            school_id=school_id or None, date_from=start, date_to=end, page=n,
                                            page_size=AUDIT_PAGE_SIZE, check_chain=False)
             more = "" if len(trail) < AUDIT_PAGE_SIZE else " · còn trang sau (tăng số trang)"

@@ -86,7 +86,7 @@ class Figures:
         """On-time rate over the teaching weeks (``week_number``)."""
         store = self.fresh().store
         if store is not None:
-            return analytics.compliance_facts(store, actor, "department", by_week=True) \
+            return analytics_queries.compliance_figures(store, actor, "department", by_week=True) \
                 .rename(columns={"week": "week_number"})
         return compliance(self.db, actor, TREND)
 

@@ -9,19 +9,15 @@ import sqlglot
 from sqlalchemy import text
 
 from core.access.authz import SYSTEM, Actor
-from core.analytics.store import (
+from core.analytics.queries import (
     LEVELS,
-    SYNTHETIC_ID_BASE,
-    AnalyticsStore,
-    compliance_facts,
+    compliance_figures,
     compliance_sql,
-    late_minutes,
+    late_signing_distribution,
     portable_sql,
-    refresh,
-    synthesize_year,
 )
+from core.analytics.store import SYNTHETIC_ID_BASE, AnalyticsStore, refresh, synthesize_year
 from core.demo.synthetic import Scale, generate
-from core.kernel.errors import NotFound
 from core.kernel.vocabulary import Role
 from core.logbook.compliance import compliance
 from tests.conftest import committed_database
@@ -56,7 +52,7 @@ KEYS = {"department": [], "district": ["district_id"], "school": ["school_id"], 
 def test_same_figures_as_the_record_store(seeded, store, level):
     db, _ = seeded
     figures = ["scheduled", "on_time", "late", "missed", "pending", "hours_counted", "hours_lost"]
-    ours = compliance_facts(store, SYSTEM, level)
+    ours = compliance_figures(store, SYSTEM, level)
     theirs = compliance(db, SYSTEM, level)
     keys = KEYS[level]
     ours = ours.sort_values(keys).reset_index(drop=True) if keys else ours
@@ -68,11 +64,11 @@ def test_same_figures_as_the_record_store(seeded, store, level):
 
 def test_trend_and_late_distribution(seeded, store):
     db, _ = seeded
-    trend = compliance_facts(store, SYSTEM, "department", by_week=True)
+    trend = compliance_figures(store, SYSTEM, "department", by_week=True)
     assert list(trend["week"]) == [1, 2, 3] and trend["scheduled"].sum() == compliance(db, SYSTEM, "department")[
         "scheduled"].sum()
-    late = late_minutes(store, SYSTEM)
-    assert late["periods"].sum() == trend["late"].sum() and (late["minutes_from"] >= 0).all()
+    late = late_signing_distribution(store, SYSTEM)
+    assert late["entries"].sum() == trend["late"].sum() and (late["minutes_after_end"] >= 0).all()
 
 
 def test_refresh_rewrites_only_the_changed_week(seeded, store):
@@ -82,24 +78,24 @@ def test_refresh_rewrites_only_the_changed_week(seeded, store):
         entry = conn.execute(text("SELECT e.id FROM logbook_entry e JOIN school_week w ON w.id = e.week_id "
                                   "WHERE w.number = 2 AND e.status = 'on_time' ORDER BY e.id LIMIT 1")).scalar()
         conn.execute(text("UPDATE logbook_entry SET status = 'missed', signed_at = NULL WHERE id = :i"), {"i": entry})
-    before = compliance_facts(store, SYSTEM, "department")["missed"].iloc[0]
+    before = compliance_figures(store, SYSTEM, "department")["missed"].iloc[0]
     assert refresh(db, store).weeks_written == [2]
-    assert compliance_facts(store, SYSTEM, "department")["missed"].iloc[0] == before + 1
-    assert compliance_facts(store, SYSTEM, "department")["missed"].iloc[0] == \
+    assert compliance_figures(store, SYSTEM, "department")["missed"].iloc[0] == before + 1
+    assert compliance_figures(store, SYSTEM, "department")["missed"].iloc[0] == \
         compliance(db, SYSTEM, "department")["missed"].iloc[0]
 
 
 def test_a_monitor_sees_only_their_schools(store):
-    schools = compliance_facts(store, SYSTEM, "school")
+    schools = compliance_figures(store, SYSTEM, "school")
     mine = int(schools["school_id"].iloc[0])
     monitor = Actor(user_id=None, username="gs", role=Role.SCHOOL_MONITOR, school_ids=frozenset({mine}))
-    assert list(compliance_facts(store, monitor, "school")["school_id"]) == [mine]
-    assert compliance_facts(store, monitor, "department")["scheduled"].iloc[0] == \
+    assert list(compliance_figures(store, monitor, "school")["school_id"]) == [mine]
+    assert compliance_figures(store, monitor, "department")["scheduled"].iloc[0] == \
         schools.loc[schools["school_id"] == mine, "scheduled"].iloc[0]
-    with pytest.raises(NotFound):
-        compliance_facts(store, monitor, "class", school_id=int(schools["school_id"].iloc[1]))
+    # a filter narrows the scope, never widens it (the one scope rule of every aggregate)
+    assert compliance_figures(store, monitor, "class", school_id=int(schools["school_id"].iloc[1])).empty
     nobody = Actor(user_id=None, username="x", role=Role.SCHOOL_MONITOR, school_ids=frozenset())
-    assert compliance_facts(store, nobody, "department")["scheduled"].fillna(0).sum() == 0
+    assert compliance_figures(store, nobody, "department")["scheduled"].fillna(0).sum() == 0
 
 
 def test_duckdb_never_reaches_for_the_network(store):
@@ -119,12 +115,12 @@ def test_a_synthetic_year_beside_the_real_weeks(tmp_path):
     con = store.connect()
     assert con.execute("SELECT count(*), bool_and(synthetic), min(school_id) FROM facts").fetchone() == \
         (n, True, SYNTHETIC_ID_BASE)
-    trend = compliance_facts(store, SYSTEM, "district", by_week=True, con=con)
+    trend = compliance_figures(store, SYSTEM, "district", by_week=True, con=con)
     assert trend["week"].nunique() == 35 and trend["district_id"].nunique() == 3
     assert trend["scheduled"].sum() == n and trend["pending"].sum() == 0
     rate = trend["on_time"].sum() / n
     assert 0.6 < rate < 0.97  # the behaviour model, not all-perfect nor all-missed
-    one_school = compliance_facts(store, SYSTEM, "class", school_id=SYNTHETIC_ID_BASE, con=con)
+    one_school = compliance_figures(store, SYSTEM, "class", school_id=SYNTHETIC_ID_BASE, con=con)
     assert len(one_school) == 4 and one_school["scheduled"].sum() == 4 * 30 * 35
 
 

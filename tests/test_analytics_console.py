@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from core.access.authz import SYSTEM, Actor, actor_by_username
 from core.analytics import queries as aq
-from core.analytics.store import SCHEMA, AnalyticsStore, compliance_facts, ensure_fresh, refresh
+from core.analytics.queries import compliance_figures
+from core.analytics.store import SCHEMA, AnalyticsStore, ensure_fresh, refresh
 from core.demo.gradebook import generate_transcripts
 from core.demo.synthetic import FIRST_MONDAY, Scale, generate
 from core.kernel.vocabulary import Role
@@ -124,7 +125,7 @@ def test_compliance_filtered(fresh, level):
 
 def test_the_trend_over_the_weeks(fresh):
     db, store = fresh
-    ours = compliance_facts(store, SYSTEM, "department", by_week=True, as_of=AS_OF[1].date())
+    ours = compliance_figures(store, SYSTEM, "department", by_week=True, as_of=AS_OF[1].date())
     theirs = compliance(db, SYSTEM, TREND, as_of=AS_OF[1])
     figures = ["scheduled", "on_time", "late", "missed", "pending", "on_time_rate"]
     assert list(ours["week"]) == list(theirs["week_number"]) == [1, 2, 3]

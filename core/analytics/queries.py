@@ -14,7 +14,7 @@ here                          the record store's
 :func:`issuance_figures`      :func:`core.transcripts.figures.issuance_figures`
 ============================  ==========================================================
 
-(the trend over the weeks is :func:`core.analytics.store.compliance_facts` with ``by_week=True``).
+(the trend over the weeks is :func:`compliance_figures` with ``by_week=True``).
 The figures are those of the store's last refresh; an unsigned period of a day before
 ``as_of`` counts as missed at query time, exactly as the record store counts it.
 
@@ -99,13 +99,18 @@ def _int(frame: pd.DataFrame, columns) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- compliance
-def compliance_sql(level: str, filters: list[str], scope: list[str]) -> str:
+def compliance_sql(level: str, filters: list[str] = (), scope: list[str] = (), *, by_week: bool = False) -> str:
     """The compliance figures at ``level`` as one DuckDB query (parameter ``$as_of``): the
     periods aggregated per fact key, then named (for the department, summed over its
     districts); beside them the class-weeks that are over (last day before ``$as_of``) and how
     they were closed, and the schools in ``scope`` without an active monitor — all their
-    schools, whether or not they have lesson entries, as the record store counts them."""
+    schools, whether or not they have lesson entries, as the record store counts them.
+
+    ``by_week``: the same figures per school year and week of the facts (the trend over the
+    teaching weeks), without the closing and monitor columns."""
     ids, shown, joins = _LEVELS[level]
+    if by_week:
+        ids, shown = ["school_year", "week", *ids], ["a.school_year", "a.week", *shown]
     names = [c.split(".")[1] for c in shown]
     key = names[0]
     where = " AND ".join(["1 = 1", *filters])
@@ -118,10 +123,11 @@ def compliance_sql(level: str, filters: list[str], scope: list[str]) -> str:
         f"FROM facts f WHERE {where} GROUP BY {', '.join('f.' + k for k in ids)})",
         f"n AS (SELECT {', '.join(f'{c} AS {n}' for c, n in zip(shown, names))}, "
         + ", ".join(f"sum(a.{f}) AS {f}" for f in _FIGURES) + f" FROM a {joins} GROUP BY {', '.join(shown)})"]
-    columns = [f"n.{n}" if n != "grade" else "CAST(n.grade AS BIGINT) AS grade" for n in names]
+    columns = [f"n.{n}" if n not in ("grade", "school_year", "week") else f"CAST(n.{n} AS BIGINT) AS {n}"
+               for n in names]
     columns += [f"CAST(n.{f} AS BIGINT) AS {f}" for f in _FIGURES]
     tail = ""
-    if level != "teacher":
+    if level != "teacher" and not by_week:
         grouped = "district_id" if level == "department" else key
         ctes.append(
             f"c AS (SELECT f.{grouped}, count(*) AS weeks_total, "
@@ -137,7 +143,7 @@ def compliance_sql(level: str, filters: list[str], scope: list[str]) -> str:
             ctes.append("w AS (SELECT * FROM c)")
         columns += [f"CAST(coalesce(w.{w}, 0) AS BIGINT) AS {w}" for w in _WEEKS]
         tail += f" LEFT JOIN w ON w.{key} = n.{key}"
-    if level in ("school", "district", "department"):
+    if level in ("school", "district", "department") and not by_week:
         ctes.append(f"m AS (SELECT {'s' if level == 'school' else 'd'}.{key}, "
                     "sum(1 - coalesce(s.has_monitor, 1)) AS schools_without_monitor "
                     "FROM school s JOIN district d ON d.district_id = s.district_id "
@@ -150,13 +156,14 @@ def compliance_sql(level: str, filters: list[str], scope: list[str]) -> str:
 
 def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school", *,
                        school_id: int | None = None, district_id: int | None = None, school_year: int | None = None,
-                       week: int | None = None, week_id: int | None = None,
+                       week: int | None = None, week_id: int | None = None, by_week: bool = False,
                        as_of: dt.date | dt.datetime | None = None, con=None) -> pd.DataFrame:
     """Compliance figures grouped at ``level`` from the analytics store: the columns of
     :func:`core.logbook.compliance.compliance` for that level — names, scheduled, on_time,
     late, missed, pending, on_time_rate, hours_counted, hours_lost; the class-week closing
     columns (weeks_total, weeks_closed_on_time, weeks_closed_late, weeks_open, weeks_reopened)
-    except per teacher; schools_without_monitor for school, district and department."""
+    except per teacher; schools_without_monitor for school, district and department. With
+    ``by_week``, the figures per ``school_year`` and ``week`` (the trend), without those columns."""
     require(actor, Permission.VIEW)
     if level not in _LEVELS:
         raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
@@ -164,7 +171,7 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
                              week=week, week_id=week_id)
     scope, _ = _where(actor, column="s.school_id")
     params["as_of"] = _today(as_of)
-    frame = _run(store, con, compliance_sql(level, filters, scope), params)
+    frame = _run(store, con, compliance_sql(level, filters, scope, by_week=by_week), params)
     if frame.empty:  # as the record store: no groups, no closing or monitor columns
         frame = frame.drop(columns=[c for c in (*_WEEKS, "schools_without_monitor") if c in frame])
     with_rates(frame)
@@ -266,4 +273,15 @@ def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school",
     return issuance_rates(frame, level, as_of)
 
 
-__all__ = ["compliance_figures", "signing_heatmap", "late_signing_distribution", "issuance_figures", "LEVELS"]
+def portable_sql(level: str = "school", *, by_week: bool = False, dialect: str = "trino") -> str:
+    """The compliance aggregate compiled for another engine (``trino``, ``spark``, ``postgres``,
+    …) by sqlglot, with the store's views as tables and ``$as_of`` as a parameter ``?``: what a
+    department runs on Trino or Spark over the same Parquet (docs/analytics.md)."""
+    import sqlglot
+
+    sql = compliance_sql(level, by_week=by_week).replace("$as_of", "CAST(? AS DATE)")
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
+
+
+__all__ = ["compliance_figures", "compliance_sql", "signing_heatmap", "late_signing_distribution", "issuance_figures",
+           "portable_sql", "LEVELS"]

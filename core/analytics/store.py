@@ -45,13 +45,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.access.authz import Actor, Permission, require
-from core.kernel import clock
-from core.kernel.errors import NotFound, RuleViolation
-from core.logbook.compliance import with_rates
 from core.storage.db import Database
 
-LEVELS = ("department", "district", "school", "class", "teacher")
 #: Synthetic facts use ids from here on, so they never meet the record store's.
 SYNTHETIC_ID_BASE = 1_000_000_000
 STATUSES = ("on_time", "late", "missed", "pending")
@@ -645,115 +640,3 @@ def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: 
     store.save_state(state)
     con.close()
     return total
-
-
-# ---------------------------------------------------------------- queries
-#: Per level: the fact columns grouped on, and the dimension that names them (joined after
-#: the aggregation, so the hash table holds integers only: ~4x faster over a city's year).
-_KEYS = {
-    "department": ([], None),
-    "district": (["district_id"], ("district", "district_id", ["district_name"])),
-    "school": (["school_id", "district_id"], ("school", "school_id", ["school_code", "school_name"])),
-    "class": (["class_id", "grade", "school_id"], ("class", "class_id", ["class_name"])),
-    "teacher": (["teacher_id", "school_id"], ("teacher", "teacher_id", ["teacher_code", "teacher_name"])),
-}
-_FIGURES = ("scheduled", "on_time", "late", "missed", "pending")
-
-
-def compliance_sql(level: str = "school", *, by_week: bool = False, filters: tuple[str, ...] = ()) -> str:
-    """The compliance aggregate in DuckDB's SQL (the same definitions as
-    :mod:`core.logbook.compliance`: an unsigned period of a past day counts as missed)."""
-    if level not in _KEYS:
-        raise RuleViolation(f"unknown level {level!r}; one of {', '.join(LEVELS)}")
-    ids, dim = _KEYS[level]
-    keys = (["school_year", "week"] if by_week else []) + ids
-    where = " AND ".join(("1 = 1",) + filters)
-    inner = ("SELECT " + "".join(f"f.{k}, " for k in keys) + "count(*) AS scheduled, "
-             "sum(CASE WHEN f.status = 'on_time' THEN 1 ELSE 0 END) AS on_time, "
-             "sum(CASE WHEN f.status = 'late' THEN 1 ELSE 0 END) AS late, "
-             "sum(CASE WHEN f.status = 'missed' OR (f.status = 'pending' AND f.day < $as_of) THEN 1 ELSE 0 END) "
-             "AS missed, "
-             "sum(CASE WHEN f.status = 'pending' AND f.day >= $as_of THEN 1 ELSE 0 END) AS pending "
-             f"FROM facts f WHERE {where}" + (f" GROUP BY {', '.join('f.' + k for k in keys)}" if keys else ""))
-    if not keys:
-        return inner
-    names = [f"d.{n}" for n in dim[2]] if dim else []
-    join = f" JOIN {dim[0]} d ON d.{dim[1]} = a.{dim[1]}" if dim else ""
-    columns = [f"a.{k}" for k in keys] + names + [f"a.{f}" for f in _FIGURES]
-    return (f"SELECT {', '.join(columns)} FROM ({inner}) a{join} "
-            f"ORDER BY {', '.join('a.' + k for k in keys)}")
-
-
-def _scope(actor: Actor, school_id: int | None, district_id: int | None, school_year: int | None,
-           week: int | None) -> tuple[tuple[str, ...], dict]:
-    filters, params = [], {}
-    if actor.school_ids is not None:
-        if not actor.school_ids:
-            filters.append("false")
-        else:
-            filters.append(f"f.school_id IN ({', '.join(str(int(s)) for s in sorted(actor.school_ids))})")
-    if school_id is not None:
-        if not actor.sees_school(school_id):
-            raise NotFound(f"no school {school_id}")
-        filters.append("f.school_id = $school_id")
-        params["school_id"] = school_id
-    if district_id is not None:
-        filters.append("f.district_id = $district_id")
-        params["district_id"] = district_id
-    if school_year is not None:
-        filters.append("f.school_year = $school_year")
-        params["school_year"] = school_year
-    if week is not None:
-        filters.append("f.week = $week")
-        params["week"] = week
-    return tuple(filters), params
-
-
-def compliance_facts(store: AnalyticsStore, actor: Actor, level: str = "school", *, by_week: bool = False,
-                     school_id: int | None = None, district_id: int | None = None, school_year: int | None = None,
-                     week: int | None = None, as_of: dt.date | None = None, con=None) -> pd.DataFrame:
-    """Compliance figures at ``level`` (optionally per week: the trend) for the caller's scope,
-    from the analytics store. Columns as :func:`core.services.compliance.compliance`:
-    scheduled, on_time, late, missed, pending, on_time_rate, hours_counted, hours_lost."""
-    require(actor, Permission.VIEW)
-    filters, params = _scope(actor, school_id, district_id, school_year, week)
-    params["as_of"] = as_of or clock.now().date()
-    own = con is None
-    con = con or store.connect()
-    try:
-        frame = con.execute(compliance_sql(level, by_week=by_week, filters=filters), params).df()
-    finally:
-        if own:
-            con.close()
-    for col in ("scheduled", "on_time", "late", "missed", "pending"):
-        frame[col] = frame[col].fillna(0).astype("int64")
-    with_rates(frame)
-    return frame
-
-
-def late_minutes(store: AnalyticsStore, actor: Actor, *, school_id: int | None = None,
-                 school_year: int | None = None, week: int | None = None, bucket: int = 5, con=None) -> pd.DataFrame:
-    """How late the late periods were signed: counts per ``bucket``-minute band after the
-    period's end (the late-signing distribution)."""
-    require(actor, Permission.VIEW)
-    filters, params = _scope(actor, school_id, None, school_year, week)
-    where = " AND ".join(("f.status = 'late'",) + filters)
-    sql = (f"SELECT CAST(floor(f.minutes_late / {int(bucket)}) * {int(bucket)} AS INTEGER) AS minutes_from, "
-           f"count(*) AS periods FROM facts f WHERE {where} GROUP BY 1 ORDER BY 1")
-    own = con is None
-    con = con or store.connect()
-    try:
-        return con.execute(sql, params).df()
-    finally:
-        if own:
-            con.close()
-
-
-def portable_sql(level: str = "school", *, by_week: bool = False, dialect: str = "trino") -> str:
-    """The compliance aggregate compiled for another engine (``trino``, ``spark``, ``postgres``,
-    …) by sqlglot, with the store's views as tables and ``$as_of`` as a parameter ``?``: what a
-    department runs on Trino or Spark over the same Parquet (docs/analytics.md)."""
-    import sqlglot
-
-    sql = compliance_sql(level, by_week=by_week).replace("$as_of", "CAST(? AS DATE)")
-    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]

@@ -19,6 +19,7 @@ from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
 from core.kernel.errors import NotFound, RuleViolation
+from core.kernel.paging import PAGE
 from core.kernel.vocabulary import CertificateKind
 from core.storage.db import Database
 from core.storage.models import Certificate, District, School, Staff
@@ -112,4 +113,31 @@ def coverage(db: Database, actor: Actor, level: str = "school", at: dt.datetime 
     for col in ("staff", "with_valid_certificate", "expiring_30_days"):
         frame[col] = frame[col].fillna(0).astype("int64")
     frame["coverage_rate"] = (frame["with_valid_certificate"] / frame["staff"].where(frame["staff"] > 0)).round(4)
+    return frame
+
+
+
+
+def certificate_list(db: Database, actor: Actor, *, expiring_within_days: int | None = None,
+                     school_id: int | None = None, active_only: bool = False,
+                     page: int = 0, page_size: int = PAGE) -> pd.DataFrame:
+    """Registered certificates in scope, soonest expiry first; ``active_only`` leaves out the
+    revoked and expired ones (what can still be revoked)."""
+    require(actor, Permission.VIEW)
+    now = clock.now()
+    stmt = (select(Certificate.id, School.name.label("school_name"), Staff.full_name.label("holder"),
+                   Certificate.kind, Certificate.serial_hex, Certificate.not_after, Certificate.revoked_at)
+            .join(School, School.id == Certificate.school_id).outerjoin(Staff, Staff.id == Certificate.staff_id)
+            .where(actor.school_filter(Certificate.school_id)))
+    if school_id is not None:
+        stmt = stmt.where(Certificate.school_id == school_id)
+    if active_only:
+        stmt = stmt.where(Certificate.revoked_at.is_(None), Certificate.not_after >= now)
+    if expiring_within_days is not None:
+        stmt = stmt.where(Certificate.not_after <= now + dt.timedelta(days=expiring_within_days),
+                          Certificate.not_after >= now, Certificate.revoked_at.is_(None))
+    stmt = stmt.order_by(Certificate.not_after, Certificate.id).limit(page_size).offset(page * page_size)
+    with db.reading() as session:
+        frame = pd.read_sql(stmt, session.connection())
+    frame["kind"] = frame["kind"].map(lambda k: "Con dấu" if k in ("seal", CertificateKind.SEAL) else "Cá nhân")
     return frame

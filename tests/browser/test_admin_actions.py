@@ -7,9 +7,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.logbook import queries
-from core.signatures import DemoPKI
+from core.school import queries as school_queries
+from core.signatures import DemoPKI, certificates
 from core.storage.models import Staff, TimetableSlot, UserAccount
+from core.timetable import queries as timetable_queries
 from core.timetable.services import request_change, version_in_force
 from tests.browser.conftest import actor, card, choose, coming_saturday, perform, school_id, see_in_audit, sign_in
 
@@ -21,7 +22,7 @@ def _pending_request(demo, school_code: str, reason: str) -> int:
     with demo.db.reading() as session:
         version = version_in_force(session, sid, saturday + dt.timedelta(days=2))
         taken = set()
-        for r in queries.pending_change_requests(demo.db, actor(demo.db, f"ht.{school_code.lower()}"),
+        for r in timetable_queries.pending_change_requests(demo.db, actor(demo.db, f"ht.{school_code.lower()}"),
                                                  page_size=500).itertuples():
             taken.add(r.changes)
         slots = session.execute(select(TimetableSlot).where(TimetableSlot.version_id == version.id)
@@ -58,7 +59,7 @@ def test_register_then_revoke_a_certificate(page, demo, tmp_path):
     from asn1crypto import pem
 
     sid = school_id(demo.db, "S0001")
-    staff = queries.staff_list(demo.db, actor(demo.db, "admin"), sid).iloc[3]
+    staff = school_queries.staff_list(demo.db, actor(demo.db, "admin"), sid).iloc[3]
     cred = DemoPKI.load(demo.pki_dir).issue_personal(f"staff-{staff.staff_id}-renewed", staff.full_name,
                                                      not_before=dt.datetime(2026, 1, 1),
                                                      not_after=dt.datetime(2028, 12, 31))
@@ -81,7 +82,7 @@ def test_register_then_revoke_a_certificate(page, demo, tmp_path):
     box.locator("input[type=text]").fill("Giáo viên báo mất thiết bị ký")
     perform(page, box, "đã thu hồi chứng thư")
     see_in_audit(page, demo.url, "certificate.revoke", expect_text="Giáo viên báo mất thiết bị ký")
-    revoked = queries.certificate_list(demo.db, actor(demo.db, "admin"), school_id=sid, page_size=500)
+    revoked = certificates.certificate_list(demo.db, actor(demo.db, "admin"), school_id=sid, page_size=500)
     assert revoked.set_index("serial_hex").loc[cred.serial_hex, "revoked_at"] is not None
     assert page.errors == []
 
@@ -98,7 +99,7 @@ def test_a_bad_certificate_file_is_refused_before_core(page, demo, tmp_path):
 
 def test_principal_records_a_handover(page, demo):
     sid = school_id(demo.db, "S0002")
-    staff = queries.staff_list(demo.db, actor(demo.db, "ht.s0002"), sid)
+    staff = school_queries.staff_list(demo.db, actor(demo.db, "ht.s0002"), sid)
     leaving, replacement = staff.iloc[5], staff.iloc[6]
     sign_in(page, demo.url, "ht.s0002", then="admin")
     box = card(page, "Bàn giao công việc của giáo viên nghỉ / chuyển đi")

@@ -120,7 +120,8 @@ def test_the_overview_trend_comes_from_the_analytics_store(page, demo):
     import json
 
     from core.access.authz import SYSTEM
-    from core.analytics.store import AnalyticsStore, compliance_facts
+    from core.analytics.queries import compliance_figures
+    from core.analytics.store import AnalyticsStore
     from core.logbook.compliance import TREND, compliance
 
     sign_in(page, demo.url, "so.giamsat")
@@ -128,7 +129,7 @@ def test_the_overview_trend_comes_from_the_analytics_store(page, demo):
     state = json.loads((demo.root / "analytics" / "state.json").read_text())
     assert state["weeks"] and state["refreshed_at"]
     store = AnalyticsStore(demo.root / "analytics")
-    ours = compliance_facts(store, SYSTEM, "department", by_week=True)
+    ours = compliance_figures(store, SYSTEM, "department", by_week=True)
     theirs = compliance(demo.db, SYSTEM, TREND)
     assert list(ours["scheduled"]) == list(theirs["scheduled"]) and list(ours["on_time"]) == list(theirs["on_time"])
     assert page.errors == []

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from core.demo.synthetic import Scale
 from core.kernel.vocabulary import TranscriptStatus
-from core.logbook import queries
 from core.storage.models import SchoolClass, Transcript
 from core.transcripts import figures as transcript_figures
+from core.transcripts import queries as transcript_queries
 from core.transcripts import workflow
 from tests.browser.conftest import actor, card, choose, school_id, see_in_audit, sign_in
 
@@ -39,7 +39,7 @@ def test_issuance_page_shows_the_blocking_steps(page, demo):
 
 def test_principal_batch_signs_a_class_with_progress_and_result(page, demo):
     sid = school_id(demo.db, "S0002")
-    classes = queries.transcript_classes(demo.db, actor(demo.db, "ht.s0002"), sid)
+    classes = transcript_queries.transcript_classes(demo.db, actor(demo.db, "ht.s0002"), sid)
     target = classes[classes["homeroom_signed"] > 0].iloc[0]
     sign_in(page, demo.url, "ht.s0002", then="admin")
     box = card(page, "Ký duyệt và đóng dấu học bạ hàng loạt")
@@ -48,14 +48,14 @@ def test_principal_batch_signs_a_class_with_progress_and_result(page, demo):
     box.locator("input[type=checkbox]").check()
     box.locator("button", has_text="Bắt đầu ký").click()
     box.locator(".alert", has_text="sai mã PIN").wait_for(timeout=30000)
-    assert queries.transcript_classes(demo.db, actor(demo.db, "ht.s0002"), sid) \
+    assert transcript_queries.transcript_classes(demo.db, actor(demo.db, "ht.s0002"), sid) \
         .set_index("class_id").loc[target.class_id, "issued"] == 0            # nothing signed
     box.locator("input[type=password]").fill("1234")
     box.locator("input[type=checkbox]").check()
     box.locator("button", has_text="Bắt đầu ký").click()
     box.locator(".progress, progress").first.wait_for(timeout=30000)      # the progress bar shows
     box.locator(".alert", has_text=f"đã ký và cấp {target.homeroom_signed} học bạ").wait_for(timeout=120000)
-    after = queries.transcript_classes(demo.db, actor(demo.db, "ht.s0002"), sid).set_index("class_id")
+    after = transcript_queries.transcript_classes(demo.db, actor(demo.db, "ht.s0002"), sid).set_index("class_id")
     assert after.loc[target.class_id, "issued"] == target.homeroom_signed
     n = target.homeroom_signed
     box.locator(f"text=Hoàn tất: đã xử lý {n}/{n} học bạ.").wait_for(timeout=30000)
@@ -87,7 +87,7 @@ def test_the_batch_lists_what_it_could_not_sign(page, demo):
 
 def test_cancel_and_reissue_then_the_code_reports_it(page, demo):
     sid = school_id(demo.db, "S0001")
-    listed = queries.transcript_list(demo.db, actor(demo.db, "ht.s0001"), school_id=sid,
+    listed = transcript_queries.transcript_list(demo.db, actor(demo.db, "ht.s0001"), school_id=sid,
                                      status=TranscriptStatus.ISSUED)
     code = listed.iloc[-1]["code"]
     sign_in(page, demo.url, "ht.s0001", then="admin")

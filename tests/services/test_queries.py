@@ -2,8 +2,10 @@
 import datetime as dt
 
 from core.access.authz import SYSTEM
+from core.access.queries import audit_trail
 from core.logbook.entries import generate_week, mark_missed, sign_entry
-from core.logbook.queries import audit_trail, certificate_list, missed_lessons, week_closing
+from core.logbook.queries import missed_lessons, week_closing
+from core.signatures.certificates import certificate_list
 from tests.world import MONDAY
 
 AFTER = dt.datetime.combine(MONDAY + dt.timedelta(days=6), dt.time(12))
@@ -89,8 +91,8 @@ def test_late_signing_distribution_buckets_scope_and_filters(world):
 
 
 def test_audit_trail_filters_and_paging(world, monkeypatch):
+    from core.access.queries import audit_actions
     from core.kernel import clock
-    from core.logbook.queries import audit_actions
     real_now = clock.now
     monkeypatch.setattr(clock, "now", lambda: dt.datetime(2025, 10, 20, 10, 0))
     generate_week(world.db, SYSTEM, world.ids["B"], world.ids["week1"])      # dated 20/10/2025
@@ -125,7 +127,8 @@ def test_pending_change_requests_and_pickers(world):
     import pytest
 
     from core.kernel.errors import PermissionDenied
-    from core.logbook.queries import pending_change_requests, schools_in_scope, staff_list
+    from core.school.queries import schools_in_scope, staff_list
+    from core.timetable.queries import pending_change_requests
     from core.timetable.services import request_change
     saturday = dt.datetime.combine(dt.date.today() + dt.timedelta(days=(5 - dt.date.today().weekday()) % 7 or 7),
                                    dt.time(9))
@@ -151,7 +154,7 @@ def test_transcript_list_and_classes_scoped_filtered_and_counted(db, tmp_path):
     from core.demo.synthetic import Scale, generate
     from core.kernel.errors import PermissionDenied
     from core.kernel.vocabulary import TranscriptStatus
-    from core.logbook.queries import transcript_classes, transcript_list
+    from core.transcripts.queries import transcript_classes, transcript_list
     generate(db, Scale(districts=1, schools_per_district=2, classes_per_school=1, weeks=0, students_per_class=4,
                        seed=5), pki_dir=tmp_path / "pki", progress=False)
     generate_transcripts(db, pki_dir=tmp_path / "pki", classes_per_school=1, stages=("issued", "homeroom_signed"),
@@ -180,8 +183,9 @@ def test_weeks_monitors_and_certificate_filters(world):
     import pytest
 
     from core.access.admin import assign_monitor
+    from core.access.queries import monitor_assignments
     from core.kernel.errors import PermissionDenied
-    from core.logbook.queries import monitor_assignments, weeks_in_scope
+    from core.logbook.queries import weeks_in_scope
     generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week2"])
     assert list(weeks_in_scope(world.db, world.actor("mon_a"))["week_id"]) == [world.ids["week2"]]
     assert weeks_in_scope(world.db, world.actor("mon_b")).empty
