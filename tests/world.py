@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from core.access.authz import SYSTEM, Actor, actor_for
 from core.kernel.vocabulary import CertificateKind, Role, SchoolLevel, Sex
+from core.logbook.rules.signing_window import DEFAULT_GRACE_SECONDS
 from core.storage.db import Database
 from core.storage.models import (
     BellPeriod,
@@ -69,9 +70,9 @@ def build_world(db: Database, pki, keys) -> World:
         s.add_all([q1, q3])
         s.flush()
         a = School(district_id=q1.id, code="A01", name="THCS Trần Văn Ơn", level=SchoolLevel.LOWER_SECONDARY,
-                   signing_grace_seconds=300, lesson_rating_enabled=True)
+                   signing_grace_seconds=DEFAULT_GRACE_SECONDS, lesson_rating_enabled=True)
         b = School(district_id=q3.id, code="B01", name="THCS Colette", level=SchoolLevel.LOWER_SECONDARY,
-                   signing_grace_seconds=300, lesson_rating_enabled=True)
+                   signing_grace_seconds=DEFAULT_GRACE_SECONDS, lesson_rating_enabled=True)
         s.add_all([a, b])
         s.flush()
         year = SchoolYear(department_id=dep.id, name="2025-2026", start_date=dt.date(2025, 9, 8),

@@ -34,6 +34,7 @@ from core.analytics.store import AnalyticsStore
 from core.kernel import clock
 from core.kernel.errors import RuleViolation
 from core.logbook.compliance import with_rates
+from core.logbook.rules.signing_window import decided_sql, hours_counted_sql, missed_sql, pending_sql
 
 #: Per level: the fact columns aggregated on, the columns shown (from the dimensions joined
 #: to the aggregate ``a``), and those joins — the same columns as the record store's levels.
@@ -116,10 +117,10 @@ def compliance_sql(level: str, filters: list[str] = (), scope: list[str] = (), *
     where = " AND ".join(["1 = 1", *filters])
     ctes = [
         f"a AS (SELECT {', '.join('f.' + k for k in ids)}, count(*) AS scheduled, "
-        "sum(CASE WHEN f.status = 'on_time' THEN 1 ELSE 0 END) AS on_time, "
+        f"sum(CASE WHEN {hours_counted_sql('f.status')} THEN 1 ELSE 0 END) AS on_time, "
         "sum(CASE WHEN f.status = 'late' THEN 1 ELSE 0 END) AS late, "
-        "sum(CASE WHEN f.status = 'missed' OR (f.status = 'pending' AND f.day < $as_of) THEN 1 ELSE 0 END) AS missed, "
-        "sum(CASE WHEN f.status = 'pending' AND f.day >= $as_of THEN 1 ELSE 0 END) AS pending "
+        f"sum(CASE WHEN {missed_sql('f.status', 'f.day')} THEN 1 ELSE 0 END) AS missed, "
+        f"sum(CASE WHEN {pending_sql('f.status', 'f.day')} THEN 1 ELSE 0 END) AS pending "
         f"FROM facts f WHERE {where} GROUP BY {', '.join('f.' + k for k in ids)})",
         f"n AS (SELECT {', '.join(f'{c} AS {n}' for c, n in zip(shown, names))}, "
         + ", ".join(f"sum(a.{f}) AS {f}" for f in _FIGURES) + f" FROM a {joins} GROUP BY {', '.join(shown)})"]
@@ -187,12 +188,12 @@ def signing_heatmap(store: AnalyticsStore, actor: Actor, *, school_id: int | Non
     require(actor, Permission.VIEW)
     filters, params = _where(actor, school_id=school_id)
     params["as_of"] = _today(as_of)
-    where = " AND ".join(["(f.status <> 'pending' OR f.day < $as_of)", *filters])
+    where = " AND ".join([decided_sql("f.status", "f.day"), *filters])
     # by day first (a few hundred groups), the weekday of those: not a date function per period
     sql = ("SELECT CAST(isodow(d.day) + 1 AS BIGINT) AS weekday, CAST(d.period_no AS BIGINT) AS period_no, "
            "CAST(sum(d.periods) AS BIGINT) AS periods, CAST(sum(d.on_time) AS BIGINT) AS on_time FROM ("
            "SELECT f.day, f.period_no, count(*) AS periods, "
-           "sum(CASE WHEN f.status = 'on_time' THEN 1 ELSE 0 END) AS on_time "
+           f"sum(CASE WHEN {hours_counted_sql('f.status')} THEN 1 ELSE 0 END) AS on_time "
            f"FROM facts f WHERE {where} GROUP BY 1, 2) d GROUP BY 1, 2 ORDER BY 1, 2")
     frame = _run(store, con, sql, params)
     frame["on_time_rate"] = (frame["on_time"] / frame["periods"]).round(4)

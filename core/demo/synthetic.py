@@ -51,7 +51,7 @@ from core.kernel.vocabulary import (
     WeekCloseStatus,
 )
 from core.logbook.entries import plan_week_entries
-from core.logbook.rules.signing_window import classify_signing
+from core.logbook.rules.signing_window import DEFAULT_GRACE_SECONDS, classify_signing
 from core.logbook.rules.weekly_close import close_deadline
 from core.school.rules import curriculum
 from core.school.rules.personal_id import make_personal_id
@@ -100,7 +100,7 @@ HOLIDAYS = {dt.date(2026, 1, 1): "Tết Dương lịch", dt.date(2026, 4, 27): "
             dt.date(2026, 4, 30): "Ngày Giải phóng miền Nam, thống nhất đất nước",
             dt.date(2026, 5, 1): "Ngày Quốc tế Lao động"}
 PROVINCE = "079"  # Thành phố Hồ Chí Minh
-GRACE_SECONDS = 300
+GRACE_SECONDS = DEFAULT_GRACE_SECONDS
 
 # ---------------------------------------------------------------- names
 DISTRICT_NAMES = ["Quận 1", "Quận 3", "Quận 5", "Quận 10", "Bình Thạnh", "Gò Vấp", "Phú Nhuận", "Tân Bình",

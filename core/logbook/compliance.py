@@ -25,6 +25,7 @@ from core.access.authz import Actor, Permission, require
 from core.kernel import clock
 from core.kernel.errors import RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
+from core.logbook.rules.signing_window import counts_as_teaching_hours, is_missed, is_pending
 from core.storage.db import Database
 from core.storage.models import (
     Department,
@@ -100,16 +101,15 @@ def compliance(db: Database, actor: Actor, level: str = "school", *, school_year
     as_of = as_of or clock.now()
     keys, joins = _keys(level)
     today = as_of.date()
-    past_pending = and_(E.status == EntryStatus.PENDING, E.day < today)
 
     def count_if(cond):
         return func.sum(case((cond, 1), else_=0))
 
     stmt = (select(*keys, func.count().label("scheduled"),
-                   count_if(E.status == EntryStatus.ON_TIME).label("on_time"),
+                   count_if(counts_as_teaching_hours(E.status)).label("on_time"),
                    count_if(E.status == EntryStatus.LATE).label("late"),
-                   count_if(or_(E.status == EntryStatus.MISSED, past_pending)).label("missed"),
-                   count_if(and_(E.status == EntryStatus.PENDING, E.day >= today)).label("pending"))
+                   count_if(is_missed(E.status, E.day, today)).label("missed"),
+                   count_if(is_pending(E.status, E.day, today)).label("pending"))
             .select_from(E).join(S, S.id == E.school_id).join(D, D.id == S.district_id)
             .join(W, W.id == E.week_id))
     for target, on in joins:

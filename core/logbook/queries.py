@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Integer, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, literal_column, select
 
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
@@ -16,6 +16,7 @@ from core.kernel.vocabulary import (
     EntryStatus,
     WeekCloseStatus,
 )
+from core.logbook.rules.signing_window import counts_as_teaching_hours, is_decided, is_missed
 from core.storage.db import Database
 from core.storage.models import (
     LogbookEntry,
@@ -35,14 +36,15 @@ def missed_lessons(db: Database, actor: Actor, *, school_id: int | None = None, 
     require(actor, Permission.VIEW)
     as_of = as_of or clock.now()
     E = LogbookEntry
-    statuses = [EntryStatus.MISSED] + ([EntryStatus.LATE] if include_late else [])
-    unsigned_past = and_(E.status == EntryStatus.PENDING, E.day < as_of.date())
+    shown = is_missed(E.status, E.day, as_of.date())
+    if include_late:
+        shown = shown | (E.status == EntryStatus.LATE)
     stmt = (select(E.id.label("entry_id"), School.name.label("school_name"), SchoolClass.name.label("class_name"),
                    E.day, E.period_no, Subject.name.label("subject"), Staff.full_name.label("teacher"),
                    E.status, E.signed_at, E.period_end)
             .join(School, School.id == E.school_id).join(SchoolClass, SchoolClass.id == E.class_id)
             .join(Subject, Subject.id == E.subject_id).join(Staff, Staff.id == E.teacher_id)
-            .where(actor.school_filter(E.school_id), or_(E.status.in_(statuses), unsigned_past)))
+            .where(actor.school_filter(E.school_id), shown))
     if school_id is not None:
         stmt = stmt.where(E.school_id == school_id)
     if week_id is not None:
@@ -95,9 +97,9 @@ def signing_heatmap(db: Database, actor: Actor, *, school_id: int | None = None,
     as_of = as_of or clock.now()
     E = LogbookEntry
     weekday = func.extract("dow", E.day) if db.is_postgres else func.strftime("%w", E.day)
-    decided = or_(E.status != EntryStatus.PENDING, E.day < as_of.date())
+    decided = is_decided(E.status, E.day, as_of.date())
     stmt = (select(weekday.label("weekday"), E.period_no, func.count().label("periods"),
-                   func.sum(case((E.status == EntryStatus.ON_TIME, 1), else_=0)).label("on_time"))
+                   func.sum(case((counts_as_teaching_hours(E.status), 1), else_=0)).label("on_time"))
             .where(actor.school_filter(E.school_id), decided).group_by(weekday, E.period_no))
     if school_id is not None:
         stmt = stmt.where(E.school_id == school_id)

@@ -39,6 +39,7 @@ from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel.errors import ImportRejected, InvalidPersonalId, SohoaError
 from core.kernel.vocabulary import Ownership, Role, SchoolLevel, Sex, StaffRole
+from core.logbook.rules.signing_window import DEFAULT_GRACE_SECONDS
 from core.school.rules.personal_id import validate_personal_id
 from core.storage.bulk import allocate_ids, bulk_insert
 from core.storage.db import Database
@@ -483,7 +484,7 @@ def _schools(ctx: _Context, rows: _Rows) -> Writer:
                                   for i, (code, name) in zip(ids, made)])
         district_ids = {code: d.id for code, d in districts.items()} | {code: i for i, (code, _) in zip(ids, made)}
         bulk_insert(s, School, [{"id": i, "district_id": district_ids[d], "code": code, "name": name, "level": level,
-                                 "ownership": own, "signing_grace_seconds": 300, "lesson_rating_enabled": True}
+                                 "ownership": own, "signing_grace_seconds": DEFAULT_GRACE_SECONDS, "lesson_rating_enabled": True}
                                 for i, (code, name, d, level, own) in zip(allocate_ids(s, School, len(new)), new)])
         return {"schools": len(new), "districts": len(made)}
     return write

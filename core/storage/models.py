@@ -95,7 +95,9 @@ class School(Base):
     name: Mapped[str] = mapped_column(String(200))
     level: Mapped[SchoolLevel] = mapped_column(_enum(SchoolLevel))
     ownership: Mapped[Ownership] = mapped_column(_enum(Ownership), default=Ownership.PUBLIC)
-    signing_grace_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    #: the school's signing grace after a period's end; it starts at the rule's
+    #: ``core.logbook.rules.signing_window.DEFAULT_GRACE`` (set by whoever creates the school)
+    signing_grace_seconds: Mapped[int] = mapped_column(Integer)
     lesson_rating_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
     district: Mapped[District] = relationship()

@@ -215,8 +215,6 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
     Signed in chunks of :data:`CHUNK` transactions, so a stopped batch resumes where it stopped
     and issues nothing twice; the result lists what was signed and what was not and why."""
     require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
-    if actor.role != Role.PRINCIPAL:
-        raise PermissionDenied("only the principal signs transcripts in batch")
     at = clock.now()
     with db.reading() as session:
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)

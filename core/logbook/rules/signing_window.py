@@ -1,9 +1,21 @@
-"""When a lesson entry may be signed, and what counts as teaching hours (regulations.md 4.3).
+"""When a lesson entry may be signed, and what counts as teaching hours (giờ giảng).
 
-HCMC rule (seed 000): "giáo viên phải ký số trong tiết dạy … và chậm nhất 5 phút sau khi
-kết thúc tiết dạy"; "tiết không ký sẽ không được tính giờ giảng". Our reading of the
-boundaries, which the sources leave open: the window is [period start, period end + grace]
-with both ends included, to the second.
+The HCMC Department of Education and Training's rules for the digital logbook from school year
+2025-2026 (sodaubai.hcm.edu.vn): "giáo viên phải ký số trong tiết dạy … và chậm nhất 5 phút sau
+khi kết thúc tiết dạy"; "tiết không ký sẽ không được tính giờ giảng". Our reading of the
+boundaries, which the sources leave open: the window is [period start, period end + grace] with
+both ends included, to the second.
+
+Some of these rules must also run inside a database (the record store's aggregates, the
+analytics store's facts). Their SQL forms live here, beside the Python forms, and
+``tests/rules/test_rule_forms.py`` proves them equal on worked examples:
+
+- :func:`is_missed`, :func:`is_pending`, :func:`is_decided`, :func:`counts_as_teaching_hours`
+  are written with comparison and ``&``/``|`` operators only, so the *same* function evaluates a
+  Python value and builds a SQLAlchemy expression over columns;
+- :func:`missed_sql`, :func:`pending_sql`, :func:`decided_sql`, :func:`hours_counted_sql` are
+  the same predicates as SQL text, for the DuckDB (and Trino, Spark) queries of the analytics
+  store.
 """
 from __future__ import annotations
 
@@ -12,7 +24,10 @@ import datetime as dt
 from core.kernel.errors import RuleViolation
 from core.kernel.vocabulary import EntryStatus
 
+#: The signing grace after the period's end: 5 minutes (the one home of this number; a school
+#: may be given another, ``school.signing_grace_seconds``, which starts at this).
 DEFAULT_GRACE = dt.timedelta(minutes=5)
+DEFAULT_GRACE_SECONDS = int(DEFAULT_GRACE.total_seconds())
 
 
 def classify_signing(signed_at: dt.datetime, period_start: dt.datetime, period_end: dt.datetime,
@@ -40,12 +55,49 @@ def classify_signing(signed_at: dt.datetime, period_start: dt.datetime, period_e
 
 def status_as_of(status: EntryStatus, day: dt.date, as_of: dt.datetime) -> EntryStatus:
     """An unsigned entry becomes MISSED once its day is over."""
-    if status == EntryStatus.PENDING and as_of.date() > day:
+    if is_missed(status, day, as_of.date()):
         return EntryStatus.MISSED
     return status
 
 
-def counts_as_teaching_hours(status: EntryStatus) -> bool:
+def is_missed(status, day, today):
+    """Missed (không ký): marked missed, or still unsigned on a day before ``today``.
+    On values or on SQL columns alike."""
+    return (status == EntryStatus.MISSED) | ((status == EntryStatus.PENDING) & (day < today))
+
+
+def is_pending(status, day, today):
+    """Still to be signed: unsigned and its day is not over. On values or on SQL columns."""
+    return (status == EntryStatus.PENDING) & (day >= today)
+
+
+def is_decided(status, day, today):
+    """Decided by ``today``: signed (on time or late), marked missed, or its day is over."""
+    return (status != EntryStatus.PENDING) | (day < today)
+
+
+def counts_as_teaching_hours(status):
     """Only a period signed on time counts as teaching hours (giờ giảng); the credit goes to
-    the teacher who taught and signed it, the substitute when there is one."""
+    the teacher who taught and signed it, the substitute when there is one. On values or on SQL
+    columns alike."""
     return status == EntryStatus.ON_TIME
+
+
+def missed_sql(status: str = "status", day: str = "day", today: str = "$as_of") -> str:
+    """:func:`is_missed` as SQL text (column names and the ``today`` parameter given)."""
+    return f"({status} = 'missed' OR ({status} = 'pending' AND {day} < {today}))"
+
+
+def pending_sql(status: str = "status", day: str = "day", today: str = "$as_of") -> str:
+    """:func:`is_pending` as SQL text."""
+    return f"({status} = 'pending' AND {day} >= {today})"
+
+
+def decided_sql(status: str = "status", day: str = "day", today: str = "$as_of") -> str:
+    """:func:`is_decided` as SQL text."""
+    return f"({status} <> 'pending' OR {day} < {today})"
+
+
+def hours_counted_sql(status: str = "status") -> str:
+    """:func:`counts_as_teaching_hours` as SQL text."""
+    return f"({status} = 'on_time')"

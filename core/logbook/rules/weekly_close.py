@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.kernel.errors import PermissionDenied, RuleViolation
-from core.kernel.vocabulary import Role, WeekCloseStatus
+from core.kernel.errors import RuleViolation
+from core.kernel.vocabulary import WeekCloseStatus
 
 #: The week must be closed by the end of the following Monday to count as on time (our choice:
 #: the sources set no deadline; the logbook of the new week is published that Monday).
 CLOSE_DEADLINE_DAYS = 7
-
-#: Who may reopen a closed week (admin action, reason mandatory, audited).
-REOPEN_ROLES = frozenset({Role.PRINCIPAL, Role.DISTRICT_SUPERVISOR, Role.DEPARTMENT_SUPERVISOR,
-                          Role.ADMINISTRATOR})
 
 
 def require_week_over(last_school_day: dt.date, now: dt.datetime) -> None:
@@ -48,11 +44,9 @@ def require_principal_step(status: WeekCloseStatus) -> None:
         )
 
 
-def require_reopen(role: Role, status: WeekCloseStatus, reason: str) -> None:
-    """Reopening a closed week: authorised roles only, with a mandatory reason."""
-    if role not in REOPEN_ROLES:
-        raise PermissionDenied(f"role {role.value} may not reopen a closed week",
-                               message_vi="Bạn không có quyền mở lại sổ đã chốt")
+def require_reopen(status: WeekCloseStatus, reason: str) -> None:
+    """Reopening a closed week: only a closed week, with a mandatory reason. Who may reopen is
+    the permission ``REOPEN_WEEK`` (:mod:`core.access.authz`), checked by the service."""
     if status != WeekCloseStatus.CLOSED:
         raise RuleViolation(f"only a closed week can be reopened (this one is {status.value})",
                             message_vi="Chỉ mở lại được sổ tuần đã chốt")

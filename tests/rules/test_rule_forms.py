@@ -1,0 +1,72 @@
+"""Where a rule must run inside a database, its SQL form is the same rule: evaluated in Python,
+as a SQLAlchemy expression on PostgreSQL and on the embedded default, and as SQL text in DuckDB
+(the analytics store), each worked example gets the same answer."""
+import datetime as dt
+
+import duckdb
+import pytest
+from sqlalchemy import Date, case, literal, select, union_all
+
+from core.kernel.vocabulary import EntryStatus
+from core.logbook.rules.signing_window import (
+    counts_as_teaching_hours,
+    decided_sql,
+    hours_counted_sql,
+    is_decided,
+    is_missed,
+    is_pending,
+    missed_sql,
+    pending_sql,
+    status_as_of,
+)
+from core.storage.models import LogbookEntry
+
+TODAY = dt.date(2025, 10, 8)  # a Wednesday
+YESTERDAY, TOMORROW = TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1)
+
+#: (status stored, the period's day) → (missed, pending, decided, counts as teaching hours)
+EXAMPLES = [
+    (EntryStatus.PENDING, YESTERDAY, (True, False, True, False)),    # unsigned after its day: missed
+    (EntryStatus.PENDING, TODAY, (False, True, False, False)),       # today, not signed yet: still pending
+    (EntryStatus.PENDING, TOMORROW, (False, True, False, False)),
+    (EntryStatus.MISSED, YESTERDAY, (True, False, True, False)),     # marked missed by the nightly job
+    (EntryStatus.ON_TIME, TODAY, (False, False, True, True)),        # signed in [start, end + 5:00]: counted
+    (EntryStatus.ON_TIME, YESTERDAY, (False, False, True, True)),
+    (EntryStatus.LATE, TODAY, (False, False, True, False)),          # signed after end + 5:00: not counted
+    (EntryStatus.LATE, YESTERDAY, (False, False, True, False)),
+]
+PYTHON = (is_missed, is_pending, is_decided)
+
+
+def test_python_forms_on_the_worked_examples():
+    for status, day, expected in EXAMPLES:
+        got = tuple(bool(rule(status, day, TODAY)) for rule in PYTHON) + (bool(counts_as_teaching_hours(status)),)
+        assert got == expected, (status, day)
+        as_of = dt.datetime.combine(TODAY, dt.time(6, 0))
+        assert (status_as_of(status, day, as_of) == EntryStatus.MISSED) == expected[0]
+
+
+def test_sqlalchemy_forms_equal_the_python_forms(db):
+    status_type = LogbookEntry.__table__.c.status.type
+    rows = union_all(*[select(literal(n).label("n"), literal(status, status_type).label("status"),
+                              literal(day, Date()).label("day")) for n, (status, day, _) in enumerate(EXAMPLES)]
+                     ).subquery()
+    flags = [case((rule(rows.c.status, rows.c.day, TODAY), 1), else_=0) for rule in PYTHON]
+    flags.append(case((counts_as_teaching_hours(rows.c.status), 1), else_=0))
+    with db.reading() as session:
+        got = session.execute(select(rows.c.n, *flags).order_by(rows.c.n)).all()
+    assert [tuple(bool(v) for v in row[1:]) for row in got] == [expected for _, _, expected in EXAMPLES]
+
+
+def test_sql_text_forms_equal_the_python_forms_in_duckdb():
+    values = ", ".join(f"({n}, '{status.value}', DATE '{day}')" for n, (status, day, _) in enumerate(EXAMPLES))
+    sql = (f"SELECT {missed_sql()}, {pending_sql()}, {decided_sql()}, {hours_counted_sql()} "
+           f"FROM (VALUES {values}) t(n, status, day) ORDER BY n")
+    got = duckdb.connect().execute(sql, {"as_of": TODAY}).fetchall()
+    assert [tuple(row) for row in got] == [expected for _, _, expected in EXAMPLES]
+
+
+@pytest.mark.parametrize("status", list(EntryStatus))
+def test_a_period_is_exactly_one_of_pending_or_decided(status):
+    for day in (YESTERDAY, TODAY, TOMORROW):
+        assert bool(is_pending(status, day, TODAY)) != bool(is_decided(status, day, TODAY))
