@@ -17,6 +17,7 @@ from core.kernel.documents import entry_document, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
 from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours, is_missed
+from core.signatures.rules.validity import validity_problem
 from core.storage.bulk import allocate_ids, among, bulk_insert
 from core.storage.db import Database, is_postgres
 from core.storage.models import (
@@ -286,13 +287,9 @@ def registered_certificate(session: Session, staff_id: int, fingerprint: str, at
     if cert is None or cert.staff_id != staff_id:
         raise PermissionDenied("the signing certificate is not registered to this teacher",
                                message_vi="Chứng thư số không thuộc giáo viên này")
-    if not (cert.not_before <= at <= cert.not_after):
-        raise RuleViolation(f"the signing certificate is not valid at {at:%d/%m/%Y %H:%M} "
-                            f"(valid {cert.not_before:%d/%m/%Y}–{cert.not_after:%d/%m/%Y})",
-                            message_vi="Chứng thư số đã hết hạn hoặc chưa có hiệu lực")
-    if cert.revoked_at is not None and cert.revoked_at <= at:
-        raise RuleViolation(f"the signing certificate was revoked on {cert.revoked_at:%d/%m/%Y}",
-                            message_vi="Chứng thư số đã bị thu hồi")
+    problem = validity_problem(cert.not_before, cert.not_after, cert.revoked_at, at)
+    if problem:
+        raise RuleViolation(f"the signing {problem[1][4:]}", message_vi=problem[2])
     return cert
 
 

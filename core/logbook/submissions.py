@@ -49,6 +49,7 @@ from core.kernel.vocabulary import CertificateKind, EntryStatus, WeekCloseStatus
 from core.logbook.entries import entries_bytes
 from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours
 from core.signatures.cms import TrustStore, read_signature, signer_fingerprint, verify_read
+from core.signatures.rules.validity import validity_problem
 from core.storage.bulk import among, bulk_insert, bulk_update
 from core.storage.db import Database, is_postgres
 from core.storage.models import Certificate, LogbookEntry, School, Submission, WeekClose
@@ -275,9 +276,9 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                 if cert is None or cert.staff_id != actor.staff_id:
                     raise BadSignature("the signing certificate is not registered to this teacher",
                                        message_vi="Chứng thư số không thuộc giáo viên này")
-                if not (cert.not_before <= at <= cert.not_after) or (cert.revoked_at and cert.revoked_at <= at):
-                    raise BadSignature("the signing certificate is expired or revoked",
-                                       message_vi="Chứng thư số đã hết hạn hoặc bị thu hồi")
+                problem = validity_problem(cert.not_before, cert.not_after, cert.revoked_at, at)
+                if problem:
+                    raise BadSignature(f"the signing {problem[1][4:]}", message_vi=problem[2])
                 if entry.id in taken:  # the same entry twice in one batch: the first good one signs
                     raise Conflict(f"entry {entry.id} is already signed", message_vi="Tiết học đã được ký")
                 # before the period starts, or after its day: refused (regulations: signing window)

@@ -16,6 +16,7 @@ from core.logbook.entries import _entry_for, entry_bytes
 from core.logbook.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
 from core.signatures.cms import FAILED, INDETERMINATE, PASSED, TrustStore, Verification, verify_detached
 from core.signatures.pades import verify_pdf
+from core.signatures.rules.validity import revoked_by
 from core.storage.db import Database
 from core.storage.models import Certificate, SchoolClass, WeekClose
 
@@ -80,7 +81,7 @@ def verify_entry_signature(db: Database, actor: Actor, entry_id: int, trust: Tru
             if result.valid:
                 revoked = session.scalar(select(Certificate.revoked_at).where(
                     Certificate.fingerprint == result.signer_fingerprint))
-                if revoked is not None and revoked <= entry.signed_at:
+                if revoked_by(revoked, entry.signed_at):
                     result = Verification(FAILED, "REVOKED", result.signer_fingerprint, result.signer_subject,
                                           result.signing_time, f"the certificate was revoked on {revoked:%d/%m/%Y}")
         return VerificationReport(f"logbook entry {entry_id}", [SignatureReport("teacher", result)])

@@ -13,7 +13,7 @@ import hashlib
 
 import pandas as pd
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 
 from core.access import audit
 from core.access.authz import Actor, Permission, require
@@ -21,6 +21,7 @@ from core.kernel import clock
 from core.kernel.errors import NotFound, RuleViolation
 from core.kernel.paging import PAGE
 from core.kernel.vocabulary import CertificateKind
+from core.signatures.rules import validity
 from core.storage.db import Database
 from core.storage.models import Certificate, District, School, Staff
 
@@ -86,8 +87,7 @@ def revoke_certificate(db: Database, actor: Actor, certificate_id: int, reason: 
 
 def valid_at(at: dt.datetime):
     """SQL condition: the certificate is usable at ``at``."""
-    return and_(Certificate.not_before <= at, Certificate.not_after >= at,
-                or_(Certificate.revoked_at.is_(None), Certificate.revoked_at > at))
+    return validity.valid_at(Certificate.not_before, Certificate.not_after, Certificate.revoked_at, at)
 
 
 def coverage(db: Database, actor: Actor, level: str = "school", at: dt.datetime | None = None) -> pd.DataFrame:
@@ -132,7 +132,7 @@ def certificate_list(db: Database, actor: Actor, *, expiring_within_days: int | 
     if school_id is not None:
         stmt = stmt.where(Certificate.school_id == school_id)
     if active_only:
-        stmt = stmt.where(Certificate.revoked_at.is_(None), Certificate.not_after >= now)
+        stmt = stmt.where(validity.valid_at(Certificate.not_before, Certificate.not_after, Certificate.revoked_at, now))
     if expiring_within_days is not None:
         stmt = stmt.where(Certificate.not_after <= now + dt.timedelta(days=expiring_within_days),
                           Certificate.not_after >= now, Certificate.revoked_at.is_(None))

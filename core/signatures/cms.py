@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from core.kernel import clock
+from core.signatures.rules.validity import validity_problem
 
 PASSED, INDETERMINATE, FAILED = "PASSED", "INDETERMINATE", "FAILED"
 
@@ -283,12 +284,9 @@ def verify_read(data: bytes, parsed: "ReadSignature | Verification", trust: Trus
                      fingerprint, subject, when)
     if when is None:
         return _fail(INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "no signing time", fingerprint, subject)
-    if when < chain.not_before:
-        return _fail(INDETERMINATE, "NOT_YET_VALID", f"the certificate was not yet valid at {when}",
-                     fingerprint, subject, when)
-    if when > chain.not_after:
-        return _fail(INDETERMINATE, "EXPIRED", f"the certificate had expired at {when}",
-                     fingerprint, subject, when)
+    problem = validity_problem(chain.not_before, chain.not_after, None, when)
+    if problem:  # outside the chain's validity at the signing time: INDETERMINATE (ETSI EN 319 102-1)
+        return _fail(INDETERMINATE, problem[0], problem[1], fingerprint, subject, when)
     if trust.revocation_checker is not None:
         try:
             problem = trust.revocation_checker(x509.load_der_x509_certificate(parsed.cert_der), when)

@@ -16,6 +16,7 @@ import urllib.request
 from cryptography import x509
 
 from core.kernel import clock
+from core.signatures.rules.validity import revoked_by
 
 
 class CrlChecker:
@@ -51,6 +52,6 @@ class CrlChecker:
         if entry is None:
             return None
         revoked_at = clock.from_utc(entry.revocation_date_utc)
-        if revoked_at <= signing_time:
+        if revoked_by(revoked_at, signing_time):
             return "REVOKED", f"the certificate was revoked on {revoked_at:%d/%m/%Y %H:%M}, before signing"
         return None

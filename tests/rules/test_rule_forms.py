@@ -70,3 +70,35 @@ def test_sql_text_forms_equal_the_python_forms_in_duckdb():
 def test_a_period_is_exactly_one_of_pending_or_decided(status):
     for day in (YESTERDAY, TODAY, TOMORROW):
         assert bool(is_pending(status, day, TODAY)) != bool(is_decided(status, day, TODAY))
+
+
+# ---------------------------------------------------------------- certificate validity (NĐ 23/2025, Art. 3)
+NB, NA = dt.datetime(2025, 1, 1), dt.datetime(2027, 12, 31, 23, 59, 59)
+AT = dt.datetime(2025, 10, 8, 8, 0)
+#: (not_before, not_after, revoked_at) → valid at AT
+CERTIFICATES = [
+    (NB, NA, None, True),
+    (NB, NA, AT, False),                                   # revoked at the very moment: not valid
+    (NB, NA, AT + dt.timedelta(seconds=1), True),          # revoked after signing: the signature stands
+    (NB, NA, AT - dt.timedelta(days=1), False),
+    (AT + dt.timedelta(seconds=1), NA, None, False),       # not yet valid
+    (NB, AT, None, True),                                  # both ends included
+    (NB, AT - dt.timedelta(seconds=1), None, False),       # expired
+]
+
+
+def test_certificate_validity_in_python_and_sql_agree(db):
+    from sqlalchemy import DateTime
+
+    from core.signatures.rules.validity import valid_at, validity_problem
+
+    for nb, na, revoked, expected in CERTIFICATES:
+        assert bool(valid_at(nb, na, revoked, AT)) is expected
+        assert (validity_problem(nb, na, revoked, AT) is None) is expected
+    rows = union_all(*[select(literal(n).label("n"), literal(nb, DateTime()).label("nb"),
+                              literal(na, DateTime()).label("na"), literal(rv, DateTime()).label("rv"))
+                       for n, (nb, na, rv, _) in enumerate(CERTIFICATES)]).subquery()
+    with db.reading() as session:
+        got = session.execute(select(rows.c.n, case((valid_at(rows.c.nb, rows.c.na, rows.c.rv, AT), 1), else_=0))
+                              .order_by(rows.c.n)).all()
+    assert [bool(v) for _, v in got] == [expected for *_, expected in CERTIFICATES]

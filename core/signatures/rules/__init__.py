@@ -1,0 +1,1 @@
+"""Rules of signatures: when a certificate is valid."""
