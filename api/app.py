@@ -36,13 +36,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in, unlock_signing_key
+from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in
 from core.access.authz import Actor
 from core.kernel import clock
 from core.kernel.errors import PermissionDenied, SohoaError, Unauthorized
 from core.logbook.entries import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
 from core.logbook.submissions import SignatureSubmission, submit_signatures, warm_certificates
 from core.logbook.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
+from core.signatures.held_keys import unlock_signing_key
 from core.storage.db import Database
 from core.timetable.services import request_change
 

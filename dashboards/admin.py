@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 
-from core.access import accounts, admin
+from core.access import admin
 from core.access import queries as access_queries
 from core.access.authz import Permission
 from core.kernel import clock
@@ -26,7 +26,7 @@ from core.kernel.vocabulary import Role, TranscriptStatus
 from core.logbook import queries
 from core.logbook.weekly_close import reopen_week
 from core.school import queries as school_queries
-from core.signatures import certificates
+from core.signatures import certificates, held_keys
 from core.signatures.certificates import register_certificate, revoke_certificate
 from core.storage.db import Database
 from core.timetable import queries as timetable_queries
@@ -269,8 +269,8 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
             result.object, result.alert_type, result.visible = "Chưa thực hiện: cần nhập mã PIN", "warning", True
             return
         from core.signatures import KeyAccessError, KeyStore
-        try:  # counted against the lock on wrong PINs, in core (accounts.unlock_signing_key)
-            signer = accounts.unlock_signing_key(db, actor, pki_dir, pin.value)
+        try:  # counted against the lock on wrong PINs, in core (core.signatures.held_keys.unlock_signing_key)
+            signer = held_keys.unlock_signing_key(db, actor, pki_dir, pin.value)
             seal = KeyStore(pki_dir).signer_for(f"school-{school_id}")
         except (SohoaError, KeyAccessError) as err:  # wrong PIN, locked, or no key file
             message = err.message_vi if isinstance(err, SohoaError) else "không có con dấu số của trường"

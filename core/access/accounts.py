@@ -13,14 +13,13 @@ import functools
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
 
 from sqlalchemy import select
 
 from core.access import audit
 from core.access.authz import SYSTEM, Actor, resolve_actor
 from core.kernel import clock
-from core.kernel.errors import KeyNotOpened, PermissionDenied, RuleViolation, SohoaError, TooManyAttempts
+from core.kernel.errors import PermissionDenied, RuleViolation, SohoaError, TooManyAttempts
 from core.storage.bulk import among
 from core.storage.db import Database, is_postgres
 from core.storage.models import CredentialLockout, LoginSession, Staff, UserAccount
@@ -126,38 +125,6 @@ def _locked(credential: str, until: dt.datetime, at: dt.datetime) -> TooManyAtte
         message_vi=f"Nhập sai quá {MAX_WRONG_ATTEMPTS} lần: {name_vi} bị khóa tạm, "
                    f"thử lại sau {minutes} phút",
         retry_after=seconds)
-
-
-def unlock_signing_key(db: Database, actor: Actor, pki_dir: Path, pin: str, at: dt.datetime | None = None):
-    """The actor's server-held signing key (khóa ký số lưu trên máy chủ — remote signing, ký số
-    từ xa), opened with their PIN in a fresh key store, so an unlocked key is never reused by
-    another request or user. Wrong PINs count towards the lock (:func:`attempt`); a missing key
-    is refused without counting."""
-    from core.signatures.signer import KeyAccessError, KeyStore
-
-    if actor.staff_id is None or actor.user_id is None:
-        raise PermissionDenied("only staff hold a signing key", message_vi="Chỉ cán bộ, giáo viên có khóa ký số")
-    owner = f"staff-{actor.staff_id}"
-    if not (Path(pki_dir) / "keys" / f"{owner}.p12").exists():
-        raise KeyNotOpened("no signing key is held for you on this server",
-                           message_vi="Chưa có khóa ký số của bạn trên máy chủ")
-    opened = []
-
-    def check() -> bool:
-        try:
-            opened.append(KeyStore(pki_dir).signer_for(owner, pin))
-            return True
-        except KeyAccessError:
-            return False
-
-    at = at or clock.now()
-    with db.transaction() as session:
-        refusal = attempt(session, actor.user_id, "pin", check, at,
-                          KeyNotOpened("the signing key could not be opened: wrong PIN",
-                                       message_vi="Không mở được khóa ký số: sai mã PIN"))
-    if refusal:
-        raise refusal
-    return opened[0]
 
 
 def open_sessions(db: Database, usernames: list[str], *, authenticated_by: str,

@@ -17,12 +17,11 @@ from core.kernel.documents import entry_document, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
 from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours, is_missed
-from core.signatures.rules.validity import validity_problem
+from core.signatures.certificates import registered_certificate
 from core.storage.bulk import allocate_ids, among, bulk_insert
 from core.storage.db import Database, is_postgres
 from core.storage.models import (
     BellPeriod,
-    Certificate,
     Enrolment,
     EntryAbsence,
     Holiday,
@@ -110,7 +109,7 @@ def generate_week(db: Database, actor: Actor, school_id: int, week_id: int) -> i
 
 
 # ------------------------------------------------------------------ reading entries
-def _entry_for(session: Session, actor: Actor, entry_id: int, *, lock: bool = False) -> LogbookEntry:
+def entry_for(session: Session, actor: Actor, entry_id: int, *, lock: bool = False) -> LogbookEntry:
     query = select(LogbookEntry).where(LogbookEntry.id == entry_id)
     entry = session.scalar(query.with_for_update() if lock else query)
     if entry is None or not actor.sees_school(entry.school_id):
@@ -203,7 +202,7 @@ class EntryContent:
 
 def _own_pending_entry(session: Session, actor: Actor, entry_id: int, permission: Permission) -> LogbookEntry:
     """The acting teacher's own period, still unsigned, in a week that is not closed (locked)."""
-    entry = _entry_for(session, actor, entry_id, lock=True)
+    entry = entry_for(session, actor, entry_id, lock=True)
     require(actor, permission, entry.school_id)
     if entry.teacher_id != actor.staff_id:
         raise PermissionDenied(f"entry {entry_id} is not yours: another teacher teaches that period",
@@ -253,7 +252,7 @@ def record_substitute(db: Database, actor: Actor, entry_id: int, substitute_id: 
     """Dạy thay: the school records who teaches a period instead; the substitute signs it and
     is credited with its hours."""
     with db.transaction() as session:
-        entry = _entry_for(session, actor, entry_id, lock=True)
+        entry = entry_for(session, actor, entry_id, lock=True)
         require(actor, Permission.RECORD_SUBSTITUTE, entry.school_id)
         if entry.status != EntryStatus.PENDING:
             raise RuleViolation(f"entry {entry_id} is already {entry.status.value}")
@@ -279,18 +278,6 @@ class SigningResult:
     status: EntryStatus
     signed_at: dt.datetime
     counts_as_teaching_hours: bool
-
-
-def registered_certificate(session: Session, staff_id: int, fingerprint: str, at: dt.datetime) -> Certificate:
-    """The staff member's registered certificate with this fingerprint, valid and unrevoked at ``at``."""
-    cert = session.scalar(select(Certificate).where(Certificate.fingerprint == fingerprint))
-    if cert is None or cert.staff_id != staff_id:
-        raise PermissionDenied("the signing certificate is not registered to this teacher",
-                               message_vi="Chứng thư số không thuộc giáo viên này")
-    problem = validity_problem(cert.not_before, cert.not_after, cert.revoked_at, at)
-    if problem:
-        raise RuleViolation(f"the signing {problem[1][4:]}", message_vi=problem[2])
-    return cert
 
 
 def sign_entry(db: Database, actor: Actor, entry_id: int, signer, at: dt.datetime | None = None) -> SigningResult:
@@ -371,7 +358,7 @@ def teacher_week(db: Database, actor: Actor, monday: dt.date) -> list[dict]:
 def entry_for_signing(db: Database, actor: Actor, entry_id: int) -> dict:
     """One of the teacher's periods with exactly the bytes their signature must cover."""
     with db.reading() as session:
-        entry = _entry_for(session, actor, entry_id)
+        entry = entry_for(session, actor, entry_id)
         if entry.teacher_id != actor.staff_id:
             raise PermissionDenied(f"entry {entry_id} is not yours: another teacher teaches that period",
                                    message_vi="Bạn không phải giáo viên dạy tiết này")

@@ -5,67 +5,25 @@ role the signature stands for (``NOT_AUTHORISED_FOR_ROLE``). INDETERMINATE is ne
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from core.access.authz import Actor, Permission, require
 from core.kernel.errors import NotFound
-from core.logbook.entries import _entry_for, entry_bytes
+from core.logbook.entries import entry_bytes, entry_for
 from core.logbook.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
-from core.signatures.cms import FAILED, INDETERMINATE, PASSED, TrustStore, Verification, verify_detached
+from core.signatures.cms import FAILED, INDETERMINATE, TrustStore, Verification, verify_detached
 from core.signatures.pades import verify_pdf
+from core.signatures.reports import SignatureReport, VerificationReport, authorised_for_role
 from core.signatures.rules.validity import revoked_by
 from core.storage.db import Database
 from core.storage.models import Certificate, SchoolClass, WeekClose
-
-ROLE_VI = {"teacher": "Giáo viên dạy", "homeroom": "Giáo viên chủ nhiệm", "principal": "Hiệu trưởng"}
-
-
-@dataclass(frozen=True)
-class SignatureReport:
-    role: str                 # teacher / homeroom / principal
-    verification: Verification
-
-
-@dataclass(frozen=True)
-class VerificationReport:
-    target: str
-    signatures: list[SignatureReport]
-
-    @property
-    def indication(self) -> str:
-        """FAILED if any signature failed, INDETERMINATE if any is undecided, else PASSED."""
-        found = {s.verification.indication for s in self.signatures} or {INDETERMINATE}
-        return FAILED if FAILED in found else INDETERMINATE if INDETERMINATE in found else PASSED
-
-    @property
-    def valid(self) -> bool:
-        return self.indication == PASSED
-
-    @property
-    def sub_indication(self) -> str | None:
-        """The sub-indication of the first signature that did not pass."""
-        return next((s.verification.sub_indication for s in self.signatures if not s.verification.valid), None)
-
-
-def _authorised(session: Session, result: Verification, role: str, staff_id: int | None) -> Verification:
-    """Keep a PASSED only if the certificate is registered to the person holding ``role``."""
-    if not result.valid:
-        return result
-    owner = session.scalar(select(Certificate.staff_id).where(Certificate.fingerprint == result.signer_fingerprint))
-    if owner is None or owner != staff_id:
-        return Verification(FAILED, "NOT_AUTHORISED_FOR_ROLE", result.signer_fingerprint, result.signer_subject,
-                            result.signing_time, f"the signer is not the {role} of record")
-    return result
 
 
 def verify_entry_signature(db: Database, actor: Actor, entry_id: int, trust: TrustStore) -> VerificationReport:
     """A lesson entry: its CMS signature over the entry as stored now, signed by the teacher of
     the period, at the time the server recorded (signatures made before a revocation stay valid)."""
     with db.reading() as session:
-        entry = _entry_for(session, actor, entry_id)
+        entry = entry_for(session, actor, entry_id)
         if actor.staff_id != entry.teacher_id:
             require(actor, Permission.VIEW, entry.school_id)
         if entry.signature is None:
@@ -77,7 +35,7 @@ def verify_entry_signature(db: Database, actor: Actor, entry_id: int, trust: Tru
                 result = Verification(FAILED, "SIG_CONSTRAINTS_FAILURE", result.signer_fingerprint,
                                       result.signer_subject, result.signing_time,
                                       "the signing time differs from the server's receipt")
-            result = _authorised(session, result, "teacher", entry.signed_by)
+            result = authorised_for_role(session, result, "teacher", entry.signed_by)
             if result.valid:
                 revoked = session.scalar(select(Certificate.revoked_at).where(
                     Certificate.fingerprint == result.signer_fingerprint))
@@ -105,7 +63,7 @@ def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int
         reports = []
         for field, result in verify_pdf(row.document, trust):
             role, staff_id = holders.get(field, ("unknown", None))
-            reports.append(SignatureReport(role, _authorised(session, result, role, staff_id)))
+            reports.append(SignatureReport(role, authorised_for_role(session, result, role, staff_id)))
         return VerificationReport(f"week {week_id} of class {klass.name}", reports)
 
 

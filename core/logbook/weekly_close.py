@@ -14,7 +14,7 @@ from core.kernel import clock
 from core.kernel.documents import sha256_hex, week_document
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus, Role, WeekCloseStatus
-from core.logbook.entries import holidays_for, registered_certificate
+from core.logbook.entries import holidays_for
 from core.logbook.rules.weekly_close import (
     close_deadline,
     require_homeroom_step,
@@ -23,6 +23,7 @@ from core.logbook.rules.weekly_close import (
     require_week_over,
 )
 from core.logbook.week_pdf import HOMEROOM_BOX, HOMEROOM_FIELD, PRINCIPAL_BOX, PRINCIPAL_FIELD, WeekRow, render_week
+from core.signatures.certificates import registered_certificate
 from core.signatures.pades import sign_pdf
 from core.storage.db import Database
 from core.storage.models import (

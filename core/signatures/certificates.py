@@ -14,11 +14,12 @@ import hashlib
 import pandas as pd
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
-from core.kernel.errors import NotFound, RuleViolation
+from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.paging import PAGE
 from core.kernel.vocabulary import CertificateKind
 from core.signatures.rules import validity
@@ -141,3 +142,15 @@ def certificate_list(db: Database, actor: Actor, *, expiring_within_days: int | 
         frame = pd.read_sql(stmt, session.connection())
     frame["kind"] = frame["kind"].map(lambda k: "Con dấu" if k in ("seal", CertificateKind.SEAL) else "Cá nhân")
     return frame
+
+
+def registered_certificate(session: Session, staff_id: int, fingerprint: str, at: dt.datetime) -> Certificate:
+    """The staff member's registered certificate with this fingerprint, valid and unrevoked at ``at``."""
+    cert = session.scalar(select(Certificate).where(Certificate.fingerprint == fingerprint))
+    if cert is None or cert.staff_id != staff_id:
+        raise PermissionDenied("the signing certificate is not registered to this teacher",
+                               message_vi="Chứng thư số không thuộc giáo viên này")
+    problem = validity.validity_problem(cert.not_before, cert.not_after, cert.revoked_at, at)
+    if problem:
+        raise RuleViolation(f"the signing {problem[1][4:]}", message_vi=problem[2])
+    return cert

@@ -18,8 +18,8 @@ from core.kernel import clock
 from core.kernel.documents import canonical_json, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import SchoolLevel
-from core.logbook.entries import registered_certificate
 from core.school.rules.curriculum import level_of_grade
+from core.signatures.certificates import registered_certificate
 from core.storage.db import Database
 from core.storage.models import (
     CurriculumLoad,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from core.kernel.vocabulary import CertificateKind, TranscriptStatus
-from core.logbook.verification import SignatureReport, VerificationReport, _authorised
 from core.signatures.pades import verify_pdf
+from core.signatures.reports import SignatureReport, VerificationReport, authorised_for_role
 from core.storage.db import Database
 from core.storage.models import (
     Certificate,
@@ -65,7 +65,7 @@ def verify_transcript(db: Database, trust, *, code: str | None = None, pdf: byte
                                               result.signer_subject, result.signing_time,
                                               "the seal is not the issuing school's")
             else:
-                result = _authorised(session, result, role, staff_id)
+                result = authorised_for_role(session, result, role, staff_id)
             reports.append(SignatureReport(role, result))
         report = VerificationReport(f"transcript {row.verification_code}", reports)
         if row.status == TranscriptStatus.CANCELLED:

@@ -21,7 +21,7 @@ from core.kernel import clock
 from core.kernel.documents import canonical_json, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, Role, TranscriptStatus
-from core.logbook.entries import registered_certificate
+from core.signatures.certificates import registered_certificate
 from core.signatures.pades import sign_pdf
 from core.storage.db import Database
 from core.storage.models import (

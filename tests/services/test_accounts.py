@@ -118,8 +118,9 @@ def test_a_right_password_or_time_resets_the_count(world):
 
 
 def test_wrong_pins_lock_the_server_held_key_not_the_password(world):
-    from core.access.accounts import MAX_WRONG_ATTEMPTS, unlock_signing_key
+    from core.access.accounts import MAX_WRONG_ATTEMPTS
     from core.kernel.errors import KeyNotOpened, TooManyAttempts
+    from core.signatures.held_keys import unlock_signing_key
     from core.signatures.pki import DEFAULT_PIN
 
     lan = world.actor("lan")

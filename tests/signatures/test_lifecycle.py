@@ -118,7 +118,7 @@ def test_weekly_pdf_signed_by_homeroom_then_principal(w, online_pki):
     assert bad.indication == "FAILED" and bad.sub_indication == "HASH_FAILURE"
 
 
-def test_week_signed_by_someone_else_is_not_authorised(w, online_pki):
+def test_week_signed_by_someone_else_is_notauthorised_for_role(w, online_pki):
     """Lan's key used where the principal must sign: the PDF is intact but the role check fails."""
     homeroom_sign_week(w.db, w.actor("lan"), w.ids["6A1"], w.ids["week1"], w.signer("lan"), at=at(SATURDAY, 10, 0))
     from core.logbook.week_pdf import PRINCIPAL_FIELD
