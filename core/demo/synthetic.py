@@ -40,6 +40,7 @@ from pathlib import Path
 from core.access import audit
 from core.access.authz import SYSTEM
 from core.kernel.documents import entry_document, sha256_hex, week_document
+from core.kernel.errors import TimetableError
 from core.kernel.vocabulary import (
     CertificateKind,
     EntryStatus,
@@ -440,9 +441,6 @@ class _Context:
     pki: DemoPKI
     pki_dir: Path
 
-
-class TimetableError(RuntimeError):
-    """The greedy timetabler could not place every lesson (never expected at generated loads)."""
 
 
 # ---------------------------------------------------------------- one school

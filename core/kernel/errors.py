@@ -1,5 +1,7 @@
-"""Errors core raises. Each carries a message a person can act on (English, with the
-Vietnamese phrase where users read it) and, for the HTTP edge, a status code."""
+"""Errors core raises — the one module of them. Each carries a message a person can act on, in
+English and in Vietnamese (``message_vi``), and its status: the same condition has the same
+status wherever it surfaces. Each entry point maps them in one place: the API
+(:mod:`api.errors`), the console (:func:`dashboards.common.refusal`), the CLI (:func:`core.cli.main`)."""
 from __future__ import annotations
 
 
@@ -58,6 +60,50 @@ class TooManyAttempts(SohoaError):
         self.retry_after = retry_after
 
 
+class BadRequest(SohoaError):
+    """A request that makes no sense as asked (a week that does not start on a Monday, …)."""
+
+    status = 400
+
+
+class Unavailable(SohoaError):
+    """A part the request needs is not there (the database away, remote signing not set up): try
+    again later."""
+
+    status = 503
+
+
+class SigningUnavailable(Unavailable):
+    """Signing with a key the server holds is not set up on this server."""
+
+
+class Conflict(RuleViolation):
+    """The request cannot be applied to the record's current state (already signed, …)."""
+
+    status = 409
+
+
+class BadSignature(RuleViolation):
+    """The submitted bytes are not a valid signature over the record by the signer (HTTP 422)."""
+
+    status = 422
+
+
+class CertificateNotRegistered(BadSignature):
+    """A signature made with a certificate that is not registered to the person (or the school's
+    seal) it stands for: it proves nothing for them, whichever door it came through."""
+
+
+class KeyAccessError(SohoaError):
+    """A signing key could not be opened (wrong PIN, missing or damaged key file or token)."""
+
+    status = 403
+
+
+class PackageRejected(RuleViolation):
+    """A transcript package that fails verification: nothing from it is imported."""
+
+
 class TimetableConflict(RuleViolation):
     """Two lessons claim the same teacher or the same class in one slot."""
 
@@ -74,3 +120,7 @@ class ImportRejected(SohoaError):
         first = problems[0]
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         super().__init__(f"{first}{more}; nothing was imported")
+
+
+class TimetableError(RuntimeError):
+    """The demo's greedy timetabler could not place every lesson (never expected at generated loads)."""

@@ -44,7 +44,16 @@ from core.access.accounts import actors_in
 from core.access.authz import Actor, Permission
 from core.kernel import clock
 from core.kernel.documents import sha256_hex
-from core.kernel.errors import NotFound, PermissionDenied, RuleViolation, SohoaError, Unauthorized
+from core.kernel.errors import (
+    BadSignature,
+    CertificateNotRegistered,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    SohoaError,
+    Unauthorized,
+)
 from core.kernel.vocabulary import CertificateKind, EntryStatus, WeekCloseStatus
 from core.logbook.entries import entries_bytes
 from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours
@@ -59,16 +68,6 @@ MAX_KEY_LENGTH = 100
 MAX_SIGNATURE_BYTES = 64 * 1024
 
 
-class Conflict(RuleViolation):
-    """The request cannot be applied to the entry's current state (HTTP 409)."""
-
-    status = 409
-
-
-class BadSignature(RuleViolation):
-    """The submitted bytes are not a valid signature over the entry by the teacher (HTTP 422)."""
-
-    status = 422
 
 
 @dataclass(frozen=True)
@@ -274,7 +273,7 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                                        message_vi="Chữ ký số không hợp lệ cho nội dung tiết học này")
                 cert = certificates.get(check.signer_fingerprint)
                 if cert is None or cert.staff_id != actor.staff_id:
-                    raise BadSignature("the signing certificate is not registered to this teacher",
+                    raise CertificateNotRegistered("the signing certificate is not registered to this teacher",
                                        message_vi="Chứng thư số không thuộc giáo viên này")
                 problem = validity_problem(cert.not_before, cert.not_after, cert.revoked_at, at)
                 if problem:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
-from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import CertificateNotRegistered, NotFound, RuleViolation
 from core.kernel.paging import PAGE
 from core.kernel.vocabulary import CertificateKind
 from core.signatures.rules import validity
@@ -148,7 +148,7 @@ def registered_certificate(session: Session, staff_id: int, fingerprint: str, at
     """The staff member's registered certificate with this fingerprint, valid and unrevoked at ``at``."""
     cert = session.scalar(select(Certificate).where(Certificate.fingerprint == fingerprint))
     if cert is None or cert.staff_id != staff_id:
-        raise PermissionDenied("the signing certificate is not registered to this teacher",
+        raise CertificateNotRegistered("the signing certificate is not registered to this teacher",
                                message_vi="Chứng thư số không thuộc giáo viên này")
     problem = validity.validity_problem(cert.not_before, cert.not_after, cert.revoked_at, at)
     if problem:

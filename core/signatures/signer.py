@@ -30,10 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from core.kernel import clock
-
-
-class KeyAccessError(Exception):
-    """The key could not be opened (wrong PIN, missing or damaged key file)."""
+from core.kernel.errors import KeyAccessError
 
 
 def der_length(n: int) -> bytes:

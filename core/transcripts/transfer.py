@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
-from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import NotFound, PackageRejected, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, EntryStatus, Role, TranscriptStatus
 from core.signatures.cms import TrustStore, verify_detached
 from core.signatures.pades import verify_pdf
@@ -45,9 +45,6 @@ FORMAT = "sohoa.transcript-package/1"
 #: return of the admitted students to each admitting school (docs/packages.md).
 PURPOSES = ("transfer", "city-push", "city-return")
 
-
-class PackageRejected(RuleViolation):
-    """A package that fails verification: nothing from it is imported."""
 
 
 def export_package(db: Database, actor: Actor, school_id: int, seal_signer, *, student_ids: list[int],

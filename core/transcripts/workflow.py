@@ -19,7 +19,7 @@ from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
 from core.kernel.documents import canonical_json, sha256_hex
-from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import CertificateNotRegistered, NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, Role, TranscriptStatus
 from core.signatures.certificates import registered_certificate
 from core.signatures.pades import sign_pdf
@@ -220,7 +220,8 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
         seal = session.scalar(select(Certificate).where(Certificate.fingerprint == seal_signer.fingerprint))
         if seal is None or seal.kind != CertificateKind.SEAL or seal.school_id != school_id:
-            raise PermissionDenied("the seal certificate is not this school's")
+            raise CertificateNotRegistered("the seal certificate is not this school's",
+                                           message_vi="Chứng thư số con dấu không phải của trường này")
         query = (select(Transcript.id).join(SchoolClass, SchoolClass.id == Transcript.class_id)
                  .where(Transcript.school_id == school_id,
                         Transcript.status.in_([TranscriptStatus.DRAFT, TranscriptStatus.HOMEROOM_SIGNED])))

@@ -155,7 +155,7 @@ def test_bad_requests_change_nothing(api, at):
 def test_the_hot_path_answers_exactly_as_the_framework(api, at):
     """A well-formed submission takes the hot path (SignatureHotPath); the same request with
     ``; charset=utf-8`` goes through FastAPI's route. Same status, same bytes."""
-    from api.app import SignatureHotPath
+    from api.hotpath import SignatureHotPath
 
     hot = SignatureHotPath.handled
     entry, user = pending(api, 6)

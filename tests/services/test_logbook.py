@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select, update
 
 from core.access.authz import SYSTEM
-from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import CertificateNotRegistered, NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus
 from core.logbook.entries import (
     EntryContent,
@@ -87,7 +87,7 @@ def test_only_the_periods_teacher_signs(week1):
         sign_entry(week1.db, week1.actor("lan"), week1.entry("6A1", MONDAY, 2), week1.signer("lan"),
                    at=at(MONDAY, 8, 0))
     # Minh signing with Lan's key: the certificate is not his
-    with pytest.raises(PermissionDenied, match="not registered to this teacher"):
+    with pytest.raises(CertificateNotRegistered, match="not registered to this teacher"):
         sign_entry(week1.db, week1.actor("minh"), week1.entry("6A1", MONDAY, 2), week1.signer("lan"),
                    at=at(MONDAY, 8, 0))
 

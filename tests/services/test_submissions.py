@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.access.authz import SYSTEM
-from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import BadSignature, Conflict, NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus
 from core.logbook.entries import entry_bytes, generate_week, teaching_hours
-from core.logbook.submissions import BadSignature, Conflict, Receipt, SignatureSubmission, submit_signatures
+from core.logbook.submissions import Receipt, SignatureSubmission, submit_signatures
 from core.storage.models import LogbookEntry, Submission
 from tests.world import MONDAY
 

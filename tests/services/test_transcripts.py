@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import CertificateNotRegistered, NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, TranscriptStatus
 from core.storage.models import AuditEvent, Certificate, CurriculumLoad, TeachingAssignment, Transcript
 from core.transcripts.figures import issuance_figures
@@ -105,7 +105,7 @@ def test_batch_issues_and_the_record_verifies(school):
     homeroom_sign(school.db, school.actor("lan"), drafts[0], school.signer("lan"))
     with pytest.raises(PermissionDenied):
         principal_sign_batch(school.db, school.actor("lan"), school.ids["A"], school.signer("lan"), school.seal)
-    with pytest.raises(PermissionDenied, match="seal"):
+    with pytest.raises(CertificateNotRegistered, match="seal"):
         principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"),
                              school.signer("binh"))
     batch = principal_sign_batch(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"),

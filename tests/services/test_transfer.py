@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.access.authz import SYSTEM
-from core.kernel.errors import PermissionDenied, RuleViolation
+from core.kernel.errors import PackageRejected, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus
 from core.logbook.entries import generate_week, sign_entry
 from core.storage.models import LogbookEntry, ReceivedTranscript, SchoolClass, TeachingAssignment
-from core.transcripts.transfer import PackageRejected, city_return_packages, export_package, handover, import_package
+from core.transcripts.transfer import city_return_packages, export_package, handover, import_package
 from tests.services.test_transcripts import issue_all, school  # noqa: F401 - the fixture
 from tests.world import MONDAY
 

@@ -1,0 +1,163 @@
+"""The API's request and response shapes (OpenAPI-typed): what teachers' apps send and get."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Ids are 64-bit in the record store: anything larger is a 422, never a database error.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a logbook entry's id")]
+ClassId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a class's id")]
+WeekId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a school week's id (week_id in the list of weeks)")]
+
+
+class Problem(BaseModel):
+    code: str = Field(description="machine-readable error code")
+    message: str = Field(description="English")
+    message_vi: str = Field(description="Tiếng Việt")
+
+
+class ErrorBody(BaseModel):
+    error: Problem
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class Period(BaseModel):
+    entry_id: int
+    day: dt.date
+    period_no: int
+    class_name: str
+    subject: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    signing_deadline: dt.datetime
+    status: str
+    is_substitute: bool
+    lesson_title: str | None
+
+
+class EntryForSigning(BaseModel):
+    entry_id: int
+    day: dt.date
+    period_no: int
+    status: str
+    lesson_title: str | None
+    curriculum_seq: int | None
+    class_remark: str | None
+    class_rating: str | None
+    period_end: dt.datetime
+    signed_at: dt.datetime | None
+    canonical_bytes: str = Field(description="base64 of the exact bytes the signature must cover")
+    sha256: str
+
+
+class Content(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lesson_title: str = Field(min_length=1, max_length=400)
+    curriculum_seq: int | None = Field(default=None, ge=1, le=500)
+    class_remark: str | None = Field(default=None, max_length=2000)
+    class_rating: str | None = Field(default=None, max_length=2)
+    absences: dict[Id, bool] | None = Field(default=None, description="student id → excused")
+    student_remarks: dict[Id, Annotated[str, Field(max_length=2000)]] | None = None
+
+
+class SignatureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signature: str = Field(min_length=1, max_length=90_000,
+                           description="base64 of a detached CMS (PKCS#7) signature over canonical_bytes")
+
+
+class ReceiptOut(BaseModel):
+    entry_id: int
+    status: str = Field(description="on_time | late (decided by the server's receipt time)")
+    received_at: dt.datetime
+    counts_as_teaching_hours: bool
+    replayed: bool = Field(description="true when answered from an earlier request with the same Idempotency-Key")
+
+
+class Hours(BaseModel):
+    periods: int
+    counted: int
+    lost: int
+    pending: int
+
+
+class Health(BaseModel):
+    status: str
+    ready: bool = Field(description="the registered certificates' chains have been checked")
+    certificates_checked: int
+
+
+class SlotChangeIn(BaseModel):
+    """One slot of next week's timetable: removed (``remove: true``), or given a subject and
+    a teacher (``subject_id`` and ``teacher_id`` both required then)."""
+    model_config = ConfigDict(extra="forbid")
+    class_id: Id
+    weekday: int = Field(ge=1, le=7, description="1 = Monday … 7 = Sunday")
+    period_no: int = Field(ge=1, le=20)
+    remove: bool = False
+    subject_id: Id | None = None
+    teacher_id: Id | None = None
+
+
+class ChangeRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    school_id: Id
+    changes: list[SlotChangeIn] = Field(min_length=1, max_length=50)
+    reason: str = Field(default="", max_length=1000)
+
+
+class ChangeRequestOut(BaseModel):
+    request_id: int
+
+
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # no control characters: a NUL byte in a PKCS#12 password panics the key loader
+    pin: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                     description="the PIN that opens my signing key held by the server (ký số từ xa)")
+
+
+class EntryCounts(BaseModel):
+    on_time: int
+    late: int
+    missed: int
+    pending: int
+
+
+class ClassWeek(BaseModel):
+    class_id: int
+    class_name: str
+    grade: int
+    homeroom_teacher: str | None
+    week_id: int = Field(description="the id to close the week with")
+    week_number: int
+    monday: dt.date
+    last_school_day: dt.date = Field(description="the class's last day with lessons that week")
+    week_over: bool = Field(description="the last school day is past: the week can be signed")
+    deadline: dt.datetime = Field(description="closed by then, the week counts as closed on time")
+    status: str = Field(description="open | homeroom_signed | closed | reopened")
+    summary_hash: str | None = Field(description="SHA-256 (hex) of the week summary the signatures cover")
+    counts: EntryCounts = Field(description="the class's periods of the week by status")
+    homeroom_signed_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    closed_on_time: bool | None
+    reopen_count: int
+    your_step: str | None = Field(description="what I do next: homeroom_signature | close | null")
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}

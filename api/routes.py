@@ -1,0 +1,216 @@
+"""The signing API's routes: sign in, the week's timetable, an entry's content and canonical
+bytes, fill an entry, submit its signature (idempotent), ask for a timetable change, teaching
+hours, and the weekly close (chốt sổ tuần) by the homeroom teacher and the principal. Every call
+goes through core's services and authorization, exactly as the console's do; this module only
+maps HTTP to them. What a route needs (the record store, the trust anchors, the batcher) is the
+app's :class:`ApiState`."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.batching import Batcher
+from api.hotpath import receipt_json
+from api.models import (
+    ChangeRequestIn,
+    ChangeRequestOut,
+    ClassId,
+    ClassWeek,
+    Content,
+    Credentials,
+    EntryForSigning,
+    EntryId,
+    ErrorBody,
+    Health,
+    Hours,
+    Period,
+    PinIn,
+    ReceiptOut,
+    SignatureIn,
+    Token,
+    WeekId,
+)
+from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in
+from core.access.authz import Actor
+from core.kernel import clock
+from core.kernel.errors import BadRequest, PermissionDenied, SigningUnavailable, SohoaError, Unauthorized
+from core.logbook.entries import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
+from core.logbook.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
+from core.signatures.held_keys import unlock_signing_key
+from core.storage.db import Database
+from core.timetable.services import request_change
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}
+router = APIRouter()
+bearer = HTTPBearer(auto_error=False)
+
+
+@dataclass
+class ApiState:
+    """What the routes share in one API process."""
+
+    db: Database
+    trust: object
+    batcher: Batcher
+    pki_dir: FilePath | None = None
+    token_cache_seconds: float = 10.0
+    tokens: dict[str, tuple[Actor, float]] = field(default_factory=dict)
+    ready: bool = False
+    certificates_checked: int = 0
+
+
+def api_state(request: Request) -> ApiState:
+    return request.app.state.sohoa
+
+
+async def run(fn, *args):
+    """A core service on a worker thread (they are synchronous)."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def teacher(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                  state: ApiState = Depends(api_state)) -> Actor:
+    """The signed-in user of the bearer token (cached for a few seconds)."""
+    if credentials is None:
+        raise Unauthorized("sign in first: Authorization: Bearer <token>", message_vi="Hãy đăng nhập trước")
+    token = credentials.credentials
+    cached = state.tokens.get(token)
+    now = time.monotonic()
+    if cached and cached[1] > now:
+        return cached[0]
+    try:
+        actor = await run(actor_for_token, state.db, token)
+    except PermissionDenied as err:
+        raise Unauthorized(err.message, message_vi=err.message_vi) from err
+    if len(state.tokens) > 100_000:
+        state.tokens.clear()
+    state.tokens[token] = (actor, now + state.token_cache_seconds)
+    return actor
+
+
+def _monday(monday: dt.date) -> dt.date:
+    if monday.weekday() != 0:
+        raise BadRequest("monday must be a Monday", message_vi="Ngày bắt đầu tuần phải là thứ Hai")
+    return monday
+
+
+@router.get("/api/v1/health", response_model=Health, tags=["service"],
+            summary="Is this process ready for the bell (certificates checked)?")
+async def health(state: ApiState = Depends(api_state)):
+    return Health(status="ok", ready=state.ready, certificates_checked=state.certificates_checked)
+
+
+@router.post("/api/v1/token", response_model=Token, responses=ERRORS, tags=["sign-in"],
+             summary="Sign in (đăng nhập): a bearer token for the other calls")
+async def token(body: Credentials, state: ApiState = Depends(api_state)):
+    try:
+        value = await run(sign_in, state.db, body.username, body.password)
+    except PermissionDenied as err:
+        raise Unauthorized(err.message, message_vi=err.message_vi) from err
+    return Token(access_token=value, expires_in=int(SESSION_LIFETIME.total_seconds()))
+
+
+@router.get("/api/v1/me/timetable", response_model=list[Period], responses=ERRORS, tags=["logbook"],
+            summary="The signed-in teacher's periods in one week (thời khóa biểu)")
+async def timetable(monday: dt.date = Query(description="the week's Monday"), actor: Actor = Depends(teacher),
+                    state: ApiState = Depends(api_state)):
+    return await run(teacher_week, state.db, actor, _monday(monday))
+
+
+@router.get("/api/v1/entries/{entry_id}", response_model=EntryForSigning, responses=ERRORS, tags=["logbook"],
+            summary="One of my periods, with the exact bytes to sign")
+async def entry(entry_id: EntryId, actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    row = await run(entry_for_signing, state.db, actor, entry_id)
+    return {**row, "canonical_bytes": base64.b64encode(row["canonical_bytes"]).decode()}
+
+
+@router.put("/api/v1/entries/{entry_id}/content", status_code=204, responses=ERRORS, tags=["logbook"],
+            summary="Record what was taught (before signing)")
+async def content(entry_id: EntryId, body: Content, actor: Actor = Depends(teacher),
+                  state: ApiState = Depends(api_state)):
+    await run(fill_entry, state.db, actor, entry_id, EntryContent(**body.model_dump()))
+
+
+@router.post("/api/v1/entries/{entry_id}/signature", response_model=ReceiptOut, responses=ERRORS,
+             tags=["logbook"], summary="Submit my signature of a period (ký số tiết học)")
+async def signature(entry_id: EntryId, body: SignatureIn,
+                    idempotency_key: str = Header(alias="Idempotency-Key", min_length=1, max_length=100,
+                                                  description="the same key for every retry of this submission"),
+                    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                    state: ApiState = Depends(api_state)):
+    # the framework's path; a well-formed submission takes api.hotpath.SignatureHotPath to the
+    # same batcher and gets the same answer
+    received = clock.now()  # the server's receipt time decides on time or late
+    if credentials is None:
+        raise Unauthorized("sign in first: Authorization: Bearer <token>", message_vi="Hãy đăng nhập trước")
+    try:
+        raw = base64.b64decode(body.signature, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequest("the signature is not valid base64",
+                         message_vi="Chữ ký không đúng định dạng base64") from err
+    # the token is resolved with the rest of the batch: one query for all of them
+    answer = await state.batcher.submit(credentials.credentials, entry_id, raw, idempotency_key, received)
+    if isinstance(answer, SohoaError):
+        raise answer
+    return JSONResponse(receipt_json(answer))
+
+
+@router.get("/api/v1/me/teaching-hours", response_model=Hours, responses=ERRORS, tags=["logbook"],
+            summary="My periods and teaching hours between two dates (giờ giảng)")
+async def hours(start: dt.date, end: dt.date, actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    if actor.staff_id is None:
+        raise PermissionDenied("only staff have teaching hours", message_vi="Chỉ giáo viên có giờ giảng")
+    if end < start or (end - start).days > 400:
+        raise BadRequest("end must follow start, within 400 days", message_vi="Khoảng thời gian không hợp lệ")
+    return await run(teaching_hours, state.db, actor, actor.staff_id, start, end)
+
+
+@router.post("/api/v1/timetable/change-requests", response_model=ChangeRequestOut, status_code=201,
+             responses=ERRORS, tags=["timetable"],
+             summary="Ask to change next week's timetable (Saturday or Sunday only)")
+async def change(body: ChangeRequestIn, actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    changes = [c.model_dump(exclude_none=True) for c in body.changes]
+    return ChangeRequestOut(request_id=await run(request_change, state.db, actor, body.school_id, changes,
+                                                 body.reason))
+
+
+# ---------------------------------------------------------------- weekly close
+def _close_step(state: ApiState, step, actor: Actor, class_id: int, week_id: int, pin: str,
+                at: dt.datetime) -> dict:
+    if state.pki_dir is None:
+        raise SigningUnavailable("remote signing is not configured on this server",
+                          message_vi="Máy chủ chưa được cấu hình ký số từ xa")
+    step(state.db, actor, class_id, week_id, unlock_signing_key(state.db, actor, state.pki_dir, pin, at), at)
+    return class_week_close(state.db, actor, class_id, week_id, at)
+
+
+@router.get("/api/v1/me/weeks-to-close", response_model=list[ClassWeek], responses=ERRORS, tags=["weekly-close"],
+            summary="The class-weeks I sign or close (chốt sổ tuần): my class as homeroom teacher, "
+                    "my school's classes as principal")
+async def weeks(monday: dt.date = Query(description="the week's Monday"), actor: Actor = Depends(teacher),
+                state: ApiState = Depends(api_state)):
+    return await run(weeks_to_close, state.db, actor, _monday(monday))
+
+
+@router.post("/api/v1/classes/{class_id}/weeks/{week_id}/homeroom-signature", response_model=ClassWeek,
+             responses=ERRORS, tags=["weekly-close"],
+             summary="The homeroom teacher signs the class's week (giáo viên chủ nhiệm ký sổ tuần)")
+async def homeroom_signature(class_id: ClassId, week_id: WeekId, body: PinIn, actor: Actor = Depends(teacher),
+                             state: ApiState = Depends(api_state)):
+    return await run(_close_step, state, homeroom_sign_week, actor, class_id, week_id, body.pin, clock.now())
+
+
+@router.post("/api/v1/classes/{class_id}/weeks/{week_id}/close", response_model=ClassWeek, responses=ERRORS,
+             tags=["weekly-close"], summary="The principal signs and closes the class's week (hiệu trưởng chốt sổ tuần)")
+async def close(class_id: ClassId, week_id: WeekId, body: PinIn, actor: Actor = Depends(teacher),
+                state: ApiState = Depends(api_state)):
+    return await run(_close_step, state, principal_close_week, actor, class_id, week_id, body.pin, clock.now())
