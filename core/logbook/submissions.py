@@ -186,40 +186,72 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                       at: dt.datetime | None = None) -> list[Receipt | SohoaError]:
     """Settle a batch of submitted signatures in one transaction; one answer per item, in order.
     Each item is judged at its own receipt time (``received_at``, else ``at``, else now): a
-    batch gathered over a few milliseconds never moves a signature across a deadline."""
-    at = at or clock.now()
-    when = [item.received_at or at for item in items]
-    answers: list[Receipt | SohoaError | None] = [None] * len(items)
-    actors: dict[int, Actor] = {}
+    batch gathered over a few milliseconds never moves a signature across a deadline.
 
-    def admit(i: int, actor: Actor | None) -> None:
-        try:
-            _check(items[i], actor)
-            actors[i] = actor
-        except SohoaError as err:
-            answers[i] = err
-
+    Four steps, each refusing what it can decide and passing the rest on: :meth:`_Batch.admit`
+    (who sends it: a signed-in teacher, a key, a signature's size), :meth:`_Batch.read` (the
+    entries, locked, and the receipts already given for the keys: replays answered),
+    :meth:`_Batch.judge` (the signature over the entry's bytes, the certificate registered to the
+    teacher and valid, the signing window) and :meth:`_Batch.write` (one update and one insert)."""
+    batch = _Batch(items, at or clock.now())
     for i, item in enumerate(items):
         if item.token is None:
-            admit(i, item.actor)
+            batch.admit(i, item.actor)
     # read before the transaction (no row is locked meanwhile): each signer's certificate is
     # then known when the batch's rows are read
-    reads = {i: read_signature(item.signature) for i, item in enumerate(items) if answers[i] is None}
-    if not reads:
-        return answers
+    batch.reads = {i: read_signature(item.signature) for i, item in enumerate(items) if batch.answers[i] is None}
+    if not batch.reads:
+        return batch.answers
     with db.transaction() as session:
-        locked, by_id, seen_query, certificates_query = _queries(is_postgres(session.bind))
-        tokens = {items[i].token for i in reads if items[i].token is not None}
-        if tokens:  # a token must still be valid when its last request came
-            holders = actors_in(session, tokens, max(when[i] for i in reads))
-            for i in reads:
-                if items[i].token is not None:
-                    admit(i, holders.get(items[i].token))
-        todo = [i for i in reads if i in actors]
+        queries = _queries(is_postgres(session.bind))
+        batch.admit_tokens(session)
+        candidates = batch.read(session, queries)
+        if candidates:
+            batch.write(session, *batch.judge(session, queries, trust, candidates))
+    return batch.answers
+
+
+class _Batch:
+    """One batch of submissions being settled: the answers so far, and each step's findings."""
+
+    def __init__(self, items: list[SignatureSubmission], at: dt.datetime):
+        self.items = items
+        self.when = [item.received_at or at for item in items]
+        self.answers: list[Receipt | SohoaError | None] = [None] * len(items)
+        self.actors: dict[int, Actor] = {}
+        self.reads: dict = {}
+        self.entries: dict = {}
+
+    def admit(self, i: int, actor: Actor | None) -> None:
+        """From a signed-in teacher, with an idempotency key, of a signature's size."""
+        try:
+            _check(self.items[i], actor)
+            self.actors[i] = actor
+        except SohoaError as err:
+            self.answers[i] = err
+
+    def admit_tokens(self, session) -> None:
+        """The bearer tokens resolved in one query; a token must still be valid when its last
+        request came."""
+        tokens = {self.items[i].token for i in self.reads if self.items[i].token is not None}
+        if tokens:
+            holders = actors_in(session, tokens, max(self.when[i] for i in self.reads))
+            for i in self.reads:
+                if self.items[i].token is not None:
+                    self.admit(i, holders.get(self.items[i].token))
+
+    def read(self, session, queries) -> list[int]:
+        """The entries (locked) and the receipts already given: a retried key is answered from
+        its receipt, a key reused for another entry refused; an entry not the teacher's, already
+        decided or in a closed week refused. Returns the items left to judge."""
+        locked, by_id, seen_query, _ = queries
+        items, actors = self.items, self.actors
+        todo = [i for i in self.reads if i in actors]
         if not todo:
-            return answers
-        entries = _read_entries(session, locked, by_id, [(items[i].entry_id, actors[i]) for i in todo],
-                                {d for i in todo for d in (when[i].date(), when[i].date() - dt.timedelta(days=1))})
+            return []
+        self.entries = entries = _read_entries(
+            session, locked, by_id, [(items[i].entry_id, actors[i]) for i in todo],
+            {d for i in todo for d in (self.when[i].date(), self.when[i].date() - dt.timedelta(days=1))})
         pairs = sorted({(actors[i].user_id, items[i].idempotency_key) for i in todo})
         # planned for each batch: the receipts grow by hundreds a second during a bell
         seen = {(row.user_id, row.idempotency_key): row for row in rows(
@@ -230,15 +262,14 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
             if earlier is None:
                 fresh.append(i)
             elif earlier.entry_id != items[i].entry_id:
-                answers[i] = Conflict("this idempotency key was already used for another entry",
-                                      message_vi="Khóa chống lặp này đã dùng cho một tiết khác")
+                self.answers[i] = Conflict("this idempotency key was already used for another entry",
+                                           message_vi="Khóa chống lặp này đã dùng cho một tiết khác")
             else:
-                answers[i] = Receipt(earlier.entry_id, earlier.status, earlier.received_at,
-                                     counts_as_teaching_hours(earlier.status), replayed=True)
+                self.answers[i] = Receipt(earlier.entry_id, earlier.status, earlier.received_at,
+                                          counts_as_teaching_hours(earlier.status), replayed=True)
         closed = {e.id for e in entries.values()
                   if e.week_status in (WeekCloseStatus.HOMEROOM_SIGNED, WeekCloseStatus.CLOSED)}
         candidates = []
-        taken: set[int] = set()
         for i in fresh:
             item, actor, entry = items[i], actors[i], entries.get(items[i].entry_id)
             try:
@@ -255,17 +286,25 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                     raise Conflict(f"the week of entry {entry.id} is closed", message_vi="Sổ tuần đã chốt")
                 candidates.append(i)
             except SohoaError as err:
-                answers[i] = err
-        if not candidates:
-            return answers
+                self.answers[i] = err
+        return candidates
+
+    def judge(self, session, queries, trust: TrustStore, candidates: list[int]) -> tuple[list[dict], list[dict]]:
+        """Each signature checked over its entry's canonical bytes at its receipt time, its
+        certificate registered to the teacher and valid then, and its status decided by the
+        signing window (the first good signature of an entry signs it). Returns the entries'
+        updates and the receipts to write."""
+        items, actors, entries = self.items, self.actors, self.entries
+        certificates_query = queries[3]
         data = entries_bytes(session, list({items[i].entry_id: entries[items[i].entry_id] for i in candidates}
                                            .values()))
-        checks = {i: verify_read(data[items[i].entry_id], reads[i], trust, at=when[i]) for i in candidates}
+        checks = {i: verify_read(data[items[i].entry_id], self.reads[i], trust, at=self.when[i]) for i in candidates}
         certificates = {c.fingerprint: c for c in rows(session, certificates_query, {"fingerprints": sorted(
-            {f for f in (signer_fingerprint(reads[i]) for i in candidates) if f})})}
+            {f for f in (signer_fingerprint(self.reads[i]) for i in candidates) if f})})}
         updates, receipts = [], []
+        taken: set[int] = set()
         for i in candidates:
-            item, actor, entry, check, at = items[i], actors[i], entries[items[i].entry_id], checks[i], when[i]
+            item, actor, entry, check, at = items[i], actors[i], entries[items[i].entry_id], checks[i], self.when[i]
             try:
                 if not check.valid:
                     raise BadSignature(f"the signature does not verify: {check.indication} "
@@ -274,18 +313,18 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
                 cert = certificates.get(check.signer_fingerprint)
                 if cert is None or cert.staff_id != actor.staff_id:
                     raise CertificateNotRegistered("the signing certificate is not registered to this teacher",
-                                       message_vi="Chứng thư số không thuộc giáo viên này")
+                                                   message_vi="Chứng thư số không thuộc giáo viên này")
                 problem = validity_problem(cert.not_before, cert.not_after, cert.revoked_at, at)
                 if problem:
                     raise BadSignature(f"the signing {problem[1][4:]}", message_vi=problem[2])
                 if entry.id in taken:  # the same entry twice in one batch: the first good one signs
                     raise Conflict(f"entry {entry.id} is already signed", message_vi="Tiết học đã được ký")
-                # before the period starts, or after its day: refused (regulations: signing window)
+                # before the period starts, or after its day: refused (the signing window)
                 status = classify_signing(at, entry.period_start, entry.period_end,
                                           dt.timedelta(seconds=entry.grace))
                 taken.add(entry.id)
             except SohoaError as err:
-                answers[i] = err
+                self.answers[i] = err
                 continue
             updates.append({"id": entry.id, "day": entry.day, "school_id": entry.school_id,
                             "signature": item.signature, "content_hash": sha256_hex(data[entry.id]),
@@ -293,13 +332,18 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
             receipts.append({"user_id": actor.user_id, "idempotency_key": item.idempotency_key,
                              "entry_id": entry.id, "status": status, "received_at": at,
                              "signature_hash": hashlib.sha256(item.signature).hexdigest()})
-            answers[i] = Receipt(entry.id, status, at, counts_as_teaching_hours(status))
-        if updates:
-            # the entries are locked and pending: every update lands (one statement on PostgreSQL,
-            # each row pruned to its partition by day and school)
-            changed = bulk_update(session, LogbookEntry, updates, keys=("id", "day", "school_id"),
-                                  where={"status": EntryStatus.PENDING})
-            if changed != len(updates):  # cannot happen under the row locks; if it did, write nothing
-                raise RuntimeError(f"{len(updates) - changed} of {len(updates)} locked entries were not updated")
-            bulk_insert(session, Submission, receipts)
-    return answers
+            self.answers[i] = Receipt(entry.id, status, at, counts_as_teaching_hours(status))
+        return updates, receipts
+
+    @staticmethod
+    def write(session, updates: list[dict], receipts: list[dict]) -> None:
+        """The entries signed and the receipts kept, in the batch's transaction."""
+        if not updates:
+            return
+        # the entries are locked and pending: every update lands (one statement on PostgreSQL,
+        # each row pruned to its partition by day and school)
+        changed = bulk_update(session, LogbookEntry, updates, keys=("id", "day", "school_id"),
+                              where={"status": EntryStatus.PENDING})
+        if changed != len(updates):  # cannot happen under the row locks; if it did, write nothing
+            raise RuntimeError(f"{len(updates) - changed} of {len(updates)} locked entries were not updated")
+        bulk_insert(session, Submission, receipts)
