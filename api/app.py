@@ -17,7 +17,6 @@ from pathlib import Path as FilePath
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
 
 from api.batching import Batcher
 from api.errors import invalid_request, refusal
@@ -26,7 +25,7 @@ from api.models import ErrorBody
 from api.routes import ApiState, router
 from core.kernel.errors import SohoaError
 from core.logbook.submissions import warm_certificates
-from core.storage.db import Database
+from core.storage.db import Database, database_errors
 
 VERSION = "1.0.0"
 DESCRIPTION = ("Sổ đầu bài số: the API teachers' apps use to read their timetable and sign their periods, and "
@@ -71,7 +70,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     app.state.sohoa = state
     app.include_router(router)
     app.add_exception_handler(SohoaError, _answer)
-    app.add_exception_handler(DBAPIError, _answer)
+    for kind in database_errors():
+        app.add_exception_handler(kind, _answer)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_middleware(Guard)
     # outermost of ours: a well-formed signature submission skips the framework's routing

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-
 from core.kernel.errors import SohoaError
+from core.storage.db import is_unavailable
 
 UNAVAILABLE = ("Unavailable", "the database is unavailable; retry with the same Idempotency-Key",
                "Cơ sở dữ liệu tạm thời không sẵn sàng; hãy gửi lại với cùng Idempotency-Key")
@@ -19,18 +18,13 @@ def problem(code: str, message: str, message_vi: str) -> dict:
     return {"error": {"code": code, "message": message, "message_vi": message_vi}}
 
 
-def database_away(err: BaseException) -> bool:
-    """A lost or refused database connection: a retryable 503, never a 500."""
-    return isinstance(err, OperationalError) or (isinstance(err, DBAPIError) and err.connection_invalidated)
-
-
 def refusal(err: BaseException) -> tuple[int, dict, dict[str, str]] | None:
     """(status, body, headers) for an error the API answers, or None for a bug (a 500)."""
     if isinstance(err, SohoaError):
         retry = getattr(err, "retry_after", None)
         return (err.status, problem(type(err).__name__, err.message, err.message_vi),
                 {} if retry is None else {"Retry-After": str(retry)})
-    if database_away(err):
+    if is_unavailable(err):  # a retryable 503, never a 500
         return 503, problem(*UNAVAILABLE), {"Retry-After": "1"}
     return None
 

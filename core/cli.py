@@ -1,4 +1,6 @@
-"""The ``sohoa`` command line: init, demo, import, report, serve."""
+"""The ``sohoa`` command line: init, demo, import, report, serve, api. The composition root of
+the product (like a bootstrap module): the one place of core that starts the console and the
+API, so it imports them; nothing else in core does."""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +8,6 @@ import os
 import shutil
 import sys
 from pathlib import Path
-
-from sqlalchemy import select
 
 VAR = Path("var")
 #: The demo PKI's CRL / OCSP / timestamp responder (started with the console).
@@ -79,18 +79,20 @@ def cmd_import(args) -> int:
 
 
 def _print_report(db, username: str, week_number: int | None) -> int:
+    """The weekly report of ``username``'s scope: the user first, then the weeks they may see."""
+    from core.kernel.errors import NotFound
     from core.logbook.compliance import weekly_report
-    from core.storage.models import LogbookEntry, SchoolWeek
+    from core.logbook.queries import weeks_in_scope
 
-    with db.reading() as session:
-        query = select(SchoolWeek).join(LogbookEntry, LogbookEntry.week_id == SchoolWeek.id)
-        if week_number is not None:
-            query = query.where(SchoolWeek.number == week_number)
-        week = session.scalar(query.order_by(SchoolWeek.monday.desc()).limit(1))
-    if week is None:
-        print("no logbook week found (run `sohoa demo` or import data first)", file=sys.stderr)
-        return 1
-    print(weekly_report(db, _actor(db, username), week.id))
+    actor = _actor(db, username)
+    weeks = weeks_in_scope(db, actor)
+    if week_number is not None:
+        weeks = weeks[weeks["number"] == week_number]
+    if weeks.empty:
+        raise NotFound(f"no logbook week{'' if week_number is None else f' {week_number}'} in the scope of "
+                       f"{username} (run `sohoa demo` or import data first)",
+                       message_vi=f"Không có tuần sổ đầu bài nào trong phạm vi của {username}")
+    print(weekly_report(db, actor, int(weeks["week_id"].iloc[-1])))
     return 0
 
 
@@ -186,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except SohoaError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except SohoaError as err:  # the CLI's one error mapper: both languages, exit status 1
+        print(f"lỗi: {err.message_vi}\nerror: {err.message}", file=sys.stderr)
         return 1
 
 

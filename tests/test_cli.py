@@ -26,4 +26,4 @@ def test_demo_then_report_on_the_embedded_default(tmp_path):
 def test_unknown_user_is_a_clear_error(tmp_path):
     done = run(["report", "--user", "nobody"], tmp_path, {"SOHOA_DATABASE_URL": ""})
     assert done.returncode == 1
-    assert "no logbook week found" in done.stderr or "nobody" in done.stderr
+    assert "no active user 'nobody'" in done.stderr and "Không có người dùng 'nobody'" in done.stderr

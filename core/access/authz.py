@@ -109,14 +109,15 @@ def actor_for(session: Session, user_id: int) -> Actor:
     """Resolve a user account into an :class:`Actor` with its current scope."""
     user = session.get(UserAccount, user_id)
     if user is None or not user.active:
-        raise NotFound(f"no active user {user_id}")
+        raise NotFound(f"no active user {user_id}", message_vi=f"Không có người dùng {user_id} đang hoạt động")
     return resolve_actor(session, user)
 
 
 def actor_by_username(session: Session, username: str) -> Actor:
     user = session.scalar(select(UserAccount).where(UserAccount.username == username))
     if user is None or not user.active:
-        raise NotFound(f"no active user {username!r}")
+        raise NotFound(f"no active user {username!r}",
+                       message_vi=f"Không có người dùng {username!r} đang hoạt động")
     return resolve_actor(session, user)
 
 

@@ -93,3 +93,18 @@ class Database:
         what they loaded."""
         with self._factory() as session:
             yield session
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """A lost or refused database connection (a server restart, a network cut): the request
+    may be retried as it was — never a bug."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(err, OperationalError) or (isinstance(err, DBAPIError) and err.connection_invalidated)
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes the database layer raises (for an entry point's error handler)."""
+    from sqlalchemy.exc import DBAPIError
+
+    return (DBAPIError,)

@@ -1,0 +1,60 @@
+"""An issued transcript never changes (học bạ đã phát hành không được sửa): a wrong one is
+cancelled and a corrected one issued in its place (hủy và cấp lại; the Ministry's rollout of
+học bạ số, 2024-2025: "rà soát, hủy bỏ, điều chỉnh" before upload to the city).
+
+The workflow's steps (:mod:`core.transcripts.workflow`) move a transcript forward only::
+
+    draft ──homeroom signs──▶ homeroom_signed ──principal + seal sign──▶ issued ──cancel──▶ cancelled
+
+The record store enforces the same rule with triggers (migration 0003), so that nothing — not
+a bug, not a hand-written UPDATE — rewrites an issued record; this module is the rule's Python
+form, and ``tests/rules/test_transcript_lifecycle.py`` proves the two agree.
+"""
+from __future__ import annotations
+
+from core.kernel.errors import RuleViolation
+from core.kernel.vocabulary import TranscriptStatus as S
+
+#: The steps of the workflow: from each status, where a transcript may go next.
+NEXT: dict[S, frozenset[S]] = {
+    S.DRAFT: frozenset({S.HOMEROOM_SIGNED}),
+    S.HOMEROOM_SIGNED: frozenset({S.ISSUED}),
+    S.ISSUED: frozenset({S.CANCELLED}),
+    S.CANCELLED: frozenset(),
+}
+
+#: What an issued transcript keeps for ever: the columns no change may touch once it is issued.
+FROZEN_ONCE_ISSUED = ("content", "content_hash", "document", "student_id", "version", "verification_code",
+                      "issued_at")
+
+#: Statuses whose record can no longer be deleted.
+KEPT = frozenset({S.ISSUED, S.CANCELLED})
+
+
+def is_final(status: S) -> bool:
+    """Issued or cancelled: the record is evidence from now on."""
+    return status in KEPT
+
+
+def require_step(old: S, new: S) -> None:
+    """The workflow moves a transcript one step forward only."""
+    if new not in NEXT[old]:
+        raise RuleViolation(f"a transcript that is {old.value} cannot become {new.value}",
+                            message_vi=f"Học bạ ở trạng thái {old.value} không thể chuyển sang {new.value}")
+
+
+def change_allowed(old: S, new: S, changed: set[str]) -> bool:
+    """Whether a change of a stored transcript is allowed at all (what the triggers let through):
+    a cancelled transcript never changes; an issued one may only be cancelled, without touching
+    :data:`FROZEN_ONCE_ISSUED`; a draft or a signed draft may change (the workflow's services
+    decide how)."""
+    if old == S.CANCELLED:
+        return False
+    if old == S.ISSUED:
+        return new in (S.ISSUED, S.CANCELLED) and not (changed & set(FROZEN_ONCE_ISSUED))
+    return True
+
+
+def deletion_allowed(status: S) -> bool:
+    """Only a transcript that was never issued may be deleted."""
+    return status not in KEPT
