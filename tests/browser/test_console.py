@@ -198,7 +198,7 @@ def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypat
         raise AssertionError("a console aggregate ran on the record store")
 
     for name in ("dashboards.common.compliance", "core.logbook.queries.signing_heatmap",
-                 "core.logbook.queries.late_signing_distribution", "core.transcripts.transcript_figures.issuance_figures"):
+                 "core.logbook.queries.late_signing_distribution", "core.transcripts.figures.issuance_figures"):
         monkeypatch.setattr(name, switched_off)
 
     sign_in(page, demo.url, "so.giamsat")
