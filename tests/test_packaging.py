@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import warnings
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 
@@ -157,3 +158,33 @@ def test_the_license_is_a_spdx_expression_and_the_build_backend_understands_it()
     backend = Requirement(next(r for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")))
     assert "77" in backend.specifier and "76.1" not in backend.specifier, \
         "setuptools reads a license expression from 77.0 on"
+
+
+def _warn_from(module: str, message: str, category: type[Warning] = UserWarning) -> list:
+    """Issue ``message`` as if ``module`` raised it, under the test run's filters; the warnings
+    that came through (an error filter raises instead)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.warn_explicit(message, category, f"{module.replace('.', '/')}.py", 1, module=module, registry={})
+    return seen
+
+
+@pytest.mark.parametrize("module", ["core.logbook.entries", "api.app", "dashboards.common", "tests.world", "core"])
+def test_a_warning_from_our_code_fails_the_test(module):
+    with pytest.raises(UserWarning):
+        _warn_from(module, "something to fix")
+    with pytest.raises(DeprecationWarning):
+        _warn_from(module, "a deprecated call", DeprecationWarning)
+
+
+def test_third_party_warnings_stay_warnings_and_the_listed_ones_are_ignored():
+    assert len(_warn_from("somelib.module", "a third-party deprecation", DeprecationWarning)) == 1
+    assert len(_warn_from("coreutils", "not our package", UserWarning)) == 1
+    assert _warn_from("bokeh.models.sources", "The inplace keyword in DataFrame.reset_index is deprecated",
+                      DeprecationWarning) == []
+    assert _warn_from("pyhanko.sign.signers.pdf_cms", "DSA is deprecated and support will be removed") == []
+    assert _warn_from("fastapi.testclient", "Using `httpx` with `starlette.testclient` is deprecated; install") == []
+
+
+def test_pytest_is_strict():
+    options = _pyproject()["tool"]["pytest"]["ini_options"]
+    assert options["xfail_strict"] is True and "--strict-markers" in options["addopts"]
