@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Second command of the README (and what CI runs): install the system packages the tests
-# drive for real (SoftHSM2 for the USB-token tests, DejaVu fonts for Vietnamese PDFs),
+# drive for real with apt (Debian or Ubuntu; root or sudo), only those missing: SoftHSM2 for
+# the USB-token tests, DejaVu fonts for Vietnamese PDFs, openssl for the CMS interoperability
+# test, Chromium for the browser tests;
 # install the development dependencies into ./.venv and run the whole test suite,
 # PostgreSQL tests included.
 set -euo pipefail
@@ -15,7 +17,9 @@ command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+    # only what the tests use: no recommended packages (chromium would bring udev, upower,
+    # a notification daemon, a printer applet, Mesa's DRI drivers and the Liberation fonts)
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

@@ -41,15 +41,15 @@ def committed(pg_server_url):
 def kill_when_there(tmp_path, *job) -> None:
     """Run a job of tests/killable_jobs.py, SIGKILL it once it is at its stopping point."""
     marker = tmp_path / "there"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.killable_jobs", *job, str(marker)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert proc.poll() is None, f"the job ended before its stopping point: {proc.stderr.read().decode()}"
-        assert time.monotonic() < deadline, "the job did not reach its stopping point"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(30) == -signal.SIGKILL
+    with subprocess.Popen([sys.executable, "-m", "tests.killable_jobs", *job, str(marker)], cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:  # closes the pipe
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, f"the job ended before its stopping point: {proc.stderr.read().decode()}"
+            assert time.monotonic() < deadline, "the job did not reach its stopping point"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
 
 
 def no_lock_left(db, table: str) -> bool:

@@ -1,14 +1,17 @@
 """The analysts' notebooks (notebooks/*.ipynb) run green, top to bottom, on a small seeded
-dataset: each notebook's parameters cell is rewritten to point at the dataset, the notebook is
-executed by nbclient in a kernel on this interpreter, and any cell error — a failed ``assert``
-in a cell included, so a wrong figure fails here — fails the test. On the embedded default
-(SQLite) and on PostgreSQL, like every database test.
+dataset and on the demo database that ``sohoa demo`` builds: each notebook's parameters cell is
+rewritten to point at the dataset, the notebook is executed by nbclient in a kernel on this
+interpreter, and any cell error — a failed ``assert`` in a cell included, so a wrong figure
+fails here — fails the test. The seeded dataset on the embedded default (SQLite) and on
+PostgreSQL, like every database test; the demo as ``sohoa demo`` builds it (var/sohoa.db).
 
 The notebooks are kept without outputs (small diffs) and call only core: no SQL in a cell."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,10 +23,12 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from core.demo.notebook_data import seed
+from core.access.authz import actor_by_username
+from core.demo.notebook_data import open_database, seed, transcript_codes
 from core.storage.scratch import create_scratch_database, drop_scratch_database
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["01_getting_started.ipynb", "02_signing_compliance.ipynb", "03_missed_lessons_hours.ipynb",
          "04_transcript_issuance.ipynb", "05_verify_transcript.ipynb"]
 CELL_TIMEOUT = 120   # seconds per cell; the whole notebook takes a few seconds
@@ -66,20 +71,51 @@ def kernel_specs(tmp_path_factory):
     return KernelSpecManager(kernel_dirs=[str(root)], ensure_native_kernel=False)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+#: A small demo, built as a user would: ``sohoa demo`` in an empty directory (var/sohoa.db, var/pki).
+DEMO = ["demo", "--districts", "1", "--schools-per-district", "2", "--classes-per-school", "2", "--weeks", "2",
+        "--quiet", "--no-serve"]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "demo"])
 def dataset(request, tmp_path_factory):
-    """The notebooks' seeded dataset (core.demo.notebook_data.seed), once per database kind:
-    (data directory, DATABASE_URL parameter)."""
+    """The data the notebooks run on, as (kind, data directory, DATABASE_URL parameter): the
+    notebooks' seeded dataset (core.demo.notebook_data.seed) on SQLite and on PostgreSQL, and
+    the embedded demo database that ``sohoa demo`` builds, with DATA_DIR pointing at its var/."""
+    if request.param == "demo":
+        work = tmp_path_factory.mktemp("notebook-demo")
+        env = {k: v for k, v in os.environ.items() if k != "SOHOA_DATABASE_URL"}  # the embedded default
+        built = subprocess.run([sys.executable, "-m", "core.cli", *DEMO], cwd=work, env=env, capture_output=True,
+                               text=True, timeout=600)
+        assert built.returncode == 0, built.stderr[-3000:]
+        assert (work / "var" / "sohoa.db").is_file() and (work / "var" / "pki").is_dir()
+        yield "demo", work / "var", None
+        return
     data_dir = tmp_path_factory.mktemp(f"notebook-data-{request.param}") / "data"
     if request.param == "sqlite":
-        yield seed(data_dir), None
+        yield "seeded", seed(data_dir), None
         return
     server = request.getfixturevalue("pg_server_url")
     url = create_scratch_database(server, "sohoa_nb")
     try:
-        yield seed(data_dir, database_url=url), url
+        yield "seeded", seed(data_dir, database_url=url), url
     finally:
         drop_scratch_database(server, url)
+
+
+def _issued_in_scope(data_dir: Path, database_url: str | None) -> int:
+    """How many issued transcripts the analyst sees: notebook 05 verifies one when there is one."""
+    db = open_database(data_dir, database_url)
+    try:
+        with db.reading() as session:
+            analyst = actor_by_username(session, "phantich")
+        return len(transcript_codes(db, analyst, limit=1000))
+    finally:
+        db.engine.dispose()
+
+
+def _text_outputs(nb) -> str:
+    return "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
 def _pointed_at(name: str, data_dir: Path, database_url: str | None) -> nbformat.NotebookNode:
@@ -119,7 +155,12 @@ def test_a_notebook_seeds_its_own_dataset_on_first_use(tmp_path, kernel_specs):
 
 
 def test_the_notebooks_run_green(dataset, kernel_specs):
-    data_dir, database_url = dataset
+    kind, data_dir, database_url = dataset
+    if kind == "demo":
+        demo_db = (data_dir / "sohoa.db").stat().st_ino
+    issued = _issued_in_scope(data_dir, database_url)
+    if kind == "seeded":
+        assert issued, "the seeded dataset has issued transcripts for notebook 05 to verify"
     failures, timings = [], {}
     for name in NAMES:
         nb = _pointed_at(name, data_dir, database_url)
@@ -134,5 +175,12 @@ def test_the_notebooks_run_green(dataset, kernel_specs):
         if not failures or not failures[-1].startswith(name):
             assert len(ran) == sum(c.cell_type == "code" for c in nb.cells), name
             assert any("image/png" in o.get("data", {}) for c in ran for o in c.outputs), f"{name}: no plot"
+            if name == "05_verify_transcript.ipynb":
+                # verified by code, by PDF and tampered when something is issued in scope; else said so
+                text = _text_outputs(nb)
+                assert ("HASH_FAILURE" in text and "PASSED" in text) == bool(issued), text[-2000:]
+                assert ("No transcript is issued in your scope yet" in text) == (not issued), text[-2000:]
     print("notebook timings (s):", timings)
     assert not failures, "\n\n".join(failures)
+    if kind == "demo":  # the notebooks read the demo where it is, and never replace it with a seeded dataset
+        assert (data_dir / "sohoa.db").stat().st_ino == demo_db and not (data_dir / "codes.json").exists()

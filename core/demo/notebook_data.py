@@ -1,5 +1,8 @@
 """The analysts' notebooks' small seeded dataset (dữ liệu mẫu cho sổ phân tích), and the
-two look-ups the notebooks need that no console service offers.
+look-ups the notebooks need that no console service offers (:func:`transcript_codes`,
+:func:`issued_pdf`, :func:`open_database`). The notebooks also run on the demo database that
+``sohoa demo`` builds: point ``DATA_DIR`` at its ``var/`` (``sohoa.db`` and ``pki/``), which
+:func:`seed` then leaves as it is.
 
 :func:`seed` builds, once, a small but complete department in ``data_dir``::
 
@@ -63,9 +66,13 @@ def seed(data_dir: Path | str = DEFAULT_DIR, *, database_url: str | None = None,
          force: bool = False) -> Path:
     """Build the notebooks' dataset in ``data_dir`` unless it is already there; returns it.
     With ``database_url`` (an *empty* database, e.g. PostgreSQL) the record store is built
-    there instead of the SQLite file; the PKI, codes and PDF still go to ``data_dir``."""
+    there instead of the SQLite file; the PKI, codes and PDF still go to ``data_dir``.
+
+    A ``data_dir`` that already holds a record store built another way — the ``var/`` of
+    ``sohoa demo`` (``sohoa.db`` and ``pki/``) — is used as it is: nothing is built, nothing
+    replaced (``force`` would replace it)."""
     data_dir = Path(data_dir).resolve()
-    if (data_dir / MARKER).exists() and not force:
+    if not force and ((data_dir / MARKER).exists() or (data_dir / "sohoa.db").exists()):
         return data_dir
     try:
         asyncio.get_running_loop()
@@ -143,6 +150,17 @@ def transcript_codes(db: Database, actor: Actor, *, status: TranscriptStatus | N
         frame = pd.read_sql(stmt, session.connection())
     frame["status"] = frame["status"].map(lambda s: getattr(s, "value", s))
     return frame
+
+
+def issued_pdf(db: Database, actor: Actor, code: str) -> bytes | None:
+    """The issued document (PDF) of the transcript with verification ``code`` in the caller's
+    scope, as its student would hand it in; None when there is no such issued transcript."""
+    require(actor, Permission.VIEW)
+    T = Transcript
+    with db.reading() as session:
+        return session.scalar(select(T.document).where(
+            T.verification_code == code.strip().upper(), T.status == TranscriptStatus.ISSUED,
+            actor.school_filter(T.school_id)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""The signing API over HTTP (FastAPI's test client, a committed generated database): sign in,
+"""The signing API over HTTP (FastAPI's test client, a committed generated database, on SQLite
+and on PostgreSQL): sign in,
 timetable, the bytes to sign, a client-side signature submitted with an idempotency key,
 every refusal in both languages, tokens that expire, injection attempts stored as text, and a
 schemathesis run of the OpenAPI document that finds no server error."""
@@ -16,25 +17,25 @@ from core.demo.synthetic import DEMO_PASSWORD, Scale, generate
 from core.kernel import clock
 from core.kernel.vocabulary import CertificateKind, EntryStatus
 from core.signatures import DemoPKI, KeyStore
-from core.storage.db import Database, make_engine
-from core.storage.migrate import upgrade
 from core.storage.models import Certificate, LogbookEntry, Staff, Submission, TimetableChangeRequest, UserAccount
+from tests.conftest import committed_database
 
 AS_OF = dt.datetime(2025, 9, 22, 7, 0)  # Monday of week 3: its periods are still to be signed
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request, tmp_path_factory):
+    """The app on a committed, generated database, as a server runs it: once on SQLite and
+    once on PostgreSQL (the tests below share it, in order)."""
     root = tmp_path_factory.mktemp("api")
-    db = Database(make_engine(f"sqlite:///{root / 'api.db'}"))
-    upgrade(db.engine)
-    generate(db, Scale(districts=1, schools_per_district=1, classes_per_school=2, weeks=3, students_per_class=4,
-                       seed=3), pki_dir=root / "pki", progress=False, as_of=AS_OF)
-    trust = DemoPKI.load(root / "pki").trust_store()
-    app = create_app(db, trust, pki_dir=root / "pki", batch_window=0.001, token_cache_seconds=0)
-    with TestClient(app) as client:
-        client.db, client.keys, client.app_ = db, KeyStore(root / "pki"), app
-        yield client
+    with committed_database(request, root, "sohoa_api") as db:
+        generate(db, Scale(districts=1, schools_per_district=1, classes_per_school=2, weeks=3, students_per_class=4,
+                           seed=3), pki_dir=root / "pki", progress=False, as_of=AS_OF)
+        trust = DemoPKI.load(root / "pki").trust_store()
+        app = create_app(db, trust, pki_dir=root / "pki", batch_window=0.001, token_cache_seconds=0)
+        with TestClient(app) as client:
+            client.db, client.keys, client.app_ = db, KeyStore(root / "pki"), app
+            yield client
 
 
 def pending(api, n=0):

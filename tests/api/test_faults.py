@@ -1,7 +1,7 @@
-"""Faults under a burst of signatures, against the API running as its own process on a private
-PostgreSQL cluster: the API killed with SIGKILL mid-burst (every acknowledged signature is
-there, nothing is half-written, the retries finish the rest once), PostgreSQL restarted
-mid-burst (clients get a retryable 503, retries with the same key succeed once)."""
+"""Faults under a burst of signatures, against the API running as its own process: the API
+killed with SIGKILL mid-burst, on SQLite and on a private PostgreSQL cluster (every acknowledged
+signature is there, nothing is half-written, the retries finish the rest once); PostgreSQL
+restarted mid-burst (clients get a retryable 503, retries with the same key succeed once)."""
 import asyncio
 import datetime as dt
 import os
@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
-import psycopg
 import pytest
+from sqlalchemy import text
 
 from core.demo.apps import phone_submissions
 from core.demo.synthetic import FIRST_MONDAY, Scale, generate
@@ -35,10 +35,12 @@ def cluster():
 
 
 @pytest.fixture
-def burst(cluster, tmp_path):
-    """A fresh database on the private cluster with a Monday of pending periods, what the phones
-    send for them, and a way to (re)start the API on it with its clock at that Monday's end."""
-    url = create_scratch_database(cluster.url, "faults")
+def burst(request, tmp_path):
+    """A fresh database with a Monday of pending periods — a SQLite file, or a database on the
+    private PostgreSQL cluster, by the test's parameter — what the phones send for them, and a
+    way to (re)start the API on it with its clock at that Monday's end."""
+    cluster = request.getfixturevalue("cluster") if request.param == "postgresql" else None
+    url = create_scratch_database(cluster.url, "faults") if cluster else f"sqlite:///{tmp_path / 'faults.db'}"
     db = Database(make_engine(url))
     upgrade(db.engine)
     generate(db, Scale(districts=1, schools_per_district=4, classes_per_school=8, weeks=1, students_per_class=3,
@@ -72,7 +74,8 @@ def burst(cluster, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    drop_scratch_database(cluster.url, url)
+    if cluster:
+        drop_scratch_database(cluster.url, url)
 
 
 async def send(base, subs, *, rate, retry_until=None, on_progress=None):
@@ -109,17 +112,23 @@ async def send(base, subs, *, rate, retry_until=None, on_progress=None):
 
 
 def landed(url):
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        signed = {r[0] for r in conn.execute(
-            "SELECT id FROM logbook_entry WHERE status IN ('on_time', 'late') AND signature IS NOT NULL")}
-        half = conn.execute("SELECT count(*) FROM logbook_entry WHERE status IN ('on_time', 'late') AND "
-                            "(signature IS NULL OR signed_at IS NULL OR signed_by IS NULL)").fetchone()[0]
-        receipts = conn.execute("SELECT count(*), count(DISTINCT entry_id) FROM submission").fetchone()
-        orphan = conn.execute("SELECT count(*) FROM submission s JOIN logbook_entry e ON e.id = s.entry_id "
-                              "WHERE e.status = 'pending'").fetchone()[0]
+    """What the database holds, read from a connection of its own after the API's writes."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            signed = {r[0] for r in conn.execute(text(
+                "SELECT id FROM logbook_entry WHERE status IN ('on_time', 'late') AND signature IS NOT NULL"))}
+            half = conn.execute(text("SELECT count(*) FROM logbook_entry WHERE status IN ('on_time', 'late') AND "
+                                     "(signature IS NULL OR signed_at IS NULL OR signed_by IS NULL)")).scalar_one()
+            receipts = tuple(conn.execute(text("SELECT count(*), count(DISTINCT entry_id) FROM submission")).one())
+            orphan = conn.execute(text("SELECT count(*) FROM submission s JOIN logbook_entry e "
+                                       "ON e.id = s.entry_id WHERE e.status = 'pending'")).scalar_one()
+    finally:
+        engine.dispose()
     return signed, half, receipts, orphan
 
 
+@pytest.mark.parametrize("burst", ["sqlite", "postgresql"], indirect=True)
 def test_sigkill_mid_burst_loses_no_acknowledged_signature(burst):
     subs = burst["subs"]
     assert len(subs) >= 150
@@ -144,7 +153,10 @@ def test_sigkill_mid_burst_loses_no_acknowledged_signature(burst):
     assert signed == again and half == 0 and receipts == distinct == len(subs)
 
 
+@pytest.mark.parametrize("burst", ["postgresql"], indirect=True)
 def test_postgres_restart_mid_burst_gives_retryable_errors(burst, cluster):
+    """PostgreSQL only: it is about the database server going away under the API (its
+    connections closed, the server back a moment later); the embedded database has no server."""
     subs = burst["subs"]
     burst["start"]()
     restarted = []
