@@ -70,6 +70,8 @@ def sign_in(db: Database, username: str, password: str, at: dt.datetime | None =
     wrong passwords in a row lock the account's sign-in for :data:`LOCKOUT`."""
     at = at or clock.now()
     wrong = PermissionDenied("wrong user name or password", message_vi="Sai tên đăng nhập hoặc mật khẩu")
+    if not username.isprintable() or "\x00" in password:  # no account has such a name; NUL never reaches SQL
+        raise wrong
     with db.transaction() as session:
         user = session.scalar(select(UserAccount).where(UserAccount.username == username))
         if user is None or not user.active:

@@ -82,7 +82,7 @@ class CertificateKind(str, enum.Enum):
 
 
 class TranscriptStatus(str, enum.Enum):
-    """Where a học bạ stands in its signing workflow (regulations.md 3.5)."""
+    """Where a học bạ stands in its signing workflow (issued: never changed; cancel and re-issue)."""
 
     DRAFT = "draft"
     HOMEROOM_SIGNED = "homeroom_signed"

@@ -1,4 +1,4 @@
-"""Signatures submitted from teachers' apps (ký số qua app và web, seed 000).
+"""Signatures submitted from teachers' apps (ký số qua app và web, HCMC sổ đầu bài số rules 2025-2026).
 
 The app fetches an entry's canonical bytes (:func:`core.logbook.entries.entry_bytes`), signs
 them with the teacher's key where the key lives (a token, a remote signing service, the

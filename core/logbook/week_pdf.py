@@ -1,5 +1,5 @@
 """The printable week of a class's logbook (sổ đầu bài tuần), as a PDF with Vietnamese
-text in an embedded font, laid out like the paper book (regulations.md 4.2): one row per
+text in an embedded font, laid out like the paper book (the paper sổ ghi đầu bài of Thông tư 32/2020/TT-BGDĐT, Art. 21): one row per
 period with day, period, subject, teacher, lesson title, curriculum period, absences,
 remarks, lesson rating and signature status; the homeroom teacher's and the principal's
 signature boxes at the foot, where their PAdES signatures go.

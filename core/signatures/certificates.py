@@ -1,10 +1,10 @@
 """Certificate lifecycle (vòng đời chứng thư số): register a staff member's or a school's
 certificate, revoke it (a teacher who leaves), and the coverage figures supervisors watch
-(Hà Nội: 27,533 of 29,093 primary staff with a certificate, 94.64 %, seed 001).
+(Hà Nội: 27,533 of 29,093 primary staff with a certificate, 94.64 %, Hà Nội pilot review 2024).
 
 A certificate is *valid* at a moment when it is registered, inside its validity period
 and not revoked at or before that moment (Nghị định 23/2025/NĐ-CP: "chứng thư chữ ký số có
-hiệu lực" = not expired, not suspended, not revoked; regulations.md 5.2).
+hiệu lực" = not expired, not suspended, not revoked, Art. 3).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """PDF signatures (PAdES) with pyHanko: the weekly-close document signed by the homeroom
 teacher, who *certifies* it allowing form filling and signing (DocMDP level 2), then by the
-principal with an approval signature in the second prepared field (regulations.md 5.4:
+principal with an approval signature in the second prepared field (our choice of format, PAdES:
 sequential signatures as incremental updates). With a timestamp authority the signatures
 are PAdES B-T, so their signing time is proven.
 """

@@ -3,7 +3,7 @@
 for schools, each private key in a PIN-protected PKCS#12 file.
 
 For the demo and the tests only; production certificates come from licensed CAs (VNPT,
-Viettel, …) under the NEAC root (regulations.md 5.2).
+Viettel, …) under the NEAC root (Nghị định 23/2025/NĐ-CP).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The demo PKI's online services on 127.0.0.1: CRL, OCSP and an RFC 3161 timestamp
-authority (TSA), as a licensed CA and TSA would provide them (regulations.md 5.3).
+authority (TSA), as a licensed CA and TSA would provide them (trust services of Nghị định 23/2025/NĐ-CP).
 
 - ``GET  /crl``  the issuing CA's CRL (valid one hour);
 - ``POST /ocsp`` OCSP answers signed by the issuing CA;

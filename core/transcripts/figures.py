@@ -33,7 +33,7 @@ def issuance_figures(db: Database, actor: Actor, level: str = "school", school_y
     """Per district, school or grade: students, students whose class's results every subject
     teacher has confirmed, transcripts by workflow status (drafts, signed by the homeroom
     teacher, issued = signed by the principal and sealed), cancelled, students who arrived with
-    a transferred transcript, percentage issued (of students with results), and whether the deadline has passed (seed 004: grade 5
+    a transferred transcript, percentage issued (of students with results), and whether the deadline has passed (HCMC primary học bạ số plan 2024-2025: grade 5
     by 30 May, grades 1-4 by 25 July; secondary by 31 July, our assumption)."""
     require(actor, Permission.VIEW)
     keys = {"district": [District.id.label("district_id"), District.name.label("district_name")],

@@ -141,7 +141,7 @@ def enter_evaluation(db: Database, actor: Actor, class_id: int, year_id: int, ev
 
 def draft_comments(db: Database, actor: Actor, class_id: int, year_id: int, term: int) -> dict[int, str]:
     """The logbook's remarks on each student for the term, gathered for the homeroom
-    teacher's draft comments (seed 000: remarks flow into the transcript)."""
+    teacher's draft comments (HCMC sổ đầu bài số rules 2025-2026: remarks flow into the transcript)."""
     with db.reading() as session:
         klass = class_in_scope(session, actor, class_id)
         require(actor, Permission.EDIT_ENTRY, klass.school_id)

@@ -210,7 +210,7 @@ def _in_chunks(db: Database, actor: Actor, todo: list[int], sign: Callable[[Tran
 def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, seal_signer, *,
                          class_id: int | None = None, grade: int | None = None,
                          progress: Callable[[int, int], None] | None = None) -> BatchResult:
-    """Steps 3 and 4 in one action for a class, a grade or the whole school (seed 001): the
+    """Steps 3 and 4 in one action for a class, a grade or the whole school (Hà Nội pilot review, 2024: one action): the
     principal approves and signs, then the school's seal signs, which issues the transcript.
     Signed in chunks of :data:`CHUNK` transactions, so a stopped batch resumes where it stopped
     and issues nothing twice; the result lists what was signed and what was not and why."""

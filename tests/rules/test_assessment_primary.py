@@ -1,4 +1,4 @@
-"""TT27/2020 with every worked example of regulations.md 1.9, plus edges."""
+"""TT27/2020 with every worked example of the year result (P1–P10), plus edges."""
 import pytest
 
 from core.transcripts.rules.tt27_2020 import (

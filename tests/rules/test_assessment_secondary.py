@@ -1,4 +1,4 @@
-"""TT22/2021 with every worked example of regulations.md 2.10, plus threshold edges."""
+"""TT22/2021 with every worked example of the rules (averages, levels, titles, promotion), plus threshold edges."""
 from decimal import Decimal as D
 
 import pytest

@@ -1,4 +1,4 @@
-"""Personal identification numbers (regulations.md 3.6)."""
+"""Personal identification numbers (Nghị định 137/2015/NĐ-CP, Art. 13)."""
 import datetime as dt
 
 import pytest

@@ -1,4 +1,4 @@
-"""The signing window, with the worked example of regulations.md 4.3 (period 2, 07:50–08:35)."""
+"""The signing window, with the worked example of the HCMC rule (period 2, 07:50–08:35)."""
 import datetime as dt
 
 import pytest

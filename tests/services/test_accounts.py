@@ -139,3 +139,11 @@ def test_wrong_pins_lock_the_server_held_key_not_the_password(world):
     # who holds no key is told so, and that does not count as a wrong PIN
     with pytest.raises(PermissionDenied, match="only staff"):
         unlock_signing_key(world.db, world.actor("mon_a"), world.pki.directory, DEFAULT_PIN, at=NOW)
+
+
+@pytest.mark.parametrize("username, password", [("\x00", "x"), ("lan\x00", "sohoa-demo"), ("lan", "sohoa\x00demo")])
+def test_a_nul_in_a_name_or_password_is_a_wrong_sign_in_not_a_database_error(world, username, password):
+    """PostgreSQL refuses NUL in text: such a sign-in gets the answer of any wrong one (found by
+    schemathesis against the API on PostgreSQL)."""
+    with pytest.raises(PermissionDenied, match="wrong user name or password"):
+        sign_in(world.db, username, password)

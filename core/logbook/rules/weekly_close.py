@@ -1,4 +1,4 @@
-"""Closing a class's week of the logbook (chốt sổ tuần), regulations.md 4.3:
+"""Closing a class's week of the logbook (chốt sổ tuần), HCMC sổ đầu bài số rules 2025-2026:
 "giáo viên chủ nhiệm và hiệu trưởng ký số, chốt sổ vào cuối mỗi tuần"."""
 from __future__ import annotations
 

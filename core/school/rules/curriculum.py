@@ -1,6 +1,6 @@
 """The 2018 general education curriculum (Chương trình giáo dục phổ thông 2018, Thông tư
 32/2018/TT-BGDĐT): subjects and educational activities per level, with periods per year
-per grade (regulations.md 6.4: the primary table is verified; the lower and upper secondary
+per grade (Thông tư 32/2018/TT-BGDĐT, the 2018 curriculum: the primary table is verified; the lower and upper secondary
 figures are the curriculum's listed ones, not re-verified). Amendments (TT13/2022,
 TT17/2025) changed details not modelled here. 35 teaching weeks a year.
 
@@ -79,7 +79,7 @@ CURRICULUM: tuple[SubjectSpec, ...] = (
     SubjectSpec("PT-CD", "Cụm chuyên đề học tập", U, False, _g((10, 105), (11, 105), (12, 105))),
 )
 
-#: Periods per week the timetable targets for each grade (regulations.md 6.4).
+#: Periods per week the timetable targets for each grade (Thông tư 32/2018/TT-BGDĐT).
 WEEKLY_TOTAL = {1: 25, 2: 25, 3: 28, 4: 30, 5: 30, 6: 29, 7: 29, 8: 29, 9: 29, 10: 29, 11: 29, 12: 29}
 
 

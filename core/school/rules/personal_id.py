@@ -1,4 +1,4 @@
-"""Số định danh cá nhân: the 12-digit personal identification number (regulations.md 3.6).
+"""Số định danh cá nhân: the 12-digit personal identification number (Nghị định 137/2015/NĐ-CP, Art. 13; Luật Căn cước 2023).
 
 Structure (Decree 137/2015/NĐ-CP Art. 7, kept by the Law on Identification 2023):
 3 digits province code of birth registration + 1 digit century and sex + 2 digits

@@ -1,5 +1,5 @@
 """The school year (năm học): 35 teaching weeks, học kỳ I of 18 and học kỳ II of 17
-(MOET framework for 2025-2026, regulations.md 6.4), Monday to Saturday lessons."""
+(Quyết định 2269/QĐ-BGDĐT, the MOET framework for 2025-2026), Monday to Saturday lessons."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Timetable rules (thời khóa biểu) of the Ho Chi Minh City logbook, regulations.md 4.3:
+"""Timetable rules (thời khóa biểu) of the Ho Chi Minh City logbook (HCMC sổ đầu bài số rules 2025-2026):
 "the timetable in the logbook is updated every Monday; teachers may only make
 adjustments at the weekend"; and the two scheduling invariants: a teacher cannot be in
 two classes in the same slot, and a class has one lesson per slot."""

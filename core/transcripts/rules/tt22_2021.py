@@ -1,5 +1,5 @@
 """Assessing lower- and upper-secondary students (THCS, THPT): Thông tư 22/2021/TT-BGDĐT
-(regulations.md section 2). Pure functions with exact decimal arithmetic: scores are
+(Art. 5, 8, 9, 12–15). Pure functions with exact decimal arithmetic: scores are
 :class:`~decimal.Decimal`, rounded half up to one decimal ("làm tròn số"), never floats.
 
 Ambiguities the text leaves open are named options, documented in ``docs/rules.md``:
@@ -34,7 +34,7 @@ class Level(str, enum.Enum):
 
 
 class AdjustmentReading(str, enum.Enum):
-    """How Art. 9.3 finds "the level it would have had but for one subject" (regulations.md 2.5):
+    """How Art. 9.3 finds "the level it would have had but for one subject" (Thông tư 22/2021/TT-BGDĐT, Art. 9.3):
     REMOVAL leaves the subject out entirely (also from the "at least 6" counts; the default,
     used by most implementations); REPAIR treats it as if it met every threshold."""
 
@@ -198,7 +198,7 @@ def promotion(conduct: Level, learning: Level, absent_sessions: int, scored: Map
     """Lên lớp (Art. 12.1) needs conduct ≥ Đạt, learning ≥ Đạt and at most 45 absent sessions
     (excused or not). More absences cannot be remedied. Conduct Chưa đạt → summer training
     first (Art. 13), and subjects are re-assessed only once conduct is re-assessed ≥ Đạt
-    (our reading, regulations.md L5). Learning Chưa đạt with conduct ≥ Đạt → summer
+    (our reading of Art. 13 and 14, which do not settle the order). Learning Chưa đạt with conduct ≥ Đạt → summer
     re-assessment of the subjects of :func:`retest_subjects` (Art. 14)."""
     if absent_sessions > MAX_ABSENT_SESSIONS:
         return Promotion(Outcome.NOT_PROMOTED, f"nghỉ {absent_sessions} buổi (quá {MAX_ABSENT_SESSIONS} buổi)")

@@ -1,4 +1,4 @@
-"""Assessing primary pupils (tiểu học): Thông tư 27/2020/TT-BGDĐT (regulations.md section 1).
+"""Assessing primary pupils (tiểu học): Thông tư 27/2020/TT-BGDĐT (Art. 7, 9.2.a, 13).
 Ratings, not averages: subjects T/H/C, qualities and competences T/Đ/C, periodic tests
 scored 0–10 in whole numbers. Levels are enums per dimension, never bare letters ("C" is
 Chưa hoàn thành for a subject but Cần cố gắng for a quality).
