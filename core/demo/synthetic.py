@@ -304,6 +304,7 @@ def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True
     started = time.perf_counter()
     report = GenerationReport()
     pki = DemoPKI.create(Path(pki_dir), responder_url=responder_url)
+    pki.issue_service_seal(not_before=dt.datetime(2025, 1, 1))  # the system's own seal (core.signatures.service)
     weeks_all = teaching_weeks(FIRST_MONDAY, breaks=TET_BREAK)
     weeks = weeks_all[:max(0, scale.weeks)]
     if as_of is None:

@@ -18,7 +18,7 @@ from asn1crypto import cms
 from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from core.kernel import clock
@@ -81,6 +81,14 @@ class TrustStore:
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         for ca in (*self.intermediates, *self.roots):
             self._by_subject.setdefault(ca.subject.public_bytes(), []).append(ca)
+
+    @property
+    def roots_der(self) -> list[bytes]:
+        return [c.public_bytes(serialization.Encoding.DER) for c in self.roots]
+
+    @property
+    def intermediates_der(self) -> list[bytes]:
+        return [c.public_bytes(serialization.Encoding.DER) for c in self.intermediates]
 
     def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
         for candidate in self._by_subject.get(cert.issuer.public_bytes(), ()):

@@ -155,6 +155,14 @@ class DemoPKI:
         return self._issue(owner_key, _name(organisation_name, organisation_name), not_before, not_after,
                            key_type, pin)
 
+    def issue_service_seal(self, owner_key: str = "service-seal", name: str = "Hệ thống sổ đầu bài số và học bạ số",
+                           organisation: str = "Sở Giáo dục và Đào tạo", *, not_before: dt.datetime | None = None,
+                           not_after: dt.datetime | None = None, pin: str = DEFAULT_PIN) -> Credential:
+        """The department's system's own certificate (the service seal, con dấu của hệ thống):
+        the key the server attests its decisions with (:mod:`core.signatures.service`). An
+        end-entity certificate like a school's seal — never a CA key."""
+        return self._issue(owner_key, _name(name, organisation), not_before, not_after, "ec", pin)
+
     def _issue(self, owner_key, subject, not_before, not_after, key_type, pin, key_file=True) -> Credential:
         not_before = (not_before or dt.datetime(2025, 1, 1)).replace(microsecond=0)
         not_after = (not_after or not_before + dt.timedelta(days=3 * 365)).replace(microsecond=0)
