@@ -34,7 +34,7 @@ from core.timetable.services import decide_change
 from core.transcripts import queries as transcript_queries
 from core.transcripts.transfer import handover
 from core.transcripts.workflow import cancel_and_reissue, principal_sign_batch
-from dashboards.common import action_card, chosen, frame, guarded, log, school_options, set_options
+from dashboards.common import action_card, chosen, frame, guarded, log, refusal_text, school_options, set_options
 
 WIDTH = 460
 
@@ -272,8 +272,8 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
         try:  # counted against the lock on wrong PINs, in core (core.signatures.held_keys.unlock_signing_key)
             signer = held_keys.unlock_signing_key(db, actor, pki_dir, pin.value)
             seal = KeyStore(pki_dir).signer_for(f"school-{school_id}")
-        except (SohoaError, KeyAccessError) as err:  # wrong PIN, locked, or no key file
-            message = err.message_vi if isinstance(err, SohoaError) else "không có con dấu số của trường"
+        except SohoaError as err:  # wrong PIN, locked, or no key file
+            message = "không có con dấu số của trường" if isinstance(err, KeyAccessError) else refusal_text(err)
             result.object, result.alert_type = f"Không thực hiện được: {message}", "danger"
             result.visible, pin.value = True, ""
             return
@@ -288,7 +288,7 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
                 outcome = principal_sign_batch(db, actor, school_id, signer, seal, progress=tick, **options)
                 finish(outcome, None)
             except SohoaError as err:
-                finish(None, err.message_vi)
+                finish(None, refusal_text(err))
             except Exception as err:  # noqa: BLE001 - shown to the user, the worker must not die silently
                 log.exception("principal batch signing failed")
                 finish(None, f"lỗi khi ký: {err}")

@@ -41,6 +41,7 @@ from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor ar
     indication,
     page,
     refusal,
+    refusal_text,
     school_options,
     signed_out,
 )
@@ -74,7 +75,7 @@ class LoginHandler(web.RequestHandler):
             if isinstance(err, TooManyAttempts):
                 self.set_status(err.status)
                 self.set_header("Retry-After", str(err.retry_after))
-            self.write(LOGIN_PAGE.format(error=html.escape(err.message_vi)))
+            self.write(LOGIN_PAGE.format(error=refusal_text(err)))
             return
         self.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
         self.redirect("/overview")
@@ -225,7 +226,7 @@ def compliance_page(db: Database, trust=None, store=None):
         try:  # off the server's event loop: verification may validate PDFs (pyHanko runs its own loop)
             result = await asyncio.to_thread(verification.verify, db, actor, trust, entry_id=int(typed))
         except SohoaError as err:
-            report.object = f"**{html.escape(err.message_vi)}**"
+            report.object = f"**{refusal_text(err)}**"
             return
         lines = [f"**{indication(result.indication, result.sub_indication)}**"]
         lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: {html.escape(s.verification.message or '')} "

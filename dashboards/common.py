@@ -140,9 +140,15 @@ def signed_out() -> pn.pane.HTML:
     return pn.pane.HTML('<p id="signed-out">Vui lòng <a href="/login">đăng nhập</a>.</p>')
 
 
+def refusal_text(err: SohoaError) -> str:
+    """The console's one mapping of core's errors: the Vietnamese message, escaped as text (a
+    message may quote what a user typed)."""
+    return html.escape(err.message_vi)
+
+
 def refusal(err: SohoaError) -> pn.pane.Alert:
-    """Core's refusal, in Vietnamese, as text (a message may quote what a user typed)."""
-    return pn.pane.Alert(html.escape(err.message_vi), alert_type="danger")
+    """Core's refusal as an alert on a page."""
+    return pn.pane.Alert(refusal_text(err), alert_type="danger")
 
 
 def guarded(title: str, db: Database, build):
@@ -184,7 +190,7 @@ def action_card(title: str, widgets: list, run: Callable[[], str], *, after: Cal
                 if after:
                     after()
             except SohoaError as err:
-                result.object, result.alert_type = f"Không thực hiện được: {html.escape(err.message_vi)}", "danger"
+                result.object, result.alert_type = f"Không thực hiện được: {refusal_text(err)}", "danger"
             except Exception:  # noqa: BLE001 - an unexpected failure: logged, and the user is told
                 log.exception("admin action %r failed", title)
                 result.object, result.alert_type = "Không thực hiện được: lỗi hệ thống (đã ghi nhật ký máy chủ)", \

@@ -99,6 +99,10 @@ class KeyAccessError(SohoaError):
 
     status = 403
 
+    def __init__(self, message: str, *, message_vi: str | None = None):
+        super().__init__(message, message_vi=message_vi or
+                         "Không mở được khóa ký số (sai mã PIN, thiếu hoặc hỏng tệp khóa, hoặc thiết bị ký)")
+
 
 class PackageRejected(RuleViolation):
     """A transcript package that fails verification: nothing from it is imported."""
