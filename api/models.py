@@ -18,6 +18,8 @@ class Problem(BaseModel):
     code: str = Field(description="machine-readable error code")
     message: str = Field(description="English")
     message_vi: str = Field(description="Tiếng Việt")
+    reason: str | None = Field(default=None, description="why a device's signature was refused "
+                               "(SignatureRejected: SIG_CRYPTO_FAILURE, HASH_FAILURE, WRONG_SIGNER, ...)")
 
 
 class ErrorBody(BaseModel):
