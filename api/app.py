@@ -34,16 +34,19 @@ DESCRIPTION = ("Sổ đầu bài số: the API teachers' apps use to read their 
 
 
 def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_window: float = 0.004,
-               max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True) -> FastAPI:
+               max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True,
+               remote_signing=None) -> FastAPI:
     """The app. ``pki_dir`` is where the staff's server-held keys are, for the weekly close with
     a PIN (a :class:`core.signatures.held_keys.HeldKeys`, or a directory of the demo's
     ``keys/staff-<id>.p12``); without it (the default outside the demo) those calls answer 503
-    and people sign on their device (``…/prepare`` and ``…/complete``). With ``warm`` a thread checks
+    and people sign on their device (``…/prepare`` and ``…/complete``), or through the remote
+    signing service ``remote_signing`` (:class:`core.signatures.remote.RemoteSigning`). With ``warm`` a thread checks
     every registered certificate's chain at start-up (``GET /api/v1/health`` says when it is
     done); a :class:`Database` bound to one connection (the tests' isolated ones) needs
     ``warm=False``, as that connection cannot serve two threads."""
     state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch), pki_dir,
                      token_cache_seconds)
+    state.remote_signing = remote_signing
 
     def warm_up():
         """Before the first bell: every registered certificate's chain validated once."""
@@ -117,4 +120,7 @@ def app_from_environment() -> FastAPI:
     if anchors.tsa_url:
         os.environ.setdefault("SOHOA_TSA_URL", anchors.tsa_url)
     window = float(os.environ.get("SOHOA_API_BATCH_WINDOW_MS", "4")) / 1000
-    return create_app(db, trust, pki_dir=HeldKeys.from_environment(pki_dir), batch_window=window)
+    from core.signatures.remote import RemoteSigning
+
+    return create_app(db, trust, pki_dir=HeldKeys.from_environment(pki_dir), batch_window=window,
+                      remote_signing=RemoteSigning.from_environment())

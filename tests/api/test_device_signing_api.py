@@ -1,0 +1,181 @@
+"""The weekly close signed on the signer's own device (ký số hai bước), over the API on SQLite and
+PostgreSQL, with a server that holds nobody's key (``pki_dir=None``): prepare, the phone signs,
+complete; both signatures verify PASSED through core's verifier; idempotent prepares and
+completes; a newer prepare supersedes; refusals change nothing; and the CSC remote-signing
+service fits the same two steps."""
+import base64
+import datetime as dt
+import hashlib
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from core.access.accounts import open_sessions
+from core.access.authz import SYSTEM
+from core.kernel import clock
+from core.kernel.vocabulary import WeekCloseStatus
+from core.logbook.entries import generate_week
+from core.logbook.verification import verify_week_document
+from core.logbook.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
+from core.signatures.pades import verify_pdf
+from core.storage.models import AuditEvent, PdfSigning, WeekClose
+from tests.evidence._keys import Phone
+from tests.world import MONDAY
+
+SATURDAY = dt.datetime.combine(MONDAY + dt.timedelta(days=5), dt.time(10, 0))
+
+
+@pytest.fixture
+def api(world, pki, monkeypatch):
+    generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
+    app = create_app(world.db, pki.trust_store(), pki_dir=None, batch_window=0.001, warm=False,
+                     token_cache_seconds=0)
+    with TestClient(app) as client:
+        client.world, client.trust, client.pki = world, pki.trust_store(), pki
+
+        def at(moment):
+            monkeypatch.setattr(clock, "now", lambda: moment)
+        client.at = at
+        at(SATURDAY)
+        yield client
+
+
+def login(api, username):
+    token = open_sessions(api.world.db, [username], authenticated_by="test", at=clock.now())[username]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def phone(api, username) -> Phone:
+    return Phone.from_pkcs12(api.pki.directory / "keys" / f"staff-{api.world.ids[username]}.p12")
+
+
+def url(api, action, verb, klass="6A1"):
+    return f"/api/v1/classes/{api.world.ids[klass]}/weeks/{api.world.ids['week1']}/{action}/{verb}"
+
+
+def prepare(api, username, action="homeroom-signature", key="k1", mode="signed_attributes"):
+    return api.post(url(api, action, "prepare"), headers={**login(api, username), "Idempotency-Key": key},
+                    json={"mode": mode})
+
+
+def complete(api, username, answer, action="homeroom-signature"):
+    return api.post(url(api, action, "complete"), headers=login(api, username), json=answer)
+
+
+def refused(response, status, code, reason=None):
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"] and error["message_vi"], error
+    if reason is not None:
+        assert error["reason"] == reason, error
+    return error
+
+
+def week(api):
+    with api.world.db.reading() as s:
+        return s.scalar(select(WeekClose).where(WeekClose.class_id == api.world.ids["6A1"],
+                                                WeekClose.week_id == api.world.ids["week1"]))
+
+
+def signed_on_device(api, username, action, mode="signed_attributes", key="k1"):
+    prepared = prepare(api, username, action, key=key, mode=mode)
+    assert prepared.status_code == 201, prepared.text
+    body = prepared.json()
+    pdf = api.get(body["document_url"], headers=login(api, username))
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    done = complete(api, username, phone(api, username).answer(body, pdf.content), action)
+    assert done.status_code == 200, done.text
+    return body, done.json()
+
+
+@pytest.mark.parametrize("mode", ["signed_attributes", "cms"])
+def test_homeroom_and_principal_sign_on_their_devices_and_both_verify(api, mode):
+    body, done = signed_on_device(api, "lan", "homeroom-signature", mode)
+    assert done["status"] == "homeroom_signed" and done["replayed"] is False and done["your_step"] is None
+    assert body["step"] == "homeroom" and body["mode"] == mode and body["replayed"] is False
+    assert body["certificate_fingerprint"] == hashlib.sha256(phone(api, "lan").cert_der).hexdigest()
+    api.at(SATURDAY + dt.timedelta(hours=2))
+    _, closed = signed_on_device(api, "binh", "close", mode, key="k2")
+    assert closed["status"] == "closed" and closed["summary_hash"] == done["summary_hash"]
+
+    w = api.world
+    report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    row = week(api)
+    assert [(f, v.indication) for f, v in verify_pdf(row.document, api.trust)] == \
+        [(HOMEROOM_FIELD, "PASSED"), (PRINCIPAL_FIELD, "PASSED")]
+    times = [v.signing_time for _, v in verify_pdf(row.document, api.trust)]
+    assert times == [SATURDAY, SATURDAY + dt.timedelta(hours=2)]  # the server's clock (/M), not the phone's
+    assert row.homeroom_signed_at == SATURDAY and row.homeroom_signature and row.principal_signature
+    with w.db.reading() as s:
+        events = s.scalars(select(AuditEvent).where(AuditEvent.action.in_(["week.homeroom_sign", "week.close"]))
+                           .order_by(AuditEvent.id)).all()
+        assert [e.after["key"] for e in events] == ["device", "device"]
+        signings = s.scalars(select(PdfSigning).order_by(PdfSigning.created_at)).all()
+        assert [(g.status, g.signed_content, g.tail) for g in signings] == [("completed", None, None)] * 2
+
+
+def test_prepare_and_complete_are_idempotent(api):
+    first = prepare(api, "lan").json()
+    again = prepare(api, "lan")
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert again.json()["signed_attributes_b64"] == first["signed_attributes_b64"]
+    assert again.json()["signing_id"] == first["signing_id"]
+    answer = phone(api, "lan").answer(first)
+    assert complete(api, "lan", answer).json()["replayed"] is False
+    document = week(api).document
+    replay = complete(api, "lan", answer)
+    assert replay.status_code == 200 and replay.json()["replayed"] is True
+    assert week(api).document == document
+    other = phone(api, "lan").answer(first)   # ECDSA is randomised: another answer
+    refused(complete(api, "lan", other), 409, "AlreadyCompleted")
+    refused(prepare(api, "lan"), 409, "AlreadyCompleted")
+
+
+def test_a_newer_prepare_supersedes_and_expiry(api):
+    old = prepare(api, "lan", key="a").json()
+    new = prepare(api, "lan", key="b").json()
+    assert new["signing_id"] != old["signing_id"] and new["document_digest_b64"] != old["document_digest_b64"]
+    refused(complete(api, "lan", phone(api, "lan").answer(old)), 409, "SigningSuperseded")
+    refused(api.get(old["document_url"], headers=login(api, "lan")), 410, "SigningExpired")
+    # the answer for the old document sent with the new signing's id: another document
+    crossed = {**phone(api, "lan").answer(old), "signing_id": new["signing_id"]}
+    refused(complete(api, "lan", crossed), 422, "SignatureRejected", "SIG_CRYPTO_FAILURE")
+    api.at(SATURDAY + dt.timedelta(minutes=6))
+    refused(complete(api, "lan", phone(api, "lan").answer(new)), 410, "SigningExpired")
+    assert week(api).status == WeekCloseStatus.OPEN and week(api).document is None
+
+
+def test_refusals_change_nothing(api):
+    body = prepare(api, "lan").json()
+    minh = phone(api, "minh")   # another teacher's own key (her app would refuse: it names Lan's certificate)
+    stolen = phone(api, "lan").answer(body)
+    stolen["signature_b64"] = base64.b64encode(minh.sign_raw(base64.b64decode(body["signed_attributes_b64"]))).decode()
+    refused(complete(api, "lan", stolen), 422, "SignatureRejected", "SIG_CRYPTO_FAILURE")
+    cms_body = prepare(api, "lan", key="c", mode="cms").json()
+    wrong = phone(api, "lan").answer(cms_body)
+    wrong["cms_b64"] = base64.b64encode(minh.build_cms(base64.b64decode(cms_body["document_digest_b64"]))).decode()
+    refused(complete(api, "lan", wrong), 422, "SignatureRejected", "WRONG_SIGNER")
+    forged = phone(api, "lan").answer(cms_body)
+    forged["cms_b64"] = base64.b64encode(phone(api, "lan").build_cms(
+        base64.b64decode(cms_body["document_digest_b64"]), signed_by=minh)).decode()
+    refused(complete(api, "lan", forged), 422, "SignatureRejected", "SIG_CRYPTO_FAILURE")
+    timed = phone(api, "lan").answer(cms_body)
+    timed["cms_b64"] = base64.b64encode(phone(api, "lan").build_cms(
+        base64.b64decode(cms_body["document_digest_b64"]), signing_time=dt.datetime(2031, 1, 1, tzinfo=dt.UTC))).decode()
+    refused(complete(api, "lan", timed), 422, "SignatureRejected", "SIGNING_TIME_NOT_ALLOWED")
+    summary = phone(api, "lan").answer(cms_body)
+    summary["summary_signature_b64"] = base64.b64encode(minh.sign_detached(
+        base64.b64decode(cms_body["summary_b64"]))).decode()
+    refused(complete(api, "lan", summary), 422, "SignatureRejected", "WRONG_SIGNER")
+    # someone else completing Lan's signing: not theirs
+    refused(complete(api, "minh", phone(api, "minh").answer(cms_body)), 404, "NotFound")
+    refused(prepare(api, "minh"), 403, "PermissionDenied")          # not the homeroom teacher of 6A1
+    refused(prepare(api, "binh", "close"), 409, "RuleViolation")    # the homeroom teacher has not signed
+    refused(api.post(url(api, "homeroom-signature", "prepare"), headers=login(api, "lan"), json={}), 422,
+            "InvalidRequest")  # no Idempotency-Key
+    assert week(api).status == WeekCloseStatus.OPEN and week(api).document is None
+    done = complete(api, "lan", phone(api, "lan").answer(cms_body))   # the right answer still works
+    assert done.status_code == 200, done.text
