@@ -33,7 +33,7 @@ def api(world, pki, monkeypatch):
     app = create_app(world.db, pki.trust_store(), pki_dir=None, batch_window=0.001, warm=False,
                      token_cache_seconds=0)
     with TestClient(app) as client:
-        client.world, client.trust, client.pki = world, pki.trust_store(), pki
+        client.world, client.trust, client.pki, client.app = world, pki.trust_store(), pki, app
 
         def at(moment):
             monkeypatch.setattr(clock, "now", lambda: moment)
@@ -179,3 +179,51 @@ def test_refusals_change_nothing(api):
     assert week(api).status == WeekCloseStatus.OPEN and week(api).document is None
     done = complete(api, "lan", phone(api, "lan").answer(cms_body))   # the right answer still works
     assert done.status_code == 200, done.text
+
+
+@pytest.fixture
+def csc_api(api):
+    """The same API with the department's remote signing service (a CSC service on loopback
+    holding Lan's and Bình's keys: the server reaches them, never holds them)."""
+    from core.signatures.remote import RemoteSigning
+    from tests.csc_service import CSCService
+
+    service = CSCService()
+    chain = [api.pki.issuing_der]
+    for name in ("lan", "binh"):
+        staff = api.world.ids[name]
+        service.add(f"staff-{staff}", api.pki.directory / "keys" / f"staff-{staff}.p12", "1234", chain,
+                    pin="135790", otp="424242")
+    service.start()
+    api.app.state.sohoa.remote_signing = RemoteSigning(service.url, service.token)
+    yield api
+    service.stop()
+
+
+def test_remote_signing_service_fits_the_two_steps(csc_api):
+    api = csc_api
+    body = prepare(api, "lan", mode="remote_csc").json()
+    assert body["mode"] == "remote_csc" and base64.b64decode(body["hash_to_authorize"]) == \
+        hashlib.sha256(base64.b64decode(body["signed_attributes_b64"])).digest()
+    wrong = complete(api, "lan", {"signing_id": body["signing_id"], "pin": "135790", "otp": "000000"})
+    refused(wrong, 403, "KeyAccessError")
+    assert week(api).status == WeekCloseStatus.OPEN and week(api).document is None
+    # a device's answer is not accepted for a signing prepared for the service
+    refused(complete(api, "lan", phone(api, "lan").answer({**body, "mode": "signed_attributes"})), 400, "BadRequest")
+    done = complete(api, "lan", {"signing_id": body["signing_id"], "pin": "135790", "otp": "424242"})
+    assert done.status_code == 200 and done.json()["status"] == "homeroom_signed", done.text
+    api.at(SATURDAY + dt.timedelta(hours=1))
+    closing = prepare(api, "binh", "close", key="k9", mode="remote_csc").json()
+    done = complete(api, "binh", {"signing_id": closing["signing_id"], "pin": "135790", "otp": "424242"}, "close")
+    assert done.status_code == 200 and done.json()["status"] == "closed", done.text
+    w = api.world
+    report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    with w.db.reading() as s:
+        keys = s.scalars(select(AuditEvent.after).where(AuditEvent.action.in_(["week.homeroom_sign", "week.close"]))
+                         .order_by(AuditEvent.id)).all()
+        assert [k["key"] for k in keys] == ["remote_csc", "remote_csc"]
+
+
+def test_remote_signing_not_configured_is_503(api):
+    refused(prepare(api, "lan", mode="remote_csc"), 503, "SigningUnavailable")
