@@ -150,12 +150,13 @@ class DemoPKI:
         from core.signatures.anchors import load_anchors
 
         directory = Path(directory)
-        key_file = directory / CA / "issuing.key.pem"
-        if not key_file.exists():
+        try:
+            pem = (directory / CA / "issuing.key.pem").read_bytes()
+        except FileNotFoundError as err:
             raise FileNotFoundError(f"{directory} holds no CA key ({CA}/issuing.key.pem): this is not the CA's "
-                                    "directory (a server holds the trust anchors only)")
+                                    "directory (a server holds the trust anchors only)") from err
         anchors = load_anchors(directory)
-        key = serialization.load_pem_private_key(key_file.read_bytes(), None)
+        key = serialization.load_pem_private_key(pem, None)
         return cls(directory, anchors.root, anchors.issuing, key, anchors.responder_url)
 
     # ------------------------------------------------------------------ issuing
