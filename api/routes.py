@@ -45,7 +45,7 @@ from api.models import (
 from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in
 from core.access.authz import Actor
 from core.kernel import clock
-from core.kernel.errors import BadRequest, PermissionDenied, SigningUnavailable, SohoaError, Unauthorized
+from core.kernel.errors import BadRequest, PermissionDenied, SigningNotOffered, SohoaError, Unauthorized
 from core.logbook.entries import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
 from core.logbook.weekly_close import (
     HOMEROOM,
@@ -202,8 +202,9 @@ async def change(body: ChangeRequestIn, actor: Actor = Depends(teacher), state: 
 def _close_step(state: ApiState, step, actor: Actor, class_id: int, week_id: int, pin: str,
                 at: dt.datetime) -> dict:
     if state.pki_dir is None:
-        raise SigningUnavailable("remote signing is not configured on this server",
-                          message_vi="Máy chủ chưa được cấu hình ký số từ xa")
+        raise SigningNotOffered("this server keeps no personal signing keys: sign on your device (…/prepare, then "
+                                "…/complete)", message_vi="Máy chủ không lưu khóa ký số cá nhân: hãy ký trên thiết bị "
+                                                          "của bạn (chuẩn bị, rồi hoàn tất)")
     step(state.db, actor, class_id, week_id, unlock_signing_key(state.db, actor, state.pki_dir, pin, at), at)
     return class_week_close(state.db, actor, class_id, week_id, at)
 
@@ -265,8 +266,8 @@ def _complete(state: ApiState, step: str, actor: Actor, class_id: int, week_id: 
     signer = None
     if body.pin is not None:   # remote signing: the service signs, with the signer's PIN and OTP
         if state.remote_signing is None:
-            raise SigningUnavailable("remote signing (CSC) is not configured on this server",
-                                     message_vi="Máy chủ chưa được cấu hình dịch vụ ký số từ xa")
+            raise SigningNotOffered("this server has no remote signing service (CSC): sign on your device",
+                                    message_vi="Máy chủ không có dịch vụ ký số từ xa: hãy ký trên thiết bị của bạn")
         signer = state.remote_signing.signer_for(actor.staff_id, body.pin, body.otp)
     try:
         status, replayed = complete_week_signing(
@@ -302,8 +303,8 @@ async def close_prepare(class_id: ClassId, week_id: WeekId, body: PrepareIn,
 async def _prepare(state: ApiState, step: str, actor: Actor, class_id: int, week_id: int, body: PrepareIn,
                    key: str):
     if body.mode == REMOTE_CSC and state.remote_signing is None:
-        raise SigningUnavailable("remote signing (CSC) is not configured on this server",
-                                 message_vi="Máy chủ chưa được cấu hình dịch vụ ký số từ xa")
+        raise SigningNotOffered("this server has no remote signing service (CSC): sign on your device",
+                                message_vi="Máy chủ không có dịch vụ ký số từ xa: hãy ký trên thiết bị của bạn")
     prepared = await run(lambda: prepare_week_signing(
         state.db, actor, class_id, week_id, step, mode=body.mode, idempotency_key=key,
         certificate_fingerprint=body.certificate_fingerprint, at=clock.now()))

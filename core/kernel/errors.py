@@ -100,6 +100,13 @@ class KeyAccessError(SohoaError):
     status = 403
 
 
+class SigningNotOffered(SohoaError):
+    """This server does not offer that way of signing (it keeps no personal keys, or has no
+    remote signing service): sign on your own device (prepare, then complete)."""
+
+    status = 400
+
+
 class WeakPin(SohoaError):
     """A PIN for a server-held key that offline guessing would find (too short, a run, a
     repeat, a common PIN): choose another (core.signatures.held_keys.check_pin)."""

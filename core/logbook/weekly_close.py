@@ -385,7 +385,7 @@ def _prepared_answer(signing: PdfSigning, state: PreparedSigning, cert_der: byte
                      replayed: bool) -> PreparedWeekSigning:
     attrs = signed_attributes(state, cert_der)
     return PreparedWeekSigning(
-        signing_id=signing.id, step=signing.step, mode=signing.mode, expires_at=signing.expires_at,
+        signing_id=signing.signing_id, step=signing.step, mode=signing.mode, expires_at=signing.expires_at,
         certificate_fingerprint=hashlib.sha256(cert_der).hexdigest(), summary=summary,
         document_digest=state.document_digest, byte_range=state.byte_range, signed_attributes=attrs,
         hash_to_authorize=base64.b64encode(hashlib.sha256(attrs).digest()).decode(), replayed=replayed)
@@ -454,7 +454,7 @@ def prepare_week_signing(db: Database, actor: Actor, class_id: int, week_id: int
             PdfSigning.document_kind == "week_close", PdfSigning.document_id == row.id, PdfSigning.step == step,
             PdfSigning.status == "prepared").values(status="superseded", signed_content=None, tail=None))
         session.flush()
-        signing = PdfSigning(id=secrets.token_urlsafe(18), document_kind="week_close", document_id=row.id,
+        signing = PdfSigning(signing_id=secrets.token_urlsafe(18), document_kind="week_close", document_id=row.id,
                              school_id=klass.school_id, step=step, user_id=actor.user_id, certificate_id=cert.id,
                              mode=mode, base_reopen_count=row.reopen_count, summary_hash=sha256_hex(data),
                              status="prepared", created_at=at, expires_at=at + SIGNING_TTL,
@@ -462,7 +462,7 @@ def prepare_week_signing(db: Database, actor: Actor, class_id: int, week_id: int
         session.add(signing)
         session.flush()
         audit.record(session, actor, f"week.{step}_prepare", "week_close", row.id, school_id=klass.school_id,
-                     after={"signing": signing.id, "mode": mode, "certificate": cert.fingerprint,
+                     after={"signing": signing.signing_id, "mode": mode, "certificate": cert.fingerprint,
                             "class": klass.name, "week": week.number})
         return _prepared_answer(signing, state, cert.der, data, replayed=False)
 
@@ -571,7 +571,7 @@ def complete_week_signing(db: Database, actor: Actor, class_id: int, week_id: in
         audit.record(session, actor, "week.homeroom_sign" if step == HOMEROOM else "week.close", "week_close",
                      row.id, school_id=klass.school_id, before=before,
                      after={"status": row.status.value, "class": klass.name, "week": week.number,
-                            "key": CUSTODY[mode], "signing": signing.id, "certificate": fingerprint,
+                            "key": CUSTODY[mode], "signing": signing.signing_id, "certificate": fingerprint,
                             **({"on_time": row.closed_on_time} if step == PRINCIPAL else {})})
         return row.status, False
 

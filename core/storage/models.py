@@ -394,7 +394,7 @@ class PdfSigning(Base):
     hashes of the answer and the result, for idempotent replays."""
 
     __tablename__ = "pdf_signing"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, unguessable: the app holds it
+    signing_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, unguessable: the app holds it
     document_kind: Mapped[str] = mapped_column(String(32))  # week_close
     document_id: Mapped[int] = mapped_column(BigId)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)

@@ -225,5 +225,5 @@ def test_remote_signing_service_fits_the_two_steps(csc_api):
         assert [k["key"] for k in keys] == ["remote_csc", "remote_csc"]
 
 
-def test_remote_signing_not_configured_is_503(api):
-    refused(prepare(api, "lan", mode="remote_csc"), 503, "SigningUnavailable")
+def test_remote_signing_not_configured_is_not_offered(api):
+    refused(prepare(api, "lan", mode="remote_csc"), 400, "SigningNotOffered")

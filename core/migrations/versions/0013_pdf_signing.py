@@ -19,7 +19,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.create_table(
         "pdf_signing",
-        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("signing_id", sa.String(length=32), nullable=False),
         sa.Column("document_kind", sa.String(length=32), nullable=False),
         sa.Column("document_id", BigId, nullable=False),
         sa.Column("school_id", BigId, nullable=False),
@@ -47,7 +47,7 @@ def upgrade() -> None:
                                 name=op.f("fk_pdf_signing_certificate_id_certificate")),
         sa.ForeignKeyConstraint(["school_id"], ["school.id"], name=op.f("fk_pdf_signing_school_id_school")),
         sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], name=op.f("fk_pdf_signing_user_id_user_account")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_pdf_signing")),
+        sa.PrimaryKeyConstraint("signing_id", name=op.f("pk_pdf_signing")),
         sa.UniqueConstraint("user_id", "prepare_key", name=op.f("uq_pdf_signing_user_id_prepare_key")),
     )
     op.create_index(op.f("ix_pdf_signing_school_id"), "pdf_signing", ["school_id"], unique=False)
