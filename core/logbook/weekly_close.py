@@ -615,5 +615,6 @@ def sweep_signings(db: Database, at: dt.datetime | None = None) -> int:
         session.execute(update(PdfSigning).where(
             (PdfSigning.status == "superseded") | ((PdfSigning.status == "prepared") & (PdfSigning.expires_at < at)))
             .values(signed_content=None, tail=None))
-        return session.execute(delete(PdfSigning).where(PdfSigning.created_at < at - KEEP_FINISHED,
-                                                        PdfSigning.status != "prepared")).rowcount
+        return session.execute(delete(PdfSigning).where(
+            PdfSigning.created_at < at - KEEP_FINISHED,
+            (PdfSigning.status != "prepared") | (PdfSigning.expires_at < at))).rowcount

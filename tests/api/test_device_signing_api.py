@@ -227,3 +227,89 @@ def test_remote_signing_service_fits_the_two_steps(csc_api):
 
 def test_remote_signing_not_configured_is_not_offered(api):
     refused(prepare(api, "lan", mode="remote_csc"), 400, "SigningNotOffered")
+
+
+def test_a_usb_token_is_a_device_too(api, tmp_path):
+    """The signer's desktop app with a USB token (SoftHSM2, its own process): the same two steps,
+    and the week verifies PASSED."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from core.signatures.tokens import SOFTHSM_MODULE, provision_softhsm
+
+    before = os.environ.get("SOFTHSM2_CONF")
+    people = {name: api.pki.directory / "keys" / f"staff-{api.world.ids[name]}.p12" for name in ("lan", "binh")}
+    env = provision_softhsm(tmp_path, "2468", {f"tok-{n}": (p, "1234") for n, p in people.items()}, [api.pki.issuing_der])
+    if before is None:   # provisioning sets it for this process; the token lives in the app's process only
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = before
+    root = Path(__file__).resolve().parents[2]
+
+    def token_app(name, prepared):
+        job = {"module": SOFTHSM_MODULE, "token": f"tok-{name}", "pin": "2468", **prepared}
+        done = subprocess.run([sys.executable, "-m", "tests.evidence._token_app"], input=json.dumps(job),
+                              capture_output=True, text=True, env={**env, "PYTHONPATH": str(root)}, cwd=root)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    for name, action, key in (("lan", "homeroom-signature", "t1"), ("binh", "close", "t2")):
+        prepared = prepare(api, name, action, key=key).json()
+        done = complete(api, name, token_app(name, prepared), action)
+        assert done.status_code == 200, done.text
+    w = api.world
+    report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+
+
+def test_a_protected_server_held_key_signs_and_verifies(world, pki, monkeypatch, tmp_path):
+    """Where a department insists on server-held keys (``protected``): sealed under Argon2id and
+    a pepper, opened by a 6-digit PIN; the close verifies PASSED; a wrong PIN opens nothing."""
+    import os
+
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from core.signatures.held_keys import PROTECTED, HeldKeys
+
+    generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
+    held = HeldKeys(tmp_path / "server", PROTECTED, os.urandom(32))
+    for name, pin in (("lan", "830571"), ("binh", "590264")):
+        owner = f"staff-{world.ids[name]}"
+        key, cert, extra = pkcs12.load_key_and_certificates((pki.directory / "keys" / f"{owner}.p12").read_bytes(),
+                                                            b"1234")
+        from cryptography.hazmat.primitives.serialization import Encoding
+        held.enrol(owner, key, cert.public_bytes(Encoding.DER), [c.public_bytes(Encoding.DER) for c in extra], pin)
+    monkeypatch.setattr(clock, "now", lambda: SATURDAY)
+    with TestClient(create_app(world.db, pki.trust_store(), pki_dir=held, warm=False, token_cache_seconds=0)) as api:
+        base = f"/api/v1/classes/{world.ids['6A1']}/weeks/{world.ids['week1']}"
+
+        def head(name):
+            return {"Authorization": "Bearer " + open_sessions(world.db, [name], authenticated_by="test",
+                                                               at=SATURDAY)[name]}
+        refused(api.post(f"{base}/homeroom-signature", headers=head("lan"), json={"pin": "1234"}), 403, "KeyNotOpened")
+        assert api.post(f"{base}/homeroom-signature", headers=head("lan"), json={"pin": "830571"}).status_code == 200
+        closed = api.post(f"{base}/close", headers=head("binh"), json={"pin": "590264"})
+        assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
+    report = verify_week_document(world.db, world.actor("mon_a"), world.ids["6A1"], world.ids["week1"],
+                                  pki.trust_store())
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+
+
+def test_dead_signings_are_swept(api):
+    """The periodic clean-up: superseded and expired states lose their bytes at once, finished
+    rows go a day later; a live one is kept whole."""
+    from core.logbook.weekly_close import sweep_signings
+
+    prepare(api, "lan", key="s1")
+    prepare(api, "lan", key="s2")   # supersedes s1
+    assert sweep_signings(api.world.db, SATURDAY) == 0
+    with api.world.db.reading() as s:
+        rows = {g.prepare_key: g for g in s.scalars(select(PdfSigning))}
+        assert rows["s1"].signed_content is None and rows["s2"].signed_content is not None
+    assert sweep_signings(api.world.db, SATURDAY + dt.timedelta(minutes=10)) == 0   # s2 expired: bytes dropped
+    with api.world.db.reading() as s:
+        assert [g.signed_content for g in s.scalars(select(PdfSigning))] == [None, None]
+    assert sweep_signings(api.world.db, SATURDAY + dt.timedelta(days=2)) == 2
