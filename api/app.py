@@ -34,14 +34,19 @@ DESCRIPTION = ("Sổ đầu bài số: the API teachers' apps use to read their 
 
 
 def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_window: float = 0.004,
-               max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True) -> FastAPI:
-    """The app. ``pki_dir`` holds the staff's PIN-protected keys (``keys/staff-<id>.p12``)
-    for the weekly close; without it those calls answer 503. With ``warm`` a thread checks
+               max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True,
+               remote_signing=None) -> FastAPI:
+    """The app. ``pki_dir`` is where the staff's server-held keys are, for the weekly close with
+    a PIN (a :class:`core.signatures.held_keys.HeldKeys`, or a directory of the demo's
+    ``keys/staff-<id>.p12``); without it (the default outside the demo) those calls answer 503
+    and people sign on their device (``…/prepare`` and ``…/complete``), or through the remote
+    signing service ``remote_signing`` (:class:`core.signatures.remote.RemoteSigning`). With ``warm`` a thread checks
     every registered certificate's chain at start-up (``GET /api/v1/health`` says when it is
     done); a :class:`Database` bound to one connection (the tests' isolated ones) needs
     ``warm=False``, as that connection cannot serve two threads."""
     state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch), pki_dir,
                      token_cache_seconds)
+    state.remote_signing = remote_signing
 
     def warm_up():
         """Before the first bell: every registered certificate's chain validated once."""
@@ -94,12 +99,15 @@ async def _invalid(_request: Request, err: RequestValidationError):
 
 def app_from_environment() -> FastAPI:
     """The app for ``uvicorn --factory`` (``sohoa api``): the record store from
-    ``SOHOA_DATABASE_URL`` (or the demo file), trust anchors and the staff's server-held keys
-    (for the weekly close) from ``SOHOA_PKI_DIR`` (default ``var/pki``, the demo CA); the
-    batching window from ``SOHOA_API_BATCH_WINDOW_MS`` (see :class:`api.batching.Batcher`)."""
+    ``SOHOA_DATABASE_URL`` (or the demo file), the trust anchors from ``SOHOA_PKI_DIR``
+    (default ``var/pki``; its ``anchors/`` only — the server never reads a CA key), the staff's
+    server-held keys only when ``SOHOA_SERVER_HELD_KEYS`` says so (default off:
+    :class:`core.signatures.held_keys.HeldKeys`); the batching window from
+    ``SOHOA_API_BATCH_WINDOW_MS`` (see :class:`api.batching.Batcher`)."""
     import os
 
-    from core.signatures import DemoPKI
+    from core.signatures.anchors import load_anchors
+    from core.signatures.held_keys import HeldKeys
     from core.storage.db import make_engine
 
     # No pre-ping per checkout (a round trip per request at the bell): a connection lost to a
@@ -107,6 +115,12 @@ def app_from_environment() -> FastAPI:
     url = os.environ.get("SOHOA_DATABASE_URL") or None
     db = Database(make_engine(url, pool_pre_ping=False) if url and not url.startswith("sqlite") else make_engine(url))
     pki_dir = FilePath(os.environ.get("SOHOA_PKI_DIR", "var/pki"))
-    trust = DemoPKI.load(pki_dir).trust_store()
+    anchors = load_anchors(pki_dir)
+    trust = anchors.trust_store()
+    if anchors.tsa_url:
+        os.environ.setdefault("SOHOA_TSA_URL", anchors.tsa_url)
     window = float(os.environ.get("SOHOA_API_BATCH_WINDOW_MS", "4")) / 1000
-    return create_app(db, trust, pki_dir=pki_dir, batch_window=window)
+    from core.signatures.remote import RemoteSigning
+
+    return create_app(db, trust, pki_dir=HeldKeys.from_environment(pki_dir), batch_window=window,
+                      remote_signing=RemoteSigning.from_environment())

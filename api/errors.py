@@ -22,8 +22,10 @@ def refusal(err: BaseException) -> tuple[int, dict, dict[str, str]] | None:
     """(status, body, headers) for an error the API answers, or None for a bug (a 500)."""
     if isinstance(err, SohoaError):
         retry = getattr(err, "retry_after", None)
-        return (err.status, problem(type(err).__name__, err.message, err.message_vi),
-                {} if retry is None else {"Retry-After": str(retry)})
+        body = problem(type(err).__name__, err.message, err.message_vi)
+        if getattr(err, "reason", None):  # a refused device signature says why (core.kernel.errors)
+            body["error"]["reason"] = err.reason
+        return err.status, body, {} if retry is None else {"Retry-After": str(retry)}
     if is_unavailable(err):  # a retryable 503, never a 500
         return 503, problem(*UNAVAILABLE), {"Retry-After": "1"}
     return None

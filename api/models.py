@@ -18,6 +18,8 @@ class Problem(BaseModel):
     code: str = Field(description="machine-readable error code")
     message: str = Field(description="English")
     message_vi: str = Field(description="Tiếng Việt")
+    reason: str | None = Field(default=None, description="why a device's signature was refused "
+                               "(SignatureRejected: SIG_CRYPTO_FAILURE, HASH_FAILURE, WRONG_SIGNER, ...)")
 
 
 class ErrorBody(BaseModel):
@@ -160,4 +162,53 @@ class ClassWeek(BaseModel):
     your_step: str | None = Field(description="what I do next: homeroom_signature | close | null")
 
 
-ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}
+class PrepareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: str = Field(default="signed_attributes", pattern="^(signed_attributes|cms|remote_csc)$",
+                      description="signed_attributes: my phone's key signs the signed attributes (recommended); "
+                                  "cms: my app builds a whole detached CMS over the byte range; remote_csc: the "
+                                  "department's remote signing service signs with my PIN and OTP at complete")
+    certificate_fingerprint: str | None = Field(default=None, pattern="^[0-9a-f]{64}$",
+                                                description="which of my registered certificates (default: the "
+                                                            "latest valid one)")
+
+
+class PreparedOut(BaseModel):
+    signing_id: str = Field(description="send it back with complete")
+    step: str = Field(description="homeroom | principal")
+    mode: str
+    expires_at: dt.datetime = Field(description="complete before then (server time, Vietnam)")
+    certificate_fingerprint: str = Field(description="SHA-256 of the certificate the signature must be made with")
+    signed_attributes_b64: str = Field(description="DER of the CMS signed attributes: sign these bytes with "
+                                                   "SHA256withECDSA or SHA256withRSA (mode signed_attributes)")
+    document_digest_b64: str = Field(description="SHA-256 of the PDF's byte range: the message-digest of a CMS "
+                                                 "(mode cms)")
+    hash_to_authorize: str = Field(description="base64 SHA-256 of the signed attributes: what a remote "
+                                               "signing service's authorisation binds (mode remote_csc)")
+    byte_range: list[int] = Field(description="the PDF's /ByteRange: offset, length, offset, length")
+    document_url: str = Field(description="the prepared PDF, to show and to recompute the digest from")
+    summary_b64: str = Field(description="the week summary: sign it as a detached CMS, as for a period")
+    replayed: bool = Field(description="true when this Idempotency-Key had already prepared this signing")
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signing_id: str = Field(min_length=10, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    signature_b64: str | None = Field(default=None, max_length=2000,
+                                      description="mode signed_attributes: the raw signature over the signed "
+                                                  "attributes (ECDSA DER or RSA PKCS#1 v1.5)")
+    cms_b64: str | None = Field(default=None, max_length=60_000, description="mode cms: the detached CMS")
+    summary_signature_b64: str | None = Field(default=None, max_length=60_000,
+                                              description="modes signed_attributes and cms: a detached CMS over "
+                                                          "the week summary")
+    pin: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                            description="mode remote_csc: my PIN at the remote signing service")
+    otp: str | None = Field(default=None, min_length=1, max_length=20, pattern=r"^[0-9A-Za-z]+$",
+                            description="mode remote_csc: the one-time password")
+
+
+class ClassWeekSigned(ClassWeek):
+    replayed: bool = Field(description="true when this completion had already been done with the same answer")
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)}

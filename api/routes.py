@@ -12,10 +12,9 @@ import binascii
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from pathlib import Path as FilePath
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.batching import Batcher
@@ -25,6 +24,8 @@ from api.models import (
     ChangeRequestOut,
     ClassId,
     ClassWeek,
+    ClassWeekSigned,
+    CompleteIn,
     Content,
     Credentials,
     EntryForSigning,
@@ -34,6 +35,8 @@ from api.models import (
     Hours,
     Period,
     PinIn,
+    PreparedOut,
+    PrepareIn,
     ReceiptOut,
     SignatureIn,
     Token,
@@ -42,14 +45,25 @@ from api.models import (
 from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in
 from core.access.authz import Actor
 from core.kernel import clock
-from core.kernel.errors import BadRequest, PermissionDenied, SigningUnavailable, SohoaError, Unauthorized
+from core.kernel.errors import BadRequest, PermissionDenied, SigningNotOffered, SohoaError, Unauthorized
 from core.logbook.entries import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
-from core.logbook.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
+from core.logbook.weekly_close import (
+    HOMEROOM,
+    PRINCIPAL,
+    REMOTE_CSC,
+    class_week_close,
+    complete_week_signing,
+    homeroom_sign_week,
+    prepare_week_signing,
+    prepared_document,
+    principal_close_week,
+    weeks_to_close,
+)
 from core.signatures.held_keys import unlock_signing_key
 from core.storage.db import Database
 from core.timetable.services import request_change
 
-ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)}
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False)
 
@@ -61,11 +75,12 @@ class ApiState:
     db: Database
     trust: object
     batcher: Batcher
-    pki_dir: FilePath | None = None
+    pki_dir: object = None   # the server-held keys (core.signatures.held_keys.HeldKeys, demo), or None
     token_cache_seconds: float = 10.0
     tokens: dict[str, tuple[Actor, float]] = field(default_factory=dict)
     ready: bool = False
     certificates_checked: int = 0
+    remote_signing: object = None   # core.signatures.remote.RemoteSigning, or None
 
 
 def api_state(request: Request) -> ApiState:
@@ -187,8 +202,9 @@ async def change(body: ChangeRequestIn, actor: Actor = Depends(teacher), state: 
 def _close_step(state: ApiState, step, actor: Actor, class_id: int, week_id: int, pin: str,
                 at: dt.datetime) -> dict:
     if state.pki_dir is None:
-        raise SigningUnavailable("remote signing is not configured on this server",
-                          message_vi="Máy chủ chưa được cấu hình ký số từ xa")
+        raise SigningNotOffered("this server keeps no personal signing keys: sign on your device (…/prepare, then "
+                                "…/complete)", message_vi="Máy chủ không lưu khóa ký số cá nhân: hãy ký trên thiết bị "
+                                                          "của bạn (chuẩn bị, rồi hoàn tất)")
     step(state.db, actor, class_id, week_id, unlock_signing_key(state.db, actor, state.pki_dir, pin, at), at)
     return class_week_close(state.db, actor, class_id, week_id, at)
 
@@ -214,3 +230,106 @@ async def homeroom_signature(class_id: ClassId, week_id: WeekId, body: PinIn, ac
 async def close(class_id: ClassId, week_id: WeekId, body: PinIn, actor: Actor = Depends(teacher),
                 state: ApiState = Depends(api_state)):
     return await run(_close_step, state, principal_close_week, actor, class_id, week_id, body.pin, clock.now())
+
+
+# ---------------------------------------------------------------- weekly close on the signer's device
+# Two steps (ký số hai bước): prepare lays out the signature and says what to sign; the phone signs
+# with a key only it holds; complete checks and embeds it. See docs/api.md, "Signing on the device".
+_STEPS = {"homeroom-signature": HOMEROOM, "close": PRINCIPAL}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str | None, what: str) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequest(f"{what} is not valid base64", message_vi=f"{what} không đúng định dạng base64") from err
+
+
+def _prepared_json(prepared) -> dict:
+    return PreparedOut(
+        signing_id=prepared.signing_id, step=prepared.step, mode=prepared.mode, expires_at=prepared.expires_at,
+        certificate_fingerprint=prepared.certificate_fingerprint,
+        signed_attributes_b64=_b64(prepared.signed_attributes), document_digest_b64=_b64(prepared.document_digest),
+        hash_to_authorize=prepared.hash_to_authorize, byte_range=list(prepared.byte_range),
+        document_url=f"/api/v1/signings/{prepared.signing_id}/document", summary_b64=_b64(prepared.summary),
+        replayed=prepared.replayed).model_dump(mode="json")
+
+
+def _complete(state: ApiState, step: str, actor: Actor, class_id: int, week_id: int, body: CompleteIn,
+              at: dt.datetime) -> dict:
+    signer = None
+    if body.pin is not None:   # remote signing: the service signs, with the signer's PIN and OTP
+        if state.remote_signing is None:
+            raise SigningNotOffered("this server has no remote signing service (CSC): sign on your device",
+                                    message_vi="Máy chủ không có dịch vụ ký số từ xa: hãy ký trên thiết bị của bạn")
+        signer = state.remote_signing.signer_for(actor.staff_id, body.pin, body.otp)
+    try:
+        status, replayed = complete_week_signing(
+            state.db, actor, class_id, week_id, step, body.signing_id, trust=state.trust, signer=signer,
+            signature=_unb64(body.signature_b64, "signature_b64"), cms=_unb64(body.cms_b64, "cms_b64"),
+            summary_signature=_unb64(body.summary_signature_b64, "summary_signature_b64"), at=at)
+    finally:
+        if signer is not None:
+            signer.close()
+    return {**class_week_close(state.db, actor, class_id, week_id, at), "replayed": replayed}
+
+
+@router.post("/api/v1/classes/{class_id}/weeks/{week_id}/homeroom-signature/prepare", status_code=201,
+             response_model=PreparedOut, responses=ERRORS, tags=["weekly-close"],
+             summary="Prepare my homeroom signature of the week for my device to sign (ký số hai bước, bước 1)")
+async def homeroom_prepare(class_id: ClassId, week_id: WeekId, body: PrepareIn,
+                           idempotency_key: str = Header(alias="Idempotency-Key", min_length=1, max_length=100,
+                                                         description="the same key for every retry of this prepare"),
+                           actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    return await _prepare(state, HOMEROOM, actor, class_id, week_id, body, idempotency_key)
+
+
+@router.post("/api/v1/classes/{class_id}/weeks/{week_id}/close/prepare", status_code=201,
+             response_model=PreparedOut, responses=ERRORS, tags=["weekly-close"],
+             summary="Prepare the principal's closing signature for their device to sign (bước 1)")
+async def close_prepare(class_id: ClassId, week_id: WeekId, body: PrepareIn,
+                        idempotency_key: str = Header(alias="Idempotency-Key", min_length=1, max_length=100,
+                                                      description="the same key for every retry of this prepare"),
+                        actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    return await _prepare(state, PRINCIPAL, actor, class_id, week_id, body, idempotency_key)
+
+
+async def _prepare(state: ApiState, step: str, actor: Actor, class_id: int, week_id: int, body: PrepareIn,
+                   key: str):
+    if body.mode == REMOTE_CSC and state.remote_signing is None:
+        raise SigningNotOffered("this server has no remote signing service (CSC): sign on your device",
+                                message_vi="Máy chủ không có dịch vụ ký số từ xa: hãy ký trên thiết bị của bạn")
+    prepared = await run(lambda: prepare_week_signing(
+        state.db, actor, class_id, week_id, step, mode=body.mode, idempotency_key=key,
+        certificate_fingerprint=body.certificate_fingerprint, at=clock.now()))
+    return JSONResponse(_prepared_json(prepared), status_code=200 if prepared.replayed else 201)
+
+
+@router.post("/api/v1/classes/{class_id}/weeks/{week_id}/homeroom-signature/complete",
+             response_model=ClassWeekSigned, responses=ERRORS, tags=["weekly-close"],
+             summary="Complete my homeroom signature with what my device signed (bước 2)")
+async def homeroom_complete(class_id: ClassId, week_id: WeekId, body: CompleteIn, actor: Actor = Depends(teacher),
+                            state: ApiState = Depends(api_state)):
+    return await run(_complete, state, HOMEROOM, actor, class_id, week_id, body, clock.now())
+
+
+@router.post("/api/v1/classes/{class_id}/weeks/{week_id}/close/complete",
+             response_model=ClassWeekSigned, responses=ERRORS, tags=["weekly-close"],
+             summary="Complete the principal's closing signature with what their device signed (bước 2)")
+async def close_complete(class_id: ClassId, week_id: WeekId, body: CompleteIn, actor: Actor = Depends(teacher),
+                         state: ApiState = Depends(api_state)):
+    return await run(_complete, state, PRINCIPAL, actor, class_id, week_id, body, clock.now())
+
+
+@router.get("/api/v1/signings/{signing_id}/document", responses={**ERRORS, 200: {
+    "content": {"application/pdf": {}}, "description": "the prepared PDF"}}, response_class=Response,
+            tags=["weekly-close"], summary="The prepared PDF of my live signing (to show, and to check the digest)")
+async def signing_document(signing_id: str = Path(min_length=10, max_length=32, pattern=r"^[A-Za-z0-9_-]+$"),
+                           actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    return Response(await run(prepared_document, state.db, actor, signing_id), media_type="application/pdf")

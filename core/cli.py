@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 VAR = Path("var")
-#: The demo PKI's CRL / OCSP / timestamp responder (started with the console).
+#: The demo PKI's CRL / OCSP / timestamp responder's port (setting ``SOHOA_PKI_PORT``): its own
+#: process (``sohoa pki serve``), which ``sohoa demo`` starts beside the console.
 PKI_PORT = int(os.environ.get("SOHOA_PKI_PORT", "8790"))
 
 
@@ -57,6 +58,8 @@ def cmd_demo(args) -> int:
                       responder_url=f"http://127.0.0.1:{PKI_PORT}")
     print(report)
     if args.serve:
+        os.environ.setdefault("SOHOA_SERVER_HELD_KEYS", "demo")  # the demo's staff keys, its 4-digit demo PIN
+        args.responder = True
         return _serve(db, args)
     return _print_report(db, "so.giamsat", None)
 
@@ -101,24 +104,112 @@ def cmd_report(args) -> int:
 
 
 def _serve(db, args) -> int:
-    from core.signatures import DemoPKI
-    from core.signatures.responder import Responder
+    """The console, with the trust anchors only (``var/pki/anchors``): never a CA key. With
+    ``args.responder`` the demo CA's responder runs beside it as its own process."""
+    from core.signatures.anchors import load_anchors
+    from core.signatures.held_keys import HeldKeys
     from dashboards.app import serve
 
     _print_report(db, "so.giamsat", None)
-    pki = DemoPKI.load(VAR / "pki")
-    trust = pki.trust_store()
-    if pki.responder_url:
-        Responder(pki).start(int(pki.responder_url.rsplit(":", 1)[1]))
-        os.environ.setdefault("SOHOA_TSA_URL", f"{pki.responder_url}/tsa")
-        trust = pki.trust_store(check_revocation=True)
-        print(f"PKI responder (CRL, OCSP, TSA): {pki.responder_url}")
+    anchors = load_anchors(VAR / "pki")
+    trust = anchors.trust_store()
+    responder = None
+    if anchors.responder_url:
+        if getattr(args, "responder", False):
+            responder = start_responder(VAR / "pki", int(anchors.responder_url.rsplit(":", 1)[1]))
+        os.environ.setdefault("SOHOA_TSA_URL", anchors.tsa_url or f"{anchors.responder_url}/tsa")
+        trust = anchors.trust_store(check_revocation=True)
+        print(f"PKI responder (CRL, OCSP, TSA): {anchors.responder_url}")
+    held = HeldKeys.from_environment(VAR / "pki")
     port = getattr(args, "port", 5006)
     print(f"Bảng điều khiển / console: http://127.0.0.1:{port}/login  (demo password: sohoa-demo)")
     from core.analytics.store import AnalyticsStore
 
-    serve(db, trust, port=port, pki_dir=VAR / "pki", analytics_store=AnalyticsStore(VAR / "analytics"))
+    try:
+        serve(db, trust, port=port, pki_dir=held, analytics_store=AnalyticsStore(VAR / "analytics"))
+    finally:
+        if responder is not None:
+            responder.terminate()
+            responder.wait(10)
     return 0
+
+
+def start_responder(pki_dir: Path, port: int):
+    """``sohoa pki serve`` as a child process (the CA's keys stay in that process), once it
+    answers on ``port``."""
+    import subprocess
+    import time
+    import urllib.request
+
+    child = subprocess.Popen([sys.executable, "-m", "core.cli", "pki", "--dir", str(pki_dir), "serve",
+                              "--port", str(port)])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/crl", timeout=2):
+                return child
+        except OSError:
+            if child.poll() is not None:
+                raise RuntimeError(f"the PKI responder stopped at start (port {port} in use? set SOHOA_PKI_PORT)")
+            time.sleep(0.2)
+    child.terminate()
+    raise RuntimeError(f"the PKI responder did not answer on port {port}")
+
+
+def cmd_pki(args) -> int:
+    """The demo CA (its own command; a server never reads ``ca/``): ``init`` creates the CA and
+    the service seal, ``issue`` a staff member's or a school's certificate, ``revoke`` one,
+    ``serve`` runs the CRL/OCSP/TSA responder in the foreground."""
+    import datetime as dt
+
+    from core.signatures.pki import DemoPKI
+
+    directory = Path(args.dir)
+    if args.pki_command == "init":
+        url = args.responder_url or f"http://127.0.0.1:{PKI_PORT}"
+        pki = DemoPKI.create(directory, responder_url=url)
+        pki.issue_service_seal(not_before=dt.datetime(2025, 1, 1))
+        print(f"demo CA in {directory / 'ca'} (private: only `sohoa pki` reads it); trust anchors for the servers "
+              f"in {directory / 'anchors'}; responder {url}")
+        return 0
+    pki = DemoPKI.load(directory)
+    if args.pki_command == "issue":
+        issue = pki.issue_seal if args.seal else pki.issue_personal
+        cred = issue(args.owner, args.name, pin=args.pin)
+        print(f"issued {cred.subject}: serial {cred.serial_hex}, fingerprint {cred.fingerprint}, key {cred.p12_path}")
+        return 0
+    if args.pki_command == "revoke":
+        at = dt.datetime.fromisoformat(args.at) if args.at else None
+        from core.kernel import clock
+
+        pki.revoke(args.serial, at or clock.now())
+        print(f"revoked {args.serial}: the responder's CRL and OCSP say so from now on")
+        return 0
+    from core.signatures.responder import Responder
+
+    port = args.port or (int(pki.responder_url.rsplit(":", 1)[1]) if pki.responder_url else PKI_PORT)
+    print(f"PKI responder (CRL, OCSP, TSA): http://127.0.0.1:{port}", flush=True)
+    Responder(pki).serve_forever(port)
+    return 0
+
+
+def _pki_parser(sub) -> None:
+    pki = sub.add_parser("pki", help="the demo CA: init, issue, revoke, serve (its keys never reach a server)")
+    pki.add_argument("--dir", default=str(VAR / "pki"), help="the PKI directory (default var/pki)")
+    verbs = pki.add_subparsers(dest="pki_command", required=True)
+    init = verbs.add_parser("init", help="create the root and issuing CA, the TSA and the service seal")
+    init.add_argument("--responder-url", help=f"default http://127.0.0.1:$SOHOA_PKI_PORT ({PKI_PORT})")
+    issue = verbs.add_parser("issue", help="issue a certificate and its PKCS#12 key file (keys/<owner>.p12)")
+    issue.add_argument("owner", help="e.g. staff-12 or school-3")
+    issue.add_argument("name", help="the holder's name (the certificate's CN)")
+    issue.add_argument("--seal", action="store_true", help="a school's organisation certificate")
+    issue.add_argument("--pin", default="1234", help="the key file's PIN (demo)")
+    revoke = verbs.add_parser("revoke", help="revoke a certificate by its serial (hex)")
+    revoke.add_argument("serial")
+    revoke.add_argument("--at", help="from when (ISO, Vietnam time; default now)")
+    serve = verbs.add_parser("serve", help="run the CRL/OCSP/TSA responder (foreground)")
+    serve.add_argument("--port", type=int, help=f"default: the responder URL's port, else SOHOA_PKI_PORT ({PKI_PORT})")
+    pki.set_defaults(func=cmd_pki)
 
 
 def cmd_serve(args) -> int:
@@ -175,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
 
     srv = sub.add_parser("serve", help="start the console")
     srv.add_argument("--port", type=int, default=5006)
+    srv.add_argument("--responder", action="store_true",
+                     help="also start the demo CA's responder (sohoa pki serve) as its own process")
     srv.set_defaults(func=cmd_serve)
+
+    _pki_parser(sub)
 
     api = sub.add_parser("api", help="start the signing API for teachers' apps")
     api.add_argument("--host", default="127.0.0.1")

@@ -271,7 +271,7 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
         from core.signatures import KeyAccessError, KeyStore
         try:  # counted against the lock on wrong PINs, in core (core.signatures.held_keys.unlock_signing_key)
             signer = held_keys.unlock_signing_key(db, actor, pki_dir, pin.value)
-            seal = KeyStore(pki_dir).signer_for(f"school-{school_id}")
+            seal = KeyStore(getattr(pki_dir, "directory", pki_dir)).signer_for(f"school-{school_id}")
         except SohoaError as err:  # wrong PIN, locked, or no key file
             message = "không có con dấu số của trường" if isinstance(err, KeyAccessError) else refusal_text(err)
             result.object, result.alert_type = f"Không thực hiện được: {message}", "danger"

@@ -53,7 +53,7 @@ def main() -> int:
     from core.demo.gradebook import generate_transcripts
     from core.demo.synthetic import DEMO_PASSWORD, Scale, generate
     from core.kernel.vocabulary import TranscriptStatus
-    from core.signatures import DemoPKI
+    from core.signatures.anchors import load_anchors
     from core.storage.db import Database, make_engine
     from core.storage.migrate import upgrade
     from core.storage.models import Transcript
@@ -71,7 +71,7 @@ def main() -> int:
     with db.reading() as session:
         code = session.scalar(select(Transcript.verification_code).where(Transcript.status == TranscriptStatus.ISSUED)
                               .order_by(Transcript.id))
-    server, url = serve_in_background(db, DemoPKI.load(work / "pki").trust_store(), pki_dir=work / "pki")
+    server, url = serve_in_background(db, load_anchors(work / "pki").trust_store(), pki_dir=work / "pki")
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
 

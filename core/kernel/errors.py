@@ -104,6 +104,47 @@ class KeyAccessError(SohoaError):
                          "Không mở được khóa ký số (sai mã PIN, thiếu hoặc hỏng tệp khóa, hoặc thiết bị ký)")
 
 
+class SigningNotOffered(SohoaError):
+    """This server does not offer that way of signing (it keeps no personal keys, or has no
+    remote signing service): sign on your own device (prepare, then complete)."""
+
+    status = 400
+
+
+class WeakPin(SohoaError):
+    """A PIN for a server-held key that offline guessing would find (too short, a run, a
+    repeat, a common PIN): choose another (core.signatures.held_keys.check_pin)."""
+
+    status = 422
+
+
+class SignatureRejected(BadSignature):
+    """What the signer's device (or remote signing service) returned cannot be embedded in the
+    prepared document; ``reason`` says why in the ETSI EN 319 102-1 vocabulary where one fits
+    (``SIG_CRYPTO_FAILURE``, ``HASH_FAILURE``, ``WRONG_SIGNER``, ``FORMAT_FAILURE``, …).
+    Nothing was changed: sign again, or prepare again."""
+
+    def __init__(self, reason: str, message: str, *, message_vi: str | None = None):
+        super().__init__(f"{reason}: {message}",
+                         message_vi=message_vi or "Chữ ký số không hợp lệ cho văn bản đã chuẩn bị; hãy ký lại")
+        self.reason = reason
+
+
+class SigningExpired(SohoaError):
+    """A prepared signing (ký số hai bước) that was not completed in time: prepare it again."""
+
+    status = 410
+
+
+class SigningSuperseded(Conflict):
+    """A prepared signing replaced by a newer one for the same document, or whose document
+    changed meanwhile (reopened, signed elsewhere): prepare again."""
+
+
+class AlreadyCompleted(Conflict):
+    """A prepared signing already completed with another answer: nothing more to do."""
+
+
 class PackageRejected(RuleViolation):
     """A transcript package that fails verification: nothing from it is imported."""
 

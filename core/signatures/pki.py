@@ -4,6 +4,17 @@ for schools, each private key in a PIN-protected PKCS#12 file.
 
 For the demo and the tests only; production certificates come from licensed CAs (VNPT,
 Viettel, …) under the NEAC root (Nghị định 23/2025/NĐ-CP).
+
+This is the *CA side* (``sohoa pki init|issue|revoke|serve``). A PKI directory is laid out
+so that what a server reads is apart from the CA's private keys:
+
+- ``anchors/`` — the trust anchors (``root.pem``, ``issuing.pem``) and ``services.json``
+  (the responder's URL, the TSA's URL): all the API, the console and the jobs read
+  (:mod:`core.signatures.anchors`);
+- ``ca/`` — the CA's private keys (root, issuing, TSA) and its revocation list
+  (``revoked.json``): read by this module and the responder process only, never by a server;
+- ``keys/`` — end-entity keys the demo keeps on the server (staff's server-held keys, the
+  schools' seals, the service seal): never CA keys.
 """
 from __future__ import annotations
 
@@ -25,6 +36,8 @@ from core.kernel import clock
 ROOT_NAME = "Sohoa Demo Root CA"
 ISSUING_NAME = "Sohoa Demo Issuing CA 01"
 DEFAULT_PIN = "1234"
+#: The parts of a PKI directory: what servers read, and what only the CA reads.
+ANCHORS, CA = "anchors", "ca"
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,8 @@ class DemoPKI:
         """``responder_url`` (e.g. ``http://127.0.0.1:8790``) is written into the certificates
         as their CRL distribution point and OCSP address (see :mod:`core.signatures.responder`)."""
         directory = Path(directory)
-        (directory / "keys").mkdir(parents=True, exist_ok=True)
+        for part in ("keys", ANCHORS, CA):
+            (directory / part).mkdir(parents=True, exist_ok=True)
         start = _utc(now or dt.datetime(2024, 1, 1))
         root_key, issuing_key = _new_key(key_type), _new_key(key_type)
         root_subject = _name(root_name, "Sohoa Demo Trust")
@@ -119,24 +133,31 @@ class DemoPKI:
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
                                   critical=False)
                    .sign(root_key, hashes.SHA256()))
-        _pem(directory / "root.pem", root)
-        _pem(directory / "root.key.pem", root_key)
-        _pem(directory / "issuing.pem", issuing)
-        _pem(directory / "issuing.key.pem", issuing_key)
-        (directory / "responder.json").write_text(json.dumps({"url": responder_url}))
+        _pem(directory / ANCHORS / "root.pem", root)
+        _pem(directory / CA / "root.key.pem", root_key)
+        _pem(directory / ANCHORS / "issuing.pem", issuing)
+        _pem(directory / CA / "issuing.key.pem", issuing_key)
+        (directory / ANCHORS / "services.json").write_text(json.dumps(
+            {"responder_url": responder_url, "tsa_url": f"{responder_url}/tsa" if responder_url else None}))
         pki = cls(directory, root, issuing, issuing_key, responder_url)
         pki._issue_tsa()
         return pki
 
     @classmethod
     def load(cls, directory: Path) -> "DemoPKI":
+        """The CA itself, with its issuing key (``ca/``): for ``sohoa pki`` and the tests. A
+        server loads :func:`core.signatures.anchors.load_anchors` instead."""
+        from core.signatures.anchors import load_anchors
+
         directory = Path(directory)
-        root = x509.load_pem_x509_certificate((directory / "root.pem").read_bytes())
-        issuing = x509.load_pem_x509_certificate((directory / "issuing.pem").read_bytes())
-        key = serialization.load_pem_private_key((directory / "issuing.key.pem").read_bytes(), None)
-        config = directory / "responder.json"
-        url = json.loads(config.read_text())["url"] if config.exists() else None
-        return cls(directory, root, issuing, key, url)
+        try:
+            pem = (directory / CA / "issuing.key.pem").read_bytes()
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{directory} holds no CA key ({CA}/issuing.key.pem): this is not the CA's "
+                                    "directory (a server holds the trust anchors only)") from err
+        anchors = load_anchors(directory)
+        key = serialization.load_pem_private_key(pem, None)
+        return cls(directory, anchors.root, anchors.issuing, key, anchors.responder_url)
 
     # ------------------------------------------------------------------ issuing
     def issue_personal(self, owner_key: str, common_name: str, *, not_before: dt.datetime | None = None,
@@ -209,18 +230,24 @@ class DemoPKI:
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
                 .sign(self._issuing_key, hashes.SHA256()))
-        _pem(self.directory / "tsa.pem", cert)
-        _pem(self.directory / "tsa.key.pem", key)
+        _pem(self.directory / CA / "tsa.pem", cert)
+        _pem(self.directory / CA / "tsa.key.pem", key)
+
+    def tsa_credentials(self):
+        """The timestamp authority's certificate and key (the responder's)."""
+        cert = x509.load_pem_x509_certificate((self.directory / CA / "tsa.pem").read_bytes())
+        key = serialization.load_pem_private_key((self.directory / CA / "tsa.key.pem").read_bytes(), None)
+        return cert, key
 
     # ------------------------------------------------------------------ revocation
     def revoke(self, serial_hex: str, at: dt.datetime) -> None:
         """The CA revokes a certificate from ``at`` (VN-local); the responder publishes it."""
         revoked = self.revoked()
         revoked[serial_hex] = at.isoformat()
-        (self.directory / "revoked.json").write_text(json.dumps(revoked))
+        (self.directory / CA / "revoked.json").write_text(json.dumps(revoked))
 
     def revoked(self) -> dict[str, str]:
-        path = self.directory / "revoked.json"
+        path = self.directory / CA / "revoked.json"
         return json.loads(path.read_text()) if path.exists() else {}
 
     @property
@@ -232,19 +259,13 @@ class DemoPKI:
 
     # ------------------------------------------------------------------ trust
     def trust_store(self, *, check_revocation: bool = False):
-        """Trust anchors for verification; with ``check_revocation`` the issuing CA's CRL from
-        the responder is consulted (and cached) for every signature."""
-        from core.signatures.cms import TrustStore
-        from core.signatures.revocation import CrlChecker
+        """Trust anchors for verification (what a server gets from
+        :func:`core.signatures.anchors.load_anchors`); with ``check_revocation`` the issuing
+        CA's CRL from the responder is consulted (and cached) for every signature."""
+        from core.signatures.anchors import TrustAnchors
 
-        checker = None
-        if check_revocation:
-            if not self.responder_url:
-                raise ValueError("this PKI has no responder URL: create it with responder_url=")
-            checker = CrlChecker(f"{self.responder_url}/crl", self.issuing)
-        return TrustStore(roots=[self.root.public_bytes(serialization.Encoding.DER)],
-                          intermediates=[self.issuing.public_bytes(serialization.Encoding.DER)],
-                          revocation_checker=checker)
+        return TrustAnchors(self.root, self.issuing, self.responder_url).trust_store(
+            check_revocation=check_revocation)
 
     def chain_pem(self) -> bytes:
         return self.issuing.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)

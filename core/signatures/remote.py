@@ -69,3 +69,32 @@ class RemoteSigner(PyHankoKeySigner):
         if not self._loop.is_closed():
             self._loop.run_until_complete(self._http.close())
             self._loop.close()
+
+
+class RemoteSigning:
+    """The department's remote signing service (CSC) for the prepare/complete flow: at complete
+    the server sends the hash of the prepared signed attributes with the signer's PIN and OTP
+    (``credentials/authorize`` binds the SAD to exactly that hash) and embeds what comes back,
+    as for a phone's signature. The key stays with the service.
+
+    Settings: ``SOHOA_CSC_URL``, ``SOHOA_CSC_TOKEN`` (the OAuth token the product holds for the
+    service) and ``SOHOA_CSC_CREDENTIAL`` (the credential id of a staff member, ``{staff_id}``
+    filled in; default ``staff-{staff_id}``). Per-user OAuth is the service's to add."""
+
+    def __init__(self, service_url: str, oauth_token: str, credential: str = "staff-{staff_id}"):
+        self.service_url, self.oauth_token, self.credential = service_url, oauth_token, credential
+
+    @classmethod
+    def from_environment(cls, environ=None) -> "RemoteSigning | None":
+        import os
+
+        environ = os.environ if environ is None else environ
+        url = environ.get("SOHOA_CSC_URL")
+        if not url:
+            return None
+        return cls(url, environ.get("SOHOA_CSC_TOKEN", ""), environ.get("SOHOA_CSC_CREDENTIAL", "staff-{staff_id}"))
+
+    def signer_for(self, staff_id: int, pin: str, otp: str | None) -> RemoteSigner:
+        """The staff member's credential, opened for the signatures of one completion (close it)."""
+        return RemoteSigner(self.service_url, self.credential.format(staff_id=staff_id),
+                            oauth_token=self.oauth_token, pin=pin, otp=otp)

@@ -1,6 +1,9 @@
 """The demo PKI's online services on 127.0.0.1: CRL, OCSP and an RFC 3161 timestamp
 authority (TSA), as a licensed CA and TSA would provide them (trust services of Nghị định 23/2025/NĐ-CP).
 
+It signs with the CA's keys, so it runs as its own process (``sohoa pki serve``), never inside
+the API or the console: those read the trust anchors only (:mod:`core.signatures.anchors`).
+
 - ``GET  /crl``  the issuing CA's CRL (valid one hour);
 - ``POST /ocsp`` OCSP answers signed by the issuing CA;
 - ``POST /tsa``  RFC 3161 timestamps (pyHanko's in-process TSA behind HTTP).
@@ -39,8 +42,7 @@ class Responder:
 
         self.pki = pki
         der = serialization.Encoding.DER
-        tsa_cert = x509.load_pem_x509_certificate((pki.directory / "tsa.pem").read_bytes())
-        tsa_key = serialization.load_pem_private_key((pki.directory / "tsa.key.pem").read_bytes(), None)
+        tsa_cert, tsa_key = pki.tsa_credentials()
         self._tsa = DummyTimeStamper(
             tsa_cert=asn1_x509.Certificate.load(tsa_cert.public_bytes(der)),
             tsa_key=asn1_keys.PrivateKeyInfo.load(tsa_key.private_bytes(
@@ -109,3 +111,8 @@ class Responder:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
+    def serve_forever(self, port: int, host: str = "127.0.0.1") -> None:
+        """Serve in the foreground until the process is stopped (``sohoa pki serve``)."""
+        app = web.Application()
+        app.add_routes([web.get("/crl", self.crl), web.post("/ocsp", self.ocsp), web.post("/tsa", self.tsa)])
+        web.run_app(app, host=host, port=port, print=None, handle_signals=True)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -383,6 +384,47 @@ class WeekClose(Base):
     closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
     reopen_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     __table_args__ = (UniqueConstraint("class_id", "week_id"),)
+
+
+class PdfSigning(Base):
+    """Ký số hai bước: a PDF signature prepared by the server for a signer whose key the server
+    does not hold (their phone, a remote signing service), waiting for their signature. It
+    keeps the prepared document's signed content (or, for a document the server already stores,
+    what follows it) until completed, superseded or expired; a completed one keeps only the
+    hashes of the answer and the result, for idempotent replays."""
+
+    __tablename__ = "pdf_signing"
+    signing_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, unguessable: the app holds it
+    document_kind: Mapped[str] = mapped_column(String(32))  # week_close
+    document_id: Mapped[int] = mapped_column(BigId)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))  # homeroom | principal
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"))
+    mode: Mapped[str] = mapped_column(String(24))  # signed_attributes | cms | remote_csc
+    # the document's state when prepared: completing on a changed week is refused
+    base_reopen_count: Mapped[int] = mapped_column(SmallInteger)
+    summary_hash: Mapped[str] = mapped_column(String(64))
+    reserved_start: Mapped[int] = mapped_column(Integer)
+    reserved_end: Mapped[int] = mapped_column(Integer)
+    document_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    md_algorithm: Mapped[str] = mapped_column(String(16))
+    signed_content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    base_sha256: Mapped[str | None] = mapped_column(String(64))
+    tail: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))  # prepared | completed | superseded
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    prepare_key: Mapped[str] = mapped_column(String(100))
+    answer_sha256: Mapped[str | None] = mapped_column(String(64))
+    result_sha256: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        UniqueConstraint("user_id", "prepare_key"),
+        # at most one live signing per document and step: a newer prepare supersedes the older
+        Index("ux_pdf_signing_live", "document_kind", "document_id", "step", unique=True,
+              postgresql_where=text("status = 'prepared'"), sqlite_where=text("status = 'prepared'")),
+    )
 
 
 class WeekReopen(Base):

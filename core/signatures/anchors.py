@@ -1,0 +1,57 @@
+"""Trust anchors (neo tin cậy): what a server — the API, the console, the jobs — reads of a PKI,
+and nothing more: the root and intermediate certificates, and where to ask for revocation
+status and timestamps (``anchors/`` of a PKI directory, see :mod:`core.signatures.pki`).
+
+A server never holds a CA's private key: it verifies signatures and attests with its own
+service seal (:mod:`core.signatures.service`), it does not issue certificates. The demo CA is
+its own command (``sohoa pki``), and its CRL/OCSP/TSA responder its own process
+(``sohoa pki serve``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+ANCHORS = "anchors"
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """The root, the issuing CA's certificate and the responder's address (CRL at
+    ``<responder_url>/crl``, OCSP at ``/ocsp``, the TSA at ``tsa_url``)."""
+
+    root: x509.Certificate
+    issuing: x509.Certificate
+    responder_url: str | None = None
+    tsa_url: str | None = None
+
+    def trust_store(self, *, check_revocation: bool = False):
+        """A :class:`~core.signatures.cms.TrustStore`; with ``check_revocation`` the issuing
+        CA's CRL from the responder is consulted (and cached) for every signature."""
+        from core.signatures.cms import TrustStore
+        from core.signatures.revocation import CrlChecker
+
+        checker = None
+        if check_revocation:
+            if not self.responder_url:
+                raise ValueError("these trust anchors name no responder: no revocation source")
+            checker = CrlChecker(f"{self.responder_url}/crl", self.issuing)
+        der = serialization.Encoding.DER
+        return TrustStore(roots=[self.root.public_bytes(der)], intermediates=[self.issuing.public_bytes(der)],
+                          revocation_checker=checker)
+
+
+def load_anchors(pki_dir: Path) -> TrustAnchors:
+    """The trust anchors of a PKI directory (its ``anchors/`` part only)."""
+    folder = Path(pki_dir) / ANCHORS
+    if not (folder / "root.pem").exists():
+        raise FileNotFoundError(f"no trust anchors in {folder} (run `sohoa pki init` or `sohoa demo`)")
+    root = x509.load_pem_x509_certificate((folder / "root.pem").read_bytes())
+    issuing = x509.load_pem_x509_certificate((folder / "issuing.pem").read_bytes())
+    services = folder / "services.json"
+    config = json.loads(services.read_text()) if services.exists() else {}
+    return TrustAnchors(root, issuing, config.get("responder_url"), config.get("tsa_url"))
