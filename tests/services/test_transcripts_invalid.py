@@ -150,10 +150,13 @@ def test_levels_are_stored_in_their_words(school):
 # ---------------------------------------------------------------- absences from the logbook (Art. 12)
 @pytest.fixture
 def absent_year(school):
+    return record_absences(school)
+
+
+def record_absences(w):
     """23 school weeks of Mondays and Tuesdays (46 days; 6A1 has 3 periods a day): student 0
     absent from every period of all 46 days, student 1 from every period of 45 days and from 2
     of the 3 periods of the last one."""
-    w = school
     with w.db.transaction() as s:
         s.add_all([SchoolWeek(school_year_id=w.ids["year"], number=9 + i, term=1,
                               monday=MONDAY + dt.timedelta(weeks=3 + i)) for i in range(20)])
@@ -194,3 +197,19 @@ def test_the_logbook_absences_feed_promotion(absent_year):
     assert contents[ids["student0"]]["Lên lớp / rèn luyện hè / kiểm tra lại"] == "Ở lại lớp"
     assert contents[ids["student1"]]["Số buổi nghỉ"] == "45"           # a day absent from 2 of 3 periods: no session
     assert contents[ids["student1"]]["Lên lớp / rèn luyện hè / kiểm tra lại"] == "Lên lớp"
+
+
+def test_absences_recorded_after_the_evaluation_still_count(school):
+    """The homeroom teacher entered 3 sessions early in the year; the logbook then records 46:
+    the transcript counts the larger, and the student repeats the grade."""
+    w = school
+    ids = w.ids
+    for code in SCORED:
+        enter(w, code, {ids["student0"]: year_of(code)})
+    enter_evaluation(w.db, w.actor("lan"), ids["6A1"], ids["year"],
+                     {ids["student0"]: {"conduct_term1": "Tốt", "conduct_term2": "Tốt", "absent_sessions": 3}})
+    record_absences(w)
+    [draft] = prepare_transcripts(w.db, w.actor("lan"), ids["6A1"], ids["year"])
+    with w.db.reading() as s:
+        summary = dict(map(tuple, s.get(Transcript, draft).content["summary"]))
+    assert (summary["Số buổi nghỉ"], summary["Lên lớp / rèn luyện hè / kiểm tra lại"]) == ("46", "Ở lại lớp")
