@@ -70,7 +70,7 @@ def _keys(data, allowed: set[str], article: str) -> dict:
     unknown = sorted(set(data) - allowed, key=str)
     if unknown:
         _refuse((f"the parts are {', '.join(sorted(allowed))}", f"các phần hợp lệ: {', '.join(sorted(allowed))}"),
-                unknown[0], article, ((str(unknown[0])[:20], str(unknown[0])[:20]),))
+                unknown[0], article)
     return data
 
 
