@@ -83,8 +83,9 @@ def subject_results(rng: random.Random, grade: int, subject: Subject, periods: i
         return out
     needed = tt22.regular_assessments_per_term(periods)
     if subject.comment_only:
-        return {s: {"term1": [rng.random() > 0.03 for _ in range(needed)],
-                    "term2": [rng.random() > 0.02 for _ in range(needed)]} for s in students}
+        assessments = tt22.COMMENT_REGULAR_PER_TERM + tt22.PERIODIC_PER_TERM  # TT22/2021 Art. 6, 7
+        return {s: {"term1": [rng.random() > 0.03 for _ in range(assessments)],
+                    "term2": [rng.random() > 0.02 for _ in range(assessments)]} for s in students}
     return {s: {term: {"regular": _scores(rng, skill[s], needed), "mid": _scores(rng, skill[s], 1)[0],
                        "final": _scores(rng, skill[s], 1)[0]} for term in ("term1", "term2")} for s in students}
 
@@ -93,7 +94,8 @@ def evaluations(rng: random.Random, grade: int, students: list[int], skill: dict
     """The homeroom teacher's part: conduct (secondary) or qualities and competences (primary)."""
     out = {}
     for s in students:
-        row = {"absent_sessions": max(0, int(rng.expovariate(0.4))), "comment": rng.choice(HOMEROOM_COMMENTS)}
+        # the sessions absent come from the logbook (TT22/2021 Art. 12): the service counts them
+        row = {"comment": rng.choice(HOMEROOM_COMMENTS)}
         if level_of_grade(grade) == SchoolLevel.PRIMARY:
             level = "T" if skill[s] >= 7.5 else "Đ" if skill[s] >= 4.5 else "C"
             row["qualities"] = {q: level for q in tt27.QUALITIES + tt27.COMPETENCES}

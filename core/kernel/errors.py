@@ -169,3 +169,53 @@ class ImportRejected(SohoaError):
 
 class TimetableError(RuntimeError):
     """The demo's greedy timetabler could not place every lesson (never expected at generated loads)."""
+
+
+def _shown(value, vi: bool = False) -> str:
+    """A submitted value as a person reads it back in a message (bounded: the value may be anything)."""
+    if value is None:
+        return "không có giá trị" if vi else "no value"
+    plain = isinstance(value, str) and value and value.strip() == value and value.isprintable()
+    text = value if plain else repr(value) if isinstance(value, str | bytes) else str(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+class InvalidAssessment(MalformedInput):
+    """An assessment value a regulation does not allow: a score off the 10-point scale or with
+    two decimals, a level or rating no article defines, a negative number of absences, a missing
+    result (Thông tư 22/2021/TT-BGDĐT Art. 5–12; Thông tư 27/2020/TT-BGDĐT Art. 7, 9).
+
+    Carries what a person needs to find and fix it: the ``article``, the ``value`` as submitted,
+    the ``field`` (which assessment, as ``(English, Vietnamese)`` parts), the ``subject`` and
+    the ``student``. The rule fills what it knows; the service that knows who and what adds
+    the rest with :meth:`located`. A request with any such value stores nothing."""
+
+    def __init__(self, rule: str, rule_vi: str, *, article: str, value=None,
+                 field: tuple[tuple[str, str], ...] = (), subject: str | None = None, student: int | str | None = None):
+        self.rule, self.rule_vi, self.article, self.value = rule, rule_vi, article, value
+        self.field_parts, self.subject, self.student = tuple(field), subject, student
+        where = [p for p in (subject, *(en for en, _ in self.field_parts)) if p]
+        where_vi = [p for p in ((f"môn {subject}" if subject else None), *(vi for _, vi in self.field_parts)) if p]
+        if student is not None:
+            where.append(f"student {student}")
+            where_vi.append(f"học sinh {student}")
+        at = f" for {', '.join(where)}" if where else ""
+        at_vi = f" ở {', '.join(where_vi)}" if where_vi else ""
+        super().__init__(
+            f"{article}: {rule}; got {_shown(value)}{at}. Correct it and send the results again "
+            f"(nothing was saved)",
+            message_vi=f"{article.replace('Art.', 'Điều')}: {rule_vi}; nhận được {_shown(value, True)}{at_vi}. "
+                       f"Hãy sửa lại rồi gửi lại (chưa có gì được lưu)")
+
+    @property
+    def field(self) -> str:
+        """Which assessment, in English (``term 1, regular 3``)."""
+        return ", ".join(en for en, _ in self.field_parts)
+
+    def located(self, *, student: int | str | None = None, subject: str | None = None,
+                field: tuple[tuple[str, str], ...] = ()) -> "InvalidAssessment":
+        """The same refusal with who and what filled in by the caller that knows them; ``field``
+        parts go before the rule's own (``term 1`` + ``regular 3``)."""
+        return InvalidAssessment(self.rule, self.rule_vi, article=self.article, value=self.value,
+                                 field=(*field, *self.field_parts), subject=self.subject or subject,
+                                 student=self.student if self.student is not None else student)

@@ -535,6 +535,9 @@ class SubjectResult(Base):
     year_value: Mapped[str | None] = mapped_column(String(32))   # "7.8", "Đạt", "T", …
     comment: Mapped[str | None] = mapped_column(Text)
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    #: the summer re-assessment's result (kiểm tra lại, TT22/2021 Art. 14): it replaces the year
+    #: result for the year's learning level and promotion; the year result stays as entered
+    summer_value: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (UniqueConstraint("student_id", "subject_id", "school_year_id"),)
 
 
@@ -569,7 +572,55 @@ class StudentEvaluation(Base):
     absent_sessions: Mapped[int] = mapped_column(Integer, default=0)
     nominated: Mapped[bool] = mapped_column(Boolean, default=False)
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    #: the year's conduct re-assessed after summer training (TT22/2021 Art. 13): it replaces
+    #: the year's conduct for promotion
+    conduct_summer: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (UniqueConstraint("student_id", "school_year_id"),)
+
+
+class AssessmentDecision(Base):
+    """A decision on how one student is assessed or promoted (quyết định của hiệu trưởng): an
+    exemption from a practical part (TT22/2021 Art. 10), a subject assessed against an
+    individual education plan (Art. 11), the principal's promotion decision (TT22 Art. 12,
+    TT27/2020 Art. 11), a primary pupil's supplementary assessment (TT27 Art. 11). ``kind`` is a
+    :class:`core.transcripts.rules.decisions.DecisionKind` value; ``terms`` "1", "2" or "1,2"."""
+
+    __tablename__ = "assessment_decision"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"))
+    terms: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    document_no: Mapped[str] = mapped_column(String(64))
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    decided_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SigningDelegation(Base):
+    """A written delegation to sign for the principal (văn bản giao ký thay hiệu trưởng,
+    Nghị định 30/2020/NĐ-CP Art. 13): to a vice-principal of the school, for some acts
+    (``acts``: comma-separated :class:`core.transcripts.rules.delegation.SigningAct` values),
+    from a first to a last day; revoked at ``revoked_at``. Kept for ever: a signature made
+    under it is judged by it."""
+
+    __tablename__ = "signing_delegation"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    document_no: Mapped[str] = mapped_column(String(64))
+    signed_on: Mapped[dt.date] = mapped_column(Date)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    acts: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Transcript(Base):

@@ -35,7 +35,7 @@ from core.storage.models import (
     SubjectResult,
     Transcript,
 )
-from core.transcripts.content import content_of, transcript_content
+from core.transcripts.content import content_of, student_facts, transcript_content
 from core.transcripts.gradebook import class_in_scope, missing_confirmations
 from core.transcripts.pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIGNATURE_FIELDS, render_transcript
 
@@ -71,10 +71,11 @@ def prepare_transcripts(db: Database, actor: Actor, class_id: int, year_id: int)
         evaluations = {e.student_id: e for e in session.scalars(select(StudentEvaluation).where(
             StudentEvaluation.student_id.in_([st.id for st in todo]), StudentEvaluation.school_year_id == year_id))}
         codes = _new_codes(session, len(todo))
+        facts = student_facts(session, [st.id for st in todo], year)
         rows = []
         for student, code in zip(todo, codes):
             content = content_of(school, klass, student, year, 1, results.get(student.id, []),
-                                  evaluations.get(student.id))
+                                  evaluations.get(student.id), facts[student.id])
             rows.append(Transcript(student_id=student.id, school_id=klass.school_id, class_id=klass.id,
                                    school_year_id=year.id, version=1, status=TranscriptStatus.DRAFT,
                                    verification_code=code, content=content,

@@ -1,6 +1,7 @@
 """TT27/2020 with every worked example of the year result (P1–P10), plus edges."""
 import pytest
 
+from core.kernel.errors import InvalidAssessment
 from core.transcripts.rules.tt27_2020 import (
     COMPETENCES,
     QUALITIES,
@@ -59,9 +60,9 @@ def test_score_thresholds(score, expected):
 
 
 def test_scores_are_whole_numbers_0_to_10():
-    assert validate_test_score(0) == 0 and validate_test_score(10) == 10
-    for bad in (11, -1, 8.5, "9", True):
-        with pytest.raises(ValueError):
+    assert validate_test_score(0) == 0 and validate_test_score(10) == 10 and validate_test_score("9") == 9
+    for bad in (11, -1, 8.5, "8,5", True, None, float("nan"), "chín"):
+        with pytest.raises(InvalidAssessment, match="TT27/2020 Art. 7: a primary test score is a whole number"):
             validate_test_score(bad)
 
 

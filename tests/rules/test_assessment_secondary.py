@@ -6,9 +6,9 @@ import pytest
 from core.transcripts.rules.tt22_2021 import (
     AdjustmentReading,
     Level,
+    Missed,
     Outcome,
     Title,
-    after_summer,
     base_learning_level,
     comment_subject_term,
     comment_subject_year,
@@ -22,6 +22,7 @@ from core.transcripts.rules.tt22_2021 import (
     title,
     year_average,
 )
+from core.transcripts.rules.tt22_summer import after_summer
 
 T, K, DA, CD = Level.TOT, Level.KHA, Level.DAT, Level.CHUA_DAT
 
@@ -116,7 +117,8 @@ def test_comment_subject_terms_and_year():
     hk1 = comment_subject_term([True, False, True, True], required=4)
     hk2 = comment_subject_term([True, True, True, True], required=4)
     assert (hk1, hk2, comment_subject_year(hk2)) == (False, True, True)
-    assert comment_subject_term([True, True, None, True], required=4) is False  # a missing assessment
+    assert comment_subject_term([True, True, Missed(), True], required=4) is False  # missed, no make-up
+    assert comment_subject_term([True, True, Missed("Đạt"), True], required=4) is True  # made up
 
 
 @pytest.mark.parametrize("hk1,hk2,year", [

@@ -5,12 +5,15 @@ import datetime as dt
 
 import duckdb
 import pytest
-from sqlalchemy import Date, case, literal, select, union_all
+from sqlalchemy import Date, DateTime, case, literal, select, union_all
 
+from core.kernel.errors import RuleViolation
 from core.kernel.vocabulary import EntryStatus
 from core.logbook.rules.signing_window import (
+    classify_signing,
     counts_as_teaching_hours,
     decided_sql,
+    grace_cutoff,
     hours_counted_sql,
     is_decided,
     is_missed,
@@ -70,6 +73,76 @@ def test_sql_text_forms_equal_the_python_forms_in_duckdb():
 def test_a_period_is_exactly_one_of_pending_or_decided(status):
     for day in (YESTERDAY, TODAY, TOMORROW):
         assert bool(is_pending(status, day, TODAY)) != bool(is_decided(status, day, TODAY))
+
+
+# ---------------------------------------------------------------- the grace across midnight
+#: Periods of YESTERDAY and TODAY looked at just after midnight: (status, day, period end) →
+#: at each moment, (missed, pending, decided). A constructed example: a period ending at 23:58
+#: is signable until 00:03:00 (end + 5:00), missed from 00:03:01; one ending at 23:50 is missed
+#: from midnight, as is every ordinary period.
+MIDNIGHT = dt.datetime.combine(TODAY, dt.time())
+MOMENTS = [MIDNIGHT + dt.timedelta(minutes=2), MIDNIGHT + dt.timedelta(minutes=3),
+           MIDNIGHT + dt.timedelta(minutes=3, seconds=1)]
+NEAR_MIDNIGHT = [
+    (EntryStatus.PENDING, YESTERDAY, dt.datetime.combine(YESTERDAY, dt.time(23, 58)),
+     [(False, True, False), (False, True, False), (True, False, True)]),
+    (EntryStatus.PENDING, YESTERDAY, dt.datetime.combine(YESTERDAY, dt.time(23, 50)),
+     [(True, False, True)] * 3),
+    (EntryStatus.PENDING, YESTERDAY, dt.datetime.combine(YESTERDAY, dt.time(8, 35)),
+     [(True, False, True)] * 3),
+    (EntryStatus.PENDING, TODAY, dt.datetime.combine(TODAY, dt.time(8, 35)),
+     [(False, True, False)] * 3),
+    (EntryStatus.ON_TIME, YESTERDAY, dt.datetime.combine(YESTERDAY, dt.time(23, 58)),
+     [(False, False, True)] * 3),
+    (EntryStatus.MISSED, YESTERDAY, dt.datetime.combine(YESTERDAY, dt.time(23, 58)),
+     [(True, False, True)] * 3),
+]
+
+
+def _expected_at(k):
+    return [moments[k] for *_, moments in NEAR_MIDNIGHT]
+
+
+def test_near_midnight_python_forms_agree_with_the_signing_window():
+    start = dt.timedelta(minutes=45)
+    for k, as_of in enumerate(MOMENTS):
+        cutoff = grace_cutoff(as_of)
+        for (status, day, end, _), expected in zip(NEAR_MIDNIGHT, _expected_at(k)):
+            got = tuple(bool(rule(status, day, as_of.date(), end, cutoff)) for rule in PYTHON)
+            assert got == expected, (status, end, as_of)
+            assert (status_as_of(status, day, as_of, end) == EntryStatus.MISSED) == expected[0]
+            if status == EntryStatus.PENDING and end < as_of:  # missed exactly when the window refuses
+                try:
+                    classify_signing(as_of, end - start, end)
+                    refused = False
+                except RuleViolation:
+                    refused = True
+                assert refused == expected[0], (end, as_of)
+
+
+def test_near_midnight_sqlalchemy_forms_equal_the_python_forms(db):
+    status_type = LogbookEntry.__table__.c.status.type
+    rows = union_all(*[select(literal(n).label("n"), literal(status, status_type).label("status"),
+                              literal(day, Date()).label("day"), literal(end, DateTime()).label("period_end"))
+                       for n, (status, day, end, _) in enumerate(NEAR_MIDNIGHT)]).subquery()
+    for k, as_of in enumerate(MOMENTS):
+        cutoff = grace_cutoff(as_of)
+        flags = [case((rule(rows.c.status, rows.c.day, as_of.date(), rows.c.period_end, cutoff), 1), else_=0)
+                 for rule in PYTHON]
+        with db.reading() as session:
+            got = session.execute(select(rows.c.n, *flags).order_by(rows.c.n)).all()
+        assert [tuple(bool(v) for v in row[1:]) for row in got] == _expected_at(k), as_of
+
+
+def test_near_midnight_sql_text_forms_equal_the_python_forms_in_duckdb():
+    values = ", ".join(f"({n}, '{status.value}', DATE '{day}', TIMESTAMP '{end}')"
+                       for n, (status, day, end, _) in enumerate(NEAR_MIDNIGHT))
+    args = ("status", "day", "$as_of", "period_end", "$cutoff")
+    sql = (f"SELECT {missed_sql(*args)}, {pending_sql(*args)}, {decided_sql(*args)} "
+           f"FROM (VALUES {values}) t(n, status, day, period_end) ORDER BY n")
+    for k, as_of in enumerate(MOMENTS):
+        got = duckdb.connect().execute(sql, {"as_of": as_of.date(), "cutoff": grace_cutoff(as_of)}).fetchall()
+        assert [tuple(row) for row in got] == _expected_at(k), as_of
 
 
 # ---------------------------------------------------------------- certificate validity (NĐ 23/2025, Art. 3)

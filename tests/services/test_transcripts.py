@@ -6,7 +6,13 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from core.kernel.errors import CertificateNotRegistered, NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import (
+    CertificateNotRegistered,
+    InvalidAssessment,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+)
 from core.kernel.vocabulary import CertificateKind, TranscriptStatus
 from core.storage.models import AuditEvent, Certificate, CurriculumLoad, TeachingAssignment, Transcript
 from core.transcripts.figures import issuance_figures
@@ -74,7 +80,7 @@ def test_only_the_subject_teacher_enters_and_confirms(school):
                               {ids["student0"]: {"term1": S, "term2": S}})
     with pytest.raises(PermissionDenied):
         enter_evaluation(school.db, school.actor("minh"), ids["6A1"], ids["year"], {ids["student0"]: {}})
-    with pytest.raises(RuleViolation, match="4 regular assessments are required"):
+    with pytest.raises(InvalidAssessment, match="4 regular assessments are required"):
         enter_subject_results(school.db, school.actor("lan"), ids["6A1"], ids["subj:TOAN"], ids["year"],
                               {ids["student0"]: {"term1": {**S, "regular": ["8"]}, "term2": S}})
     enter_all(school)

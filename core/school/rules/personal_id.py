@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from core.kernel import clock
 from core.kernel.errors import InvalidPersonalId
 
 #: Province codes of birth registration (Circular 07/2016/TT-BCA, the 63 pre-2025 provinces;
@@ -33,19 +34,45 @@ PROVINCE_CODES: dict[str, str] = {
 _TWELVE_DIGITS = re.compile(r"\d{12}")
 
 
+def _sex(sex) -> str:
+    """``"M"`` or ``"F"`` (also the ``Sex`` enum's values); anything else is refused."""
+    value = getattr(sex, "value", sex)
+    if not isinstance(value, str) or value.strip().upper() not in ("M", "F"):
+        raise InvalidPersonalId(f"sex must be M or F, not {str(sex)[:20]!r}",
+                                message_vi=f"Giới tính phải là M (nam) hoặc F (nữ), không phải {str(sex)[:20]!r}")
+    return value.strip().upper()
+
+
 def century_sex_digit(birth_year: int, sex: str) -> int:
     """The 4th digit: 0/1 for the 20th century (male/female), 2/3 for the 21st, … (Decree 137/2015 Art. 7.3)."""
+    if isinstance(birth_year, bool) or not isinstance(birth_year, int):
+        raise InvalidPersonalId(f"a birth year is a whole number, not {str(birth_year)[:20]!r}",
+                                message_vi=f"Năm sinh phải là số nguyên, không phải {str(birth_year)[:20]!r}")
     century_index = (birth_year - 1900) // 100
     if century_index < 0 or century_index > 4:
-        raise InvalidPersonalId(f"birth year {birth_year} is outside the scheme (1900-2399)")
-    return century_index * 2 + (1 if sex.upper().startswith("F") else 0)
+        raise InvalidPersonalId(f"birth year {birth_year} is outside the scheme (1900-2399)",
+                                message_vi=f"Năm sinh {birth_year} nằm ngoài quy ước mã số (1900-2399)")
+    return century_index * 2 + (1 if _sex(sex) == "F" else 0)
 
 
-def validate_personal_id(number: str, birth_date: dt.date, sex: str) -> str:
+def validate_personal_id(number: str, birth_date: dt.date, sex: str, *, today: dt.date | None = None) -> str:
     """Check a personal ID against the holder's birth date and sex; return it, or raise.
 
-    ``sex`` is ``"M"`` or ``"F"``. The reasons name exactly what is wrong.
+    ``sex`` is ``"M"`` or ``"F"``; ``birth_date`` a date not after ``today`` (by default the
+    current Vietnam date: a number is issued when the birth is registered, never before).
+    The reasons name exactly what is wrong; a value of the wrong type is refused the same way
+    (:class:`~core.kernel.errors.InvalidPersonalId`), never with a ``TypeError``.
     """
+    if not isinstance(birth_date, dt.date):
+        raise InvalidPersonalId(f"the birth date must be a date, not {str(birth_date)[:20]!r}",
+                                message_vi=f"Ngày sinh phải là một ngày tháng, không phải {str(birth_date)[:20]!r}")
+    birth_date = birth_date.date() if isinstance(birth_date, dt.datetime) else birth_date
+    today = today or clock.now().date()
+    if birth_date > today:
+        raise InvalidPersonalId(
+            f"birth date {birth_date:%d/%m/%Y} is in the future: no personal ID is issued before birth",
+            message_vi=f"Ngày sinh {birth_date:%d/%m/%Y} ở tương lai: số định danh chỉ cấp khi đăng ký khai sinh",
+        )
     if not isinstance(number, str) or not _TWELVE_DIGITS.fullmatch(number):
         raise InvalidPersonalId(
             f"personal ID {number!r} must be exactly 12 digits",

@@ -1,0 +1,106 @@
+"""The register of written delegations to sign for the principal (sổ văn bản giao ký thay
+hiệu trưởng): the principal records one for a vice-principal, revokes it, and anyone who
+checks a signature asks :func:`signing_authority` in what capacity its signer signed for the
+principal at that moment. The rule is :mod:`core.transcripts.rules.delegation`; the roles come
+from the staff assignments (:class:`~core.storage.models.StaffAssignment`)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.access import audit
+from core.access.authz import Actor, Permission, require
+from core.kernel import clock
+from core.kernel.errors import Conflict, NotFound, PermissionDenied, RuleViolation
+from core.kernel.vocabulary import Role, StaffRole
+from core.storage.db import Database
+from core.storage.models import SigningDelegation, Staff, StaffAssignment
+from core.transcripts.rules import delegation as rule
+
+
+def roles_at(session: Session, school_id: int, day: dt.date) -> rule.RolesAt:
+    """Who holds the principal's and the vice-principals' roles at the school on ``day``."""
+    held = session.execute(select(StaffAssignment.staff_id, StaffAssignment.role).where(
+        StaffAssignment.school_id == school_id,
+        StaffAssignment.role.in_([StaffRole.PRINCIPAL, StaffRole.VICE_PRINCIPAL]),
+        StaffAssignment.valid_from <= day,
+        or_(StaffAssignment.valid_to.is_(None), StaffAssignment.valid_to >= day))).all()
+    return rule.RolesAt(frozenset(s for s, r in held if r == StaffRole.PRINCIPAL),
+                        frozenset(s for s, r in held if r == StaffRole.VICE_PRINCIPAL))
+
+
+def _of(row: SigningDelegation) -> rule.Delegation:
+    return rule.Delegation(row.school_id, row.principal_id, row.delegate_id, row.document_no, row.signed_on,
+                           row.valid_from, row.valid_until, rule.acts_of(row.acts.split(",")), row.revoked_at, row.id)
+
+
+def delegations_of(session: Session, school_id: int, delegate_id: int) -> list[rule.Delegation]:
+    """Every delegation recorded for ``delegate_id`` at the school, revoked ones included."""
+    return [_of(r) for r in session.scalars(select(SigningDelegation).where(
+        SigningDelegation.school_id == school_id, SigningDelegation.delegate_id == delegate_id)
+        .order_by(SigningDelegation.id))]
+
+
+def signing_authority(session: Session, *, school_id: int, signer_id: int, at: dt.datetime,
+                      act: rule.SigningAct | str = rule.SigningAct.TRANSCRIPT) -> rule.SigningAuthority:
+    """In what capacity ``signer_id`` signed ``act`` for the principal of ``school_id`` at
+    ``at`` (the signature's time): as the principal, under a written delegation valid then, or
+    not at all — with the reason, in English and Vietnamese. The verification of a principal's
+    signature calls this with the signer of record and the signing time."""
+    return rule.signing_authority(school_id=school_id, signer_id=signer_id, act=act, at=at,
+                                  roles=roles_at(session, school_id, at.date()),
+                                  delegations=delegations_of(session, school_id, signer_id))
+
+
+def _principal_school(session: Session, actor: Actor) -> int:
+    school_id = session.scalar(select(Staff.school_id).where(Staff.id == actor.staff_id)) if actor.staff_id else None
+    if actor.role != Role.PRINCIPAL or school_id is None:
+        raise PermissionDenied("only the principal records or revokes a delegation to sign in their place",
+                               message_vi="Chỉ hiệu trưởng được giao hoặc thu hồi việc ký thay")
+    require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
+    return school_id
+
+
+def register_delegation(db: Database, actor: Actor, *, delegate_id: int, document_no: str, signed_on: dt.date,
+                        valid_from: dt.date, valid_until: dt.date, acts=(rule.SigningAct.TRANSCRIPT,)) -> int:
+    """The principal records a written delegation for a vice-principal of the school
+    (:func:`core.transcripts.rules.delegation.delegation` checks it); returns its id."""
+    with db.transaction() as session:
+        school_id = _principal_school(session, actor)
+        if not isinstance(valid_from, dt.date) or not isinstance(signed_on, dt.date):
+            raise RuleViolation("the delegation's dates are dates", message_vi="Ngày của văn bản phải là ngày tháng")
+        d = rule.delegation(school_id=school_id, principal_id=actor.staff_id, delegate_id=delegate_id,
+                            document_no=document_no, signed_on=signed_on, valid_from=valid_from,
+                            valid_until=valid_until, acts=acts, roles_on_signing=roles_at(session, school_id, signed_on),
+                            delegate_roles=roles_at(session, school_id, valid_from))
+        row = SigningDelegation(school_id=school_id, principal_id=d.principal_id, delegate_id=d.delegate_id,
+                                document_no=d.document_no, signed_on=d.signed_on, valid_from=d.valid_from,
+                                valid_until=d.valid_until, acts=",".join(sorted(a.value for a in d.acts)),
+                                recorded_at=clock.now())
+        session.add(row)
+        session.flush()
+        audit.record(session, actor, "delegation.register", "signing_delegation", row.id, school_id=school_id,
+                     after={"delegate": d.delegate_id, "document_no": d.document_no,
+                            "from": d.valid_from, "until": d.valid_until, "acts": row.acts})
+        return row.id
+
+
+def revoke_delegation(db: Database, actor: Actor, delegation_id: int, reason: str,
+                      at: dt.datetime | None = None) -> None:
+    """The principal revokes a delegation (thu hồi): signatures from ``at`` on are not covered;
+    those made before stay covered. The record stays."""
+    at = at or clock.now()
+    if not isinstance(reason, str) or not reason.strip():
+        raise RuleViolation("a reason is required to revoke a delegation", message_vi="Cần ghi lí do thu hồi")
+    with db.transaction() as session:
+        school_id = _principal_school(session, actor)
+        row = session.get(SigningDelegation, delegation_id)
+        if row is None or row.school_id != school_id:
+            raise NotFound(f"no delegation {delegation_id} at your school")
+        if row.revoked_at is not None:
+            raise Conflict("the delegation is already revoked", message_vi="Văn bản giao ký thay đã bị thu hồi")
+        row.revoked_at, row.revoke_reason = at, reason.strip()
+        audit.record(session, actor, "delegation.revoke", "signing_delegation", row.id, school_id=school_id,
+                     after={"revoked_at": at}, reason=reason.strip())

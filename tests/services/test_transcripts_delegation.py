@@ -1,0 +1,80 @@
+"""The register of written delegations to sign for the principal, on both databases: the
+principal records one for a vice-principal, :func:`signing_authority` answers in what capacity
+a signer signed at a moment, a revocation ends it from then on, and what the rule refuses stores
+nothing."""
+import datetime as dt
+
+import pytest
+
+from core.kernel.errors import Conflict, PermissionDenied, RuleViolation
+from core.storage.models import SigningDelegation, StaffAssignment
+from core.transcripts.delegations import register_delegation, revoke_delegation, signing_authority
+from core.transcripts.rules.delegation import DELEGATED_LABEL
+from tests.services.transcripts_school import audits, count, full_class
+
+SIGNED, FROM, UNTIL = dt.date(2026, 5, 20), dt.date(2026, 5, 25), dt.date(2026, 6, 15)
+AT = dt.datetime(2026, 5, 30, 15, 0)
+
+
+@pytest.fixture
+def school(world):
+    return full_class(world)
+
+
+def register(w, who="binh", **changes):
+    given = {"delegate_id": w.ids["phuc"], "document_no": "09/QĐ-THCS", "signed_on": SIGNED, "valid_from": FROM,
+             "valid_until": UNTIL, "acts": ["transcript"], **changes}
+    return register_delegation(w.db, w.actor(who), **given)
+
+
+def authority(w, signer, at=AT, act="transcript"):
+    with w.db.reading() as s:
+        return signing_authority(s, school_id=w.ids["A"], signer_id=w.ids[signer], at=at, act=act)
+
+
+def test_the_vice_principal_signs_for_the_principal_under_a_recorded_delegation(school):
+    w = school
+    assert not authority(w, "phuc").allowed                       # nothing recorded yet
+    assert authority(w, "binh").capacity == "principal"
+    delegation_id = register(w)
+    granted = authority(w, "phuc")
+    assert (granted.allowed, granted.capacity, granted.label) == (True, "delegated", DELEGATED_LABEL)
+    assert granted.delegation.document_no == "09/QĐ-THCS" and granted.delegation.id == delegation_id
+    assert not authority(w, "phuc", act="week_close").allowed      # limited in content
+    assert not authority(w, "phuc", at=dt.datetime(2026, 6, 16, 7, 0)).allowed   # limited in time
+    assert not authority(w, "lan").allowed                         # a teacher never signs for the principal
+    revoke_delegation(w.db, w.actor("binh"), delegation_id, "Hiệu trưởng đã trở lại", at=dt.datetime(2026, 6, 1, 8, 0))
+    assert authority(w, "phuc").allowed                            # signed before the revocation: still covered
+    refused = authority(w, "phuc", at=dt.datetime(2026, 6, 1, 8, 0))
+    assert not refused.allowed and "revoked" in refused.reason and refused.reason_vi
+    with pytest.raises(Conflict):
+        revoke_delegation(w.db, w.actor("binh"), delegation_id, "again")
+    assert audits(w, "delegation.register") == 1 and audits(w, "delegation.revoke") == 1
+
+
+def test_the_delegation_lapses_with_its_givers_role(school):
+    w = school
+    register(w)
+    with w.db.transaction() as s:
+        row = s.query(StaffAssignment).filter_by(staff_id=w.ids["binh"]).one()
+        row.valid_to = dt.date(2026, 5, 29)
+    refused = authority(w, "phuc")
+    assert not refused.allowed and "no longer holds the role" in refused.reason
+
+
+@pytest.mark.parametrize("who,changes,error,why", [
+    ("phuc", {}, PermissionDenied, "only the principal"),                      # a delegate does not delegate
+    ("lan", {}, PermissionDenied, "only the principal"),
+    ("binh", {"delegate_id": "lan"}, RuleViolation, "only a vice-principal"),
+    ("binh", {"valid_until": dt.date(2026, 5, 24)}, RuleViolation, "limited in time"),
+    ("binh", {"valid_from": dt.date(2026, 5, 19)}, RuleViolation, "before the day it was written"),
+    ("binh", {"document_no": ""}, RuleViolation, "with its number"),
+    ("binh", {"acts": ["all"]}, RuleViolation, "not something the principal signs"),
+])
+def test_what_cannot_be_recorded_stores_nothing(school, who, changes, error, why):
+    w = school
+    if changes.get("delegate_id") == "lan":
+        changes = {**changes, "delegate_id": w.ids["lan"]}
+    with pytest.raises(error, match=why):
+        register(w, who, **changes)
+    assert count(w, SigningDelegation) == 0 and audits(w, "delegation.register") == 0
