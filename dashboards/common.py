@@ -242,6 +242,10 @@ AUDIT_ACTION_VI = {
     "transcript.cancel": "Hủy và cấp lại học bạ", "transcript.homeroom_sign": "GVCN ký học bạ",
     "transcript.issue": "Hiệu trưởng ký, đóng dấu, cấp học bạ", "transcript.prepare": "Lập học bạ",
     "week.close": "Chốt sổ tuần", "week.homeroom_sign": "GVCN ký sổ tuần", "week.reopen": "Mở lại sổ tuần",
+    "gradebook.summer_retest": "Nhập kết quả kiểm tra lại trong hè",
+    "gradebook.summer_conduct": "Nhập kết quả rèn luyện trong hè", "gradebook.decision": "Ghi quyết định của hiệu trưởng",
+    "transcript.withdraw": "Rút bản nháp học bạ để lập lại", "delegation.register": "Ghi nhận ủy quyền ký",
+    "delegation.revoke": "Thu hồi ủy quyền ký",
 }
 
 

@@ -25,7 +25,7 @@ from core.access.authz import Actor, Permission, require
 from core.kernel import clock
 from core.kernel.errors import RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
-from core.logbook.rules.signing_window import counts_as_teaching_hours, is_missed, is_pending
+from core.logbook.rules.signing_window import counts_as_teaching_hours, grace_cutoff, is_missed, is_pending
 from core.storage.db import Database
 from core.storage.models import (
     Department,
@@ -100,7 +100,7 @@ def compliance(db: Database, actor: Actor, level: str = "school", *, school_year
     require(actor, Permission.VIEW)
     as_of = as_of or clock.now()
     keys, joins = _keys(level)
-    today = as_of.date()
+    today, cutoff = as_of.date(), grace_cutoff(as_of)
 
     def count_if(cond):
         return func.sum(case((cond, 1), else_=0))
@@ -108,8 +108,8 @@ def compliance(db: Database, actor: Actor, level: str = "school", *, school_year
     stmt = (select(*keys, func.count().label("scheduled"),
                    count_if(counts_as_teaching_hours(E.status)).label("on_time"),
                    count_if(E.status == EntryStatus.LATE).label("late"),
-                   count_if(is_missed(E.status, E.day, today)).label("missed"),
-                   count_if(is_pending(E.status, E.day, today)).label("pending"))
+                   count_if(is_missed(E.status, E.day, today, E.period_end, cutoff)).label("missed"),
+                   count_if(is_pending(E.status, E.day, today, E.period_end, cutoff)).label("pending"))
             .select_from(E).join(S, S.id == E.school_id).join(D, D.id == S.district_id)
             .join(W, W.id == E.week_id))
     for target, on in joins:

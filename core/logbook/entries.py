@@ -16,7 +16,7 @@ from core.kernel import clock
 from core.kernel.documents import entry_document, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
-from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours, is_missed
+from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours, grace_cutoff, is_missed
 from core.signatures.certificates import registered_certificate
 from core.storage.bulk import allocate_ids, among, bulk_insert
 from core.storage.db import Database, is_postgres
@@ -307,7 +307,8 @@ def mark_missed(db: Database, actor: Actor, as_of: dt.datetime | None = None) ->
     require(actor, Permission.PUBLISH_TIMETABLE)
     with db.transaction() as session:
         query = update(LogbookEntry).where(LogbookEntry.status == EntryStatus.PENDING,
-                                           is_missed(LogbookEntry.status, LogbookEntry.day, as_of.date()),
+                                           is_missed(LogbookEntry.status, LogbookEntry.day, as_of.date(),
+                                                     LogbookEntry.period_end, grace_cutoff(as_of)),
                                            actor.school_filter(LogbookEntry.school_id))
         count = session.execute(query.values(status=EntryStatus.MISSED)).rowcount
         audit.record(session, actor, "logbook.mark_missed", "logbook_entry", None,

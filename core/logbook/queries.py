@@ -16,7 +16,7 @@ from core.kernel.vocabulary import (
     EntryStatus,
     WeekCloseStatus,
 )
-from core.logbook.rules.signing_window import counts_as_teaching_hours, is_decided, is_missed
+from core.logbook.rules.signing_window import counts_as_teaching_hours, grace_cutoff, is_decided, is_missed
 from core.storage.db import Database
 from core.storage.models import (
     LogbookEntry,
@@ -36,7 +36,7 @@ def missed_lessons(db: Database, actor: Actor, *, school_id: int | None = None, 
     require(actor, Permission.VIEW)
     as_of = as_of or clock.now()
     E = LogbookEntry
-    shown = is_missed(E.status, E.day, as_of.date())
+    shown = is_missed(E.status, E.day, as_of.date(), E.period_end, grace_cutoff(as_of))
     if include_late:
         shown = shown | (E.status == EntryStatus.LATE)
     stmt = (select(E.id.label("entry_id"), School.name.label("school_name"), SchoolClass.name.label("class_name"),
@@ -97,7 +97,7 @@ def signing_heatmap(db: Database, actor: Actor, *, school_id: int | None = None,
     as_of = as_of or clock.now()
     E = LogbookEntry
     weekday = func.extract("dow", E.day) if db.is_postgres else func.strftime("%w", E.day)
-    decided = is_decided(E.status, E.day, as_of.date())
+    decided = is_decided(E.status, E.day, as_of.date(), E.period_end, grace_cutoff(as_of))
     stmt = (select(weekday.label("weekday"), E.period_no, func.count().label("periods"),
                    func.sum(case((counts_as_teaching_hours(E.status), 1), else_=0)).label("on_time"))
             .where(actor.school_filter(E.school_id), decided).group_by(weekday, E.period_no))
