@@ -15,7 +15,10 @@ analytics store's facts). Their SQL forms live here, beside the Python forms, an
   Python value and builds a SQLAlchemy expression over columns;
 - :func:`missed_sql`, :func:`pending_sql`, :func:`decided_sql`, :func:`hours_counted_sql` are
   the same predicates as SQL text, for the DuckDB (and Trino, Spark) queries of the analytics
-  store.
+  store;
+- :func:`window_verdict` (what the window says of a receipt time, which :func:`classify_signing`
+  applies) and :func:`window_verdict_sql`, its SQL text for PostgreSQL and DuckDB, with which
+  ``sohoa verify-integrity`` checks every signed entry's status against its receipt time.
 """
 from __future__ import annotations
 
@@ -30,6 +33,31 @@ DEFAULT_GRACE = dt.timedelta(minutes=5)
 DEFAULT_GRACE_SECONDS = int(DEFAULT_GRACE.total_seconds())
 
 
+#: What the window says of a signature received at a moment: too early, on time, late, or after
+#: the period's day (:func:`window_verdict`).
+EARLY, AFTER_DAY = "early", "after_day"
+
+
+def window_verdict(signed_at: dt.datetime, period_start: dt.datetime, period_end: dt.datetime,
+                   grace: dt.timedelta = DEFAULT_GRACE) -> str:
+    """``early`` before the period starts, ``on_time`` inside [start, end + grace], ``late`` after
+    it on the same day, ``after_day`` on a later day (the period was missed)."""
+    if signed_at < period_start:
+        return EARLY
+    if signed_at.date() > period_start.date():
+        return AFTER_DAY
+    return EntryStatus.ON_TIME.value if signed_at <= period_end + grace else EntryStatus.LATE.value
+
+
+def window_verdict_sql(signed_at: str = "signed_at", period_start: str = "period_start",
+                       period_end: str = "period_end", grace_seconds: str = "grace_seconds") -> str:
+    """:func:`window_verdict` as SQL text (PostgreSQL, DuckDB), over the named columns."""
+    return (f"(CASE WHEN {signed_at} < {period_start} THEN '{EARLY}' "
+            f"WHEN CAST({signed_at} AS DATE) > CAST({period_start} AS DATE) THEN '{AFTER_DAY}' "
+            f"WHEN {signed_at} <= {period_end} + {grace_seconds} * INTERVAL '1 second' "
+            f"THEN '{EntryStatus.ON_TIME.value}' ELSE '{EntryStatus.LATE.value}' END)")
+
+
 def classify_signing(signed_at: dt.datetime, period_start: dt.datetime, period_end: dt.datetime,
                      grace: dt.timedelta = DEFAULT_GRACE) -> EntryStatus:
     """ON_TIME inside [start, end + grace]; LATE after it on the same day.
@@ -38,19 +66,18 @@ def classify_signing(signed_at: dt.datetime, period_start: dt.datetime, period_e
     end of the period's day the entry is MISSED and can no longer be signed.
     Example (period 07:50–08:35): 07:49 refused; 08:20 and 08:40:00 on time; 08:40:01 late.
     """
-    if signed_at < period_start:
+    verdict = window_verdict(signed_at, period_start, period_end, grace)
+    if verdict == EARLY:
         raise RuleViolation(
             f"the period starts at {period_start:%H:%M}; it cannot be signed at {signed_at:%H:%M:%S}",
             message_vi=f"Tiết học bắt đầu lúc {period_start:%H:%M}; chưa thể ký lúc {signed_at:%H:%M:%S}",
         )
-    if signed_at.date() > period_start.date():
+    if verdict == AFTER_DAY:
         raise RuleViolation(
             f"the period of {period_start:%d/%m/%Y} was missed: it can no longer be signed",
             message_vi=f"Tiết học ngày {period_start:%d/%m/%Y} đã quá hạn ký (không ký)",
         )
-    if signed_at <= period_end + grace:
-        return EntryStatus.ON_TIME
-    return EntryStatus.LATE
+    return EntryStatus(verdict)
 
 
 def status_as_of(status: EntryStatus, day: dt.date, as_of: dt.datetime) -> EntryStatus:
