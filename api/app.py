@@ -34,14 +34,17 @@ DESCRIPTION = ("Sổ đầu bài số: the API teachers' apps use to read their 
 
 
 def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_window: float = 0.004,
-               max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True) -> FastAPI:
+               max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True,
+               checkpoints=None) -> FastAPI:
     """The app. ``pki_dir`` holds the staff's PIN-protected keys (``keys/staff-<id>.p12``)
-    for the weekly close; without it those calls answer 503. With ``warm`` a thread checks
+    for the weekly close; without it those calls answer 503. ``checkpoints``: a
+    :class:`core.evidence.checkpoints.Checkpointer` run while the app runs (periodic
+    checkpoints, and one after each weekly close). With ``warm`` a thread checks
     every registered certificate's chain at start-up (``GET /api/v1/health`` says when it is
     done); a :class:`Database` bound to one connection (the tests' isolated ones) needs
     ``warm=False``, as that connection cannot serve two threads."""
     state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch), pki_dir,
-                     token_cache_seconds)
+                     token_cache_seconds, checkpoints=checkpoints)
 
     def warm_up():
         """Before the first bell: every registered certificate's chain validated once."""
@@ -54,6 +57,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     @asynccontextmanager
     async def lifespan(_app):
         state.batcher.start()
+        if checkpoints is not None:
+            checkpoints.start()
         if warm:
             threading.Thread(target=warm_up, name="warm-certificates", daemon=True).start()
         else:
@@ -64,6 +69,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
         gc.freeze()
         yield
         await state.batcher.stop()
+        if checkpoints is not None:
+            checkpoints.stop()
 
     app = FastAPI(title="sohoa signing API", version=VERSION, lifespan=lifespan, description=DESCRIPTION,
                   responses={401: {"model": ErrorBody}})
@@ -96,7 +103,9 @@ def app_from_environment() -> FastAPI:
     """The app for ``uvicorn --factory`` (``sohoa api``): the record store from
     ``SOHOA_DATABASE_URL`` (or the demo file), trust anchors and the staff's server-held keys
     (for the weekly close) from ``SOHOA_PKI_DIR`` (default ``var/pki``, the demo CA); the
-    batching window from ``SOHOA_API_BATCH_WINDOW_MS`` (see :class:`api.batching.Batcher`)."""
+    batching window from ``SOHOA_API_BATCH_WINDOW_MS`` (see :class:`api.batching.Batcher`);
+    checkpoints when ``SOHOA_CHECKPOINT_DIR`` and the service seal are configured
+    (:meth:`core.evidence.checkpoints.Checkpointer.from_environment`)."""
     import os
 
     from core.signatures import DemoPKI
@@ -109,4 +118,7 @@ def app_from_environment() -> FastAPI:
     pki_dir = FilePath(os.environ.get("SOHOA_PKI_DIR", "var/pki"))
     trust = DemoPKI.load(pki_dir).trust_store()
     window = float(os.environ.get("SOHOA_API_BATCH_WINDOW_MS", "4")) / 1000
-    return create_app(db, trust, pki_dir=pki_dir, batch_window=window)
+    from core.evidence.checkpoints import Checkpointer
+
+    return create_app(db, trust, pki_dir=pki_dir, batch_window=window,
+                      checkpoints=Checkpointer.from_environment(db))

@@ -66,6 +66,8 @@ class ApiState:
     tokens: dict[str, tuple[Actor, float]] = field(default_factory=dict)
     ready: bool = False
     certificates_checked: int = 0
+    #: writes checkpoints outside the database (core.evidence.checkpoints.Checkpointer), or None
+    checkpoints: object = None
 
 
 def api_state(request: Request) -> ApiState:
@@ -213,4 +215,7 @@ async def homeroom_signature(class_id: ClassId, week_id: WeekId, body: PinIn, ac
              tags=["weekly-close"], summary="The principal signs and closes the class's week (hiệu trưởng chốt sổ tuần)")
 async def close(class_id: ClassId, week_id: WeekId, body: PinIn, actor: Actor = Depends(teacher),
                 state: ApiState = Depends(api_state)):
-    return await run(_close_step, state, principal_close_week, actor, class_id, week_id, body.pin, clock.now())
+    closed = await run(_close_step, state, principal_close_week, actor, class_id, week_id, body.pin, clock.now())
+    if state.checkpoints is not None:  # the close is committed: anchor it outside the database soon
+        state.checkpoints.request("week.close")
+    return closed
