@@ -334,3 +334,33 @@ def test_sohoa_checkpoint_for_cron_writes_only_when_something_happened(record):
     assert done.returncode == 0 and "checkpoint-00000002.json" in done.stdout, done.stdout + done.stderr
     assert record.store.names() == ["checkpoint-00000001.json", "checkpoint-00000002.json"]
     assert record.check() == []
+
+
+def test_two_writers_racing_never_overwrite_each_other(record):
+    """Two API workers' loops write at the same moment: one takes the next name, the other takes
+    a fresh look and writes the one after; the chain of files holds."""
+    import threading
+
+    from core.evidence.checkpoints import write_checkpoint
+    from core.signatures import KeyStore
+    from core.signatures.service import ServiceSeal
+
+    pki = record.scenario.pki
+    seal = ServiceSeal(KeyStore(pki.directory).signer_for("service-seal"), f"{pki.responder_url}/tsa")
+    start, written, errors = threading.Barrier(2), [], []
+
+    def write():
+        start.wait()
+        try:
+            written.append(write_checkpoint(record.db, seal, record.store, force=True))
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and sorted(w.name for w in written) == ["checkpoint-00000002.json",
+                                                                 "checkpoint-00000003.json"]
+    assert record.check() == []
