@@ -23,6 +23,8 @@ longer matches what those signed.
 """
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections.abc import Collection
 
 from sqlalchemy import select, text, tuple_
@@ -80,8 +82,6 @@ def verify_integrity(db: Database, trust: TrustStore, store: CheckpointStore, *,
 def written_checkpoints(session: Session, store: CheckpointStore) -> list[Discrepancy]:
     """Every checkpoint the audit trail says was written is in the store, unchanged (so that the
     last one cannot be removed unseen: nothing after it in the chain of files would show it)."""
-    import hashlib
-
     found = []
     names = set(store.names())
     for name, after in session.execute(select(AuditEvent.entity_id, AuditEvent.after)
@@ -172,8 +172,6 @@ def entry_discrepancies(session: Session, *, signatures: bool = True) -> list[Di
         for row in rows:
             found += _judge(row)
     else:
-        import datetime as dt
-
         query = (select(E.id, E.status, E.signed_at, E.period_start, E.period_end, (E.signature.is_not(None))
                         .label("has_signature"), S.signing_grace_seconds)
                  .join(School.__table__, S.id == E.school_id)
