@@ -35,17 +35,19 @@ DESCRIPTION = ("Sổ đầu bài số: the API teachers' apps use to read their 
 
 def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_window: float = 0.004,
                max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True,
-               remote_signing=None) -> FastAPI:
+               remote_signing=None, checkpoints=None) -> FastAPI:
     """The app. ``pki_dir`` is where the staff's server-held keys are, for the weekly close with
     a PIN (a :class:`core.signatures.held_keys.HeldKeys`, or a directory of the demo's
     ``keys/staff-<id>.p12``); without it (the default outside the demo) those calls answer 503
     and people sign on their device (``…/prepare`` and ``…/complete``), or through the remote
-    signing service ``remote_signing`` (:class:`core.signatures.remote.RemoteSigning`). With ``warm`` a thread checks
+    signing service ``remote_signing`` (:class:`core.signatures.remote.RemoteSigning`).
+    ``checkpoints``: a :class:`core.evidence.checkpoints.Checkpointer` run while the app runs
+    (periodic checkpoints, and one after each weekly close). With ``warm`` a thread checks
     every registered certificate's chain at start-up (``GET /api/v1/health`` says when it is
     done); a :class:`Database` bound to one connection (the tests' isolated ones) needs
     ``warm=False``, as that connection cannot serve two threads."""
     state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch), pki_dir,
-                     token_cache_seconds)
+                     token_cache_seconds, checkpoints=checkpoints)
     state.remote_signing = remote_signing
 
     def warm_up():
@@ -59,6 +61,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     @asynccontextmanager
     async def lifespan(_app):
         state.batcher.start()
+        if checkpoints is not None:
+            checkpoints.start()
         if warm:
             threading.Thread(target=warm_up, name="warm-certificates", daemon=True).start()
         else:
@@ -69,6 +73,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
         gc.freeze()
         yield
         await state.batcher.stop()
+        if checkpoints is not None:
+            checkpoints.stop()
 
     app = FastAPI(title="sohoa signing API", version=VERSION, lifespan=lifespan, description=DESCRIPTION,
                   responses={401: {"model": ErrorBody}})
@@ -103,7 +109,9 @@ def app_from_environment() -> FastAPI:
     (default ``var/pki``; its ``anchors/`` only — the server never reads a CA key), the staff's
     server-held keys only when ``SOHOA_SERVER_HELD_KEYS`` says so (default off:
     :class:`core.signatures.held_keys.HeldKeys`); the batching window from
-    ``SOHOA_API_BATCH_WINDOW_MS`` (see :class:`api.batching.Batcher`)."""
+    ``SOHOA_API_BATCH_WINDOW_MS`` (see :class:`api.batching.Batcher`); checkpoints when
+    ``SOHOA_CHECKPOINT_DIR`` and the service seal are configured
+    (:meth:`core.evidence.checkpoints.Checkpointer.from_environment`)."""
     import os
 
     from core.signatures.anchors import load_anchors
@@ -120,7 +128,8 @@ def app_from_environment() -> FastAPI:
     if anchors.tsa_url:
         os.environ.setdefault("SOHOA_TSA_URL", anchors.tsa_url)
     window = float(os.environ.get("SOHOA_API_BATCH_WINDOW_MS", "4")) / 1000
+    from core.evidence.checkpoints import Checkpointer
     from core.signatures.remote import RemoteSigning
 
     return create_app(db, trust, pki_dir=HeldKeys.from_environment(pki_dir), batch_window=window,
-                      remote_signing=RemoteSigning.from_environment())
+                      remote_signing=RemoteSigning.from_environment(), checkpoints=Checkpointer.from_environment(db))

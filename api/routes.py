@@ -81,6 +81,8 @@ class ApiState:
     ready: bool = False
     certificates_checked: int = 0
     remote_signing: object = None   # core.signatures.remote.RemoteSigning, or None
+    #: writes checkpoints outside the database (core.evidence.checkpoints.Checkpointer), or None
+    checkpoints: object = None
 
 
 def api_state(request: Request) -> ApiState:
@@ -229,7 +231,10 @@ async def homeroom_signature(class_id: ClassId, week_id: WeekId, body: PinIn, ac
              tags=["weekly-close"], summary="The principal signs and closes the class's week (hiệu trưởng chốt sổ tuần)")
 async def close(class_id: ClassId, week_id: WeekId, body: PinIn, actor: Actor = Depends(teacher),
                 state: ApiState = Depends(api_state)):
-    return await run(_close_step, state, principal_close_week, actor, class_id, week_id, body.pin, clock.now())
+    closed = await run(_close_step, state, principal_close_week, actor, class_id, week_id, body.pin, clock.now())
+    if state.checkpoints is not None:  # the close is committed: anchor it outside the database soon
+        state.checkpoints.request("week.close")
+    return closed
 
 
 # ---------------------------------------------------------------- weekly close on the signer's device
@@ -277,6 +282,8 @@ def _complete(state: ApiState, step: str, actor: Actor, class_id: int, week_id: 
     finally:
         if signer is not None:
             signer.close()
+    if step == PRINCIPAL and state.checkpoints is not None:  # the close is committed: anchor it soon
+        state.checkpoints.request("week.close")
     return {**class_week_close(state.db, actor, class_id, week_id, at), "replayed": replayed}
 
 

@@ -1,4 +1,5 @@
-"""The ``sohoa`` command line: init, demo, import, report, serve, api. The composition root of
+"""The ``sohoa`` command line: init, demo, import, report, serve, api, checkpoint, verify-integrity.
+The composition root of
 the product (like a bootstrap module): the one place of core that starts the console and the
 API, so it imports them; nothing else in core does."""
 from __future__ import annotations
@@ -34,8 +35,28 @@ def _actor(db, username: str):
 
 
 def cmd_init(args) -> int:
+    from core.storage.db import database_url, normalise_url
+    from core.storage.privileges import grant_again, role_url, setup_roles
+
+    # migrations run as the owner role: SOHOA_MIGRATION_DATABASE_URL when the runtime's URL is another
+    url = normalise_url(args.database or os.environ.get("SOHOA_MIGRATION_DATABASE_URL") or database_url())
+    if args.roles:
+        if not url.startswith("postgresql"):
+            from core.kernel.errors import BadRequest
+
+            raise BadRequest("--roles is for PostgreSQL: the embedded database has no roles",
+                             message_vi="--roles chỉ dùng với PostgreSQL: cơ sở dữ liệu nhúng không có vai trò")
+        setup_roles(url, args.owner, args.runtime)
+        print(f"roles ready: {args.owner} owns the schema and runs the migrations; {args.runtime} is the runtime "
+              f"role (no ownership, no TRUNCATE, evidence tables append-only)")
+        print(f"  migrations (SOHOA_MIGRATION_DATABASE_URL): {role_url(url, args.owner)}")
+        print(f"  console, API, jobs (SOHOA_DATABASE_URL):    {role_url(url, args.runtime)}")
+        return 0
+    args.database = url
     db = _db(args)
     print(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    for role in grant_again(url):
+        print(f"runtime role {role}: privileges granted again")
     return 0
 
 
@@ -121,6 +142,12 @@ def _serve(db, args) -> int:
         trust = anchors.trust_store(check_revocation=True)
         print(f"PKI responder (CRL, OCSP, TSA): {anchors.responder_url}")
     held = HeldKeys.from_environment(VAR / "pki")
+    from core.evidence.checkpoints import Checkpointer
+
+    checkpoints = Checkpointer.from_environment(db)
+    if checkpoints is not None:  # periodic checkpoints while the console runs
+        checkpoints.start()
+        print(f"checkpoints every {checkpoints.interval:.0f} s: {checkpoints.store}")
     port = getattr(args, "port", 5006)
     print(f"Bảng điều khiển / console: http://127.0.0.1:{port}/login  (demo password: sohoa-demo)")
     from core.analytics.store import AnalyticsStore
@@ -216,6 +243,96 @@ def cmd_serve(args) -> int:
     return _serve(_db(args), args)
 
 
+def _evidence(args, *, seal_needed: bool):
+    """The checkpoint store, the trust anchors and the service seal; to write (``seal_needed``),
+    the demo PKI's timestamp authority is started for the command when nothing answers there."""
+    from core.evidence.checkpoints import seal_from_environment
+    from core.evidence.store import DirectoryStore
+    from core.kernel.errors import SigningUnavailable
+    from core.signatures import DemoPKI
+
+    pki_dir = Path(os.environ.get("SOHOA_PKI_DIR", str(VAR / "pki")))
+    os.environ.setdefault("SOHOA_PKI_DIR", str(pki_dir))
+    store = DirectoryStore(args.dir or os.environ.get("SOHOA_CHECKPOINT_DIR") or VAR / "checkpoints")
+    pki = DemoPKI.load(pki_dir)
+    responder = None
+    if seal_needed and not os.environ.get("SOHOA_TSA_URL") and pki.responder_url:
+        os.environ["SOHOA_TSA_URL"] = f"{pki.responder_url}/tsa"
+        if not _answers(pki.responder_url):
+            from core.signatures.responder import Responder
+
+            responder = Responder(pki).start(int(pki.responder_url.rsplit(":", 1)[1]))
+    seal = seal_from_environment()
+    if seal is None and seal_needed:
+        raise SigningUnavailable("no service seal: set SOHOA_SEAL_KEY (its PKCS#12 file) and SOHOA_SEAL_PIN",
+                                 message_vi="Chưa có con dấu của hệ thống: hãy đặt SOHOA_SEAL_KEY và SOHOA_SEAL_PIN")
+    return store, pki.trust_store(), seal, responder
+
+
+def _answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{url}/crl", timeout=2).close()
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def cmd_checkpoint(args) -> int:
+    """Write a checkpoint now (cron, a systemd timer), or keep writing them (``--loop``)."""
+    import time
+
+    from core.evidence.checkpoints import write_checkpoint
+
+    db = _db(args)
+    store, _trust, seal, responder = _evidence(args, seal_needed=True)
+    try:
+        while True:
+            written = write_checkpoint(db, seal, store, reason=args.reason, force=args.force)
+            if written is None:
+                print(f"không có gì mới kể từ mốc trước / nothing new since the last checkpoint ({store.path})")
+            else:
+                print(f"đã ghi mốc kiểm chứng / checkpoint written: {store.path / written.name} (sha256 {written.sha256})")
+            if not args.loop:
+                return 0
+            time.sleep(args.interval)
+    finally:
+        if responder is not None:
+            responder.stop()
+
+
+#: The kinds of discrepancy, as a user reads them.
+KINDS_VI = {"audit": "nhật ký", "receipt": "biên nhận", "entry": "tiết học", "transcript": "học bạ",
+            "week": "sổ tuần", "checkpoint": "mốc kiểm chứng"}
+
+
+def cmd_verify_integrity(args) -> int:
+    """Check the record store against the checkpoints; print every discrepancy; exit 1 if any."""
+    from core.evidence.integrity import verify_integrity
+
+    db = _db(args)
+    store, trust, seal, _ = _evidence(args, seal_needed=False)  # checking needs no timestamp authority
+    seals = list(args.seal_fingerprint or []) or [f for f in os.environ.get("SOHOA_SEAL_FINGERPRINT", "").split(",")
+                                                   if f.strip()]
+    if not seals and seal is not None:
+        seals = [seal.fingerprint]
+    found = verify_integrity(db, trust, store, seals=seals or None, entry_signatures=args.entry_signatures)
+    if not seals:
+        print("lưu ý: chưa ghim con dấu của hệ thống (--seal-fingerprint) / note: the service seal is not pinned "
+              "(--seal-fingerprint): any certificate the trust anchors accept may sign a checkpoint")
+    if not found:
+        print(f"Không phát hiện sai lệch nào / no discrepancy ({len(store.names())} checkpoints, {store.path})")
+        return 0
+    print(f"Phát hiện {len(found)} sai lệch / {len(found)} discrepancies found ({store.path}):")
+    for item in found:
+        print(f"- [{KINDS_VI.get(item.kind, item.kind)} / {item.kind}] {item.subject}")
+        print(f"    {item.message_vi}")
+        print(f"    {item.message}")
+    return 1
+
+
 def cmd_api(args) -> int:
     """The signing API for teachers' apps (uvicorn, ``--workers`` processes)."""
     import uvicorn
@@ -236,7 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", help="database URL (default: SOHOA_DATABASE_URL or ./var/sohoa.db)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("init", help="create or migrate the database").set_defaults(func=cmd_init)
+    init = sub.add_parser("init", help="create or migrate the database (as the owner role on PostgreSQL)")
+    init.add_argument("--roles", action="store_true",
+                      help="PostgreSQL, as a superuser: create the owner and runtime roles, hand the schema to the "
+                           "owner, migrate as it, grant the runtime role least privilege (idempotent)")
+    init.add_argument("--owner", default="sohoa_owner", help="the owner role (default: sohoa_owner)")
+    init.add_argument("--runtime", default="sohoa_app", help="the runtime role (default: sohoa_app)")
+    init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", help="build the demo dataset, then show the console / report")
     demo.add_argument("--districts", type=int, default=2)
@@ -277,6 +400,24 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     api.set_defaults(func=cmd_api)
+
+    chk = sub.add_parser("checkpoint", help="write a signed, timestamped checkpoint outside the database")
+    chk.add_argument("--dir", help="the checkpoint directory (default: SOHOA_CHECKPOINT_DIR or ./var/checkpoints)")
+    chk.add_argument("--reason", default="periodic")
+    chk.add_argument("--force", action="store_true", help="write one even when nothing happened since the last")
+    chk.add_argument("--loop", action="store_true", help="keep writing one every --interval seconds")
+    chk.add_argument("--interval", type=float, default=float(os.environ.get("SOHOA_CHECKPOINT_INTERVAL", "3600")))
+    chk.set_defaults(func=cmd_checkpoint)
+
+    ver = sub.add_parser("verify-integrity", help="check the database against the checkpoints; exit 1 on any "
+                                                  "discrepancy")
+    ver.add_argument("--dir", help="the checkpoint directory (default: SOHOA_CHECKPOINT_DIR or ./var/checkpoints)")
+    ver.add_argument("--seal-fingerprint", action="append",
+                     help="SHA-256 of the service seal's certificate (repeat for a renewed seal; default: "
+                          "SOHOA_SEAL_FINGERPRINT, else the configured seal's)")
+    ver.add_argument("--entry-signatures", action=argparse.BooleanOptionalAction, default=True,
+                     help="also read every lesson signature's signing time (default)")
+    ver.set_defaults(func=cmd_verify_integrity)
 
     args = parser.parse_args(argv)
     from core.kernel.errors import SohoaError

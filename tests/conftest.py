@@ -89,6 +89,30 @@ def committed_database(request, root, prefix: str):
             drop_scratch_database(server, url)
 
 
+#: The test suite's owner and runtime roles (cluster-wide; created once, by whichever test or
+#: worker comes first: core.storage.privileges creates roles idempotently and race-safely).
+OWNER_ROLE, RUNTIME_ROLE = "sohoa_test_owner", "sohoa_test_app"
+
+
+@contextmanager
+def runtime_database(db: Database):
+    """``db`` as the product runs it in production: on PostgreSQL set up with least privilege
+    (``sohoa init --roles``) and connected as the runtime role, which owns nothing; the embedded
+    default has no roles and is ``db`` itself."""
+    if not db.is_postgres:
+        yield db
+        return
+    from core.storage.privileges import role_url, setup_roles
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    setup_roles(url, OWNER_ROLE, RUNTIME_ROLE)
+    runtime = Database(make_engine(role_url(url, RUNTIME_ROLE)))
+    try:
+        yield runtime
+    finally:
+        runtime.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'sohoa.db'}"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access.authz import Actor
@@ -108,8 +109,23 @@ class ChainReport:
     problem: str | None = None
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Recompute every hash of every chain in order; report the first event that does not match."""
+@dataclass(frozen=True)
+class ChainProblem:
+    """One place where a chain does not hold: ``kind`` is ``missing`` (an event is gone),
+    ``link`` (an event does not point to the one before), ``altered`` (an event does not match
+    its hash) or ``tail`` (the chain's head names events that are gone); ``checked``: the events
+    found sound before it."""
+
+    chain: int
+    seq: int
+    kind: str
+    message: str
+    checked: int
+
+
+def chain_problems(session: Session, batch: int = 5000) -> Iterator[ChainProblem]:
+    """Recompute every hash of every chain in order and yield every problem found (the walk goes
+    on after each one, so that a check can list them all)."""
     checked = 0
     heads = {h.id: h for h in session.scalars(select(AuditHead))}
     chains = set(heads) | set(session.scalars(select(AuditEvent.chain).distinct()))
@@ -122,16 +138,24 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
                 break
             for ev in rows:
                 if ev.seq != expected_seq:
-                    return ChainReport(False, checked, expected_seq, f"chain {chain}: event {expected_seq} is missing")
-                if ev.prev_hash != prev:
-                    return ChainReport(False, checked, ev.seq, f"chain {chain}: link to the previous event is broken")
-                if _digest(prev, _fields(ev)) != ev.hash:
-                    return ChainReport(False, checked, ev.seq,
-                                       f"chain {chain}: event {ev.seq} does not match its hash (altered)")
-                prev, expected_seq, last_seq = ev.hash, expected_seq + 1, ev.seq
+                    for gone in range(expected_seq, ev.seq):
+                        yield ChainProblem(chain, gone, "missing", f"chain {chain}: event {gone} is missing", checked)
+                elif ev.prev_hash != prev:
+                    yield ChainProblem(chain, ev.seq, "link",
+                                       f"chain {chain}: link to the previous event is broken", checked)
+                if _digest(ev.prev_hash, _fields(ev)) != ev.hash:
+                    yield ChainProblem(chain, ev.seq, "altered",
+                                       f"chain {chain}: event {ev.seq} does not match its hash (altered)", checked)
+                prev, expected_seq, last_seq = ev.hash, ev.seq + 1, ev.seq
                 checked += 1
         head = heads.get(chain)
         if head is None or head.seq != expected_seq - 1 or head.hash != prev:
-            return ChainReport(False, checked, expected_seq,
-                               f"chain {chain}: events after seq {expected_seq - 1} are missing")
-    return ChainReport(True, checked)
+            yield ChainProblem(chain, expected_seq, "tail",
+                               f"chain {chain}: events after seq {expected_seq - 1} are missing", checked)
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    """Recompute every hash of every chain in order; report the first event that does not match."""
+    for problem in chain_problems(session, batch):
+        return ChainReport(False, problem.checked, problem.seq, problem.message)
+    return ChainReport(True, session.scalar(select(func.count()).select_from(AuditEvent)))

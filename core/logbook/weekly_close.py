@@ -29,6 +29,7 @@ from core.kernel.errors import (
 )
 from core.kernel.vocabulary import CertificateKind, EntryStatus, Role, WeekCloseStatus
 from core.logbook.entries import holidays_for
+from core.logbook.facts import week_fact
 from core.logbook.rules.weekly_close import (
     close_deadline,
     require_homeroom_step,
@@ -256,7 +257,8 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
                                 reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", tsa_url=tsa_url(),
                                 new_fields=WEEK_FIELDS)
         audit.record(session, actor, "week.homeroom_sign", "week_close", row.id, school_id=klass.school_id,
-                     before=before, after={"status": row.status.value, "class": klass.name, "week": week.number})
+                     before=before, after={"status": row.status.value, "class": klass.name, "week": week.number,
+                                           "fact": week_fact(row)})
         return row.status
 
 
@@ -282,7 +284,7 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
         audit.record(session, actor, "week.close", "week_close", row.id, school_id=klass.school_id,
                      before={"status": WeekCloseStatus.HOMEROOM_SIGNED.value},
                      after={"status": row.status.value, "on_time": row.closed_on_time,
-                            "class": klass.name, "week": week.number})
+                            "class": klass.name, "week": week.number, "fact": week_fact(row)})
         return row.status
 
 
@@ -301,7 +303,8 @@ def reopen_week(db: Database, actor: Actor, class_id: int, week_id: int, reason:
         row.status, row.reopen_count = WeekCloseStatus.REOPENED, row.reopen_count + 1
         audit.record(session, actor, "week.reopen", "week_close", row.id, school_id=klass.school_id,
                      before={"status": WeekCloseStatus.CLOSED.value},
-                     after={"status": row.status.value, "class": klass.name, "week": week.number},
+                     after={"status": row.status.value, "class": klass.name, "week": week.number,
+                            "fact": week_fact(row)},
                      reason=reason.strip())
         return row.status
 

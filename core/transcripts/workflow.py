@@ -36,8 +36,10 @@ from core.storage.models import (
     Transcript,
 )
 from core.transcripts.content import content_of, student_facts, transcript_content
+from core.transcripts.facts import transcript_fact
 from core.transcripts.gradebook import class_in_scope, missing_confirmations
 from core.transcripts.pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIGNATURE_FIELDS, render_transcript
+from core.transcripts.rules.lifecycle import is_final
 
 
 def verify_url(code: str) -> str:
@@ -182,8 +184,9 @@ CHUNK = 25
 def _in_chunks(db: Database, actor: Actor, todo: list[int], sign: Callable[[Transcript], str | None],
                action: str, progress: Callable[[int, int], None] | None) -> BatchResult:
     """Run ``sign`` on each transcript of ``todo`` (locked), CHUNK per transaction, with one
-    audit event per school and chunk naming every transcript signed in it. ``sign`` returns
-    None when it signed, else why not."""
+    audit event per school and chunk naming every transcript signed in it — and, once they are
+    issued, each one's fact (its signed PDF's SHA-256, school, signers: :mod:`core.transcripts.facts`).
+    ``sign`` returns None when it signed, else why not."""
     result = BatchResult()
     for start in range(0, len(todo), CHUNK):
         ids = todo[start:start + CHUNK]
@@ -200,10 +203,12 @@ def _in_chunks(db: Database, actor: Actor, todo: list[int], sign: Callable[[Tran
                 if progress:  # the work done so far; it is committed with the chunk
                     progress(n, len(todo))
             for school_id, done in signed.items():
+                after = {"status": done[0].status.value, "transcripts": len(done), "ids": [r.id for r in done],
+                         "codes": [r.verification_code for r in done]}
+                if is_final(done[0].status):
+                    after["facts"] = [transcript_fact(r) for r in done]
                 audit.record(session, actor, action, "transcript_batch", f"{done[0].id}-{done[-1].id}",
-                             school_id=school_id, after={"status": done[0].status.value, "transcripts": len(done),
-                                                         "ids": [r.id for r in done],
-                                                         "codes": [r.verification_code for r in done]})
+                             school_id=school_id, after=after)
                 result.signed += [r.id for r in done]
     return result
 
@@ -264,6 +269,7 @@ def cancel_and_reissue(db: Database, actor: Actor, transcript_id: int, reason: s
         new = _new_transcript(session, klass, session.get(Student, row.student_id),
                               session.get(SchoolYear, row.school_year_id), row.version + 1, row.id)
         audit.record(session, actor, "transcript.cancel", "transcript", row.id, school_id=row.school_id,
-                     before={"status": "issued"}, after={"status": "cancelled", "replaced_by": new.id},
+                     before={"status": "issued"},
+                     after={"status": "cancelled", "replaced_by": new.id, "fact": transcript_fact(row)},
                      reason=reason.strip())
         return new.id

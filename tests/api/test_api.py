@@ -18,7 +18,7 @@ from core.kernel import clock
 from core.kernel.vocabulary import CertificateKind, EntryStatus
 from core.signatures import DemoPKI, KeyStore
 from core.storage.models import Certificate, LogbookEntry, Staff, Submission, TimetableChangeRequest, UserAccount
-from tests.conftest import committed_database
+from tests.conftest import committed_database, runtime_database
 
 AS_OF = dt.datetime(2025, 9, 22, 7, 0)  # Monday of week 3: its periods are still to be signed
 
@@ -26,13 +26,14 @@ AS_OF = dt.datetime(2025, 9, 22, 7, 0)  # Monday of week 3: its periods are stil
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def api(request, tmp_path_factory):
     """The app on a committed, generated database, as a server runs it: once on SQLite and
-    once on PostgreSQL (the tests below share it, in order)."""
+    once on PostgreSQL, there connected as the runtime role that owns nothing (the tests below
+    share it, in order)."""
     root = tmp_path_factory.mktemp("api")
-    with committed_database(request, root, "sohoa_api") as db:
+    with committed_database(request, root, "sohoa_api") as db, runtime_database(db) as runtime:
         generate(db, Scale(districts=1, schools_per_district=1, classes_per_school=2, weeks=3, students_per_class=4,
                            seed=3), pki_dir=root / "pki", progress=False, as_of=AS_OF)
         trust = DemoPKI.load(root / "pki").trust_store()
-        app = create_app(db, trust, pki_dir=root / "pki", batch_window=0.001, token_cache_seconds=0)
+        app = create_app(runtime, trust, pki_dir=root / "pki", batch_window=0.001, token_cache_seconds=0)
         with TestClient(app) as client:
             client.db, client.keys, client.app_ = db, KeyStore(root / "pki"), app
             yield client

@@ -175,3 +175,37 @@ def test_certificate_validity_in_python_and_sql_agree(db):
         got = session.execute(select(rows.c.n, case((valid_at(rows.c.nb, rows.c.na, rows.c.rv, AT), 1), else_=0))
                               .order_by(rows.c.n)).all()
     assert [bool(v) for _, v in got] == [expected for *_, expected in CERTIFICATES]
+
+
+# ---------------------------------------------------------------- the signing window of a receipt time
+START, END = dt.datetime(2025, 10, 8, 7, 50), dt.datetime(2025, 10, 8, 8, 35)
+#: (received at, grace seconds) → what the window says (period 07:50–08:35)
+RECEIPTS = [
+    (START - dt.timedelta(seconds=1), 300, "early"),
+    (START, 300, "on_time"),
+    (dt.datetime(2025, 10, 8, 8, 20), 300, "on_time"),
+    (END + dt.timedelta(minutes=5), 300, "on_time"),              # end + 5:00 exactly: on time
+    (END + dt.timedelta(minutes=5, seconds=1), 300, "late"),      # one second later: late
+    (END + dt.timedelta(minutes=5, seconds=1), 600, "on_time"),   # a school with a 10-minute grace
+    (dt.datetime(2025, 10, 8, 23, 59, 59), 300, "late"),
+    (dt.datetime(2025, 10, 9, 0, 0), 300, "after_day"),           # the next day: missed
+]
+
+
+def test_the_window_verdict_in_python_postgresql_and_duckdb_agree(pg_db):
+    from sqlalchemy import text
+
+    from core.logbook.rules.signing_window import classify_signing, window_verdict, window_verdict_sql
+
+    for at, grace, expected in RECEIPTS:
+        assert window_verdict(at, START, END, dt.timedelta(seconds=grace)) == expected
+        if expected in ("on_time", "late"):
+            assert classify_signing(at, START, END, dt.timedelta(seconds=grace)).value == expected
+    values = ", ".join(f"({n}, TIMESTAMP '{at}', TIMESTAMP '{START}', TIMESTAMP '{END}', {grace})"
+                       for n, (at, grace, _) in enumerate(RECEIPTS))
+    query = (f"SELECT {window_verdict_sql()} FROM (VALUES {values}) "
+             "t(n, signed_at, period_start, period_end, grace_seconds) ORDER BY n")
+    expected = [e for *_, e in RECEIPTS]
+    with pg_db.reading() as session:
+        assert list(session.scalars(text(query))) == expected
+    assert [v for (v,) in duckdb.connect().execute(query).fetchall()] == expected

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core.kernel.errors import RuleViolation
 from core.kernel.vocabulary import TranscriptStatus as S
-from core.storage.models import Transcript
+from core.storage.models import SchoolYear, Transcript
 from core.transcripts.rules.lifecycle import FROZEN_ONCE_ISSUED, change_allowed, deletion_allowed, require_step
 
 #: another value for every column of a transcript (the ids are filled from the world)
@@ -54,14 +54,19 @@ def test_the_triggers_and_the_rule_agree(world):
     db = world.db
     with db.transaction() as session:
         rows = {status: _row(world, status, n) for n, status in enumerate(S, start=1)}
-        session.add_all(rows.values())
+        next_year = SchoolYear(department_id=world.ids["dep"], name="2026-2027", start_date=dt.date(2026, 9, 7),
+                               end_date=dt.date(2027, 5, 31))
+        session.add_all([*rows.values(), next_year])
         session.flush()
         ids = {status: row.id for status, row in rows.items()}
     w = world.ids
-    NEW_VALUES.update(student_id=w["student1"], school_id=w["B"], class_id=w["6A1"], school_year_id=w["year"],
+    NEW_VALUES.update(student_id=w["student1"], school_id=w["B"], class_id=w["6A2"], school_year_id=next_year.id,
                       homeroom_signed_by=w["minh"], principal_signed_by=w["minh"], replaces_id=ids[S.DRAFT])
     columns = [c.name for c in Transcript.__table__.c if c.name not in ("id", "status")]
     assert sorted(columns) == sorted(NEW_VALUES) and set(FROZEN_ONCE_ISSUED) <= set(columns)
+    # the status, school, class, year and signers of an issued transcript are frozen too
+    assert {"school_id", "class_id", "school_year_id", "homeroom_signed_by", "principal_signed_by"} \
+        <= set(FROZEN_ONCE_ISSUED)
     checked = 0
     for old in S:
         row = Transcript.__table__.c
@@ -78,3 +83,19 @@ def test_the_triggers_and_the_rule_agree(world):
         refused = _refused(db, delete(Transcript).where(row.id == ids[old]))
         assert refused is not deletion_allowed(old), old
     assert checked == len(S) * (len(columns) + len(S))
+
+
+def test_the_installed_triggers_are_the_rules_sql_form(db):
+    """One list (FROZEN_ONCE_ISSUED): the record store's triggers are the condition the rule writes."""
+    from sqlalchemy import text
+
+    from core.transcripts.rules.lifecycle import change_refused_sql, deletion_refused_sql
+
+    with db.reading() as session:
+        if session.bind.dialect.name == "postgresql":
+            source = session.scalar(text("SELECT prosrc FROM pg_proc WHERE proname = 'transcript_immutable'"))
+            assert f"IF {change_refused_sql('postgresql')} THEN" in source
+            assert f"IF {deletion_refused_sql()} THEN" in source
+        else:
+            source = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'transcript_no_change'"))
+            assert f"WHEN {change_refused_sql('sqlite')}" in source

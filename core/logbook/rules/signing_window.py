@@ -17,7 +17,10 @@ analytics store's facts). Their SQL forms live here, beside the Python forms, an
   Python value and builds a SQLAlchemy expression over columns;
 - :func:`missed_sql`, :func:`pending_sql`, :func:`decided_sql`, :func:`hours_counted_sql` are
   the same predicates as SQL text, for the DuckDB (and Trino, Spark) queries of the analytics
-  store.
+  store;
+- :func:`window_verdict` (what the window says of a receipt time, which :func:`classify_signing`
+  applies) and :func:`window_verdict_sql`, its SQL text for PostgreSQL and DuckDB, with which
+  ``sohoa verify-integrity`` checks every signed entry's status against its receipt time.
 
 The day-level predicates (``status``, ``day``, ``today``) are exact for every period that ends
 ``grace`` or more before midnight; given also the period's end and :func:`grace_cutoff` they are
@@ -45,6 +48,36 @@ def signing_deadline(period_start: dt.datetime, period_end: dt.datetime,
     return max(midnight, period_end + grace + dt.timedelta(microseconds=1))
 
 
+#: What the window says of a signature received at a moment: too early, on time, late, or after
+#: the period could be signed (:func:`window_verdict`).
+EARLY, AFTER_DAY = "early", "after_day"
+
+
+def window_verdict(signed_at: dt.datetime, period_start: dt.datetime, period_end: dt.datetime,
+                   grace: dt.timedelta = DEFAULT_GRACE) -> str:
+    """``early`` before the period starts, ``on_time`` inside [start, end + grace] (across
+    midnight), ``late`` after it on the period's day, ``after_day`` from
+    :func:`signing_deadline` on (the period was missed)."""
+    if signed_at < period_start:
+        return EARLY
+    if signed_at <= period_end + grace:
+        return EntryStatus.ON_TIME.value
+    if signed_at >= signing_deadline(period_start, period_end, grace):
+        return AFTER_DAY
+    return EntryStatus.LATE.value
+
+
+def window_verdict_sql(signed_at: str = "signed_at", period_start: str = "period_start",
+                       period_end: str = "period_end", grace_seconds: str = "grace_seconds") -> str:
+    """:func:`window_verdict` as SQL text (PostgreSQL, DuckDB), over the named columns: past the
+    grace on a later day than the period's is after the deadline."""
+    return (f"(CASE WHEN {signed_at} < {period_start} THEN '{EARLY}' "
+            f"WHEN {signed_at} <= {period_end} + {grace_seconds} * INTERVAL '1 second' "
+            f"THEN '{EntryStatus.ON_TIME.value}' "
+            f"WHEN CAST({signed_at} AS DATE) > CAST({period_start} AS DATE) THEN '{AFTER_DAY}' "
+            f"ELSE '{EntryStatus.LATE.value}' END)")
+
+
 def classify_signing(signed_at: dt.datetime, period_start: dt.datetime, period_end: dt.datetime,
                      grace: dt.timedelta = DEFAULT_GRACE) -> EntryStatus:
     """ON_TIME inside [start, end + grace] (in absolute time, across midnight); LATE after it
@@ -57,19 +90,18 @@ def classify_signing(signed_at: dt.datetime, period_start: dt.datetime, period_e
     00:00 the next day refused. Period 23:10–23:58: 00:03:00 the next day on time, 00:03:01
     refused.
     """
-    if signed_at < period_start:
+    verdict = window_verdict(signed_at, period_start, period_end, grace)
+    if verdict == EARLY:
         raise RuleViolation(
             f"the period starts at {period_start:%H:%M}; it cannot be signed at {signed_at:%H:%M:%S}",
             message_vi=f"Tiết học bắt đầu lúc {period_start:%H:%M}; chưa thể ký lúc {signed_at:%H:%M:%S}",
         )
-    if signed_at <= period_end + grace:
-        return EntryStatus.ON_TIME
-    if signed_at >= signing_deadline(period_start, period_end, grace):
+    if verdict == AFTER_DAY:
         raise RuleViolation(
             f"the period of {period_start:%d/%m/%Y} was missed: it can no longer be signed",
             message_vi=f"Tiết học ngày {period_start:%d/%m/%Y} đã quá hạn ký (không ký)",
         )
-    return EntryStatus.LATE
+    return EntryStatus(verdict)
 
 
 def grace_cutoff(as_of: dt.datetime, grace: dt.timedelta = DEFAULT_GRACE) -> dt.datetime:

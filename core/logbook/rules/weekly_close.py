@@ -52,3 +52,23 @@ def require_reopen(status: WeekCloseStatus, reason: str) -> None:
                             message_vi="Chỉ mở lại được sổ tuần đã chốt")
     if not reason or not reason.strip():
         raise RuleViolation("a reason is required to reopen a week", message_vi="Phải nhập lý do mở lại sổ")
+
+
+#: The steps a reopened week goes through again, in order, before it is closed once more.
+_AGAIN = (WeekCloseStatus.REOPENED, WeekCloseStatus.HOMEROOM_SIGNED, WeekCloseStatus.CLOSED)
+
+
+def attested_change_allowed(old: WeekCloseStatus, old_reopens: int, new: WeekCloseStatus, new_reopens: int,
+                            changed: bool) -> bool:
+    """Whether a week that was closed may look like ``new`` now when it looked like ``old``
+    before (two checkpoints, or a checkpoint and the record store; ``changed``: its summary,
+    signers, signatures or document differ). A closed week is read-only: nothing it was closed
+    with changes unless it was reopened in between (an admin action with a reason, which grows
+    the reopen count); a reopened week goes forward again — the homeroom teacher signs, the
+    principal closes — and nothing goes back: the reopen count never shrinks."""
+    if new_reopens != old_reopens:
+        return new_reopens > old_reopens
+    if old not in _AGAIN or new not in _AGAIN:
+        return False
+    step, before = _AGAIN.index(new), _AGAIN.index(old)
+    return step > before or (step == before and not changed)

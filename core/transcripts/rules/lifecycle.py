@@ -6,9 +6,10 @@ The workflow's steps (:mod:`core.transcripts.workflow`) move a transcript forwar
 
     draft ──homeroom signs──▶ homeroom_signed ──principal + seal sign──▶ issued ──cancel──▶ cancelled
 
-The record store enforces the same rule with triggers (migration 0003), so that nothing — not
-a bug, not a hand-written UPDATE — rewrites an issued record; this module is the rule's Python
-form, and ``tests/rules/test_transcript_lifecycle.py`` proves the two agree.
+The record store enforces the same rule with triggers (migrations 0003 and 0012), so that
+nothing — not a bug, not a hand-written UPDATE — rewrites an issued record; this module is the
+rule's Python form and writes its SQL form (:func:`change_refused_sql`, from which migration 0012
+generates the triggers), and ``tests/rules/test_transcript_lifecycle.py`` proves the two agree.
 """
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ NEXT: dict[S, frozenset[S]] = {
     S.CANCELLED: frozenset(),
 }
 
-#: What an issued transcript keeps for ever: the columns no change may touch once it is issued.
-FROZEN_ONCE_ISSUED = ("content", "content_hash", "document", "student_id", "version", "verification_code",
-                      "issued_at")
+#: What an issued transcript keeps for ever: the columns no change may touch once it is issued —
+#: what it says, whose it is, where and when it was issued, who signed it, what it replaced. The
+#: status moves only along :data:`NEXT`. The one list: the triggers are generated from it.
+FROZEN_ONCE_ISSUED = ("content", "content_hash", "document", "student_id", "school_id", "class_id",
+                      "school_year_id", "version", "verification_code", "issued_at", "homeroom_signed_by",
+                      "principal_signed_by", "replaces_id")
 
 #: Statuses whose record can no longer be deleted.
 KEPT = frozenset({S.ISSUED, S.CANCELLED})
@@ -58,3 +62,28 @@ def change_allowed(old: S, new: S, changed: set[str]) -> bool:
 def deletion_allowed(status: S) -> bool:
     """Only a transcript that was never issued may be deleted."""
     return status not in KEPT
+
+
+def change_refused_sql(dialect: str) -> str:
+    """:func:`change_allowed` negated, as the SQL condition of a row trigger over ``OLD`` and
+    ``NEW`` (``postgresql`` or ``sqlite``): true when the record store must refuse the UPDATE."""
+    final = [s.value for s in S if not NEXT[s]]
+    issued_may_become = [S.ISSUED.value, *sorted(s.value for s in NEXT[S.ISSUED])]
+
+    def changed(column: str) -> str:
+        if dialect == "postgresql":  # json has no equality: compared as text
+            cast = "::text" if column == "content" else ""
+            return f"NEW.{column}{cast} IS DISTINCT FROM OLD.{column}{cast}"
+        return f"NEW.{column} IS NOT OLD.{column}"
+
+    def listed(values: list[str]) -> str:
+        return ", ".join(f"'{v}'" for v in values)
+
+    return (f"OLD.status IN ({listed(final)}) OR (OLD.status = '{S.ISSUED.value}' AND ("
+            f"NEW.status NOT IN ({listed(issued_may_become)}) OR "
+            + " OR ".join(changed(c) for c in FROZEN_ONCE_ISSUED) + "))")
+
+
+def deletion_refused_sql() -> str:
+    """:func:`deletion_allowed` negated, as the SQL condition of a row trigger over ``OLD``."""
+    return "OLD.status IN (" + ", ".join(f"'{s.value}'" for s in S if s in KEPT) + ")"
