@@ -25,6 +25,8 @@ from core.kernel import clock
 ROOT_NAME = "Sohoa Demo Root CA"
 ISSUING_NAME = "Sohoa Demo Issuing CA 01"
 DEFAULT_PIN = "1234"
+#: the service seal's certificate, published with the trust anchors (:meth:`DemoPKI.issue_service_seal`)
+SERVICE_SEAL_PEM = "service-seal.pem"
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,12 @@ class DemoPKI:
                            not_after: dt.datetime | None = None, pin: str = DEFAULT_PIN) -> Credential:
         """The department's system's own certificate (the service seal, con dấu của hệ thống):
         the key the server attests its decisions with (:mod:`core.signatures.service`). An
-        end-entity certificate like a school's seal — never a CA key."""
-        return self._issue(owner_key, _name(name, organisation), not_before, not_after, "ec", pin)
+        end-entity certificate like a school's seal — never a CA key. Its certificate is
+        published beside the trust anchors (``service-seal.pem``): :meth:`trust_store` pins it."""
+        credential = self._issue(owner_key, _name(name, organisation), not_before, not_after, "ec", pin)
+        (self.directory / SERVICE_SEAL_PEM).write_bytes(
+            x509.load_der_x509_certificate(credential.cert_der).public_bytes(serialization.Encoding.PEM))
+        return credential
 
     def _issue(self, owner_key, subject, not_before, not_after, key_type, pin, key_file=True) -> Credential:
         not_before = (not_before or dt.datetime(2025, 1, 1)).replace(microsecond=0)
@@ -242,9 +248,12 @@ class DemoPKI:
             if not self.responder_url:
                 raise ValueError("this PKI has no responder URL: create it with responder_url=")
             checker = CrlChecker(f"{self.responder_url}/crl", self.issuing)
+        seal = self.directory / SERVICE_SEAL_PEM
+        seals = [x509.load_pem_x509_certificate(seal.read_bytes()).public_bytes(serialization.Encoding.DER)] \
+            if seal.exists() else []
         return TrustStore(roots=[self.root.public_bytes(serialization.Encoding.DER)],
                           intermediates=[self.issuing.public_bytes(serialization.Encoding.DER)],
-                          revocation_checker=checker)
+                          revocation_checker=checker, seals=seals)
 
     def chain_pem(self) -> bytes:
         return self.issuing.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)
