@@ -35,6 +35,7 @@ from api.models import (
     Period,
     PinIn,
     ReceiptOut,
+    ReceiptProof,
     SignatureIn,
     Token,
     WeekId,
@@ -44,6 +45,7 @@ from core.access.authz import Actor
 from core.kernel import clock
 from core.kernel.errors import BadRequest, PermissionDenied, SigningUnavailable, SohoaError, Unauthorized
 from core.logbook.entries import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
+from core.logbook.receipts import receipt_proof
 from core.logbook.weekly_close import class_week_close, homeroom_sign_week, principal_close_week, weeks_to_close
 from core.signatures.held_keys import unlock_signing_key
 from core.storage.db import Database
@@ -162,6 +164,14 @@ async def signature(entry_id: EntryId, body: SignatureIn,
     if isinstance(answer, SohoaError):
         raise answer
     return JSONResponse(receipt_json(answer))
+
+
+@router.get("/api/v1/entries/{entry_id}/receipt", response_model=ReceiptProof, responses=ERRORS, tags=["logbook"],
+            summary="The server's sealed receipt of a signed period, with its inclusion proof (biên nhận)")
+async def receipt(entry_id: EntryId, actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    """For the period's teacher, or anyone who may view its school. 404: no such entry, another
+    school's, or not signed; 409: signed a moment ago and not sealed yet (ask again in a second)."""
+    return await run(receipt_proof, state.db, actor, entry_id)
 
 
 @router.get("/api/v1/me/teaching-hours", response_model=Hours, responses=ERRORS, tags=["logbook"],

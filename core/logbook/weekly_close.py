@@ -72,7 +72,9 @@ def last_school_day(session: Session, klass: SchoolClass, week: SchoolWeek) -> d
     return days[-1] if days else week.monday
 
 
-def _week_bytes(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
+def week_bytes(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
+    """The week's summary as it is now: what the homeroom teacher and the principal sign
+    (:func:`core.kernel.documents.week_document`)."""
     school_code = session.scalar(select(School.code).where(School.id == klass.school_id))
     entries = session.execute(select(LogbookEntry.id, LogbookEntry.status, LogbookEntry.content_hash)
                               .where(LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id)).all()
@@ -228,7 +230,7 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
         session.execute(update(LogbookEntry).where(
             LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id,
             LogbookEntry.status == EntryStatus.PENDING).values(status=EntryStatus.MISSED))
-        data = _week_bytes(session, klass, week)
+        data = week_bytes(session, klass, week)
         before = {"status": row.status.value}
         row.homeroom_signature = signer.sign_detached(data, at)
         row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
@@ -251,7 +253,7 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
         row = _close_row(session, klass, week)
         require_principal_step(row.status)
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
-        data = _week_bytes(session, klass, week)
+        data = week_bytes(session, klass, week)
         if sha256_hex(data) != row.summary_hash:
             raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
         row.principal_signature = signer.sign_detached(data, at)
