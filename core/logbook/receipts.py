@@ -70,14 +70,15 @@ from core.signatures.cms import (
     read_signature,
     signer_fingerprint,
 )
-from core.signatures.service import Attestation, ServiceSeal, verify_attestation
+from core.signatures.service import Attestation, AttestationCheck, ServiceSeal, verify_attestation
 from core.storage.bulk import bulk_update
 from core.storage.db import Database, is_postgres
 from core.storage.models import LogbookEntry, ReceiptBatch, Submission
 
 PROOF_FORMAT = "sohoa.receipt-proof/1"
-#: at most this many receipts in one batch (a bell's second holds ~830 in a city)
-MAX_LEAVES = 20_000
+#: at most this many receipts in one batch (a bell's second holds ~830 in a city; more wait
+#: only after an outage, and then go in several batches: a proof reads its whole batch)
+MAX_LEAVES = 5_000
 #: the chain's lock (PostgreSQL advisory lock, held by the sealing transaction)
 _CHAIN_LOCK = "sohoa.receipts.chain"
 
@@ -275,6 +276,28 @@ class ReceiptReport:
 
 
 _STATUS_EN = {"on_time": "on time", "late": "late"}
+_ATTESTED: dict[tuple, tuple[float, AttestationCheck, TrustStore]] = {}
+_ATTESTED_LOCK = threading.Lock()
+#: how long a batch's seal and timestamp, once checked, are taken as checked (the entries of one
+#: batch verified one after another: the console, the integrity check); a revocation published
+#: since is seen after this at most
+ATTESTATION_CACHE_SECONDS = 300.0
+
+
+def _attested(statement: bytes, signature: bytes, token: bytes | None, trust: TrustStore) -> AttestationCheck:
+    """:func:`core.signatures.service.verify_attestation` of a batch, remembered for a few minutes
+    per trust store (validating an RFC 3161 token costs tens of milliseconds)."""
+    key = (id(trust), hashlib.sha256(statement + signature + (token or b"")).digest())
+    now = time.monotonic()
+    found = _ATTESTED.get(key)
+    if found is not None and now - found[0] < ATTESTATION_CACHE_SECONDS and found[2] is trust:
+        return found[1]
+    check = verify_attestation(statement, Attestation(signature, token), trust)
+    with _ATTESTED_LOCK:
+        if len(_ATTESTED) >= 4096:
+            _ATTESTED.clear()
+        _ATTESTED[key] = (now, check, trust)
+    return check
 
 
 def verify_receipt(proof: dict, trust: TrustStore) -> ReceiptReport:
@@ -315,7 +338,7 @@ def verify_receipt(proof: dict, trust: TrustStore) -> ReceiptReport:
     if reached is None or reached.hex() != fields["root"]:
         return failed("HASH_FAILURE", f"the receipt is not leaf {index} of batch {fields['batch_id']}: "
                       "its audit path does not lead to the batch's signed root", leaf, batch_id=fields["batch_id"])
-    check = verify_attestation(statement, Attestation(signature, token), trust)
+    check = _attested(statement, signature, token, trust)
     seal = check.signature
     common = {"batch_id": fields["batch_id"], "timestamped_at": check.timestamped_at,
               "seal_fingerprint": seal.signer_fingerprint, "seal_subject": seal.signer_subject}
@@ -514,7 +537,7 @@ def _batch_discrepancies(session: Session, batch: ReceiptBatch, subject: str, li
     if fields["previous"] != link:
         add("the chain is broken here: it does not name the previous batch's hash",
             "Chuỗi biên nhận bị đứt: lô không trỏ đúng lô trước")
-    check = verify_attestation(batch.statement, Attestation(batch.signature, batch.timestamp), trust)
+    check = _attested(batch.statement, batch.signature, batch.timestamp, trust)
     if not check.signature.valid:
         add(f"its seal does not verify: {check.signature.indication} {check.signature.sub_indication or ''} "
             f"({check.signature.message})", "Chữ ký niêm phong của lô không hợp lệ")
