@@ -435,7 +435,7 @@ def _seal_receipts(db: Database, pki: DemoPKI) -> int:
     responder = Responder(pki).start(port)
     try:
         seal = ServiceSeal(KeyStore(pki.directory).signer_for(SEAL_OWNER), f"http://127.0.0.1:{port}/tsa")
-        return len(seal_all(db, seal, max_leaves=2_000))
+        return len(seal_all(db, seal))
     finally:
         responder.stop()
 

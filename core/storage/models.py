@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -616,7 +617,10 @@ class Submission(Base):
     leaf_hash: Mapped[str | None] = mapped_column(String(64))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_batch.id"))
     leaf_index: Mapped[int | None] = mapped_column(Integer)
-    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"), UniqueConstraint("batch_id", "leaf_index"))
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"), UniqueConstraint("batch_id", "leaf_index"),
+                      # the receipts waiting for the sealer, oldest first, whatever the table's size
+                      Index("ix_submission_unsealed", "id", postgresql_where=text("batch_id IS NULL"),
+                            sqlite_where=text("batch_id IS NULL")))
 
 
 class ReceiptBatch(Base):

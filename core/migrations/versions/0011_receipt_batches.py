@@ -42,9 +42,12 @@ def upgrade() -> None:
         batch.create_foreign_key(op.f("fk_submission_batch_id_receipt_batch"), "receipt_batch",
                                  ["batch_id"], ["id"])
         batch.create_unique_constraint(op.f("uq_submission_batch_id_leaf_index"), ["batch_id", "leaf_index"])
+    op.create_index("ix_submission_unsealed", "submission", ["id"], postgresql_where=sa.text("batch_id IS NULL"),
+                    sqlite_where=sa.text("batch_id IS NULL"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_submission_unsealed", table_name="submission")
     with op.batch_alter_table("submission") as batch:
         batch.drop_constraint(op.f("uq_submission_batch_id_leaf_index"), type_="unique")
         batch.drop_constraint(op.f("fk_submission_batch_id_receipt_batch"), type_="foreignkey")
