@@ -43,7 +43,7 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     for the weekly close; without it those calls answer 503. With ``warm`` a thread checks
     every registered certificate's chain at start-up (``GET /api/v1/health`` says when it is
     done); a :class:`Database` bound to one connection (the tests' isolated ones) needs
-    ``warm=False``, as that connection cannot serve two threads. With ``seal`` (the service
+    ``warm=False`` and no ``seal``, as that connection cannot serve two threads. With ``seal`` (the service
     seal) a thread seals the receipts every ``seal_interval`` seconds
     (:class:`core.logbook.receipts.Sealer`); ``receipts=False`` keeps receipts without leaves
     and seals nothing, as before receipts were sealed (for the benchmark's comparison)."""
