@@ -596,6 +596,10 @@ class CredentialLockout(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+#: a receipt that is a leaf and not sealed yet (core.logbook.receipts)
+_UNSEALED = "batch_id IS NULL AND leaf_hash IS NOT NULL"
+
+
 class Submission(Base):
     """A signature received from a teacher's app (biên nhận): who sent which entry's signature,
     when the server received it, and under which idempotency key, so a retried request is
@@ -619,8 +623,8 @@ class Submission(Base):
     leaf_index: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (UniqueConstraint("user_id", "idempotency_key"), UniqueConstraint("batch_id", "leaf_index"),
                       # the receipts waiting for the sealer, oldest first, whatever the table's size
-                      Index("ix_submission_unsealed", "id", postgresql_where=text("batch_id IS NULL"),
-                            sqlite_where=text("batch_id IS NULL")))
+                      Index("ix_submission_unsealed", "id", postgresql_where=text(_UNSEALED),
+                            sqlite_where=text(_UNSEALED)))
 
 
 class ReceiptBatch(Base):

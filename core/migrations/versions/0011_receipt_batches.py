@@ -42,8 +42,8 @@ def upgrade() -> None:
         batch.create_foreign_key(op.f("fk_submission_batch_id_receipt_batch"), "receipt_batch",
                                  ["batch_id"], ["id"])
         batch.create_unique_constraint(op.f("uq_submission_batch_id_leaf_index"), ["batch_id", "leaf_index"])
-    op.create_index("ix_submission_unsealed", "submission", ["id"], postgresql_where=sa.text("batch_id IS NULL"),
-                    sqlite_where=sa.text("batch_id IS NULL"))
+    unsealed = sa.text("batch_id IS NULL AND leaf_hash IS NOT NULL")  # the sealer's queue, oldest first
+    op.create_index("ix_submission_unsealed", "submission", ["id"], postgresql_where=unsealed, sqlite_where=unsealed)
 
 
 def downgrade() -> None:
