@@ -213,9 +213,12 @@ def _receipts_of(session: Session, entry_id: int) -> list[Submission]:
                                                          Submission.leaf_hash.is_not(None)).order_by(Submission.id)))
 
 
-def _proof(session: Session, receipt: Submission) -> dict:
-    """The inclusion proof of a sealed receipt, from the record store as it is now."""
+def _proof(session: Session, receipt: Submission) -> dict | None:
+    """The inclusion proof of a sealed receipt, from the record store as it is now (None when its
+    batch is no longer there)."""
     batch = session.get(ReceiptBatch, receipt.batch_id)
+    if batch is None:
+        return None
     hashes = [bytes.fromhex(h) for h in session.scalars(
         select(Submission.leaf_hash).where(Submission.batch_id == batch.id).order_by(Submission.leaf_index))]
     path = merkle.audit_path(hashes, receipt.leaf_index) if receipt.leaf_index < len(hashes) else []
@@ -251,7 +254,12 @@ def receipt_proof(db: Database, actor: Actor, entry_id: int) -> dict:
         if receipts[0].batch_id is None:
             raise Conflict(f"the receipt of entry {entry_id} is not sealed yet; ask again in a few seconds",
                            message_vi="Biên nhận của tiết này chưa được niêm phong; hãy thử lại sau vài giây")
-        return _proof(session, receipts[0])
+        proof = _proof(session, receipts[0])
+        if proof is None:
+            raise NotFound(f"the sealed batch {receipts[0].batch_id} of entry {entry_id}'s receipt is missing from "
+                           "the record store; report it to the department",
+                           message_vi="Lô biên nhận của tiết này không còn trong cơ sở dữ liệu; hãy báo cho Sở")
+        return proof
 
 
 @dataclass(frozen=True)
@@ -433,7 +441,12 @@ def check_entry_receipt(session: Session, entry: LogbookEntry, trust: TrustStore
         return EntryReceipt(Verification(INDETERMINATE, "TRY_LATER", None, None, when,
                                          "the server's receipt is not sealed yet; verify again in a few seconds"),
                             when)
-    report = verify_receipt(_proof(session, receipt), trust)
+    proof = _proof(session, receipt)
+    if proof is None:
+        return EntryReceipt(Verification(FAILED, "SIGNED_DATA_NOT_FOUND", None, None, when,
+                                         f"the receipt's sealed batch {receipt.batch_id} is missing from the "
+                                         "record store"), when)
+    report = verify_receipt(proof, trust)
     if not report.valid:
         return EntryReceipt(report.verification(), when)
     facts = _entry_facts(entry)
@@ -516,6 +529,11 @@ def receipt_discrepancies(session: Session, trust: TrustStore, *, anchored: dict
     found += [_found("receipt", f"entry {entry_id}", f"its receipt of {received:%d/%m/%Y %H:%M:%S} is still "
                      "not sealed", f"Biên nhận lúc {received:%H:%M:%S %d/%m/%Y} vẫn chưa được niêm phong")
               for entry_id, received in late]
+    orphans = session.execute(select(Submission.entry_id, Submission.batch_id).where(
+        Submission.batch_id.is_not(None), ~exists().where(ReceiptBatch.id == Submission.batch_id))
+        .order_by(Submission.id)).all()
+    found += [_found("receipt", f"entry {entry_id}", f"its sealed batch {batch_id} is missing",
+                     f"Lô biên nhận {batch_id} của tiết này đã bị xóa") for entry_id, batch_id in orphans]
     found += _entry_discrepancies(session, chunk)
     return found
 

@@ -1,8 +1,9 @@
 """One way to verify anything signed in the product (xác thực chữ ký): a logbook entry (with
 the server's sealed receipt of its signing) or a class-week's closing (its signed summary
-against the entries as they are now, and its document). The report uses the ETSI EN 319 102-1 vocabulary — PASSED,
-INDETERMINATE, FAILED with a sub-indication — plus our own check that the signer holds the
-role the signature stands for (``NOT_AUTHORISED_FOR_ROLE``). INDETERMINATE is never valid.
+against the entries as they are now, and its document). The report uses the ETSI EN 319 102-1
+vocabulary — PASSED, INDETERMINATE, FAILED with a sub-indication — plus our own check that the
+signer holds the role the signature stands for (``NOT_AUTHORISED_FOR_ROLE``). INDETERMINATE is
+never valid.
 """
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 from core.access.authz import SYSTEM
 from core.demo.synthetic import Scale, generate
 from core.kernel import merkle
+from core.kernel.errors import NotFound
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
 from core.logbook.entries import entry_bytes, generate_week, teaching_hours
 from core.logbook.receipts import receipt_discrepancies, receipt_proof, receipts_anchor, verify_receipt
@@ -33,7 +34,7 @@ from core.signatures import DemoPKI, TrustStore
 from core.signatures.service import ServiceSeal
 from core.storage.models import LogbookEntry, ReceiptBatch, Submission, WeekClose
 from tests.evidence._receipts import sealing  # noqa: F401 - a fixture
-from tests.world import MONDAY
+from tests.world import MONDAY, build_world
 
 P1_LATE = dt.datetime.combine(MONDAY, dt.time(7, 58))   # period 1 ends 07:45: late after 07:50:00
 P1_ON_TIME = dt.datetime.combine(MONDAY, dt.time(7, 44))
@@ -254,6 +255,26 @@ def test_a_signed_entry_without_any_receipt_is_never_valid(world, sealing):
     assert ("entry", f"entry {entry}") in subjects and ("receipt", "receipt batch 1") in subjects
     with w.db.reading() as s:
         assert receipts_anchor(s)["hash"] == batch_hash(s.get(ReceiptBatch, 1).statement)
+
+
+def test_a_deleted_batch_is_detected(pg_db, pki, keys, sealing):
+    """The administrator deletes the only sealed batch (PostgreSQL, foreign-key triggers off):
+    its entries are no longer proven, the integrity check names each receipt whose batch is gone,
+    and the chain no longer reaches the head a checkpoint anchored."""
+    w = build_world(pg_db, pki, keys)
+    entry = sign_late(w, sealing)
+    trust = sealing.trust()
+    with w.db.reading() as s:
+        anchor = receipts_anchor(s)
+    superuser(w.db, ("DELETE FROM receipt_batch", {}))
+    report = verify_entry_signature(w.db, w.actor("so"), entry, trust)
+    assert (report.indication, report.sub_indication) == ("FAILED", "SIGNED_DATA_NOT_FOUND")
+    with pytest.raises(NotFound):
+        receipt_proof(w.db, w.actor("lan"), entry)
+    found = [(d.kind, d.subject, d.message) for d in listed(w, trust, anchored=anchor)]
+    assert ("receipt", f"entry {entry}", "its sealed batch 1 is missing") in found
+    assert any(subject == "receipt batch 1" and "removed after the checkpoint" in message
+               for _, subject, message in found)
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ def test_every_way_of_signing_verifies_passed_once_sealed(week, sealing):
         assert anchor == {"batch_id": 1, "hash": batch_hash(s.get(ReceiptBatch, 1).statement)}
 
     # the next batch chains to the first
-    phone_submits(w, "minh", "6A1", TUESDAY, 1 + 1, at(TUESDAY, 8, 50), "app-2")  # a retry: no new receipt
+    phone_submits(w, "minh", "6A1", TUESDAY, 2, at(TUESDAY, 8, 50), "app-2")  # a retry: no new receipt
     sign_entry(w.db, w.actor("lan"), w.entry("6A2", MONDAY, 2), w.signer("lan"), at=at(MONDAY, 8, 30))
     second = seal_pending(w.db, sealing.seal)
     assert (second.batch_id, second.size) == (2, 1) and seal_pending(w.db, sealing.seal) is None
