@@ -77,6 +77,13 @@ def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int
         if row.homeroom_signature is None and row.document is None:
             return VerificationReport(target, [SignatureReport("homeroom", Verification(
                 INDETERMINATE, "SIGNED_DATA_NOT_FOUND", None, None, None, "this week has no signed document"))])
+        reports = []
+        if row.document is not None:  # first: its revocation data is fetched as close as can be to its timestamps
+            holders = {HOMEROOM_FIELD: ("homeroom", row.homeroom_signed_by),
+                       PRINCIPAL_FIELD: ("principal", row.principal_signed_by)}
+            for field, result in verify_pdf(row.document, trust):
+                role, staff_id = holders.get(field, ("unknown", None))
+                reports.append(SignatureReport(role, authorised_for_role(session, result, role, staff_id)))
         summary = week_bytes(session, klass, session.get(SchoolWeek, week_id))
         signed = [(role, signature, at, staff_id) for role, signature, at, staff_id in (
             ("homeroom", row.homeroom_signature, row.homeroom_signed_at, row.homeroom_signed_by),
@@ -91,12 +98,6 @@ def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int
             summaries.append((role, authorised_for_role(session, result, role, staff_id)))
         if row.document is None:  # closed with CMS signatures over the summary only
             return VerificationReport(target, [SignatureReport(role, result) for role, result in summaries])
-        holders = {HOMEROOM_FIELD: ("homeroom", row.homeroom_signed_by),
-                   PRINCIPAL_FIELD: ("principal", row.principal_signed_by)}
-        reports = []
-        for field, result in verify_pdf(row.document, trust):
-            role, staff_id = holders.get(field, ("unknown", None))
-            reports.append(SignatureReport(role, authorised_for_role(session, result, role, staff_id)))
         reports += [SignatureReport(f"{role}_summary", result) for role, result in summaries]
         return VerificationReport(target, reports)
 

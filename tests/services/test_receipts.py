@@ -14,14 +14,12 @@ from sqlalchemy import func, select
 
 from core.access.authz import SYSTEM
 from core.kernel.errors import Conflict, NotFound, PermissionDenied
-from core.kernel.vocabulary import EntryStatus
 from core.logbook.entries import entry_bytes, generate_week, sign_entry
 from core.logbook.receipts import (
     Sealer,
     receipt_discrepancies,
     receipt_proof,
     receipts_anchor,
-    seal_all,
     seal_pending,
     verify_receipt,
 )
