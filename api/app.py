@@ -8,6 +8,7 @@ so an unlocked key is never reused by another request.
 """
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -24,7 +25,9 @@ from api.hotpath import Guard, SignatureHotPath
 from api.models import ErrorBody
 from api.routes import ApiState, router
 from core.kernel.errors import SohoaError
+from core.logbook.receipts import Sealer
 from core.logbook.submissions import warm_certificates
+from core.signatures.service import ServiceSeal
 from core.storage.db import Database, database_errors
 
 VERSION = "1.0.0"
@@ -35,20 +38,25 @@ DESCRIPTION = ("Sổ đầu bài số: the API teachers' apps use to read their 
 
 def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_window: float = 0.004,
                max_batch: int = 256, token_cache_seconds: float = 10.0, warm: bool = True,
-               remote_signing=None, checkpoints=None) -> FastAPI:
+               remote_signing=None, checkpoints=None, seal: ServiceSeal | None = None, seal_interval: float = 1.0,
+               receipts: bool = True) -> FastAPI:
     """The app. ``pki_dir`` is where the staff's server-held keys are, for the weekly close with
     a PIN (a :class:`core.signatures.held_keys.HeldKeys`, or a directory of the demo's
     ``keys/staff-<id>.p12``); without it (the default outside the demo) those calls answer 503
     and people sign on their device (``…/prepare`` and ``…/complete``), or through the remote
     signing service ``remote_signing`` (:class:`core.signatures.remote.RemoteSigning`).
     ``checkpoints``: a :class:`core.evidence.checkpoints.Checkpointer` run while the app runs
-    (periodic checkpoints, and one after each weekly close). With ``warm`` a thread checks
-    every registered certificate's chain at start-up (``GET /api/v1/health`` says when it is
-    done); a :class:`Database` bound to one connection (the tests' isolated ones) needs
-    ``warm=False``, as that connection cannot serve two threads."""
-    state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch), pki_dir,
-                     token_cache_seconds, checkpoints=checkpoints)
+    (periodic checkpoints, and one after each weekly close). With ``seal`` (the service seal) a
+    thread seals the receipts every ``seal_interval`` seconds (:class:`core.logbook.receipts.Sealer`);
+    ``receipts=False`` keeps receipts without leaves and seals nothing, as before receipts were
+    sealed (for the benchmark's comparison). With ``warm`` a thread checks every registered
+    certificate's chain at start-up (``GET /api/v1/health`` says when it is done); a
+    :class:`Database` bound to one connection (the tests' isolated ones) needs ``warm=False`` and no
+    ``seal``, as that connection cannot serve two threads."""
+    state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch, receipts=receipts),
+                     pki_dir, token_cache_seconds, checkpoints=checkpoints)
     state.remote_signing = remote_signing
+    sealer = Sealer(db, seal, interval=seal_interval) if seal is not None and receipts else None
 
     def warm_up():
         """Before the first bell: every registered certificate's chain validated once."""
@@ -63,6 +71,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
         state.batcher.start()
         if checkpoints is not None:
             checkpoints.start()
+        if sealer is not None:
+            sealer.start()
         if warm:
             threading.Thread(target=warm_up, name="warm-certificates", daemon=True).start()
         else:
@@ -73,6 +83,8 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
         gc.freeze()
         yield
         await state.batcher.stop()
+        if sealer is not None:  # what is left is sealed before the process ends
+            await asyncio.get_running_loop().run_in_executor(None, sealer.stop)
         if checkpoints is not None:
             checkpoints.stop()
 
@@ -131,5 +143,27 @@ def app_from_environment() -> FastAPI:
     from core.evidence.checkpoints import Checkpointer
     from core.signatures.remote import RemoteSigning
 
+    receipts = os.environ.get("SOHOA_RECEIPTS", "on") != "off"
     return create_app(db, trust, pki_dir=HeldKeys.from_environment(pki_dir), batch_window=window,
-                      remote_signing=RemoteSigning.from_environment(), checkpoints=Checkpointer.from_environment(db))
+                      remote_signing=RemoteSigning.from_environment(), checkpoints=Checkpointer.from_environment(db),
+                      receipts=receipts, seal=_seal_from_environment(pki_dir) if receipts else None,
+                      seal_interval=float(os.environ.get("SOHOA_SEAL_INTERVAL_MS", "1000")) / 1000)
+
+
+def _seal_from_environment(pki_dir: FilePath) -> ServiceSeal | None:
+    """The service seal that seals the receipts: its key file (``SOHOA_SEAL_KEY``, default
+    ``<SOHOA_PKI_DIR>/keys/service-seal.p12``) opened with ``SOHOA_SEAL_PIN``, timestamped by
+    ``SOHOA_TSA_URL``. Without a PIN or a key file receipts are kept but not sealed (logged):
+    entries then verify INDETERMINATE until a sealer with the seal runs."""
+    import os
+
+    from core.logbook.weekly_close import tsa_url
+    from core.signatures.service import SEAL_OWNER
+
+    key = FilePath(os.environ.get("SOHOA_SEAL_KEY") or pki_dir / "keys" / f"{SEAL_OWNER}.p12")
+    pin = os.environ.get("SOHOA_SEAL_PIN")
+    if pin is None or not key.exists():
+        logging.getLogger("sohoa.api").warning("receipts are kept but not sealed: set SOHOA_SEAL_PIN (and "
+                                               "SOHOA_SEAL_KEY) to the service seal's key")
+        return None
+    return ServiceSeal.open(key, pin, tsa_url())

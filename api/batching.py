@@ -17,8 +17,10 @@ class Batcher:
     """Gathers submitted signatures for a few milliseconds and settles them in one transaction
     on a worker thread; each request waits for its own answer."""
 
-    def __init__(self, db: Database, trust, *, window: float = 0.004, max_batch: int = 256, pipeline: int = 1):
+    def __init__(self, db: Database, trust, *, window: float = 0.004, max_batch: int = 256, pipeline: int = 1,
+                 receipts: bool = True):
         self.db, self.trust, self.window, self.max_batch, self.pipeline = db, trust, window, max_batch, pipeline
+        self.receipts = receipts  # each receipt a leaf for the sealer (core.logbook.receipts)
         self.queue: asyncio.Queue | None = None
         self.task: asyncio.Task | None = None
         self.batches = self.items = 0
@@ -47,7 +49,7 @@ class Batcher:
         receipt time."""
         return submit_signatures(self.db, self.trust, [
             SignatureSubmission(None, entry_id, signature, key, received_at, token=token)
-            for token, entry_id, signature, key, received_at in raw], max(r[4] for r in raw))
+            for token, entry_id, signature, key, received_at in raw], max(r[4] for r in raw), receipts=self.receipts)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

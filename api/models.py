@@ -91,6 +91,41 @@ class ReceiptOut(BaseModel):
     replayed: bool = Field(description="true when answered from an earlier request with the same Idempotency-Key")
 
 
+class ReceiptLeaf(BaseModel):
+    """The server's decision for one lesson, as sealed (a leaf of its batch's Merkle tree)."""
+    format: str = Field(description="sohoa.receipt/1")
+    entry_id: int
+    status: str = Field(description="on_time | late, as the server's clock decided")
+    received_at: str = Field(description="the server's receipt time, ISO 8601 with the +07:00 offset")
+    content_hash: str = Field(description="SHA-256 (hex) of the entry's canonical bytes that were signed")
+    signature_hash: str = Field(description="SHA-256 (hex) of the CMS signature received")
+    signer_fingerprint: str = Field(description="SHA-256 (hex) of the signing certificate (DER)")
+
+
+class ReceiptBatchOut(BaseModel):
+    """The sealed batch's statement (the exact bytes in ``statement``) and its fields."""
+    batch_id: int
+    size: int
+    root: str = Field(description="the Merkle tree's root (RFC 6962, SHA-256, hex)")
+    previous: str = Field(description="SHA-256 (hex) of the previous batch's statement: the chain")
+    sealed_at: str
+    statement: str = Field(description="base64 of the canonical JSON the seal signs and the TSA timestamps")
+
+
+class ReceiptProof(BaseModel):
+    """Everything needed to prove, without the database, what the server decided for an entry:
+    check it with ``core.logbook.receipts.verify_receipt`` and the trust anchors (docs/api.md)."""
+    format: str = Field(description="sohoa.receipt-proof/1")
+    leaf: ReceiptLeaf
+    leaf_hash: str = Field(description="SHA-256(0x00 || canonical JSON of leaf), hex")
+    leaf_index: int
+    audit_path: list[str] = Field(description="the sibling hashes from the leaf up to the root (RFC 6962 §2.1.1)")
+    batch: ReceiptBatchOut
+    signature: str = Field(description="base64 of the service seal's detached CMS signature over the statement")
+    timestamp: str | None = Field(description="base64 of the RFC 3161 timestamp token over the statement")
+    seal_certificate: str | None = Field(description="base64 of the service seal's certificate (DER)")
+
+
 class Hours(BaseModel):
     periods: int
     counted: int

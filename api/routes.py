@@ -38,6 +38,7 @@ from api.models import (
     PreparedOut,
     PrepareIn,
     ReceiptOut,
+    ReceiptProof,
     SignatureIn,
     Token,
     WeekId,
@@ -47,6 +48,7 @@ from core.access.authz import Actor
 from core.kernel import clock
 from core.kernel.errors import BadRequest, PermissionDenied, SigningNotOffered, SohoaError, Unauthorized
 from core.logbook.entries import EntryContent, entry_for_signing, fill_entry, teacher_week, teaching_hours
+from core.logbook.receipts import receipt_proof
 from core.logbook.weekly_close import (
     HOMEROOM,
     PRINCIPAL,
@@ -179,6 +181,14 @@ async def signature(entry_id: EntryId, body: SignatureIn,
     if isinstance(answer, SohoaError):
         raise answer
     return JSONResponse(receipt_json(answer))
+
+
+@router.get("/api/v1/entries/{entry_id}/receipt", response_model=ReceiptProof, responses=ERRORS, tags=["logbook"],
+            summary="The server's sealed receipt of a signed period, with its inclusion proof (biên nhận)")
+async def receipt(entry_id: EntryId, actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    """For the period's teacher, or anyone who may view its school. 404: no such entry, another
+    school's, or not signed; 409: signed a moment ago and not sealed yet (ask again in a second)."""
+    return await run(receipt_proof, state.db, actor, entry_id)
 
 
 @router.get("/api/v1/me/teaching-hours", response_model=Hours, responses=ERRORS, tags=["logbook"],

@@ -12,9 +12,18 @@ nothing duplicated).
    with the same key on a 503 or a dropped connection.
 4. Report: throughput, p50 / p99 latency, errors by status, and the count check — what the
    database holds against what was acknowledged (no acknowledged signature missing, no entry
-   signed twice, one receipt per entry).
+   signed twice, one receipt per entry) and, with receipts on, that every acknowledged
+   signature's receipt ends in a sealed batch and that every batch verifies (seal, timestamp,
+   leaves, root, chain: ``core.logbook.receipts.receipt_discrepancies`` finds nothing).
 
-Usage: python benchmarks/signing_api.py [--count 250000 --rate 834 --schools 1700 --workers 2 --keep-setup DIR]
+``--receipts both`` (the default) runs the code as it was before receipts were sealed
+(``SOHOA_RECEIPTS=off``: no leaf, no sealer) and with them (``on``: each receipt a leaf, a
+sealer in each API process once a second, one CMS and one RFC 3161 timestamp per batch from the
+demo TSA on 127.0.0.1), alternately, each on a fresh copy of the same setup; ``--rounds N``
+repeats the pair.
+
+Usage: python benchmarks/signing_api.py [--count 250000 --rate 834 --schools 1700 --workers 2 --keep-setup DIR
+                                        --receipts both --rounds 1]
 """
 from __future__ import annotations
 
@@ -179,6 +188,22 @@ def _cpu_by_component(server_pid: int) -> dict[str, dict[int, float]]:
     return out
 
 
+BACKENDS = "postgresql (this database's backends)"
+
+
+def _database_backends(url: str) -> set[int]:
+    """The pids of the PostgreSQL backends connected to ``url``'s database now."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND pid <> pg_backend_pid()")).scalars())
+    finally:
+        engine.dispose()
+
+
 def _cpu_used(before: dict, after: dict) -> dict[str, float]:
     return {name: sum(seconds - before.get(name, {}).get(pid, 0.0) for pid, seconds in pids.items())
             for name, pids in after.items()}
@@ -199,6 +224,9 @@ def main() -> int:
     parser.add_argument("--keep-setup", type=Path, default=None, metavar="DIR",
                         help="keep the setup (a template database on the server, the keys and the load in DIR) "
                              "and reuse it on later runs with the same --schools and --count")
+    parser.add_argument("--receipts", choices=["both", "on", "off"], default="both",
+                        help="off: the code before receipts were sealed; on: receipts sealed; both: off then on")
+    parser.add_argument("--rounds", type=int, default=1, help="how many times to run the mode(s)")
     parser.add_argument("--sized-postgres", action="store_true",
                         help="run on a private PostgreSQL cluster configured as docs/api.md recommends "
                              "(memory and WAL sized for the logbook) instead of --postgres")
@@ -225,34 +253,67 @@ SIZED_POSTGRES = {"shared_buffers": "4GB", "max_wal_size": "16GB", "checkpoint_t
 
 
 def _main(args) -> int:
+    from core.signatures import DemoPKI
+    from core.signatures.responder import Responder, free_port
     from core.storage.scratch import create_scratch_database, drop_scratch_database
 
-    server = None
     if args.keep_setup is None:
-        url = create_scratch_database(args.postgres, "sohoa_api")
-        work = Path(tempfile.mkdtemp(prefix="sohoa-api-bench-"))
+        setup_url = create_scratch_database(args.postgres, "sohoa_api_setup")
+        template, work = setup_url.rsplit("/", 1)[1], Path(tempfile.mkdtemp(prefix="sohoa-api-bench-"))
+        t0 = time.perf_counter()
+        info = prepare(setup_url, work / "pki", args.schools, args.count, work / "jobs.json")
+        print(f"setup: {info['entries']:,} pending periods of {info['teachers']:,} teachers signed client-side "
+              f"in {time.perf_counter() - t0:.0f} s (all on {info['day']}; the API's clock: {info['clock']})")
     else:
-        url, work = _kept_setup(args)
+        template, work = _kept_setup(args)
+        setup_url = None
+        info = json.loads((work / "setup.json").read_text())
+        print(f"setup: the kept one ({info['entries']:,} pending periods of {info['teachers']:,} "
+              f"teachers on {info['day']}; the API's clock: {info['clock']})")
+    modes = {"both": ["off", "on"], "on": ["on"], "off": ["off"]}[args.receipts] * args.rounds
+    tsa_port = free_port()
+    tsa = Responder(DemoPKI.load(work / "pki")).start(tsa_port) if "on" in modes else None
+    results = []
     try:
-        if args.keep_setup is None:
-            t0 = time.perf_counter()
-            info = prepare(url, work / "pki", args.schools, args.count, work / "jobs.json")
-            print(f"setup: {info['entries']:,} pending periods of {info['teachers']:,} teachers signed client-side "
-                  f"in {time.perf_counter() - t0:.0f} s (all on {info['day']}; the API's clock: {info['clock']})")
-        else:
-            info = json.loads((work / "setup.json").read_text())
-            print(f"setup: a copy of the kept one ({info['entries']:,} pending periods of {info['teachers']:,} "
-                  f"teachers on {info['day']}; the API's clock: {info['clock']})")
-        clock = dt.datetime.fromisoformat(info["clock"])
-        from core.kernel import clock as core_clock
-        offset = (clock - core_clock.now()).total_seconds()
-        env = {**os.environ, "SOHOA_DATABASE_URL": url, "SOHOA_PKI_DIR": str(work / "pki"),
-               "SOHOA_CLOCK_OFFSET_SECONDS": str(offset)}
-        if args.window_ms is not None:
-            env["SOHOA_API_BATCH_WINDOW_MS"] = str(args.window_ms)
-        server = subprocess.Popen([sys.executable, "-m", "core.cli", "api", "--port", str(args.port),
-                                   "--workers", str(args.workers)], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=open(work / "api.log", "wb"), start_new_session=True)
+        for n, mode in enumerate(modes):
+            print(f"\n=== run {n + 1} of {len(modes)}: receipts {mode} "
+                  + ("(as before: no leaf, no sealer)" if mode == "off" else "(each receipt a leaf; sealed once a "
+                     "second by each API process: one CMS and one RFC 3161 timestamp a batch)"))
+            url = create_scratch_database(args.postgres, "sohoa_api", template=template)
+            try:
+                results.append((mode, _run(args, url, work, info, mode, f"http://127.0.0.1:{tsa_port}/tsa")))
+            finally:
+                drop_scratch_database(args.postgres, url)
+    finally:
+        if tsa is not None:
+            tsa.stop()
+        if setup_url is not None:
+            drop_scratch_database(args.postgres, setup_url)
+    if len(results) > 1:
+        print("\nsummary (same setup, same machine, same run):")
+        for mode, r in results:
+            api, backends = r["cpu"]["api"], r["cpu"][BACKENDS]
+            print(f"  receipts {mode:>3}: {r['throughput']:.0f}/s, p50 {r['p50'] * 1000:.0f} ms, "
+                  f"p99 {r['p99'] * 1000:.0f} ms, CPU a request: API {api:.2f} ms + its PostgreSQL backends "
+                  f"{backends:.2f} ms = {api + backends:.2f} ms; count check {r['check'].split(':')[0]}")
+    return 0 if all(r["check"].startswith("OK") for _, r in results) else 1
+
+
+def _run(args, url: str, work: Path, info: dict, mode: str, tsa_url: str) -> dict:
+    """One run of the bell against a fresh copy of the setup; its figures."""
+    clock = dt.datetime.fromisoformat(info["clock"])
+    from core.kernel import clock as core_clock
+    offset = (clock - core_clock.now()).total_seconds()
+    env = {**os.environ, "SOHOA_DATABASE_URL": url, "SOHOA_PKI_DIR": str(work / "pki"),
+           "SOHOA_CLOCK_OFFSET_SECONDS": str(offset), "SOHOA_RECEIPTS": mode,
+           "SOHOA_SEAL_PIN": "1234", "SOHOA_TSA_URL": tsa_url}
+    if args.window_ms is not None:
+        env["SOHOA_API_BATCH_WINDOW_MS"] = str(args.window_ms)
+    log = work / f"api-{mode}.log"
+    server = subprocess.Popen([sys.executable, "-m", "core.cli", "api", "--port", str(args.port),
+                               "--workers", str(args.workers)], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=open(log, "wb"), start_new_session=True)
+    try:
         _wait_for(f"http://127.0.0.1:{args.port}/openapi.json")
         # as before the first bell of a day: each API process has checked the registered
         # certificates' chains (GET /api/v1/health says so; new connections reach both workers)
@@ -260,41 +321,49 @@ def _main(args) -> int:
         _wait_ready(f"http://127.0.0.1:{args.port}/api/v1/health")
         print(f"API ready in {time.perf_counter() - t0:.1f} s after it answered (certificates checked)")
         before = _cpu_by_component(server.pid)
+        here = time.process_time()  # this process: the demo TSA's thread (the client is a process of its own)
         with mp.get_context("spawn").Pool(1) as pool:  # the load comes from a separate process
             result = pool.apply(_client, ((args.port, str(work / "jobs.json"), args.rate,
                                            args.seconds, args.concurrency),))
-        used = _cpu_used(before, _cpu_by_component(server.pid))
+        after = _cpu_by_component(server.pid)
+        used = _cpu_used(before, after)
+        # the server is shared (other databases, other users): this run's own part is what the
+        # backends of its database used
+        ours = _database_backends(url)
+        used[BACKENDS] = sum(
+            seconds - before["postgresql"].get(pid, 0.0) for pid, seconds in after["postgresql"].items() if pid in ours)
+        used["postgresql (the whole server)"] = used.pop("postgresql")
         used["load client"] = result["cpu"]
-        lat = sorted(result["latencies"])
-        p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1] if lat else float("nan")
-        print(f"sent {result['sent']:,} in {result['elapsed']:.1f} s = {result['sent'] / result['elapsed']:.0f}/s; "
-              f"acknowledged {len(result['acked']):,}; p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; "
-              f"statuses {result['statuses']}")
-        print("p50 / p99 by 10 s of the run: " + "; ".join(
-            f"{t:.0f}s {p50_ * 1000:.0f}/{p99_ * 1000:.0f} ms" for t, p50_, p99_ in _by_period(result["timeline"], 10)))
-        per = 1000 / max(result["sent"], 1)
-        print("CPU per request: " + ", ".join(f"{name} {seconds * per:.2f} ms" for name, seconds in used.items())
-              + f" (2 cores give {2000 / (result['sent'] / result['elapsed']):.2f} ms per request at this rate)")
-        check = _count_check(url, set(result["acked"]))
-        print(f"count check: {check}")
+        if mode == "on":
+            used["timestamp authority"] = time.process_time() - here
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-        drop_scratch_database(args.postgres, url)
-    log = work / "api.log"
+        os.killpg(server.pid, signal.SIGTERM)  # an orderly stop: the sealers seal what is left
+        server.wait(timeout=120)
+    lat = sorted(result["latencies"])
+    p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1] if lat else float("nan")
+    throughput = result["sent"] / result["elapsed"]
+    print(f"sent {result['sent']:,} in {result['elapsed']:.1f} s = {throughput:.0f}/s; "
+          f"acknowledged {len(result['acked']):,}; p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; "
+          f"statuses {result['statuses']}")
+    print("p50 / p99 by 10 s of the run: " + "; ".join(
+        f"{t:.0f}s {p50_ * 1000:.0f}/{p99_ * 1000:.0f} ms" for t, p50_, p99_ in _by_period(result["timeline"], 10)))
+    per = 1000 / max(result["sent"], 1)
+    cpu = {name: seconds * per for name, seconds in used.items()}
+    print("CPU per request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
+          + f" (2 cores give {2000 / throughput:.2f} ms per request at this rate)")
     for line in (log.read_text(errors="replace").splitlines() if log.exists() else []):
-        if "batcher:" in line:
-            print("API " + line[line.index("batcher:"):])
-    return 0
+        for what in ("batcher:", "sealer:"):
+            if what in line:
+                print("API " + line[line.index(what):])
+    check = _count_check(url, set(result["acked"]), receipts=mode == "on", pki_dir=work / "pki")
+    print(f"count check: {check}")
+    return {"throughput": throughput, "p50": p50, "p99": p99, "cpu": cpu, "check": check}
 
 
 def _kept_setup(args) -> tuple[str, Path]:
-    """A copy of the kept setup's template database (made first if there is none yet) and the
-    directory of its keys and load."""
+    """The kept setup's template database (made first if there is none yet) and the directory of
+    its keys and load."""
     import psycopg
-
-    from core.storage.scratch import create_scratch_database
 
     name = f"sohoa_api_setup_{args.schools}_{args.count}"
     work = args.keep_setup / name
@@ -313,7 +382,7 @@ def _kept_setup(args) -> tuple[str, Path]:
         (work / "setup.json").write_text(json.dumps(info))
         print(f"setup (kept as database {name} and {work}): {info['entries']:,} pending periods of "
               f"{info['teachers']:,} teachers signed client-side in {time.perf_counter() - t0:.0f} s")
-    return create_scratch_database(args.postgres, "sohoa_api", template=name), work
+    return name, work
 
 
 def _by_period(timeline: list, seconds: float) -> list[tuple[float, float, float]]:
@@ -353,8 +422,9 @@ def _wait_ready(url: str, seconds: float = 600, in_a_row: int = 20) -> None:
         raise RuntimeError("the API processes did not become ready")
 
 
-def _count_check(url: str, acked: set[int]) -> str:
-    """What landed against what was acknowledged."""
+def _count_check(url: str, acked: set[int], *, receipts: bool = False, pki_dir: Path | None = None) -> str:
+    """What landed against what was acknowledged; with ``receipts``, also that every acknowledged
+    signature's receipt is sealed and that the record store's receipts and batches all verify."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -362,14 +432,31 @@ def _count_check(url: str, acked: set[int]) -> str:
         signed = {r[0] for r in conn.execute(text(
             "SELECT id FROM logbook_entry WHERE signature IS NOT NULL AND status IN ('on_time', 'late') "
             "AND signed_at >= (SELECT min(received_at) FROM submission)"))} if acked else set()
-        receipts = conn.execute(text("SELECT count(*), count(DISTINCT entry_id) FROM submission")).one()
-    engine.dispose()
+        receipts_kept = conn.execute(text("SELECT count(*), count(DISTINCT entry_id) FROM submission")).one()
+        sealed = {r[0] for r in conn.execute(text("SELECT entry_id FROM submission WHERE batch_id IS NOT NULL"))}
+        batches = conn.execute(text("SELECT count(*) FROM receipt_batch")).scalar_one()
     missing = acked - signed
     unacked = signed - acked
-    ok = not missing and receipts[0] == receipts[1] == len(signed)
-    return (f"{'OK' if ok else 'FAILED'}: acknowledged {len(acked):,}, signed in the database {len(signed):,}, "
-            f"acknowledged but missing {len(missing)}, receipts {receipts[0]:,} for {receipts[1]:,} entries "
-            f"(signed but not acknowledged: {len(unacked)} — requests cut off by the time bound)")
+    ok = not missing and receipts_kept[0] == receipts_kept[1] == len(signed)
+    text_ = (f"acknowledged {len(acked):,}, signed in the database {len(signed):,}, "
+             f"acknowledged but missing {len(missing)}, receipts {receipts_kept[0]:,} for {receipts_kept[1]:,} entries "
+             f"(signed but not acknowledged: {len(unacked)} — requests cut off by the time bound)")
+    if receipts:
+        from core.logbook.receipts import receipt_discrepancies
+        from core.signatures import DemoPKI
+        from core.storage.db import Database
+
+        db = Database(engine)
+        t0 = time.perf_counter()
+        with db.reading() as session:
+            found = receipt_discrepancies(session, DemoPKI.load(pki_dir).trust_store())
+        unsealed = acked - sealed
+        ok = ok and not unsealed and not found and sealed == signed
+        text_ += (f"; receipts sealed {len(sealed):,} in {batches:,} batches, acknowledged but not sealed "
+                  f"{len(unsealed)}, discrepancies {len(found)} (every batch and receipt verified in "
+                  f"{time.perf_counter() - t0:.0f} s)" + "".join(f"\n    {d}" for d in found[:5]))
+    engine.dispose()
+    return ("OK: " if ok else "FAILED: ") + text_
 
 
 if __name__ == "__main__":

@@ -340,6 +340,8 @@ def cmd_api(args) -> int:
     if args.database:
         os.environ["SOHOA_DATABASE_URL"] = args.database
     os.environ.setdefault("SOHOA_PKI_DIR", str(VAR / "pki"))
+    if os.environ["SOHOA_PKI_DIR"] == str(VAR / "pki"):  # the demo's PKI: its service seal's demo PIN
+        os.environ.setdefault("SOHOA_SEAL_PIN", "1234")
     print(f"API: http://{args.host}:{args.port}/docs  (OpenAPI: /openapi.json; guide: docs/api.md)")
     uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", access_log=False)

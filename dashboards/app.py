@@ -229,7 +229,9 @@ def compliance_page(db: Database, trust=None, store=None):
             report.object = f"**{refusal_text(err)}**"
             return
         lines = [f"**{indication(result.indication, result.sub_indication)}**"]
-        lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: {html.escape(s.verification.message or '')} "
+        lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: "
+                  f"{indication(s.verification.indication, s.verification.sub_indication)} — "
+                  f"{html.escape(s.verification.message or '')} "
                   f"({html.escape(s.verification.signer_subject or '—')})" for s in result.signatures]
         report.object = "\n".join(lines)
 

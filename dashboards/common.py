@@ -208,7 +208,10 @@ def chosen(select) -> str:
 
 
 SIGNER_ROLE_VI = {"homeroom": "Giáo viên chủ nhiệm", "principal": "Hiệu trưởng", "seal": "Con dấu nhà trường",
-                  "teacher": "Giáo viên dạy tiết", "unknown": "Chữ ký khác"}
+                  "teacher": "Giáo viên dạy tiết", "unknown": "Chữ ký khác",
+                  "receipt": "Biên nhận đã niêm phong của máy chủ",
+                  "homeroom_summary": "Giáo viên chủ nhiệm (bảng tóm tắt tuần)",
+                  "principal_summary": "Hiệu trưởng (bảng tóm tắt tuần)"}
 INDICATION_VI = {"PASSED": "hợp lệ", "FAILED": "không hợp lệ", "INDETERMINATE": "chưa xác định"}
 
 

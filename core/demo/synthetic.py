@@ -19,7 +19,9 @@ credential per staff member and a seal per school, and a behaviour model for the
 - weekly closes on time, late, half-done (homeroom only), still open, or reopened.
 
 Every signed entry carries a real CMS signature made with the teacher's demo key over
-exactly the bytes :func:`core.logbook.entries.entry_bytes` rebuilds, and every close the
+exactly the bytes :func:`core.logbook.entries.entry_bytes` rebuilds and the server's receipt of
+its decision, sealed at the end in signed, timestamped batches (:mod:`core.logbook.receipts`,
+with the demo system's service seal and the demo PKI's timestamp authority), and every close the
 homeroom teacher's and the principal's signatures over :func:`core.kernel.documents.week_document`.
 
 All writes are bulk (COPY on PostgreSQL, executemany on SQLite), one transaction per
@@ -52,6 +54,7 @@ from core.kernel.vocabulary import (
     WeekCloseStatus,
 )
 from core.logbook.entries import plan_week_entries
+from core.logbook.rules.receipts import receipt_evidence
 from core.logbook.rules.signing_window import DEFAULT_GRACE_SECONDS, classify_signing
 from core.logbook.rules.weekly_close import close_deadline
 from core.school.rules import curriculum
@@ -80,6 +83,7 @@ from core.storage.models import (
     Student,
     StudentRemark,
     Subject,
+    Submission,
     TeachingAssignment,
     TimetableSlot,
     TimetableVersion,
@@ -205,6 +209,7 @@ class GenerationReport:
     signed: int = 0
     statuses: Counter = field(default_factory=Counter)   # EntryStatus value -> count
     week_closes: int = 0
+    receipt_batches: int = 0   # the sealed batches of the signed entries' receipts (core.logbook.receipts)
     close_statuses: Counter = field(default_factory=Counter)  # WeekCloseStatus value -> count
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -381,6 +386,10 @@ def generate(db: Database, scale: Scale, *, pki_dir: Path, progress: bool = True
         bar.close()
     with db.transaction() as session:
         reset_sequences(session)
+    t0 = time.perf_counter()
+    report.receipt_batches = _seal_receipts(db, pki)
+    report.timings["sealing"] += time.perf_counter() - t0
+    with db.transaction() as session:
         refresh_statistics(session)
     if scale.transcript_classes > 0:
         from core.demo.gradebook import generate_transcripts
@@ -412,6 +421,23 @@ def _build_school(db: Database, n: int, district_id: int, scale: Scale, ctx: "_C
                      after={"weeks": len(ctx.weeks), "classes": len(school.classes), "staff": len(school.staff),
                             "timetable_versions": len(school.versions), "quality": school.quality})
     return report
+
+
+def _seal_receipts(db: Database, pki: DemoPKI) -> int:
+    """Seal the demo's receipts as the API's sealer does (core.logbook.receipts), with the demo
+    system's service seal and the demo PKI's timestamp authority (its responder, started on a
+    free port for the time it takes). Returns how many batches."""
+    from core.logbook.receipts import seal_all
+    from core.signatures.responder import Responder, free_port
+    from core.signatures.service import SEAL_OWNER, ServiceSeal
+
+    port = free_port()
+    responder = Responder(pki).start(port)
+    try:
+        seal = ServiceSeal(KeyStore(pki.directory).signer_for(SEAL_OWNER), f"http://127.0.0.1:{port}/tsa")
+        return len(seal_all(db, seal))
+    finally:
+        responder.stop()
 
 
 _WORKER_DB: Database | None = None
@@ -631,6 +657,7 @@ class _School:
                    "staff_id": s} for s in teacher_ids]
         user_ids = _insert_users(session, users)
         report.users += len(user_ids)
+        self.user_of = {u["staff_id"]: uid for u, uid in zip(users, user_ids)}
         self.principal_user = user_ids[0]
         if self.monitor:
             bulk_insert(session, MonitorAssignment, [{"user_id": user_ids[1], "school_id": self.id,
@@ -806,7 +833,7 @@ class _School:
         entry_ids = allocate_ids(session, LogbookEntry, len(rows))
         busy = {(r["teacher_id"], r["day"], r["period_no"]) for r in rows}
         grace = dt.timedelta(seconds=GRACE_SECONDS)
-        absences, remarks = [], []
+        absences, remarks, receipts = [], [], []
         absent_today: dict[tuple[int, dt.date], dict[int, bool]] = {}
         signing = 0.0
         for row, eid in zip(rows, entry_ids):
@@ -869,6 +896,12 @@ class _School:
             signing += time.perf_counter() - s0
             row["content_hash"] = sha256_hex(data)
             row["signed_at"], row["signed_by"] = when, teacher
+            # the server's receipt of its decision, as the signing API keeps it (sealed by generate())
+            receipts.append({"user_id": self.user_of[teacher], "idempotency_key": f"demo:{eid}", "entry_id": eid,
+                             "status": row["status"], "received_at": when, **receipt_evidence(
+                                 entry_id=eid, status=row["status"].value, received_at=when,
+                                 signature=row["signature"], content_hash=row["content_hash"],
+                                 signer_fingerprint=self._signer(teacher).fingerprint)})
             report.signed += 1
             report.statuses[row["status"].value] += 1
             absences += [{"entry_id": eid, "student_id": s, "excused": ex} for s, ex in absent.items()]
@@ -880,6 +913,7 @@ class _School:
         bulk_insert(session, LogbookEntry, rows)
         bulk_insert(session, EntryAbsence, absences)
         bulk_insert(session, StudentRemark, remarks)
+        bulk_insert(session, Submission, receipts)
         for row, new_id in zip(closes, allocate_ids(session, WeekClose, len(closes))):
             row["id"] = new_id
         bulk_insert(session, WeekClose, closes)

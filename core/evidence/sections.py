@@ -10,12 +10,9 @@ A :class:`Section` says
 - ``discrepancies(session, trust, *, anchored)``: the record store checked against the state
   (None when no checkpoint has the section yet), as :class:`~core.kernel.integrity.Discrepancy`.
 
-Signed receipt batches of the apps' signatures (``core/logbook/receipts.py``, being built beside
-this) join with::
-
-    from core.logbook.receipts import receipt_discrepancies, receipts_anchor
-    register(Section("receipts", anchor=lambda session, events: receipts_anchor(session),
-                     discrepancies=receipt_discrepancies))
+The signed receipt batches of the apps' signatures (:mod:`core.logbook.receipts`) are a section:
+a checkpoint states the head of their chain, and the check verifies every batch and every
+receipt against it.
 """
 from __future__ import annotations
 
@@ -27,6 +24,7 @@ from core.evidence import facts
 from core.evidence.facts import FactKind
 from core.evidence.transcripts import TRANSCRIPTS
 from core.evidence.weeks import WEEKS, week_discrepancies
+from core.logbook.receipts import receipt_discrepancies, receipts_anchor
 
 
 def latest(state: Any, stated: dict, checkpoint) -> tuple[Any, list]:
@@ -82,3 +80,5 @@ def fact_section(kind: FactKind, more: Callable[..., list] | None = None) -> Sec
 
 register(fact_section(TRANSCRIPTS))
 register(fact_section(WEEKS, week_discrepancies))
+register(Section("receipts", anchor=lambda session, events: receipts_anchor(session),
+                 discrepancies=receipt_discrepancies))

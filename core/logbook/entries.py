@@ -16,6 +16,7 @@ from core.kernel import clock
 from core.kernel.documents import entry_document, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
+from core.logbook.rules.receipts import receipt_evidence
 from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours, grace_cutoff, is_missed
 from core.signatures.certificates import registered_certificate
 from core.storage.bulk import allocate_ids, among, bulk_insert
@@ -33,6 +34,7 @@ from core.storage.models import (
     Student,
     StudentRemark,
     Subject,
+    Submission,
     WeekClose,
 )
 from core.storage.statements import rows
@@ -295,6 +297,12 @@ def sign_entry(db: Database, actor: Actor, entry_id: int, signer, at: dt.datetim
         entry.signature = signer.sign_detached(data, at)
         entry.content_hash = sha256_hex(data)
         entry.signed_at, entry.signed_by, entry.status = at, actor.staff_id, status
+        # the server's receipt of its decision, a leaf for the sealer (core.logbook.receipts), as
+        # for a signature an app submits
+        session.add(Submission(user_id=actor.user_id, idempotency_key=f"sign_entry:{entry.id}", entry_id=entry.id,
+                               status=status, received_at=at, **receipt_evidence(
+                                   entry_id=entry.id, status=status.value, received_at=at, signature=entry.signature,
+                                   content_hash=entry.content_hash, signer_fingerprint=signer.fingerprint)))
         audit.record(session, actor, "entry.sign", "logbook_entry", entry.id, school_id=entry.school_id,
                      after={"status": status.value, "signed_at": at})
         return SigningResult(entry.id, status, at, counts_as_teaching_hours(status))

@@ -56,6 +56,7 @@ from core.kernel.errors import (
 )
 from core.kernel.vocabulary import CertificateKind, EntryStatus, WeekCloseStatus
 from core.logbook.entries import entries_bytes
+from core.logbook.rules.receipts import receipt_evidence
 from core.logbook.rules.signing_window import classify_signing, counts_as_teaching_hours
 from core.signatures.cms import TrustStore, read_signature, signer_fingerprint, verify_read
 from core.signatures.rules.validity import validity_problem
@@ -183,7 +184,7 @@ def _read_entries(session, locked, by_id, wanted: list[tuple[int, Actor]], days:
 
 
 def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubmission],
-                      at: dt.datetime | None = None) -> list[Receipt | SohoaError]:
+                      at: dt.datetime | None = None, *, receipts: bool = True) -> list[Receipt | SohoaError]:
     """Settle a batch of submitted signatures in one transaction; one answer per item, in order.
     Each item is judged at its own receipt time (``received_at``, else ``at``, else now): a
     batch gathered over a few milliseconds never moves a signature across a deadline.
@@ -192,8 +193,12 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
     (who sends it: a signed-in teacher, a key, a signature's size), :meth:`_Batch.read` (the
     entries, locked, and the receipts already given for the keys: replays answered),
     :meth:`_Batch.judge` (the signature over the entry's bytes, the certificate registered to the
-    teacher and valid, the signing window) and :meth:`_Batch.write` (one update and one insert)."""
-    batch = _Batch(items, at or clock.now())
+    teacher and valid, the signing window) and :meth:`_Batch.write` (one update and one insert).
+
+    Each receipt carries its leaf hash (:func:`core.logbook.rules.receipts.receipt_evidence`) for
+    the sealer of :mod:`core.logbook.receipts`; ``receipts=False`` keeps receipts as they were
+    before they were sealed (no leaf: the signing API's benchmark compares both)."""
+    batch = _Batch(items, at or clock.now(), receipts)
     for i, item in enumerate(items):
         if item.token is None:
             batch.admit(i, item.actor)
@@ -214,8 +219,8 @@ def submit_signatures(db: Database, trust: TrustStore, items: list[SignatureSubm
 class _Batch:
     """One batch of submissions being settled: the answers so far, and each step's findings."""
 
-    def __init__(self, items: list[SignatureSubmission], at: dt.datetime):
-        self.items = items
+    def __init__(self, items: list[SignatureSubmission], at: dt.datetime, receipts: bool = True):
+        self.items, self.receipts = items, receipts
         self.when = [item.received_at or at for item in items]
         self.answers: list[Receipt | SohoaError | None] = [None] * len(items)
         self.actors: dict[int, Actor] = {}
@@ -329,9 +334,15 @@ class _Batch:
             updates.append({"id": entry.id, "day": entry.day, "school_id": entry.school_id,
                             "signature": item.signature, "content_hash": sha256_hex(data[entry.id]),
                             "signed_at": at, "signed_by": actor.staff_id, "status": status})
-            receipts.append({"user_id": actor.user_id, "idempotency_key": item.idempotency_key,
-                             "entry_id": entry.id, "status": status, "received_at": at,
-                             "signature_hash": hashlib.sha256(item.signature).hexdigest()})
+            receipt = {"user_id": actor.user_id, "idempotency_key": item.idempotency_key,
+                       "entry_id": entry.id, "status": status, "received_at": at}
+            if self.receipts:  # the decision as a leaf, for the sealer (core.logbook.receipts)
+                receipt.update(receipt_evidence(entry_id=entry.id, status=status.value, received_at=at,
+                                                signature=item.signature, content_hash=updates[-1]["content_hash"],
+                                                signer_fingerprint=check.signer_fingerprint))
+            else:
+                receipt["signature_hash"] = hashlib.sha256(item.signature).hexdigest()
+            receipts.append(receipt)
             self.answers[i] = Receipt(entry.id, status, at, counts_as_teaching_hours(status))
         return updates, receipts
 

@@ -96,7 +96,9 @@ def last_school_day(session: Session, klass: SchoolClass, week: SchoolWeek) -> d
     return days[-1] if days else week.monday
 
 
-def _week_bytes(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
+def week_bytes(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
+    """The week's summary as it is now: what the homeroom teacher and the principal sign
+    (:func:`core.kernel.documents.week_document`)."""
     school_code = session.scalar(select(School.code).where(School.id == klass.school_id))
     entries = session.execute(select(LogbookEntry.id, LogbookEntry.status, LogbookEntry.content_hash)
                               .where(LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id)).all()
@@ -248,7 +250,7 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
         session.execute(update(LogbookEntry).where(
             LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id,
             LogbookEntry.status == EntryStatus.PENDING).values(status=EntryStatus.MISSED))
-        data = _week_bytes(session, klass, week)
+        data = week_bytes(session, klass, week)
         before = {"status": row.status.value}
         row.homeroom_signature = signer.sign_detached(data, at)
         row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
@@ -272,7 +274,7 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
         row = _close_row(session, klass, week)
         _check_principal(actor, klass, row)
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
-        data = _week_bytes(session, klass, week)
+        data = week_bytes(session, klass, week)
         if sha256_hex(data) != row.summary_hash:
             raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
         row.principal_signature = signer.sign_detached(data, at)
@@ -428,7 +430,7 @@ def prepare_week_signing(db: Database, actor: Actor, class_id: int, week_id: int
                     message_vi="Phiên ký này không còn hiệu lực: hãy chuẩn bị lại với khóa Idempotency-Key mới")
             cert = session.get(Certificate, replay.certificate_id)
             base = row.document if replay.tail is not None else None
-            return _prepared_answer(replay, _state_of(replay, base), cert.der, _week_bytes(session, klass, week),
+            return _prepared_answer(replay, _state_of(replay, base), cert.der, week_bytes(session, klass, week),
                                     replayed=True)
         if step == HOMEROOM:
             _check_homeroom(session, actor, klass, week, row, at)
@@ -439,7 +441,7 @@ def prepare_week_signing(db: Database, actor: Actor, class_id: int, week_id: int
             session.execute(update(LogbookEntry).where(
                 LogbookEntry.class_id == klass.id, LogbookEntry.week_id == week.id,
                 LogbookEntry.status == EntryStatus.PENDING).values(status=EntryStatus.MISSED))
-        data = _week_bytes(session, klass, week)
+        data = week_bytes(session, klass, week)
         if step == PRINCIPAL and (sha256_hex(data) != row.summary_hash or row.document is None):
             raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again",
                                 message_vi="Sổ tuần đã thay đổi sau khi giáo viên chủ nhiệm ký; cần ký lại")
@@ -518,7 +520,7 @@ def complete_week_signing(db: Database, actor: Actor, class_id: int, week_id: in
         cert = registered_certificate(session, actor.staff_id, session.get(Certificate, signing.certificate_id)
                                       .fingerprint, at)
         cert_der, fingerprint = cert.der, cert.fingerprint
-        summary = _week_bytes(session, klass, week)
+        summary = week_bytes(session, klass, week)
         if sha256_hex(summary) != signing.summary_hash or row.reopen_count != signing.base_reopen_count:
             raise SigningSuperseded("the week changed since the signature was prepared: prepare again",
                                     message_vi="Sổ tuần đã thay đổi sau khi chuẩn bị ký: hãy chuẩn bị lại")
@@ -552,7 +554,7 @@ def complete_week_signing(db: Database, actor: Actor, class_id: int, week_id: in
         replayed = _finished(signing, row, answer_sha, at)
         if replayed is not None:
             return replayed, True
-        if row.reopen_count != signing.base_reopen_count or sha256_hex(_week_bytes(session, klass, week)) != \
+        if row.reopen_count != signing.base_reopen_count or sha256_hex(week_bytes(session, klass, week)) != \
                 signing.summary_hash:
             raise SigningSuperseded("the week changed while the signature was completed: prepare again",
                                     message_vi="Sổ tuần đã thay đổi trong khi hoàn tất chữ ký: hãy chuẩn bị lại")

@@ -28,6 +28,9 @@ class TrustAnchors:
     issuing: x509.Certificate
     responder_url: str | None = None
     tsa_url: str | None = None
+    #: the department system's service seal(s) (:mod:`core.signatures.service`): a receipt
+    #: batch or a checkpoint is the system's only when one of these signed it
+    seals: tuple[x509.Certificate, ...] = ()
 
     def trust_store(self, *, check_revocation: bool = False):
         """A :class:`~core.signatures.cms.TrustStore`; with ``check_revocation`` the issuing
@@ -42,7 +45,7 @@ class TrustAnchors:
             checker = CrlChecker(f"{self.responder_url}/crl", self.issuing)
         der = serialization.Encoding.DER
         return TrustStore(roots=[self.root.public_bytes(der)], intermediates=[self.issuing.public_bytes(der)],
-                          revocation_checker=checker)
+                          revocation_checker=checker, seals=[s.public_bytes(der) for s in self.seals])
 
 
 def load_anchors(pki_dir: Path) -> TrustAnchors:
@@ -54,4 +57,10 @@ def load_anchors(pki_dir: Path) -> TrustAnchors:
     issuing = x509.load_pem_x509_certificate((folder / "issuing.pem").read_bytes())
     services = folder / "services.json"
     config = json.loads(services.read_text()) if services.exists() else {}
-    return TrustAnchors(root, issuing, config.get("responder_url"), config.get("tsa_url"))
+    return TrustAnchors(root, issuing, config.get("responder_url"), config.get("tsa_url"), read_seals(folder))
+
+
+def read_seals(folder: Path) -> tuple[x509.Certificate, ...]:
+    """The service seal's certificate published in an ``anchors/`` folder, if any."""
+    path = Path(folder) / "service-seal.pem"
+    return (x509.load_pem_x509_certificate(path.read_bytes()),) if path.exists() else ()

@@ -71,10 +71,14 @@ class TrustStore:
     cache_size = 200_000
 
     def __init__(self, roots: list[bytes], intermediates: list[bytes] = (),
-                 revocation_checker: RevocationChecker | None = None):
+                 revocation_checker: RevocationChecker | None = None, seals: list[bytes] = ()):
         self.roots = [x509.load_der_x509_certificate(d) for d in roots]
         self.intermediates = [x509.load_der_x509_certificate(d) for d in intermediates]
         self.revocation_checker = revocation_checker
+        #: the department system's service seal certificates (DER) whose attestations are its
+        #: own (core.signatures.service): any other certificate, even from a trusted CA, is not
+        self.seals = [bytes(d) for d in seals]
+        self.seal_fingerprints = frozenset(hashlib.sha256(d).hexdigest() for d in self.seals)
         self._chains: dict[bytes, _ChainResult] = {}
         self._evicting = threading.Lock()
         # CAs by the DER of their subject name: finding an issuer is a dictionary lookup

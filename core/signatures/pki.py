@@ -38,6 +38,8 @@ ISSUING_NAME = "Sohoa Demo Issuing CA 01"
 DEFAULT_PIN = "1234"
 #: The parts of a PKI directory: what servers read, and what only the CA reads.
 ANCHORS, CA = "anchors", "ca"
+#: the service seal's certificate, published with the trust anchors (:meth:`DemoPKI.issue_service_seal`)
+SERVICE_SEAL_PEM = "service-seal.pem"
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,13 @@ class DemoPKI:
                            not_after: dt.datetime | None = None, pin: str = DEFAULT_PIN) -> Credential:
         """The department's system's own certificate (the service seal, con dấu của hệ thống):
         the key the server attests its decisions with (:mod:`core.signatures.service`). An
-        end-entity certificate like a school's seal — never a CA key."""
-        return self._issue(owner_key, _name(name, organisation), not_before, not_after, "ec", pin)
+        end-entity certificate like a school's seal — never a CA key. Its certificate is
+        published with the trust anchors (``anchors/service-seal.pem``): a trust store pins it."""
+        credential = self._issue(owner_key, _name(name, organisation), not_before, not_after, "ec", pin)
+        (self.directory / ANCHORS).mkdir(parents=True, exist_ok=True)
+        (self.directory / ANCHORS / SERVICE_SEAL_PEM).write_bytes(
+            x509.load_der_x509_certificate(credential.cert_der).public_bytes(serialization.Encoding.PEM))
+        return credential
 
     def _issue(self, owner_key, subject, not_before, not_after, key_type, pin, key_file=True) -> Credential:
         not_before = (not_before or dt.datetime(2025, 1, 1)).replace(microsecond=0)
@@ -264,11 +271,18 @@ class DemoPKI:
         CA's CRL from the responder is consulted (and cached) for every signature."""
         from core.signatures.anchors import TrustAnchors
 
-        return TrustAnchors(self.root, self.issuing, self.responder_url).trust_store(
-            check_revocation=check_revocation)
+        return TrustAnchors(self.root, self.issuing, self.responder_url,
+                            seals=_seals(self.directory / ANCHORS)).trust_store(check_revocation=check_revocation)
 
     def chain_pem(self) -> bytes:
         return self.issuing.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)
+
+
+def _seals(anchors: Path) -> tuple[x509.Certificate, ...]:
+    """The service seal's certificate published in ``anchors/`` (none before it is issued)."""
+    from core.signatures.anchors import read_seals
+
+    return read_seals(anchors)
 
 
 def _ca_usage() -> x509.KeyUsage:

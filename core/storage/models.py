@@ -688,6 +688,10 @@ class CredentialLockout(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+#: a receipt that is a leaf and not sealed yet (core.logbook.receipts)
+_UNSEALED = "batch_id IS NULL AND leaf_hash IS NOT NULL"
+
+
 class Submission(Base):
     """A signature received from a teacher's app (biên nhận): who sent which entry's signature,
     when the server received it, and under which idempotency key, so a retried request is
@@ -701,7 +705,36 @@ class Submission(Base):
     status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     signature_hash: Mapped[str] = mapped_column(String(64))
-    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+    # The receipt as a leaf of a sealed batch (core.logbook.receipts): what was signed and with
+    # which certificate, the leaf's hash (written when the signature is settled), and where the
+    # sealer put it (NULL until sealed, and for receipts kept before receipts were sealed).
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    leaf_hash: Mapped[str | None] = mapped_column(String(64))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_batch.id"))
+    leaf_index: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"), UniqueConstraint("batch_id", "leaf_index"),
+                      # the receipts waiting for the sealer, oldest first, whatever the table's size
+                      Index("ix_submission_unsealed", "id", postgresql_where=text(_UNSEALED),
+                            sqlite_where=text(_UNSEALED)))
+
+
+class ReceiptBatch(Base):
+    """Lô biên nhận: a batch of the server's receipts, sealed (core.logbook.receipts). The
+    statement (canonical JSON: batch id, size, Merkle root, the previous batch's hash, when
+    sealed) as signed, the service seal's CMS signature over it and the RFC 3161 timestamp
+    token over it; the other columns repeat the statement's fields for queries. Ids are the
+    chain's order: 1, 2, 3, …"""
+
+    __tablename__ = "receipt_batch"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    statement: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    timestamp: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Notification(Base):

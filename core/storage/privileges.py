@@ -12,7 +12,9 @@ Two roles, besides the cluster's administrators:
   ======================== ===================================== ===============================
   tables                    runtime privileges                    why
   ======================== ===================================== ===============================
-  :data:`EVIDENCE_TABLES`   SELECT, INSERT                        once written, evidence stays
+  :data:`EVIDENCE_TABLES`   SELECT, INSERT (and the sealer's      once written, evidence stays
+                            UPDATE of a receipt's batch and
+                            index, once: a trigger)
   :data:`RECORD_TABLES`     SELECT, INSERT, UPDATE                the workflows move records
                                                                   forward (triggers guard what is
                                                                   final); never deleted
@@ -47,7 +49,11 @@ OWNER_ROLE, RUNTIME_ROLE = "sohoa_owner", "sohoa_app"
 #: Evidence (bằng chứng): the runtime role appends and reads, never changes or removes. The
 #: audit trail, the apps' signing receipts, the subject teachers' signed confirmations, the
 #: reasons weeks were reopened, the transcripts received from other schools.
-EVIDENCE_TABLES = ("audit_event", "submission", "subject_confirmation", "week_reopen", "received_transcript")
+EVIDENCE_TABLES = ("audit_event", "submission", "receipt_batch", "subject_confirmation", "week_reopen",
+                   "received_transcript")
+#: Columns of evidence the runtime role may set once: the sealer places each receipt in its
+#: batch (a trigger of migration 0011 refuses any other change, and a second placing).
+EVIDENCE_PLACED_ONCE = {"submission": ("batch_id", "leaf_index")}
 #: Records that move forward and are never deleted: lesson entries (signed once), the weekly
 #: close, transcripts (issued ones frozen by triggers: core.transcripts.rules.lifecycle), the
 #: heads of the audit chains (moved by every audit event), the certificate registry (revocations).
@@ -173,6 +179,10 @@ def grant_runtime(conn: psycopg.Connection, runtime: str) -> None:
         privileges = ("SELECT",) if is_partition else runtime_privileges(root or name.split(".")[-1].strip('"'))
         conn.execute(sql.SQL("GRANT {p} ON TABLE {t} TO {runtime}").format(
             p=sql.SQL(", ").join(sql.SQL(p) for p in privileges), t=target, **ident))
+        placed = EVIDENCE_PLACED_ONCE.get(name.split(".")[-1].strip('"'))
+        if placed and not is_partition:
+            conn.execute(sql.SQL("GRANT UPDATE ({c}) ON TABLE {t} TO {runtime}").format(
+                c=sql.SQL(", ").join(sql.Identifier(c) for c in placed), t=target, **ident))
     conn.execute(sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {runtime}")
                  .format(**ident))
     for function in RUNTIME_FUNCTIONS:

@@ -99,7 +99,8 @@ def test_homeroom_signs_then_the_principal_closes(api):
     assert body["counts"] == {"on_time": 1, "late": 0, "missed": 5, "pending": 0}  # unsigned periods: missed
     assert body["homeroom_signed_at"] == SATURDAY.isoformat() and body["your_step"] is None
     report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom"], report.signatures
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "homeroom_summary"], \
+        report.signatures
 
     school = listing(api, "binh")
     assert list(school) == ["6A1", "6A2"]
@@ -115,7 +116,8 @@ def test_homeroom_signs_then_the_principal_closes(api):
     assert listing(api, "binh")["6A1"]["status"] == "closed"
 
     report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    assert report.valid and [s.role for s in report.signatures] == \
+        ["homeroom", "principal", "homeroom_summary", "principal_summary"], report.signatures
     _, pdf, _ = close_state(api)
     assert [(field, v.indication) for field, v in verify_pdf(pdf, api.trust)] == \
         [(HOMEROOM_FIELD, "PASSED"), (PRINCIPAL_FIELD, "PASSED")]

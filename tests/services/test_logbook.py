@@ -18,6 +18,7 @@ from core.logbook.entries import (
 )
 from core.logbook.verification import verify_entry_signature
 from core.storage.models import Holiday, LogbookEntry
+from tests.evidence._receipts import sealing  # noqa: F401 - a fixture
 from tests.world import MONDAY
 
 TUESDAY = MONDAY + dt.timedelta(days=1)
@@ -109,15 +110,21 @@ def test_substitute_signs_and_gets_the_hours(week1):
     assert ha["periods"] == 0 and ha["counted"] == 0
 
 
-def test_filled_content_is_signed_and_verifies(week1, trust):
+def test_filled_content_is_signed_and_verifies(week1, sealing):
+    trust = sealing.trust()
     entry = week1.entry("6A1", MONDAY, 1)
     content = EntryContent(lesson_title="Bài 3: Số nguyên tố", curriculum_seq=12,
                            absences={week1.ids["student0"]: True}, class_remark="Lớp sôi nổi",
                            student_remarks={week1.ids["student1"]: "Em phát biểu tốt"}, class_rating="A")
     fill_entry(week1.db, week1.actor("lan"), entry, content)
     _sign(week1, "lan", "6A1", MONDAY, 1, at(MONDAY, 7, 30))
+    # until the server's receipt of the decision is sealed, the entry is not proven
     report = verify_entry_signature(week1.db, week1.actor("mon_a"), entry, trust)
-    assert report.indication == "PASSED" and report.valid
+    assert (report.indication, report.sub_indication) == ("INDETERMINATE", "TRY_LATER")
+    assert [s.role for s in report.signatures] == ["teacher", "receipt"] and report.signatures[0].verification.valid
+    sealing.seal_all(week1.db)
+    report = verify_entry_signature(week1.db, week1.actor("mon_a"), entry, trust)
+    assert report.indication == "PASSED" and report.valid, report.signatures
     # the content can no longer be changed through the service
     with pytest.raises(RuleViolation, match="no longer change"):
         fill_entry(week1.db, week1.actor("lan"), entry, content)

@@ -9,12 +9,15 @@ from sqlalchemy import select, update
 from core.access.authz import SYSTEM
 from core.kernel.errors import PermissionDenied, RuleViolation
 from core.logbook.entries import generate_week, sign_entry
+from core.logbook.receipts import seal_all
 from core.logbook.verification import verify_document, verify_entry_signature, verify_week_document
 from core.logbook.weekly_close import homeroom_sign_week, principal_close_week
 from core.signatures import DemoPKI, KeyStore
 from core.signatures.certificates import coverage, register_certificate, revoke_certificate
 from core.signatures.responder import Responder, free_port
+from core.signatures.service import SEAL_OWNER, ServiceSeal
 from core.storage.models import Certificate, WeekClose
+from tests.evidence._receipts import service_seal_of
 from tests.world import MONDAY, build_world
 
 SATURDAY = MONDAY + dt.timedelta(days=5)
@@ -25,6 +28,7 @@ def online_pki(tmp_path_factory):
     """A PKI whose certificates point at a live CRL/OCSP/TSA responder on 127.0.0.1."""
     port = free_port()
     pki = DemoPKI.create(tmp_path_factory.mktemp("online"), responder_url=f"http://127.0.0.1:{port}")
+    service_seal_of(pki)
     responder = Responder(pki).start(port)
     yield pki
     responder.stop()
@@ -36,6 +40,11 @@ def w(db, online_pki, monkeypatch):
     world = build_world(db, online_pki, KeyStore(online_pki.directory))
     generate_week(db, SYSTEM, world.ids["A"], world.ids["week1"])
     return world
+
+
+def seal(w, pki):
+    """What the API's sealer does every second: the server's receipts sealed (core.logbook.receipts)."""
+    seal_all(w.db, ServiceSeal(KeyStore(pki.directory).signer_for(SEAL_OWNER), f"{pki.responder_url}/tsa"))
 
 
 def at(day, h, m):
@@ -51,6 +60,7 @@ def test_revoked_after_signing_stays_valid_and_later_signing_is_refused(w, onlin
     trust = online_pki.trust_store(check_revocation=True)
     entry = w.entry("6A1", MONDAY, 1)
     sign_entry(w.db, w.actor("lan"), entry, w.signer("lan"), at=at(MONDAY, 7, 30))
+    seal(w, online_pki)
     revoke_certificate(w.db, w.actor("admin"), cert_id(w, "lan"), "Giáo viên nghỉ việc", at=at(MONDAY, 12, 0))
     report = verify_entry_signature(w.db, w.actor("so"), entry, trust)
     assert report.valid, report.signatures
@@ -107,7 +117,7 @@ def test_weekly_pdf_signed_by_homeroom_then_principal(w, online_pki):
     trust = online_pki.trust_store(check_revocation=True)
     report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], trust)
     assert report.valid, [s.verification for s in report.signatures]
-    assert [s.role for s in report.signatures] == ["homeroom", "principal"]
+    assert [s.role for s in report.signatures] == ["homeroom", "principal", "homeroom_summary", "principal_summary"]
     with w.db.reading() as s:
         pdf = s.scalar(select(WeekClose.document).where(WeekClose.class_id == w.ids["6A1"]))
     assert pdf.startswith(b"%PDF") and b"/DocMDP" in pdf
@@ -174,6 +184,7 @@ def test_one_entry_point_verifies_entries_weeks_and_documents(w, online_pki):
     trust = online_pki.trust_store()
     entry = w.entry("6A1", MONDAY, 1)
     sign_entry(w.db, w.actor("lan"), entry, w.signer("lan"), at=at(MONDAY, 7, 30))
+    seal(w, online_pki)
     assert verify(w.db, w.actor("so"), trust, entry_id=entry).valid
     homeroom_sign_week(w.db, w.actor("lan"), w.ids["6A1"], w.ids["week1"], w.signer("lan"), at=at(SATURDAY, 10, 0))
     assert verify(w.db, w.actor("so"), trust, class_week=(w.ids["6A1"], w.ids["week1"])).valid

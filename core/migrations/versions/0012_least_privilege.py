@@ -2,7 +2,7 @@
 year's partition made by its owner whoever inserts the year
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-08
 
 - The transcript triggers of migration 0003 are generated again, from the lifecycle rule
@@ -21,7 +21,7 @@ from alembic import op
 from core.transcripts.rules.lifecycle import change_refused_sql, deletion_refused_sql
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
