@@ -24,7 +24,7 @@ from core.logbook.rules.weekly_close import (
 )
 from core.logbook.week_pdf import HOMEROOM_BOX, HOMEROOM_FIELD, PRINCIPAL_BOX, PRINCIPAL_FIELD, WeekRow, render_week
 from core.signatures.certificates import registered_certificate
-from core.signatures.pades import sign_pdf
+from core.signatures.ltv import sign_document
 from core.storage.db import Database
 from core.storage.models import (
     EntryAbsence,
@@ -233,9 +233,9 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
         row.homeroom_signature = signer.sign_detached(data, at)
         row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
         row.summary_hash, row.status = sha256_hex(data), WeekCloseStatus.HOMEROOM_SIGNED
-        row.document = sign_pdf(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
-                                reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", tsa_url=tsa_url(),
-                                new_fields=WEEK_FIELDS)
+        row.document = sign_document(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
+                                     reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", finish=False,
+                                     new_fields=WEEK_FIELDS, at=at)
         audit.record(session, actor, "week.homeroom_sign", "week_close", row.id, school_id=klass.school_id,
                      before=before, after={"status": row.status.value, "class": klass.name, "week": week.number})
         return row.status
@@ -256,8 +256,8 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
             raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
         row.principal_signature = signer.sign_detached(data, at)
         if row.document is not None:
-            row.document = sign_pdf(row.document, signer, PRINCIPAL_FIELD, certify=False,
-                                    reason="Hiệu trưởng chốt sổ đầu bài tuần", tsa_url=tsa_url())
+            row.document = sign_document(row.document, signer, PRINCIPAL_FIELD, certify=False,  # closed: B-LTA
+                                         reason="Hiệu trưởng chốt sổ đầu bài tuần", finish=True, at=at)
         row.principal_signed_by, row.closed_at, row.status = actor.staff_id, at, WeekCloseStatus.CLOSED
         row.closed_on_time = row.reopen_count == 0 and at <= close_deadline(week.monday)
         audit.record(session, actor, "week.close", "week_close", row.id, school_id=klass.school_id,
