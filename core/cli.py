@@ -1,4 +1,4 @@
-"""The ``sohoa`` command line: init, demo, import, report, serve, api. The composition root of
+"""The ``sohoa`` command line: init, demo, import, report, serve, api, retimestamp. The composition root of
 the product (like a bootstrap module): the one place of core that starts the console and the
 API, so it imports them; nothing else in core does."""
 from __future__ import annotations
@@ -102,14 +102,14 @@ def cmd_report(args) -> int:
 
 def _serve(db, args) -> int:
     from core.signatures import DemoPKI
-    from core.signatures.responder import Responder
+    from core.signatures.ltv_responder import LongTermResponder
     from dashboards.app import serve
 
     _print_report(db, "so.giamsat", None)
     pki = DemoPKI.load(VAR / "pki")
     trust = pki.trust_store()
     if pki.responder_url:
-        Responder(pki).start(int(pki.responder_url.rsplit(":", 1)[1]))
+        LongTermResponder(pki).start(int(pki.responder_url.rsplit(":", 1)[1]))  # closed weeks are B-LTA
         os.environ.setdefault("SOHOA_TSA_URL", f"{pki.responder_url}/tsa")
         trust = pki.trust_store(check_revocation=True)
         print(f"PKI responder (CRL, OCSP, TSA): {pki.responder_url}")
@@ -123,6 +123,44 @@ def _serve(db, args) -> int:
 
 def cmd_serve(args) -> int:
     return _serve(_db(args), args)
+
+
+def cmd_retimestamp(args) -> int:
+    """Renew the archive timestamps of the B-LTA documents that are due (docs/evidence.md: run it
+    daily): select, extend in chunks with a progress bar, one audit event per school and chunk."""
+    import datetime as dt
+
+    from core.signatures.renewal import due, retimestamp
+
+    db = _db(args)
+    actor = _actor(db, args.user)
+    margin = dt.timedelta(days=args.margin_days)
+    if args.dry_run:
+        found = due(db, actor, margin=margin)
+        print("due: " + ", ".join(f"{kind} {len(ids)}" for kind, ids in found.items()))
+        return 0
+    tsa = args.tsa or os.environ.get("SOHOA_TSA_URL")
+    if not tsa:
+        from core.kernel.errors import RuleViolation
+
+        raise RuleViolation("no timestamp authority: set SOHOA_TSA_URL or pass --tsa URL",
+                            message_vi="Chưa có dịch vụ cấp dấu thời gian: đặt SOHOA_TSA_URL hoặc dùng --tsa URL")
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="tài liệu", desc="Gia hạn dấu thời gian")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    report = retimestamp(db, actor, tsa, margin=margin, progress=progress if bar else None)
+    if bar:
+        bar.close()
+    print(report)
+    return 0
 
 
 def cmd_api(args) -> int:
@@ -182,6 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     api.set_defaults(func=cmd_api)
+
+    ret = sub.add_parser("retimestamp", help="renew the archive timestamps of the B-LTA documents that are due")
+    ret.add_argument("--margin-days", type=int, default=365,
+                     help="renew what stops being verifiable within this many days (default 365)")
+    ret.add_argument("--tsa", help="the timestamp authority (default: SOHOA_TSA_URL)")
+    ret.add_argument("--user", default="system", help="the acting user (default: the system)")
+    ret.add_argument("--dry-run", action="store_true", help="only count what is due")
+    ret.add_argument("--quiet", action="store_true", help="no progress bar")
+    ret.set_defaults(func=cmd_retimestamp)
 
     args = parser.parse_args(argv)
     from core.kernel.errors import SohoaError

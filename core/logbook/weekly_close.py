@@ -233,9 +233,9 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
         row.homeroom_signature = signer.sign_detached(data, at)
         row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
         row.summary_hash, row.status = sha256_hex(data), WeekCloseStatus.HOMEROOM_SIGNED
-        row.document = sign_document(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
-                                     reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", finish=False,
-                                     new_fields=WEEK_FIELDS, at=at)
+        row.document, _ = sign_document(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
+                                        reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", finish=False,
+                                        new_fields=WEEK_FIELDS, at=at)
         audit.record(session, actor, "week.homeroom_sign", "week_close", row.id, school_id=klass.school_id,
                      before=before, after={"status": row.status.value, "class": klass.name, "week": week.number})
         return row.status
@@ -256,8 +256,9 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
             raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
         row.principal_signature = signer.sign_detached(data, at)
         if row.document is not None:
-            row.document = sign_document(row.document, signer, PRINCIPAL_FIELD, certify=False,  # closed: B-LTA
-                                         reason="Hiệu trưởng chốt sổ đầu bài tuần", finish=True, at=at)
+            row.document, row.archive_valid_until = sign_document(  # closed: B-LTA with a TSA
+                row.document, signer, PRINCIPAL_FIELD, certify=False, reason="Hiệu trưởng chốt sổ đầu bài tuần",
+                finish=True, at=at)
         row.principal_signed_by, row.closed_at, row.status = actor.staff_id, at, WeekCloseStatus.CLOSED
         row.closed_on_time = row.reopen_count == 0 and at <= close_deadline(week.monday)
         audit.record(session, actor, "week.close", "week_close", row.id, school_id=klass.school_id,

@@ -320,6 +320,7 @@ class LongTermSigner:
         self.ts_room = len(sample) + 512  # longer serials and names, a TSA of another kind
         self._chains: dict[bytes, tuple] = {}
         self._asn1: dict[bytes, asn1_x509.Certificate] = {}
+        self._horizons: dict[bytes, dt.datetime] = {}
 
     def _learn(self, cert: x509.Certificate) -> None:
         try:
@@ -460,8 +461,24 @@ class LongTermSigner:
         out = []
         for (steps, _, output), token in zip(pending, tokens):
             steps.send(asn1_cms.ContentInfo.load(token))
-            out.append(output.getvalue())
+            out.append((output.getvalue(), self.valid_until(token)))
         return out
+
+    def valid_until(self, token: bytes) -> dt.datetime:
+        """Until when a timestamp ``token`` can be validated: the earliest end of its TSA's
+        certificate and the CAs above it (aware UTC), once per TSA certificate."""
+        tsa, others, _ = _cms_certificates(token)
+        got = self._horizons.get(tsa)
+        if got is None:
+            for der in others:
+                self._learn(self._x509(der))
+            cert = self._x509(tsa)
+            got = cert.not_valid_after_utc
+            for current, issuer in self._chain(tsa)[0]:
+                if issuer is not None:
+                    got = min(got, issuer.not_valid_after_utc)
+            self._horizons[tsa] = got
+        return got
 
     def _supply(self, writer, end_entities: list[bytes]) -> None:
         from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -472,9 +489,10 @@ class LongTermSigner:
         else:
             _write_new_dss(writer, certs, ocsps, crls)
 
-    def finish(self, pdfs: list[bytes]) -> list[bytes]:
+    def finish(self, pdfs: list[bytes]) -> list[tuple[bytes, dt.datetime]]:
         """B-LTA at issuance, one revision each: a DSS with what validates every signature and
-        signature timestamp of the document, and a document timestamp covering it."""
+        signature timestamp of the document, and a document timestamp covering it. Returns each
+        document with the end of its archive timestamp's validity (:meth:`valid_until`)."""
         writers = []
         for pdf in pdfs:
             writer = self._writer(pdf)
@@ -485,7 +503,7 @@ class LongTermSigner:
             writers.append(writer)
         return self._stamp(writers, ["DocTS1"] * len(writers))
 
-    def extend(self, pdfs: list[bytes]) -> list[bytes]:
+    def extend(self, pdfs: list[bytes]) -> list[tuple[bytes, dt.datetime]]:
         """Renewal, one revision each: the status *now* of the newest document timestamp's TSA
         and CAs into the DSS, and a new document timestamp (this signer's TSA) over it. The
         newest timestamp must still cover its revision (checked per document; its TSA's path is
@@ -554,21 +572,23 @@ class _Job:
     pdf: bytes
     steps: list[tuple]
     finish: bool
-    then: Callable[[bytes], None]
+    then: Callable[[bytes, dt.datetime | None], None]
 
 
 class DocumentBatch:
     """The PDF signatures of one chunk of a batch (a transaction's worth), made together in
     phases when they are B-LTA: every document's first signature (its timestamp requests sent
     together), then every second one, ..., then every DSS + document timestamp. Nothing is
-    written until :meth:`complete`, which hands each document to its ``then``; if a TSA or a
+    written until :meth:`complete`, which hands each document to its ``then`` with the end of its
+    archive timestamp's validity (VN-local; None when not finished or not B-LTA); if a TSA or a
     responder fails, it raises and the chunk's transaction rolls back whole."""
 
     def __init__(self, tsa: str | None = None):
         self.tsa = tsa
         self._jobs: list[_Job] = []
 
-    def add(self, pdf: bytes, steps: list[tuple], *, finish: bool, then: Callable[[bytes], None]) -> None:
+    def add(self, pdf: bytes, steps: list[tuple], *, finish: bool,
+            then: Callable[[bytes, dt.datetime | None], None]) -> None:
         """``steps``: (signer, field, certify, reason, new_fields or None, at or None) in order;
         ``finish``: the document is final after them (issued, closed): make it B-LTA."""
         self._jobs.append(_Job(pdf, list(steps), finish, then))
@@ -578,6 +598,7 @@ class DocumentBatch:
         if not jobs:
             return
         current = [job.pdf for job in jobs]
+        valid_until: list[dt.datetime | None] = [None] * len(jobs)
         if self.tsa is None:  # B-B: the product's signature alone, document by document
             from core.signatures.pades import sign_pdf
 
@@ -607,19 +628,21 @@ class DocumentBatch:
                     for i, document in zip(members, done):
                         current[i] = document
             finishing = [i for i, job in enumerate(jobs) if job.finish]
-            for i, document in zip(finishing, lts.finish([current[i] for i in finishing])):
-                current[i] = document
-        for job, document in zip(jobs, current):
-            job.then(document)
+            for i, (document, until) in zip(finishing, lts.finish([current[i] for i in finishing])):
+                current[i], valid_until[i] = document, vn_clock.from_utc(until)
+        for job, document, until in zip(jobs, current, valid_until):
+            job.then(document, until)
 
 
 def sign_document(pdf: bytes, signer, field: str, *, certify: bool, reason: str, finish: bool,
-                  new_fields=None, at: dt.datetime | None = None) -> bytes:
+                  new_fields=None, at: dt.datetime | None = None) -> tuple[bytes, dt.datetime | None]:
     """One document's signature (and, with ``finish``, its B-LTA finish) as :class:`DocumentBatch`
-    makes it: B-LTA with ``SOHOA_TSA_URL``, else B-B."""
+    makes it: B-LTA with ``SOHOA_TSA_URL``, else B-B. Returns the document and the end of its
+    archive timestamp's validity (VN-local; None unless finished as B-LTA)."""
     result = []
     batch = DocumentBatch(tsa_url())
-    batch.add(pdf, [(signer, field, certify, reason, new_fields, at)], finish=finish, then=result.append)
+    batch.add(pdf, [(signer, field, certify, reason, new_fields, at)], finish=finish,
+              then=lambda document, until: result.append((document, until)))
     batch.complete()
     return result[0]
 
@@ -684,11 +707,24 @@ def _verification(field: str, result) -> Verification:
         indication, name = FAILED, "REVOKED"
         revoked_at = vn_clock.from_utc(revoked.revocation_date)
         message = f"the signer's certificate was revoked on {revoked_at:%d/%m/%Y %H:%M}, before the signature's timestamp"
+    if indication == PASSED and _modified(status):
+        indication, name = FAILED, "DISALLOWED_MODIFICATION"
+        message = "the document was modified after this signature in a way no signature or timestamp allows"
     if indication == PASSED and proven is not None:
         when = proven
     return Verification(indication, name, hashlib.sha256(cert.dump()).hexdigest() if cert else None,
                         cert.subject.human_friendly if cert else None,
                         vn_clock.from_utc(when) if when else None, message)
+
+
+def _modified(status) -> bool:
+    """A later revision changed more than form filling, signatures, DSS and timestamps allow."""
+    from pyhanko.sign.diff_analysis import ModificationLevel
+
+    diff = getattr(status, "diff_result", None)
+    level = getattr(diff, "modification_level", None)
+    return getattr(status, "docmdp_ok", True) is False or level == ModificationLevel.OTHER \
+        or getattr(status, "coverage", None) is not None and status.coverage.name != "ENTIRE_REVISION"
 
 
 def _signature_timestamp_time(status) -> dt.datetime | None:

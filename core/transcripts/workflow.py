@@ -158,7 +158,7 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
             return f"đã ở trạng thái {row.status.value}, không còn là bản nháp"
         pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
 
-        def signed(document: bytes) -> None:
+        def signed(document: bytes, _valid_until) -> None:
             row.document = document
             row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
 
@@ -249,8 +249,8 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
         if why:
             return why
 
-        def issued(document: bytes) -> None:
-            row.document = document
+        def issued(document: bytes, valid_until: dt.datetime | None) -> None:
+            row.document, row.archive_valid_until = document, valid_until
             row.status, row.principal_signed_by, row.issued_at = TranscriptStatus.ISSUED, actor.staff_id, clock.now()
 
         documents.add(row.document, [(signer, PRINCIPAL_FIELD, False, "Hiệu trưởng phê duyệt học bạ", None, None),

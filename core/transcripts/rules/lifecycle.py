@@ -55,6 +55,14 @@ def change_allowed(old: S, new: S, changed: set[str]) -> bool:
     return True
 
 
+def document_may_grow(old: S, new: S, old_document: bytes | None, new_document: bytes | None) -> bool:
+    """The one change :data:`FROZEN_ONCE_ISSUED` admits: an issued transcript's document grows by
+    appended revisions (the renewal of its archive timestamp, PAdES B-LTA), every issued byte
+    staying as it was, and it stays issued. A cancelled transcript is kept exactly as it was."""
+    return (old == S.ISSUED and new == S.ISSUED and old_document is not None and new_document is not None
+            and len(new_document) > len(old_document) and new_document.startswith(old_document))
+
+
 def deletion_allowed(status: S) -> bool:
     """Only a transcript that was never issued may be deleted."""
     return status not in KEPT
