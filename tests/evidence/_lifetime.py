@@ -20,6 +20,7 @@ class TimeMachine:
 
     def __init__(self):
         self._frozen = None
+        _warm_cryptography()
 
     def go(self, moment: dt.datetime) -> None:
         self.stop()
@@ -30,6 +31,24 @@ class TimeMachine:
         if self._frozen is not None:
             self._frozen.stop()
             self._frozen = None
+
+
+def _warm_cryptography() -> None:
+    """cryptography's Rust core looks ``datetime.datetime`` up once, at its first use, and keeps
+    it: if that first use happened under freezegun it would keep freezegun's class and refuse
+    real datetimes for the rest of the run. One certificate made now, with the real class."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "warm-up")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    assert cert.not_valid_after_utc > now
 
 
 def pyhanko_lta(pdf: bytes, trust) -> dict[str, tuple[str, str]]:
