@@ -126,7 +126,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_retimestamp(args) -> int:
-    """Renew the archive timestamps of the B-LTA documents that are due (docs/evidence.md: run it
+    """Renew the archive timestamps of the B-LTA documents that are due (docs/long-term-signatures.md: run it
     daily): select, extend in chunks with a progress bar, one audit event per school and chunk."""
     import datetime as dt
 

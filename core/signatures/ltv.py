@@ -13,7 +13,7 @@ certificates expire, a CA is replaced or a signer is revoked:
    at the time (OCSP answers for end entities, CRLs for CAs), in the document's DSS;
 3. **a document timestamp** (B-LTA) over all of it; before that timestamp's own certificate
    (or its CA, or SHA-256) stops being trustworthy, :func:`extend` adds the status of its
-   TSA and a new document timestamp from a newer TSA (``sohoa retimestamp``, docs/evidence.md).
+   TSA and a new document timestamp from a newer TSA (``sohoa retimestamp``, docs/long-term-signatures.md).
 
 The fast path reuses the product's CMS assembly (:class:`~core.signatures.signer.CmsSigner`,
 pyHanko laying out the incremental update and digesting it): a signature timestamp is one TSA
@@ -562,7 +562,7 @@ def long_term_signer(tsa_url: str) -> LongTermSigner:
 
 def tsa_url() -> str | None:
     """The timestamp authority (``SOHOA_TSA_URL``). With one, issued transcripts and closed weeks
-    are PAdES B-LTA; without, their signatures are B-B (time from the server, docs/evidence.md)."""
+    are PAdES B-LTA; without, their signatures are B-B (time from the server, docs/long-term-signatures.md)."""
     return os.environ.get("SOHOA_TSA_URL") or None
 
 

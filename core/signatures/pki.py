@@ -112,7 +112,7 @@ class DemoPKI:
                    .issuer_name(root_subject).public_key(issuing_key.public_key())
                    .serial_number(x509.random_serial_number())
                    # as long as the root: a long-term validation in 2045 walks this path (pyHanko
-                   # 0.38 gives up on a path whose CA certificate has expired, docs/evidence.md)
+                   # 0.38 gives up on a path whose CA certificate has expired, docs/long-term-signatures.md)
                    .not_valid_before(start).not_valid_after(start + dt.timedelta(days=25 * 365))
                    .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                    .add_extension(_ca_usage(), critical=True)

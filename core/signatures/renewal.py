@@ -9,7 +9,7 @@ school and chunk; a stopped run loses at most the chunk in flight and the next r
 what is still due, so nothing is renewed twice. An issued transcript only grows: the record
 store refuses any other change of its bytes (migration 0016).
 
-Run ``sohoa retimestamp`` daily (docs/evidence.md gives the schedule); it refuses to run when
+Run ``sohoa retimestamp`` daily (docs/long-term-signatures.md gives the schedule); it refuses to run when
 the current TSA itself would be due (a successor TSA must be in place first).
 """
 from __future__ import annotations

@@ -151,7 +151,7 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
         if only is not None:
             query = query.where(Transcript.id.in_(only))
         todo = list(session.scalars(query.order_by(Transcript.id)))
-    documents = DocumentBatch(tsa_url())  # B-T with a timestamp authority (docs/evidence.md)
+    documents = DocumentBatch(tsa_url())  # B-T with a timestamp authority (docs/long-term-signatures.md)
 
     def sign(row: Transcript) -> str | None:
         if row.status != TranscriptStatus.DRAFT:
@@ -238,7 +238,7 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
         if grade is not None:
             query = query.where(SchoolClass.grade == grade)
         todo = list(session.scalars(query.order_by(Transcript.id)))
-    documents = DocumentBatch(tsa_url())  # issued = B-LTA with a timestamp authority (docs/evidence.md)
+    documents = DocumentBatch(tsa_url())  # issued = B-LTA with a timestamp authority (docs/long-term-signatures.md)
     revoked_of: dict[int, set[str]] = {}
 
     def sign(row: Transcript) -> str | None:
