@@ -114,9 +114,9 @@ def verify_pdf(pdf: bytes, trust, *, online: bool | None = None) -> list[tuple[s
 
     A document with a document timestamp (PAdES B-LTA) is validated with the declared long-term
     policy (:func:`core.signatures.ltv.validate_lta`: pyHanko's AdES LTA validation; revocation
-    data from the document for the past, fetched for the present when ``online``, by default
-    when the store checks revocation). Document timestamps are not signatures and are not
-    listed (:func:`core.signatures.ltv.document_timestamps` reports them)."""
+    data from the document for the past; the newest archive timestamp's current status fetched
+    online unless ``online=False``, without which a document is INDETERMINATE an hour after
+    its last timestamp). Document timestamps are not signatures and are not listed."""
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -134,7 +134,7 @@ def verify_pdf(pdf: bytes, trust, *, online: bool | None = None) -> list[tuple[s
     if signatures and long_term:
         from core.signatures.ltv import validate_lta
 
-        return validate_lta(pdf, trust, online=trust.revocation_checker is not None if online is None else online)
+        return validate_lta(pdf, trust, online=True if online is None else online)
     if not signatures:
         return [("-", Verification(INDETERMINATE, "SIGNED_DATA_NOT_FOUND", None, None, None, "no signature"))]
     from cryptography.hazmat.primitives.serialization import Encoding
