@@ -36,7 +36,8 @@ class TimeMachine:
 def _warm_cryptography() -> None:
     """cryptography's Rust core looks ``datetime.datetime`` up once, at its first use, and keeps
     it: if that first use happened under freezegun it would keep freezegun's class and refuse
-    real datetimes for the rest of the run. One certificate made now, with the real class."""
+    real datetimes for the rest of the run. A certificate and an OCSP answer made now, with the
+    real class."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -49,6 +50,13 @@ def _warm_cryptography() -> None:
             .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
             .sign(key, hashes.SHA256()))
     assert cert.not_valid_after_utc > now
+    from cryptography.x509 import ocsp  # its producedAt is "now", looked up the same way
+
+    answer = (ocsp.OCSPResponseBuilder().add_response(
+        cert=cert, issuer=cert, algorithm=hashes.SHA256(), cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now,
+        next_update=None, revocation_time=None, revocation_reason=None)
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, cert).sign(key, hashes.SHA256()))
+    assert answer.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
 
 
 def pyhanko_lta(pdf: bytes, trust) -> dict[str, tuple[str, str]]:
