@@ -272,7 +272,8 @@ def pipeline(server: str, schools: int, classes: int, students: int, cores: int,
                     parent_cpu = time.process_time() - parent_cpu
                     pg_cpu = _backend_cpu(rdb, url)
                     with rdb.reading() as session:
-                        issued = session.scalar(select(func.count()).where(Transcript.status == TranscriptStatus.ISSUED))
+                        issued = session.scalar(select(func.count()).where(
+                            Transcript.status == TranscriptStatus.ISSUED))
                         size = session.scalar(select(func.avg(func.length(Transcript.document)))
                                               .where(Transcript.status == TranscriptStatus.ISSUED))
                         codes = list(session.scalars(select(Transcript.verification_code).where(

@@ -3,7 +3,7 @@ that insists on them. Opened per request with the holder's PIN; wrong PINs count
 credential lock of :mod:`core.access.accounts`.
 
 Keys under the signer's sole control (a token, the phone, a remote signing service) carry more
-evidential weight; see docs/long-term-signatures.md."""
+evidential weight; see docs/evidence.md."""
 from __future__ import annotations
 
 import datetime as dt

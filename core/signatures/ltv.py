@@ -559,7 +559,7 @@ def long_term_signer(tsa_url: str) -> LongTermSigner:
 
 def tsa_url() -> str | None:
     """The timestamp authority (``SOHOA_TSA_URL``). With one, issued transcripts and closed weeks
-    are PAdES B-LTA; without, their signatures are B-B (time from the server, docs/long-term-signatures.md)."""
+    are PAdES B-LTA; without, their signatures are B-B (docs/long-term-signatures.md)."""
     return os.environ.get("SOHOA_TSA_URL") or None
 
 
@@ -671,8 +671,9 @@ def lta_policy(trust, *, online: bool):
     return PdfSignatureValidationSpec(SignatureValidationSpec(
         cert_validation_policy=CertValidationPolicySpec(
             trust_manager=SimpleTrustManager.build(roots),
-            revinfo_policy=pd.CertRevTrustPolicy(revocation_checking_policy=policy,
-                                                 freshness_req_type=pd.FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION)),
+            revinfo_policy=pd.CertRevTrustPolicy(
+                revocation_checking_policy=policy,
+                freshness_req_type=pd.FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION)),
         revinfo_gathering_policy=RevocationInfoGatheringSpec(
             online_fetching_rule=fetching, fetcher_backend=RequestsFetcherBackend()),
         # the anchors as known certificates too: pyHanko 0.38 looks for a CRL's issuer (the root,
@@ -699,7 +700,8 @@ def _verification(field: str, result) -> Verification:
             revoked.revocation_date <= proven:
         indication, name = FAILED, "REVOKED"
         revoked_at = vn_clock.from_utc(revoked.revocation_date)
-        message = f"the signer's certificate was revoked on {revoked_at:%d/%m/%Y %H:%M}, before the signature's timestamp"
+        message = (f"the signer's certificate was revoked on {revoked_at:%d/%m/%Y %H:%M}, before the "
+                   "signature's timestamp")
     if indication == PASSED and _modified(status):
         indication, name = FAILED, "DISALLOWED_MODIFICATION"
         message = "the document was modified after this signature in a way no signature or timestamp allows"
