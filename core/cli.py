@@ -1,5 +1,5 @@
-"""The ``sohoa`` command line: init, demo, import, report, serve, api, checkpoint, verify-integrity.
-The composition root of
+"""The ``sohoa`` command line: init, demo, import, report, serve, api, pki, checkpoint, verify-integrity,
+retimestamp. The composition root of
 the product (like a bootstrap module): the one place of core that starts the console and the
 API, so it imports them; nothing else in core does."""
 from __future__ import annotations
@@ -212,11 +212,11 @@ def cmd_pki(args) -> int:
         pki.revoke(args.serial, at or clock.now())
         print(f"revoked {args.serial}: the responder's CRL and OCSP say so from now on")
         return 0
-    from core.signatures.responder import Responder
+    from core.signatures.ltv_responder import LongTermResponder
 
     port = args.port or (int(pki.responder_url.rsplit(":", 1)[1]) if pki.responder_url else PKI_PORT)
-    print(f"PKI responder (CRL, OCSP, TSA): http://127.0.0.1:{port}", flush=True)
-    Responder(pki).serve_forever(port)
+    print(f"PKI responder (CRL, OCSP, TSA; long-term validation): http://127.0.0.1:{port}", flush=True)
+    LongTermResponder(pki).serve_forever(port)
     return 0
 
 
@@ -249,24 +249,22 @@ def _evidence(args, *, seal_needed: bool):
     from core.evidence.checkpoints import seal_from_environment
     from core.evidence.store import DirectoryStore
     from core.kernel.errors import SigningUnavailable
-    from core.signatures import DemoPKI
+    from core.signatures.anchors import load_anchors
 
     pki_dir = Path(os.environ.get("SOHOA_PKI_DIR", str(VAR / "pki")))
     os.environ.setdefault("SOHOA_PKI_DIR", str(pki_dir))
     store = DirectoryStore(args.dir or os.environ.get("SOHOA_CHECKPOINT_DIR") or VAR / "checkpoints")
-    pki = DemoPKI.load(pki_dir)
+    anchors = load_anchors(pki_dir)  # a job reads the trust anchors only, never a CA key
     responder = None
-    if seal_needed and not os.environ.get("SOHOA_TSA_URL") and pki.responder_url:
-        os.environ["SOHOA_TSA_URL"] = f"{pki.responder_url}/tsa"
-        if not _answers(pki.responder_url):
-            from core.signatures.responder import Responder
-
-            responder = Responder(pki).start(int(pki.responder_url.rsplit(":", 1)[1]))
+    if seal_needed and not os.environ.get("SOHOA_TSA_URL") and anchors.responder_url:
+        os.environ["SOHOA_TSA_URL"] = anchors.tsa_url or f"{anchors.responder_url}/tsa"
+        if not _answers(anchors.responder_url) and (pki_dir / "ca").is_dir():  # the demo: the CA's own process
+            responder = start_responder(pki_dir, int(anchors.responder_url.rsplit(":", 1)[1]))
     seal = seal_from_environment()
     if seal is None and seal_needed:
         raise SigningUnavailable("no service seal: set SOHOA_SEAL_KEY (its PKCS#12 file) and SOHOA_SEAL_PIN",
                                  message_vi="Chưa có con dấu của hệ thống: hãy đặt SOHOA_SEAL_KEY và SOHOA_SEAL_PIN")
-    return store, pki.trust_store(), seal, responder
+    return store, anchors.trust_store(), seal, responder
 
 
 def _answers(url: str) -> bool:
@@ -300,7 +298,7 @@ def cmd_checkpoint(args) -> int:
             time.sleep(args.interval)
     finally:
         if responder is not None:
-            responder.stop()
+            responder.terminate()
 
 
 #: The kinds of discrepancy, as a user reads them.
@@ -331,6 +329,44 @@ def cmd_verify_integrity(args) -> int:
         print(f"    {item.message_vi}")
         print(f"    {item.message}")
     return 1
+
+
+def cmd_retimestamp(args) -> int:
+    """Renew the archive timestamps of the B-LTA documents that are due (docs/long-term-signatures.md: run it
+    daily): select, extend in chunks with a progress bar, one audit event per school and chunk."""
+    import datetime as dt
+
+    from core.signatures.renewal import due, retimestamp
+
+    db = _db(args)
+    actor = _actor(db, args.user)
+    margin = dt.timedelta(days=args.margin_days)
+    if args.dry_run:
+        found = due(db, actor, margin=margin)
+        print("due: " + ", ".join(f"{kind} {len(ids)}" for kind, ids in found.items()))
+        return 0
+    tsa = args.tsa or os.environ.get("SOHOA_TSA_URL")
+    if not tsa:
+        from core.kernel.errors import RuleViolation
+
+        raise RuleViolation("no timestamp authority: set SOHOA_TSA_URL or pass --tsa URL",
+                            message_vi="Chưa có dịch vụ cấp dấu thời gian: đặt SOHOA_TSA_URL hoặc dùng --tsa URL")
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="tài liệu", desc="Gia hạn dấu thời gian")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    report = retimestamp(db, actor, tsa, margin=margin, progress=progress if bar else None)
+    if bar:
+        bar.close()
+    print(report)
+    return 0
 
 
 def cmd_api(args) -> int:
@@ -420,6 +456,15 @@ def main(argv: list[str] | None = None) -> int:
     ver.add_argument("--entry-signatures", action=argparse.BooleanOptionalAction, default=True,
                      help="also read every lesson signature's signing time (default)")
     ver.set_defaults(func=cmd_verify_integrity)
+
+    ret = sub.add_parser("retimestamp", help="renew the archive timestamps of the B-LTA documents that are due")
+    ret.add_argument("--margin-days", type=int, default=365,
+                     help="renew what stops being verifiable within this many days (default 365)")
+    ret.add_argument("--tsa", help="the timestamp authority (default: SOHOA_TSA_URL)")
+    ret.add_argument("--user", default="system", help="the acting user (default: the system)")
+    ret.add_argument("--dry-run", action="store_true", help="only count what is due")
+    ret.add_argument("--quiet", action="store_true", help="no progress bar")
+    ret.set_defaults(func=cmd_retimestamp)
 
     args = parser.parse_args(argv)
     from core.kernel.errors import SohoaError

@@ -27,3 +27,13 @@ def test_unknown_user_is_a_clear_error(tmp_path):
     done = run(["report", "--user", "nobody"], tmp_path, {"SOHOA_DATABASE_URL": ""})
     assert done.returncode == 1
     assert "no active user 'nobody'" in done.stderr and "Không có người dùng 'nobody'" in done.stderr
+
+
+def test_retimestamp_counts_what_is_due_and_needs_a_timestamp_authority(tmp_path):
+    env = {"SOHOA_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "SOHOA_TSA_URL": ""}
+    done = run(["retimestamp", "--dry-run"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "due: transcript 0, week 0" in done.stdout
+    refused = run(["retimestamp", "--quiet"], tmp_path, env)
+    assert refused.returncode == 1
+    assert "no timestamp authority" in refused.stderr and "Chưa có dịch vụ cấp dấu thời gian" in refused.stderr

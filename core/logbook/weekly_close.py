@@ -40,11 +40,11 @@ from core.logbook.rules.weekly_close import (
 from core.logbook.week_pdf import HOMEROOM_BOX, HOMEROOM_FIELD, PRINCIPAL_BOX, PRINCIPAL_FIELD, WeekRow, render_week
 from core.signatures.certificates import registered_certificate, valid_at
 from core.signatures.cms import verify_detached
+from core.signatures.ltv import long_term_signer, sign_document
 from core.signatures.pades import (
     PreparedSigning,
     complete_pdf_signature,
     prepare_pdf_signature,
-    sign_pdf,
     signed_attributes,
 )
 from core.storage.db import Database
@@ -255,9 +255,9 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
         row.homeroom_signature = signer.sign_detached(data, at)
         row.homeroom_signed_by, row.homeroom_signed_at = actor.staff_id, at
         row.summary_hash, row.status = sha256_hex(data), WeekCloseStatus.HOMEROOM_SIGNED
-        row.document = sign_pdf(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
-                                reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", tsa_url=tsa_url(),
-                                new_fields=WEEK_FIELDS)
+        row.document, _ = sign_document(_week_pdf(session, klass, week), signer, HOMEROOM_FIELD, certify=True,
+                                        reason="Giáo viên chủ nhiệm ký sổ đầu bài tuần", finish=False,
+                                        new_fields=WEEK_FIELDS, at=at)
         audit.record(session, actor, "week.homeroom_sign", "week_close", row.id, school_id=klass.school_id,
                      before=before, after={"status": row.status.value, "class": klass.name, "week": week.number,
                                            "fact": week_fact(row)})
@@ -279,8 +279,9 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
             raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
         row.principal_signature = signer.sign_detached(data, at)
         if row.document is not None:
-            row.document = sign_pdf(row.document, signer, PRINCIPAL_FIELD, certify=False,
-                                    reason="Hiệu trưởng chốt sổ đầu bài tuần", tsa_url=tsa_url())
+            row.document, row.archive_valid_until = sign_document(  # closed: B-LTA with a TSA
+                row.document, signer, PRINCIPAL_FIELD, certify=False, reason="Hiệu trưởng chốt sổ đầu bài tuần",
+                finish=True, at=at)
         row.principal_signed_by, row.closed_at, row.status = actor.staff_id, at, WeekCloseStatus.CLOSED
         row.closed_on_time = row.reopen_count == 0 and at <= close_deadline(week.monday)
         audit.record(session, actor, "week.close", "week_close", row.id, school_id=klass.school_id,
@@ -546,6 +547,9 @@ def complete_week_signing(db: Database, actor: Actor, class_id: int, week_id: in
                                                 "this signing was prepared for")
     pdf = complete_pdf_signature(state, cert_der, _issuer_chain(trust, cert_der), signature=signature, cms=cms,
                                  tsa_url=tsa_url(), trust=trust, at=at)
+    archive_until = None
+    if step == PRINCIPAL and tsa_url():  # closed: B-LTA, as the one-step close (its DSS, a document timestamp)
+        pdf, archive_until = long_term_signer(tsa_url()).finish([pdf])[0]
     # 3. written, if nothing moved meanwhile
     with db.transaction() as session:
         klass, week = _class_week(session, actor, class_id, week_id)
@@ -569,6 +573,7 @@ def complete_week_signing(db: Database, actor: Actor, class_id: int, week_id: in
             row.principal_signature, row.principal_signed_by, row.closed_at = summary_signature, actor.staff_id, at
             row.status = WeekCloseStatus.CLOSED
             row.closed_on_time = row.reopen_count == 0 and at <= close_deadline(week.monday)
+            row.archive_valid_until = archive_until
         row.document = pdf
         signing.status, signing.completed_at = "completed", at
         signing.answer_sha256, signing.result_sha256 = answer_sha, hashlib.sha256(pdf).hexdigest()
@@ -577,7 +582,7 @@ def complete_week_signing(db: Database, actor: Actor, class_id: int, week_id: in
                      row.id, school_id=klass.school_id, before=before,
                      after={"status": row.status.value, "class": klass.name, "week": week.number,
                             "key": CUSTODY[mode], "signing": signing.signing_id, "certificate": fingerprint,
-                            **({"on_time": row.closed_on_time} if step == PRINCIPAL else {})})
+                            **({"on_time": row.closed_on_time} if step == PRINCIPAL else {}), "fact": week_fact(row)})
         return row.status, False
 
 

@@ -108,10 +108,16 @@ def _indication(status) -> tuple[str, str | None, str]:
     return PASSED, None, "the signature is valid"
 
 
-def verify_pdf(pdf: bytes, trust) -> list[tuple[str, Verification]]:
+def verify_pdf(pdf: bytes, trust, *, online: bool | None = None) -> list[tuple[str, Verification]]:
     """Every signature of ``pdf``: (field name, verification in the ETSI vocabulary), against
     a :class:`~core.signatures.cms.TrustStore`; when the store checks revocation, so does
-    this (OCSP/CRL fetched from the addresses in the certificates, hard-fail)."""
+    this (OCSP/CRL fetched from the addresses in the certificates, hard-fail).
+
+    A document with a document timestamp (PAdES B-LTA) is validated with the declared long-term
+    policy (:func:`core.signatures.ltv.validate_lta`: pyHanko's AdES LTA validation; revocation
+    data from the document for the past; the newest archive timestamp's current status fetched
+    online unless ``online=False``, without which a document is INDETERMINATE an hour after
+    its last timestamp). Document timestamps are not signatures and are not listed."""
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -122,9 +128,14 @@ def verify_pdf(pdf: bytes, trust) -> list[tuple[str, Verification]]:
 
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
-        signatures = list(reader.embedded_signatures)
+        signatures = list(reader.embedded_regular_signatures)
+        long_term = bool(reader.embedded_timestamp_signatures)
     except (PdfReadError, ValueError, KeyError) as err:
         return [("-", Verification(FAILED, "FORMAT_FAILURE", None, None, None, f"unreadable PDF: {err}"))]
+    if signatures and long_term:
+        from core.signatures.ltv import validate_lta
+
+        return validate_lta(pdf, trust, online=True if online is None else online)
     if not signatures:
         return [("-", Verification(INDETERMINATE, "SIGNED_DATA_NOT_FOUND", None, None, None, "no signature"))]
     from cryptography.hazmat.primitives.serialization import Encoding

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import binascii
 import os
+import re
 
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 
 _original = generic.read_hex_string_from_stream
@@ -50,5 +51,72 @@ def read_hex_string_from_stream(stream):
     return generic.pdf_string(binascii.unhexlify(digits))
 
 
+# ---------------------------------------------------------------- the tokenizer (names, delimiters)
+# pyHanko reads a name or any delimited token one byte at a time through a generator
+# (``misc._read_until_class``) and writes names one byte at a time. A B-LTA transcript is
+# parsed and written four times at issuance (homeroom, principal, seal, DSS + document
+# timestamp), growing each time: a measurable share of issuance (benchmarks/transcripts.py).
+# Same contract as the hex reader: the same result and stream position for the common case,
+# and anything unusual handed back to pyHanko's own code from the same position.
+
+_DELIMITER = re.compile(rb"[ \n\r\t\x0c\x00()<>\[\]{}/%]")
+_SIMPLE_NAME = re.compile(rb"[!-~]*")  # printable ASCII; delimiters and '#' make it fall back
+_SIMPLE_NAME_TEXT = re.compile(r"/[!\"$&'*+,\-.0-9:;=?@A-Z\\^_`a-z|~]*")
+_NOT_WHITESPACE = re.compile(rb"[^ \n\r\t\x0c\x00]")
+_original_read_until_delimiter = misc.read_until_delimiter
+_original_read_non_whitespace = misc.read_non_whitespace
+_original_name_read = generic.NameObject.read_from_stream
+_original_name_write = generic.NameObject.write_to_stream
+
+
+def read_until_delimiter(stream) -> bytes:
+    start = stream.tell()
+    parts = []
+    while True:
+        block = stream.read(256)
+        if not block:  # end of stream: pyHanko returns what it read, without seeking back
+            return b"".join(parts)
+        found = _DELIMITER.search(block)
+        if found:
+            parts.append(block[:found.start()])
+            stream.seek(start + sum(map(len, parts)))
+            return b"".join(parts)
+        parts.append(block)
+
+
+def read_non_whitespace(stream, seek_back=False, allow_eof=False):
+    start = stream.tell()
+    block = stream.read(64)
+    found = _NOT_WHITESPACE.search(block)
+    if found is None or block[found.start()] == 0x25:  # whitespace to the end of the block, or a comment
+        stream.seek(start)
+        return _original_read_non_whitespace(stream, seek_back=seek_back, allow_eof=allow_eof)
+    stream.seek(start + found.start() + (0 if seek_back else 1))
+    return block[found.start():found.start() + 1]
+
+
+def name_read_from_stream(stream):
+    start = stream.tell()
+    if stream.read(1) != b"/":
+        stream.seek(start)
+        return _original_name_read(stream)
+    name = read_until_delimiter(stream)
+    if b"#" in name or _SIMPLE_NAME.fullmatch(name) is None:
+        stream.seek(start)
+        return _original_name_read(stream)
+    return generic.NameObject("/" + name.decode("ascii"))
+
+
+def name_write_to_stream(self, stream, handler=None, container_ref=None):
+    if _SIMPLE_NAME_TEXT.fullmatch(self):
+        stream.write(self.encode("ascii"))
+    else:
+        _original_name_write(self, stream, handler, container_ref)
+
+
 def install() -> None:
     generic.read_hex_string_from_stream = read_hex_string_from_stream
+    misc.read_until_delimiter = generic.read_until_delimiter = read_until_delimiter
+    misc.read_non_whitespace = generic.read_non_whitespace = read_non_whitespace
+    generic.NameObject.read_from_stream = staticmethod(name_read_from_stream)
+    generic.NameObject.write_to_stream = name_write_to_stream

@@ -127,14 +127,18 @@ class DemoPKI:
         issuing = (x509.CertificateBuilder().subject_name(_name(issuing_name, "Sohoa Demo Trust"))
                    .issuer_name(root_subject).public_key(issuing_key.public_key())
                    .serial_number(x509.random_serial_number())
-                   .not_valid_before(start).not_valid_after(start + dt.timedelta(days=15 * 365))
+                   # as long as the root: a long-term validation in 2045 walks this path (pyHanko
+                   # 0.38 gives up on a path whose CA certificate has expired, docs/long-term-signatures.md)
+                   .not_valid_before(start).not_valid_after(start + dt.timedelta(days=25 * 365))
                    .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                    .add_extension(_ca_usage(), critical=True)
                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(issuing_key.public_key()),
                                   critical=False)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
-                                  critical=False)
-                   .sign(root_key, hashes.SHA256()))
+                                  critical=False))
+        if responder_url:  # the root's CRL (an ARL): long-term validation wants the CA's status too
+            issuing = issuing.add_extension(_crl_address(f"{responder_url}/crl/root"), critical=False)
+        issuing = issuing.sign(root_key, hashes.SHA256())
         _pem(directory / ANCHORS / "root.pem", root)
         _pem(directory / CA / "root.key.pem", root_key)
         _pem(directory / ANCHORS / "issuing.pem", issuing)
@@ -235,8 +239,11 @@ class DemoPKI:
                 .serial_number(x509.random_serial_number()).not_valid_before(now)
                 .not_valid_after(now + dt.timedelta(days=10 * 365))
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-                .sign(self._issuing_key, hashes.SHA256()))
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True))
+        if self.responder_url:  # its status, for the archive timestamps' long-term validation
+            cert = cert.add_extension(_crl_address(f"{self.responder_url}/crl"), critical=False).add_extension(
+                _ocsp_address(f"{self.responder_url}/ocsp"), critical=False)
+        cert = cert.sign(self._issuing_key, hashes.SHA256())
         _pem(self.directory / CA / "tsa.pem", cert)
         _pem(self.directory / CA / "tsa.key.pem", key)
 
@@ -276,6 +283,141 @@ class DemoPKI:
 
     def chain_pem(self) -> bytes:
         return self.issuing.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)
+
+    # ------------------------------------------------------------------ long-term validation
+    # What PAdES B-LTA and its renewal need of the CA (core.signatures.ltv): the root's CRL,
+    # a successor issuing CA and timestamp authority years later, revocations of any CA's
+    # certificates, each with its moment. Kept in ``ltv.json`` beside the CA's keys.
+
+    def _ca_file(self, name: str) -> Path:
+        """A file of the CA's own (keys, state): in ``ca/`` when the directory has that part."""
+        part = self.directory / "ca"
+        return part / name if part.is_dir() else self.directory / name
+
+    def root_key(self):
+        """The root CA's private key (it signs the root's CRL and a successor issuing CA)."""
+        return serialization.load_pem_private_key(self._ca_file("root.key.pem").read_bytes(), None)
+
+    def _ltv_state(self) -> dict:
+        path = self._ca_file("ltv.json")
+        state = json.loads(path.read_text()) if path.exists() else {}
+        state.setdefault("cas", {})
+        state.setdefault("tsas", {})
+        state.setdefault("revocations", [])
+        return state
+
+    def _save_ltv_state(self, state: dict) -> None:
+        path = self._ca_file("ltv.json")
+        path.with_suffix(".tmp").write_text(json.dumps(state, indent=1))
+        path.with_suffix(".tmp").replace(path)
+
+    def _load(self, name: str):
+        data = self._ca_file(name).read_bytes()
+        return serialization.load_pem_private_key(data, None) if b"PRIVATE KEY" in data \
+            else x509.load_pem_x509_certificate(data)
+
+    def certificate_authorities(self) -> dict[str, tuple[x509.Certificate, object, str]]:
+        """label -> (certificate, private key, the responder path of its CRL): ``root``
+        (``/crl/root``), the issuing CA ``ca01`` (``/crl``) and every successor (``/crl/<label>``)."""
+        out = {"root": (self.root, self.root_key(), "/crl/root"), "ca01": (self.issuing, self._issuing_key, "/crl")}
+        for label, entry in self._ltv_state()["cas"].items():
+            out[label] = (self._load(entry["cert"]), self._load(entry["key"]), f"/crl/{label}")
+        return out
+
+    def timestamp_authorities(self) -> dict[str, tuple[x509.Certificate, object, list[x509.Certificate]]]:
+        """label -> (certificate, private key, [its issuing CA]): ``tsa1`` (the first TSA) and
+        every TSA added since."""
+        cas = self.certificate_authorities()
+        out = {"tsa1": (self._load("tsa.pem"), self._load("tsa.key.pem"), [self.issuing])}
+        for label, entry in self._ltv_state()["tsas"].items():
+            out[label] = (self._load(entry["cert"]), self._load(entry["key"]), [cas[entry["issuer"]][0]])
+        return out
+
+    def intermediates(self) -> list[x509.Certificate]:
+        """Every issuing CA's certificate (the first and its successors)."""
+        return [cert for label, (cert, _, _) in self.certificate_authorities().items() if label != "root"]
+
+    def add_successor_ca(self, label: str, common_name: str, *, not_before: dt.datetime) -> x509.Certificate:
+        """A new issuing CA under the same root (e.g. "CA 02", years later), valid until the
+        root ends, with the root's CRL as its distribution point."""
+        if label in ("root", "ca01") or label in self._ltv_state()["cas"]:
+            raise ValueError(f"a CA {label!r} exists already")
+        key = _new_key("ec")
+        root_key = self.root_key()
+        builder = (x509.CertificateBuilder().subject_name(_name(common_name, "Sohoa Demo Trust"))
+                   .issuer_name(self.root.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(_utc(not_before))
+                   .not_valid_after(self.root.not_valid_after_utc)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   .add_extension(_ca_usage(), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+                                  critical=False))
+        if self.responder_url:
+            builder = builder.add_extension(_crl_address(f"{self.responder_url}/crl/root"), critical=False)
+        cert = builder.sign(root_key, hashes.SHA256())
+        _pem(self._ca_file(f"{label}.pem"), cert)
+        _pem(self._ca_file(f"{label}.key.pem"), key)
+        state = self._ltv_state()
+        state["cas"][label] = {"cert": f"{label}.pem", "key": f"{label}.key.pem"}
+        self._save_ltv_state(state)
+        return cert
+
+    def add_tsa(self, label: str, issuer: str, common_name: str, *, not_before: dt.datetime,
+                not_after: dt.datetime) -> x509.Certificate:
+        """A timestamp authority's certificate from CA ``issuer`` (P-256: a token costs a tenth of
+        an RSA-2048 one, and only :mod:`core.signatures.ltv_responder` serves it; critical
+        timeStamping usage, its CA's CRL and an OCSP address): the TSA the archive timestamps move
+        to before the first one's certificate ends."""
+        if label == "tsa1" or label in self._ltv_state()["tsas"]:
+            raise ValueError(f"a TSA {label!r} exists already")
+        ca_cert, ca_key, crl_path = self.certificate_authorities()[issuer]
+        key = _new_key("ec")
+        builder = (x509.CertificateBuilder().subject_name(_name(common_name, "Sohoa Demo Trust"))
+                   .issuer_name(ca_cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(_utc(not_before))
+                   .not_valid_after(_utc(not_after))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                                  critical=False))
+        if self.responder_url:
+            builder = builder.add_extension(_crl_address(f"{self.responder_url}{crl_path}"), critical=False)\
+                .add_extension(_ocsp_address(f"{self.responder_url}/ocsp"), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        _pem(self._ca_file(f"{label}.pem"), cert)
+        _pem(self._ca_file(f"{label}.key.pem"), key)
+        state = self._ltv_state()
+        state["tsas"][label] = {"cert": f"{label}.pem", "key": f"{label}.key.pem", "issuer": issuer}
+        self._save_ltv_state(state)
+        return cert
+
+    def revoke_issued_by(self, issuer: str, serial_hex: str, at: dt.datetime) -> None:
+        """CA ``issuer`` revokes a certificate from ``at`` (VN-local); for the first issuing
+        CA's certificates this is :meth:`revoke`."""
+        if issuer == "ca01":
+            self.revoke(serial_hex, at)
+            return
+        state = self._ltv_state()
+        state["revocations"].append({"issuer": issuer, "serial": serial_hex, "at": at.isoformat()})
+        self._save_ltv_state(state)
+
+    def revocations(self) -> list[tuple[str, int, dt.datetime]]:
+        """(CA label, serial, moment as aware UTC) of every revocation of every CA."""
+        out = [("ca01", int(serial, 16), _utc(dt.datetime.fromisoformat(at))) for serial, at in self.revoked().items()]
+        out += [(r["issuer"], int(r["serial"], 16), _utc(dt.datetime.fromisoformat(r["at"])))
+                for r in self._ltv_state()["revocations"]]
+        return out
+
+
+def _crl_address(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints([x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(url)], relative_name=None, reasons=None, crl_issuer=None)])
+
+
+def _ocsp_address(url: str) -> x509.AuthorityInformationAccess:
+    return x509.AuthorityInformationAccess([x509.AccessDescription(
+        x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(url))])
 
 
 def _seals(anchors: Path) -> tuple[x509.Certificate, ...]:

@@ -382,6 +382,9 @@ class WeekClose(Base):
     # approves); NULL for weeks closed before documents existed or generated synthetically.
     document: Mapped[bytes | None] = mapped_column(LargeBinary)
     closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    # Until when the document's newest archive timestamp can be validated (PAdES B-LTA); the
+    # re-timestamping job renews it before then (core.signatures.renewal). NULL: not B-LTA.
+    archive_valid_until: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
     reopen_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     __table_args__ = (UniqueConstraint("class_id", "week_id"),)
 
@@ -646,6 +649,9 @@ class Transcript(Base):
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("transcript.id"))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Until when the issued document's newest archive timestamp can be validated (PAdES B-LTA);
+    # the re-timestamping job renews it before then, appending a revision (core.signatures.renewal).
+    archive_valid_until: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
 
 
 class ReceivedTranscript(Base):

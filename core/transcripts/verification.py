@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from core.kernel.vocabulary import CertificateKind, TranscriptStatus
+from core.signatures.ltv import revision_prefixes
 from core.signatures.pades import verify_pdf
 from core.signatures.reports import SignatureReport, VerificationReport, authorised_for_role
 from core.storage.db import Database
@@ -37,9 +38,12 @@ def verify_transcript(db: Database, trust, *, code: str | None = None, pdf: byte
         if code:
             row = session.scalar(select(Transcript).where(Transcript.verification_code == code.strip().upper()))
         elif pdf:
-            for candidate in session.scalars(select(Transcript).where(Transcript.document.is_not(None),
-                                                                     func.length(Transcript.document) == len(pdf))):
-                if candidate.document == pdf:
+            # the stored document, or a copy of it taken before a renewal appended a revision
+            # (PAdES B-LTA, core.signatures.renewal): the upload is one of its revisions
+            for candidate in session.scalars(select(Transcript).where(
+                    Transcript.document.is_not(None), func.length(Transcript.document) >= len(pdf),
+                    func.substr(Transcript.document, 1, len(pdf)) == pdf)):
+                if candidate.document == pdf or pdf in revision_prefixes(candidate.document):
                     row = candidate
                     break
         if row is None:

@@ -22,7 +22,7 @@ from core.kernel.documents import canonical_json, sha256_hex
 from core.kernel.errors import CertificateNotRegistered, NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, Role, TranscriptStatus
 from core.signatures.certificates import registered_certificate
-from core.signatures.pades import sign_pdf
+from core.signatures.ltv import DocumentBatch, signer_certificates, tsa_url
 from core.storage.db import Database
 from core.storage.models import (
     Certificate,
@@ -154,18 +154,22 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
         if only is not None:
             query = query.where(Transcript.id.in_(only))
         todo = list(session.scalars(query.order_by(Transcript.id)))
-    tsa = os.environ.get("SOHOA_TSA_URL") or None
+    documents = DocumentBatch(tsa_url())  # B-T with a timestamp authority (docs/long-term-signatures.md)
 
     def sign(row: Transcript) -> str | None:
         if row.status != TranscriptStatus.DRAFT:
             return f"đã ở trạng thái {row.status.value}, không còn là bản nháp"
         pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
-        row.document = sign_pdf(pdf, signer, HOMEROOM_FIELD, certify=True, reason="Giáo viên chủ nhiệm ký học bạ",
-                                tsa_url=tsa, new_fields=SIGNATURE_FIELDS)
-        row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
+
+        def signed(document: bytes, _valid_until) -> None:
+            row.document = document
+            row.status, row.homeroom_signed_by = TranscriptStatus.HOMEROOM_SIGNED, actor.staff_id
+
+        documents.add(pdf, [(signer, HOMEROOM_FIELD, True, "Giáo viên chủ nhiệm ký học bạ", SIGNATURE_FIELDS, None)],
+                      finish=False, then=signed)
         return None
 
-    return _in_chunks(db, actor, todo, sign, "transcript.homeroom_sign", progress)
+    return _in_chunks(db, actor, todo, sign, "transcript.homeroom_sign", progress, documents)
 
 
 @dataclass
@@ -182,11 +186,14 @@ CHUNK = 25
 
 
 def _in_chunks(db: Database, actor: Actor, todo: list[int], sign: Callable[[Transcript], str | None],
-               action: str, progress: Callable[[int, int], None] | None) -> BatchResult:
+               action: str, progress: Callable[[int, int], None] | None,
+               documents: DocumentBatch | None = None) -> BatchResult:
     """Run ``sign`` on each transcript of ``todo`` (locked), CHUNK per transaction, with one
     audit event per school and chunk naming every transcript signed in it — and, once they are
     issued, each one's fact (its signed PDF's SHA-256, school, signers: :mod:`core.transcripts.facts`).
-    ``sign`` returns None when it signed, else why not."""
+    ``sign`` returns None when it signed, else why not; the PDFs it hands to ``documents`` are
+    signed together at the end of the chunk (their timestamp requests in flight at once), in its
+    transaction."""
     result = BatchResult()
     for start in range(0, len(todo), CHUNK):
         ids = todo[start:start + CHUNK]
@@ -202,6 +209,8 @@ def _in_chunks(db: Database, actor: Actor, todo: list[int], sign: Callable[[Tran
                     signed.setdefault(row.school_id, []).append(row)
                 if progress:  # the work done so far; it is committed with the chunk
                     progress(n, len(todo))
+            if documents is not None:
+                documents.complete()
             for school_id, done in signed.items():
                 after = {"status": done[0].status.value, "transcripts": len(done), "ids": [r.id for r in done],
                          "codes": [r.verification_code for r in done]}
@@ -236,20 +245,56 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
         if grade is not None:
             query = query.where(SchoolClass.grade == grade)
         todo = list(session.scalars(query.order_by(Transcript.id)))
-    tsa = os.environ.get("SOHOA_TSA_URL") or None
+    documents = DocumentBatch(tsa_url())  # issued = B-LTA with a timestamp authority (docs/long-term-signatures.md)
+    revoked_of: dict[int, set[str]] = {}
 
     def sign(row: Transcript) -> str | None:
         if row.status != TranscriptStatus.HOMEROOM_SIGNED:
             return ("chưa có chữ ký của giáo viên chủ nhiệm" if row.status == TranscriptStatus.DRAFT
                     else f"đã ở trạng thái {row.status.value}")
-        document = sign_pdf(row.document, signer, PRINCIPAL_FIELD, certify=False,
-                            reason="Hiệu trưởng phê duyệt học bạ", tsa_url=tsa)
-        row.document = sign_pdf(document, seal_signer, SEAL_FIELD, certify=False,
-                                reason="Xác nhận của nhà trường", tsa_url=tsa)
-        row.status, row.principal_signed_by, row.issued_at = TranscriptStatus.ISSUED, actor.staff_id, clock.now()
+        why = _send_back_if_revoked(row, actor, revoked_of)
+        if why:
+            return why
+
+        def issued(document: bytes, valid_until: dt.datetime | None) -> None:
+            row.document, row.archive_valid_until = document, valid_until
+            row.status, row.principal_signed_by, row.issued_at = TranscriptStatus.ISSUED, actor.staff_id, clock.now()
+
+        documents.add(row.document, [(signer, PRINCIPAL_FIELD, False, "Hiệu trưởng phê duyệt học bạ", None, None),
+                                     (seal_signer, SEAL_FIELD, False, "Xác nhận của nhà trường", None, None)],
+                      finish=True, then=issued)
         return None
 
-    return _in_chunks(db, actor, todo, sign, "transcript.issue", progress)
+    return _in_chunks(db, actor, todo, sign, "transcript.issue", progress, documents)
+
+
+def _send_back_if_revoked(row: Transcript, actor: Actor, revoked_of: dict[int, set[str]]) -> str | None:
+    """A homeroom signature whose certificate has been revoked since is not issued: the proof
+    that it was made before the revocation would rest on its timestamp alone, which pyHanko
+    0.38's long-term validation does not accept (REVOKED_NO_POE), so the transcript goes back
+    to draft, to be signed again with a valid certificate (audited). ``revoked_of`` caches the
+    revoked certificates' fingerprints of each homeroom teacher for the batch."""
+    from sqlalchemy.orm import object_session
+
+    session = object_session(row)
+    staff_id = row.homeroom_signed_by
+    if staff_id is None:
+        return None
+    if staff_id not in revoked_of:
+        revoked_of[staff_id] = set(session.scalars(select(Certificate.fingerprint).where(
+            Certificate.staff_id == staff_id, Certificate.revoked_at.is_not(None),
+            Certificate.revoked_at <= clock.now())))
+    if not revoked_of[staff_id] or row.document is None:
+        return None
+    used = {sha256_hex(der) for der in signer_certificates(row.document)}
+    if not used & revoked_of[staff_id]:
+        return None
+    row.document, row.status, row.homeroom_signed_by = None, TranscriptStatus.DRAFT, None
+    audit.record(session, actor, "transcript.send_back", "transcript", row.id, school_id=row.school_id,
+                 before={"status": TranscriptStatus.HOMEROOM_SIGNED.value}, after={"status": "draft"},
+                 reason="the homeroom teacher's certificate was revoked after signing")
+    return ("chứng thư số của giáo viên chủ nhiệm đã bị thu hồi sau khi ký: học bạ được trả về bản nháp để "
+            "giáo viên chủ nhiệm ký lại")
 
 
 def cancel_and_reissue(db: Database, actor: Actor, transcript_id: int, reason: str) -> int:

@@ -17,7 +17,7 @@ NEW_VALUES = {"content": {"changed": True}, "content_hash": "f" * 64, "document"
               "student_id": None, "school_id": None, "class_id": None, "school_year_id": None, "version": 9,
               "verification_code": "ZZZZZZZZZZ", "issued_at": dt.datetime(2030, 1, 1), "homeroom_signed_by": None,
               "principal_signed_by": None, "replaces_id": None, "cancelled_at": dt.datetime(2030, 1, 2),
-              "cancel_reason": "rewritten"}
+              "cancel_reason": "rewritten", "archive_valid_until": dt.datetime(2040, 1, 1)}
 
 
 def test_the_workflow_moves_one_step_forward_only():
@@ -99,3 +99,28 @@ def test_the_installed_triggers_are_the_rules_sql_form(db):
         else:
             source = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'transcript_no_change'"))
             assert f"WHEN {change_refused_sql('sqlite')}" in source
+
+
+def test_an_issued_document_may_only_grow_and_the_triggers_agree(world):
+    """A renewal appends a revision (its DSS and archive timestamp): the record store lets an
+    issued document grow, and refuses any other change of its bytes, as the rule says."""
+    from core.transcripts.rules.lifecycle import document_may_grow
+
+    db = world.db
+    with db.transaction() as session:
+        rows = {status: _row(world, status, 100 + n) for n, status in enumerate(S, start=1)}
+        session.add_all(rows.values())
+        session.flush()
+        ids = {status: row.id for status, row in rows.items()}
+    issued = b"%PDF-1.7 issued"
+    for status in S:
+        old = issued if status in (S.ISSUED, S.CANCELLED) else None
+        for new in (issued + b"\n%renewal\n%%EOF\n", b"%PDF-1.7 issueD" + b"\n%renewal\n%%EOF\n", issued[:-1],
+                    b"%PDF-other"):
+            allowed = change_allowed(status, status, set()) and (
+                status not in (S.ISSUED, S.CANCELLED) or document_may_grow(status, status, old, new))
+            refused = _refused(db, update(Transcript).where(Transcript.id == ids[status]).values(document=new))
+            assert refused is not allowed, (status, new)
+    assert document_may_grow(S.ISSUED, S.ISSUED, issued, issued + b"%%EOF")
+    assert not document_may_grow(S.ISSUED, S.CANCELLED, issued, issued + b"%%EOF")
+    assert not document_may_grow(S.CANCELLED, S.CANCELLED, issued, issued + b"%%EOF")

@@ -14,7 +14,8 @@ from core.logbook.verification import verify_document, verify_entry_signature, v
 from core.logbook.weekly_close import homeroom_sign_week, principal_close_week
 from core.signatures import DemoPKI, KeyStore
 from core.signatures.certificates import coverage, register_certificate, revoke_certificate
-from core.signatures.responder import Responder, free_port
+from core.signatures.ltv_responder import LongTermResponder
+from core.signatures.responder import free_port
 from core.signatures.service import SEAL_OWNER, ServiceSeal
 from core.storage.models import Certificate, WeekClose
 from tests.evidence._receipts import service_seal_of
@@ -25,11 +26,12 @@ SATURDAY = MONDAY + dt.timedelta(days=5)
 
 @pytest.fixture(scope="module")
 def online_pki(tmp_path_factory):
-    """A PKI whose certificates point at a live CRL/OCSP/TSA responder on 127.0.0.1."""
+    """A PKI whose certificates point at a live CRL/OCSP/TSA responder on 127.0.0.1 (closed weeks
+    are PAdES B-LTA: it serves the root's CRL too)."""
     port = free_port()
     pki = DemoPKI.create(tmp_path_factory.mktemp("online"), responder_url=f"http://127.0.0.1:{port}")
     service_seal_of(pki)
-    responder = Responder(pki).start(port)
+    responder = LongTermResponder(pki).start(port)
     yield pki
     responder.stop()
 
@@ -83,7 +85,7 @@ def test_ca_revocation_is_seen_through_the_crl(tmp_path):
     port = free_port()
     pki = DemoPKI.create(tmp_path, responder_url=f"http://127.0.0.1:{port}")
     cred = pki.issue_personal("ha", "Lê Thu Hà")
-    responder = Responder(pki).start(port)
+    responder = LongTermResponder(pki).start(port)
     try:
         signer = KeyStore(tmp_path).signer_for("ha")
         before = signer.sign_detached(b"x", dt.datetime(2025, 10, 1, 8))

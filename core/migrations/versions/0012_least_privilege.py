@@ -72,7 +72,8 @@ def _sqlite_trigger(change_refused: str) -> str:
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_postgres_function(change_refused_sql("postgresql"), deletion_refused_sql()))
+        op.execute(_postgres_function(change_refused_sql("postgresql", documents_may_grow=False),
+                                       deletion_refused_sql()))
         schema = op.get_bind().exec_driver_sql("SELECT current_schema()").scalar()
         # the record store's schema first (the partitions are made there; only the owner may
         # create objects in it), the caller's temporary schema last
@@ -81,7 +82,7 @@ def upgrade() -> None:
         op.execute(f"REVOKE EXECUTE ON FUNCTION {PARTITION_FUNCTION} FROM PUBLIC")
     else:
         op.execute("DROP TRIGGER transcript_no_change")
-        op.execute(_sqlite_trigger(change_refused_sql("sqlite")))
+        op.execute(_sqlite_trigger(change_refused_sql("sqlite", documents_may_grow=False)))
 
 
 def downgrade() -> None:

@@ -59,22 +59,40 @@ def change_allowed(old: S, new: S, changed: set[str]) -> bool:
     return True
 
 
+def document_may_grow(old: S, new: S, old_document: bytes | None, new_document: bytes | None) -> bool:
+    """The one change :data:`FROZEN_ONCE_ISSUED` admits: an issued transcript's document grows by
+    appended revisions (the renewal of its archive timestamp, PAdES B-LTA), every issued byte
+    staying as it was, and it stays issued. A cancelled transcript is kept exactly as it was."""
+    return (old == S.ISSUED and new == S.ISSUED and old_document is not None and new_document is not None
+            and len(new_document) > len(old_document) and new_document.startswith(old_document))
+
+
 def deletion_allowed(status: S) -> bool:
     """Only a transcript that was never issued may be deleted."""
     return status not in KEPT
 
 
-def change_refused_sql(dialect: str) -> str:
+def change_refused_sql(dialect: str, *, documents_may_grow: bool = True) -> str:
     """:func:`change_allowed` negated, as the SQL condition of a row trigger over ``OLD`` and
-    ``NEW`` (``postgresql`` or ``sqlite``): true when the record store must refuse the UPDATE."""
+    ``NEW`` (``postgresql`` or ``sqlite``): true when the record store must refuse the UPDATE.
+    With ``documents_may_grow`` (from migration 0016) the one exception of
+    :func:`document_may_grow` is let through: an issued document grown by appended revisions."""
     final = [s.value for s in S if not NEXT[s]]
     issued_may_become = [S.ISSUED.value, *sorted(s.value for s in NEXT[S.ISSUED])]
+    length, prefix = (("octet_length", "substring(NEW.document FROM 1 FOR octet_length(OLD.document))")
+                      if dialect == "postgresql" else ("length", "substr(NEW.document, 1, length(OLD.document))"))
+    grown = (f"NEW.status = '{S.ISSUED.value}' AND OLD.document IS NOT NULL AND NEW.document IS NOT NULL "
+             f"AND {length}(NEW.document) > {length}(OLD.document) AND {prefix} = OLD.document")
 
     def changed(column: str) -> str:
         if dialect == "postgresql":  # json has no equality: compared as text
             cast = "::text" if column == "content" else ""
-            return f"NEW.{column}{cast} IS DISTINCT FROM OLD.{column}{cast}"
-        return f"NEW.{column} IS NOT OLD.{column}"
+            different = f"NEW.{column}{cast} IS DISTINCT FROM OLD.{column}{cast}"
+        else:
+            different = f"NEW.{column} IS NOT OLD.{column}"
+        if column == "document" and documents_may_grow:
+            return f"({different} AND NOT ({grown}))"
+        return different
 
     def listed(values: list[str]) -> str:
         return ", ".join(f"'{v}'" for v in values)
