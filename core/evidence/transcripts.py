@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import func, null, select
+from sqlalchemy import case, func, null, select
 from sqlalchemy.orm import Session
 
 from core.evidence.facts import FactKind, changed_fields
@@ -42,7 +42,8 @@ def _read(session: Session, ids: list[int] | None) -> Iterator[dict]:
     T = Transcript.__table__.c
     columns = [T.id, T.status, T.content, *[T[c] for c in FROZEN_ONCE_ISSUED if c not in ("content", "document")]]
     if postgres:
-        columns += [null().label("document"), func.encode(func.sha256(T.document), "hex").label("document_sha256")]
+        issued = case((T.issued_length.is_not(None), func.substring(T.document, 1, T.issued_length)), else_=T.document)
+        columns += [null().label("document"), func.encode(func.sha256(issued), "hex").label("document_sha256")]
     else:
         columns += [T.document]
     query = select(*columns).order_by(T.id)

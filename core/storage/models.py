@@ -652,6 +652,9 @@ class Transcript(Base):
     # Until when the issued document's newest archive timestamp can be validated (PAdES B-LTA);
     # the re-timestamping job renews it before then, appending a revision (core.signatures.renewal).
     archive_valid_until: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    # How long the document was when it was issued: renewals append to it, and what was issued is
+    # its first ``issued_length`` bytes, for ever (what the checkpoints anchor).
+    issued_length: Mapped[int | None] = mapped_column(Integer)
 
 
 class ReceivedTranscript(Base):

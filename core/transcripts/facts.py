@@ -41,9 +41,10 @@ def transcript_fact(row, document_sha256: str | None = None) -> dict[str, Any]:
     for column in FROZEN_ONCE_ISSUED:
         if column == "content":
             fact[fact_key(column)] = sha256_hex(canonical_json(row.content))
-        elif column == "document":
+        elif column == "document":  # what was issued: the first issued_length bytes (renewals append)
+            length = getattr(row, "issued_length", None)
             fact[fact_key(column)] = document_sha256 if document_sha256 is not None else (
-                None if row.document is None else sha256_hex(row.document))
+                None if row.document is None else sha256_hex(row.document[:length] if length else row.document))
         else:
             fact[column] = _value(getattr(row, column))
     return fact

@@ -257,7 +257,7 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
             return why
 
         def issued(document: bytes, valid_until: dt.datetime | None) -> None:
-            row.document, row.archive_valid_until = document, valid_until
+            row.document, row.archive_valid_until, row.issued_length = document, valid_until, len(document)
             row.status, row.principal_signed_by, row.issued_at = TranscriptStatus.ISSUED, actor.staff_id, clock.now()
 
         documents.add(row.document, [(signer, PRINCIPAL_FIELD, False, "Hiệu trưởng phê duyệt học bạ", None, None),

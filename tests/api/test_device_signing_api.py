@@ -102,7 +102,7 @@ def test_homeroom_and_principal_sign_on_their_devices_and_both_verify(api, mode)
 
     w = api.world
     report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal", "homeroom_summary", "principal_summary"], report.signatures
     row = week(api)
     assert [(f, v.indication) for f, v in verify_pdf(row.document, api.trust)] == \
         [(HOMEROOM_FIELD, "PASSED"), (PRINCIPAL_FIELD, "PASSED")]
@@ -218,7 +218,7 @@ def test_remote_signing_service_fits_the_two_steps(csc_api):
     assert done.status_code == 200 and done.json()["status"] == "closed", done.text
     w = api.world
     report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal", "homeroom_summary", "principal_summary"], report.signatures
     with w.db.reading() as s:
         keys = s.scalars(select(AuditEvent.after).where(AuditEvent.action.in_(["week.homeroom_sign", "week.close"]))
                          .order_by(AuditEvent.id)).all()
@@ -262,7 +262,7 @@ def test_a_usb_token_is_a_device_too(api, tmp_path):
         assert done.status_code == 200, done.text
     w = api.world
     report = verify_week_document(w.db, w.actor("mon_a"), w.ids["6A1"], w.ids["week1"], api.trust)
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal", "homeroom_summary", "principal_summary"], report.signatures
 
 
 def test_a_protected_server_held_key_signs_and_verifies(world, pki, monkeypatch, tmp_path):
@@ -295,7 +295,7 @@ def test_a_protected_server_held_key_signs_and_verifies(world, pki, monkeypatch,
         assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
     report = verify_week_document(world.db, world.actor("mon_a"), world.ids["6A1"], world.ids["week1"],
                                   pki.trust_store())
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal", "homeroom_summary", "principal_summary"], report.signatures
 
 
 def test_dead_signings_are_swept(api):

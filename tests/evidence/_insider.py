@@ -28,6 +28,7 @@ from core.evidence.checkpoints import write_checkpoint
 from core.evidence.integrity import verify_integrity
 from core.evidence.store import DirectoryStore
 from core.logbook.entries import entry_bytes, generate_week, sign_entry
+from core.logbook.receipts import seal_all
 from core.logbook.submissions import SignatureSubmission, submit_signatures
 from core.logbook.weekly_close import homeroom_sign_week, principal_close_week
 from core.signatures import DemoPKI, KeyStore
@@ -90,6 +91,7 @@ def scenario(pg_server_url, online, tmp_path_factory):
     try:
         ids = _the_product_at_work(db, pki)
         seal = ServiceSeal(KeyStore(pki.directory).signer_for(credential.owner_key), f"{pki.responder_url}/tsa")
+        assert seal_all(db, seal)  # the API's sealer, run as the runtime role: every receipt in a signed batch
         assert write_checkpoint(db, seal, DirectoryStore(checkpoints), reason="test") is not None
     finally:
         db.engine.dispose()

@@ -207,7 +207,7 @@ def test_the_api_runs_on_trust_anchors_only_and_the_principal_closes_on_the_devi
     world = site["world"]
     trust = load_anchors(site["server_pki"]).trust_store(check_revocation=True)
     report = verify_week_document(world.db, world.actor("mon_a"), world.ids["6A1"], world.ids["week1"], trust)
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal"], report.signatures
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "principal", "homeroom_summary", "principal_summary"], report.signatures
     with world.db.reading() as s:
         row = s.scalar(select(WeekClose).where(WeekClose.class_id == world.ids["6A1"]))
         document, closed_at = row.document, row.closed_at
@@ -389,7 +389,7 @@ def test_device_answers_forged_crossed_replayed_or_late_are_refused(site):
     assert (status, body["error"]["code"]) == (409, "AlreadyCompleted")
     trust = load_anchors(site["server_pki"]).trust_store()
     report = verify_week_document(world.db, world.actor("mon_a"), ids["6A2"], ids["week1"], trust)
-    assert report.valid and [s.role for s in report.signatures] == ["homeroom"]
+    assert report.valid and [s.role for s in report.signatures] == ["homeroom", "homeroom_summary"]
 
 
 def test_a_late_device_answer_is_refused(world, pki, monkeypatch):

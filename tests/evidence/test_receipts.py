@@ -42,10 +42,13 @@ P1_ON_TIME = dt.datetime.combine(MONDAY, dt.time(7, 44))
 
 def superuser(db, *statements):
     """The database administrator at work: raw SQL, and on PostgreSQL as superuser with every
-    trigger of the session disabled (``session_replication_role = replica``)."""
+    trigger of the session disabled (``session_replication_role = replica``); on the embedded
+    default, whoever holds the file drops the guard of the receipts first."""
     with db.transaction() as s:
         if db.is_postgres:
             s.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            s.execute(text("DROP TRIGGER IF EXISTS submission_placed_once"))
         for sql, params in statements:
             s.execute(text(sql), params)
 

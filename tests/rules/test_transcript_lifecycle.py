@@ -17,7 +17,7 @@ NEW_VALUES = {"content": {"changed": True}, "content_hash": "f" * 64, "document"
               "student_id": None, "school_id": None, "class_id": None, "school_year_id": None, "version": 9,
               "verification_code": "ZZZZZZZZZZ", "issued_at": dt.datetime(2030, 1, 1), "homeroom_signed_by": None,
               "principal_signed_by": None, "replaces_id": None, "cancelled_at": dt.datetime(2030, 1, 2),
-              "cancel_reason": "rewritten", "archive_valid_until": dt.datetime(2040, 1, 1)}
+              "cancel_reason": "rewritten", "archive_valid_until": dt.datetime(2040, 1, 1), "issued_length": 7}
 
 
 def test_the_workflow_moves_one_step_forward_only():

@@ -26,6 +26,9 @@ branch_labels = None
 depends_on = None
 
 PARTITION_FUNCTION = "sohoa_entry_year_partition(integer)"
+#: The columns frozen once a transcript is issued, as of this revision (the rule has grown since)
+FROZEN = ("content", "content_hash", "document", "student_id", "school_id", "class_id", "school_year_id", "version",
+          "verification_code", "issued_at", "homeroom_signed_by", "principal_signed_by", "replaces_id")
 
 #: migration 0003's conditions, for the downgrade
 OLD_POSTGRES = """OLD.status = 'cancelled' OR (OLD.status = 'issued' AND (
@@ -72,7 +75,7 @@ def _sqlite_trigger(change_refused: str) -> str:
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_postgres_function(change_refused_sql("postgresql", documents_may_grow=False),
+        op.execute(_postgres_function(change_refused_sql("postgresql", documents_may_grow=False, columns=FROZEN),
                                        deletion_refused_sql()))
         schema = op.get_bind().exec_driver_sql("SELECT current_schema()").scalar()
         # the record store's schema first (the partitions are made there; only the owner may
@@ -82,7 +85,7 @@ def upgrade() -> None:
         op.execute(f"REVOKE EXECUTE ON FUNCTION {PARTITION_FUNCTION} FROM PUBLIC")
     else:
         op.execute("DROP TRIGGER transcript_no_change")
-        op.execute(_sqlite_trigger(change_refused_sql("sqlite", documents_may_grow=False)))
+        op.execute(_sqlite_trigger(change_refused_sql("sqlite", documents_may_grow=False, columns=FROZEN)))
 
 
 def downgrade() -> None:

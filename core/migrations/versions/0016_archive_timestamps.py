@@ -41,6 +41,8 @@ _SQLITE_TRIGGER = """
 
 
 def _columns(add: bool) -> None:
+    if add:  # what was issued: the document's first issued_length bytes (renewals append after them)
+        op.add_column("transcript", sa.Column("issued_length", sa.Integer(), nullable=True))
     for table in ("transcript", "week_close"):
         if add:  # a plain ADD COLUMN on both databases (no table copy: the triggers stay)
             op.add_column(table, sa.Column("archive_valid_until", sa.DateTime(), nullable=True))
@@ -49,19 +51,45 @@ def _columns(add: bool) -> None:
             op.drop_index(op.f(f"ix_{table}_archive_valid_until"), table_name=table)
             with op.batch_alter_table(table) as batch:
                 batch.drop_column("archive_valid_until")
+                if table == "transcript":
+                    batch.drop_column("issued_length")
+
+
+#: The columns frozen once a transcript is issued, as of this revision: its issued length too.
+FROZEN = ("content", "content_hash", "document", "student_id", "school_id", "class_id", "school_year_id", "version",
+          "verification_code", "issued_at", "homeroom_signed_by", "principal_signed_by", "replaces_id")
 
 
 def _trigger(appended: bool) -> None:
+    columns = (*FROZEN, "issued_length") if appended else FROZEN
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_PG_FUNCTION.format(change_refused=change_refused_sql("postgresql", documents_may_grow=appended),
+        op.execute(_PG_FUNCTION.format(change_refused=change_refused_sql("postgresql", documents_may_grow=appended,
+                                                                         columns=columns),
                                        delete_refused=deletion_refused_sql()))
     else:
         op.execute("DROP TRIGGER IF EXISTS transcript_no_change")
-        op.execute(_SQLITE_TRIGGER.format(change_refused=change_refused_sql("sqlite", documents_may_grow=appended)))
+        op.execute(_SQLITE_TRIGGER.format(change_refused=change_refused_sql("sqlite", documents_may_grow=appended,
+                                                                            columns=columns)))
+
+
+def _backfill() -> None:
+    """The issued length of what was issued before this revision: its whole document (the
+    guard set aside for this one statement, as the owner; it is installed anew just after)."""
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        op.execute("ALTER TABLE transcript DISABLE TRIGGER transcript_no_change")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS transcript_no_change")
+    length = "octet_length" if postgres else "length"
+    op.execute(f"UPDATE transcript SET issued_length = {length}(document) "
+               "WHERE status IN ('issued', 'cancelled') AND document IS NOT NULL")
+    if postgres:
+        op.execute("ALTER TABLE transcript ENABLE TRIGGER transcript_no_change")
 
 
 def upgrade() -> None:
     _columns(add=True)
+    _backfill()
     _trigger(appended=True)
 
 

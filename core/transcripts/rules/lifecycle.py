@@ -29,7 +29,7 @@ NEXT: dict[S, frozenset[S]] = {
 #: status moves only along :data:`NEXT`. The one list: the triggers are generated from it.
 FROZEN_ONCE_ISSUED = ("content", "content_hash", "document", "student_id", "school_id", "class_id",
                       "school_year_id", "version", "verification_code", "issued_at", "homeroom_signed_by",
-                      "principal_signed_by", "replaces_id")
+                      "principal_signed_by", "replaces_id", "issued_length")
 
 #: Statuses whose record can no longer be deleted.
 KEPT = frozenset({S.ISSUED, S.CANCELLED})
@@ -72,11 +72,13 @@ def deletion_allowed(status: S) -> bool:
     return status not in KEPT
 
 
-def change_refused_sql(dialect: str, *, documents_may_grow: bool = True) -> str:
+def change_refused_sql(dialect: str, *, documents_may_grow: bool = True,
+                       columns: tuple[str, ...] = FROZEN_ONCE_ISSUED) -> str:
     """:func:`change_allowed` negated, as the SQL condition of a row trigger over ``OLD`` and
     ``NEW`` (``postgresql`` or ``sqlite``): true when the record store must refuse the UPDATE.
     With ``documents_may_grow`` (from migration 0016) the one exception of
-    :func:`document_may_grow` is let through: an issued document grown by appended revisions."""
+    :func:`document_may_grow` is let through: an issued document grown by appended revisions.
+    ``columns``: the frozen columns (a migration passes those of its own revision)."""
     final = [s.value for s in S if not NEXT[s]]
     issued_may_become = [S.ISSUED.value, *sorted(s.value for s in NEXT[S.ISSUED])]
     length, prefix = (("octet_length", "substring(NEW.document FROM 1 FOR octet_length(OLD.document))")
@@ -99,7 +101,7 @@ def change_refused_sql(dialect: str, *, documents_may_grow: bool = True) -> str:
 
     return (f"OLD.status IN ({listed(final)}) OR (OLD.status = '{S.ISSUED.value}' AND ("
             f"NEW.status NOT IN ({listed(issued_may_become)}) OR "
-            + " OR ".join(changed(c) for c in FROZEN_ONCE_ISSUED) + "))")
+            + " OR ".join(changed(c) for c in columns) + "))")
 
 
 def deletion_refused_sql() -> str:
