@@ -1,9 +1,10 @@
 """The console: sign-in (our own login handler over core.access.accounts: hashed passwords,
 expiring sessions, logout), the overview, signing compliance (drill-down, heatmap, late-signing
 distribution), missed lessons (CSV / Excel), weekly closing, certificates, the audit trail,
-transcript issuance, the admin actions (``dashboards/admin.py``) and the public verification
-page. Every page resolves the signed-in user from the session cookie and passes that actor
-to core, which scopes the data; nothing here filters or authorises on its own.
+transcript issuance, the admin actions (``dashboards/admin.py``); the public verification page
+is plain HTTP (``dashboards/public.py``). Every page resolves the signed-in user from the
+session cookie and passes that actor to core, which scopes the data; nothing here filters or
+authorises on its own.
 """
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from core.school import queries as school_queries
 from core.signatures import certificates
 from core.storage.db import Database
 from core.transcripts import figures as transcript_figures
-from core.transcripts.verification import verify_transcript
 from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor are part of this module's API
     COOKIE,
     LABELS,
@@ -45,6 +45,7 @@ from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor ar
     school_options,
     signed_out,
 )
+from dashboards.public import public_handlers
 
 hv.extension("bokeh", logo=False)
 
@@ -437,55 +438,6 @@ def audit_page(db: Database):
     return guarded("Nhật ký thao tác", db, build)
 
 
-def _check_lines(outcome) -> str:
-    lines = [f"**{html.escape(outcome.message)}**"]
-    if outcome.replaced_by_code:
-        lines.append(f"Bản thay thế: mã **{html.escape(outcome.replaced_by_code)}**")
-    if outcome.report:
-        for s in outcome.report.signatures:
-            v = s.verification
-            lines.append(f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: {indication(v.indication, v.sub_indication)}")
-    return "\n".join(lines)
-
-
-def verify_page(db: Database, trust):
-    code = pn.widgets.TextInput(label="Mã xác thực học bạ", placeholder="VD: K7QX2MP9AB", width=300)
-    button = pn.widgets.Button(label="Kiểm tra", color="primary")
-    upload = pn.widgets.FileInput(accept=".pdf", multiple=False)
-    result = pn.pane.Markdown("", name="verify-result")
-    initial = pn.state.session_args.get("code", [b""])[0].decode() if pn.state.session_args else ""
-    code.value = initial
-
-    # Verification validates PDFs with pyHanko, which runs its own asyncio loop: never on the
-    # server's event loop, always in a worker thread.
-    async def check(_=None):
-        typed = code.value.strip()
-        if not typed:
-            result.object = ""
-            return
-        result.object = "Đang kiểm tra…"
-        result.object = _check_lines(await asyncio.to_thread(verify_transcript, db, trust, code=typed))
-
-    async def check_pdf(event):
-        if not event.new:
-            return
-        data = bytes(event.new)
-        if not data.startswith(b"%PDF-"):
-            result.object = "**Tệp tải lên không phải là tệp PDF**"
-            return
-        result.object = "Đang kiểm tra tệp…"
-        outcome = await asyncio.to_thread(verify_transcript, db, trust, pdf=data)
-        result.object = f"Tệp {html.escape(upload.filename or '')}:\n\n" + _check_lines(outcome)
-
-    button.on_click(check)
-    upload.param.watch(check_pdf, "value")
-    if initial:
-        pn.state.onload(check)
-    return page("Xác thực học bạ", current_actor(db),
-                pn.Column(pn.pane.Markdown("## Tra cứu, xác thực học bạ số"), pn.Row(code, button),
-                          pn.pane.Markdown("hoặc tải lên tệp PDF học bạ:"), upload, result))
-
-
 def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, *,
           pki_dir: Path | None = None, analytics_store=None, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
@@ -500,11 +452,11 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
              "transcripts": lambda: issuance_page(db, analytics_store),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
-             "admin": lambda: admin_page(db, pki_dir),
-             "verify": lambda: verify_page(db, trust)}
+             "admin": lambda: admin_page(db, pki_dir)}
+    # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
                     extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),
-                                    (r"/", web.RedirectHandler, {"url": "/login"})],
+                                    (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust)],
                     websocket_origin=[f"{address}:{port}", f"localhost:{port}"], **kwargs)
 
 

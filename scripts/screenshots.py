@@ -106,6 +106,12 @@ def main() -> int:
         for name in PAGES:
             shoot(page, name if name != "verify" or not code else f"verify?code={code}", name)
         shoot(sign_in(browser, PRINCIPAL), "admin", "admin-principal")
+        if code:  # the public check as a phone shows it, opened from the QR code
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+            phone.goto(f"{url}/verify?code={code}")
+            phone.wait_for_selector("#verdict")
+            phone.screenshot(path=str(out / "verify-phone.png"), full_page=True)
+            print("docs/screenshots/verify-phone.png")
         browser.close()
     server.stop()
     db.engine.dispose()

@@ -11,6 +11,7 @@ import pytest
 from core.evidence.checkpoints import write_checkpoint
 from core.evidence.integrity import verify_integrity
 from core.evidence.store import DirectoryStore
+from core.logbook.receipts import seal_all
 from core.signatures import KeyStore
 from core.signatures.service import ServiceSeal
 from core.storage.db import Database, make_engine
@@ -27,6 +28,7 @@ def embedded(online, tmp_path):
     ids = _the_product_at_work(db, pki)
     store = DirectoryStore(tmp_path / "checkpoints")
     seal = ServiceSeal(KeyStore(pki.directory).signer_for(credential.owner_key), f"{pki.responder_url}/tsa")
+    assert seal_all(db, seal)  # the API's sealer: every receipt in a signed batch before the checkpoint
     assert write_checkpoint(db, seal, store) is not None
 
     def check():

@@ -696,7 +696,8 @@ class _School:
                          "fingerprint": cred.fingerprint, "serial_hex": cred.serial_hex, "subject": cred.subject,
                          "not_before": cred.not_before, "not_after": cred.not_after, "der": cred.cert_der,
                          "revoked_at": revoked})
-        seal = self.ctx.pki.issue_seal(f"school-{self.id}", self.name, not_before=dt.datetime(2025, 1, 1))
+        seal = self.ctx.pki.issue_seal(f"school-{self.id}", self.name, not_before=dt.datetime(2025, 1, 1),
+                                       identifier=f"MDV:{self.code}")
         rows.append({"kind": CertificateKind.SEAL, "staff_id": None, "school_id": self.id,
                      "fingerprint": seal.fingerprint, "serial_hex": seal.serial_hex, "subject": seal.subject,
                      "not_before": seal.not_before, "not_after": seal.not_after, "der": seal.cert_der,

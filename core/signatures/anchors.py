@@ -31,21 +31,32 @@ class TrustAnchors:
     #: the department system's service seal(s) (:mod:`core.signatures.service`): a receipt
     #: batch or a checkpoint is the system's only when one of these signed it
     seals: tuple[x509.Certificate, ...] = ()
+    #: the certificate policies under which the CA issues organisation certificates (seals)
+    seal_policies: frozenset[str] = frozenset()
+
+    def anchor(self, name: str = "demo", *, check_revocation: bool = False):
+        """These anchors as one :class:`~core.signatures.cms.Anchor` (a trust store may hold several):
+        the root, the issuing CA with its own CRL when ``check_revocation``, the seal policies."""
+        from core.signatures.cms import Anchor
+        from core.signatures.revocation import CrlChecker
+
+        der = serialization.Encoding.DER
+        revocation = None
+        if check_revocation:
+            if not self.responder_url:
+                raise ValueError("these trust anchors name no responder: no revocation source")
+            revocation = {self.issuing.public_bytes(der): CrlChecker(f"{self.responder_url}/crl", self.issuing)}
+        return Anchor(name, self.root.public_bytes(der), (self.issuing.public_bytes(der),), revocation,
+                      frozenset(self.seal_policies))
 
     def trust_store(self, *, check_revocation: bool = False):
         """A :class:`~core.signatures.cms.TrustStore`; with ``check_revocation`` the issuing
         CA's CRL from the responder is consulted (and cached) for every signature."""
         from core.signatures.cms import TrustStore
-        from core.signatures.revocation import CrlChecker
 
-        checker = None
-        if check_revocation:
-            if not self.responder_url:
-                raise ValueError("these trust anchors name no responder: no revocation source")
-            checker = CrlChecker(f"{self.responder_url}/crl", self.issuing)
         der = serialization.Encoding.DER
-        return TrustStore(roots=[self.root.public_bytes(der)], intermediates=[self.issuing.public_bytes(der)],
-                          revocation_checker=checker, seals=[s.public_bytes(der) for s in self.seals])
+        return TrustStore(anchors=[self.anchor(check_revocation=check_revocation)],
+                          seals=[s.public_bytes(der) for s in self.seals])
 
 
 def load_anchors(pki_dir: Path) -> TrustAnchors:
@@ -57,7 +68,8 @@ def load_anchors(pki_dir: Path) -> TrustAnchors:
     issuing = x509.load_pem_x509_certificate((folder / "issuing.pem").read_bytes())
     services = folder / "services.json"
     config = json.loads(services.read_text()) if services.exists() else {}
-    return TrustAnchors(root, issuing, config.get("responder_url"), config.get("tsa_url"), read_seals(folder))
+    return TrustAnchors(root, issuing, config.get("responder_url"), config.get("tsa_url"), read_seals(folder),
+                        frozenset(config.get("seal_policies", ())))
 
 
 def read_seals(folder: Path) -> tuple[x509.Certificate, ...]:

@@ -37,6 +37,10 @@ class Verification:
     signer_subject: str | None
     signing_time: dt.datetime | None
     message: str
+    #: the signer's certificate (DER), when the signature verified: what a trust policy reads
+    certificate: bytes | None = None
+    #: the message in Vietnamese, when a policy refused the signature
+    message_vi: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -53,6 +57,9 @@ class _ChainResult:
     # The intersection of the validity periods of the whole chain (VN-local).
     not_before: dt.datetime | None = None
     not_after: dt.datetime | None = None
+    #: SHA-256 (hex) of the certificate's direct issuer and of the root the path ends at
+    issuer: str | None = None
+    root: str | None = None
 
 
 #: A revocation check: (certificate, signing time) -> None if good at that time, else
@@ -63,28 +70,92 @@ RevocationChecker = Callable[[x509.Certificate, dt.datetime], tuple[str, str] | 
 _CERT_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.InvalidVersion)
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """One trusted CA hierarchy (neo tin cậy): a root, the issuing CAs under it and where each
+    issuer publishes revocation (its CRL or OCSP). A deployment trusts several: the licensed
+    public CAs under the national root (NEAC: VNPT, Viettel, …) and the government CA (VGCA,
+    which issues the seals of public bodies).
+
+    ``revocation`` maps an issuing CA's certificate (DER) to its checker; ``None`` means this
+    anchor's revocation is not checked (the offline demo). When revocation is checked, an
+    issuer of the anchor without a checker answers TRY_LATER: never "valid" for lack of a source.
+    ``seal_policies``: the certificate-policy OIDs under which this CA issues organisation
+    certificates (the seal, con dấu số, of a school or a department).
+    """
+
+    name: str
+    root: bytes
+    intermediates: tuple[bytes, ...] = ()
+    revocation: dict[bytes, RevocationChecker] | None = None
+    seal_policies: frozenset[str] = frozenset()
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
 class TrustStore:
     """Trust anchors (roots) plus known intermediates (chứng thư số of the CAs), with a
-    per-certificate chain cache. ``revocation_checker`` is the hook for CRL/OCSP."""
+    per-certificate chain cache. Built from :class:`Anchor` s (``anchors=``), each issuer with
+    its own revocation source; the older form — ``roots``, ``intermediates`` and one
+    ``revocation_checker`` for every issuer — is one anonymous anchor."""
 
     #: Chain results kept in memory (by certificate fingerprint); the oldest go first.
     cache_size = 200_000
 
-    def __init__(self, roots: list[bytes], intermediates: list[bytes] = (),
-                 revocation_checker: RevocationChecker | None = None, seals: list[bytes] = ()):
+    def __init__(self, roots: list[bytes] = (), intermediates: list[bytes] = (),
+                 revocation_checker: RevocationChecker | None = None, seals: list[bytes] = (), *,
+                 anchors: list[Anchor] = ()):
+        self.anchors = list(anchors)
         self.roots = [x509.load_der_x509_certificate(d) for d in roots]
         self.intermediates = [x509.load_der_x509_certificate(d) for d in intermediates]
+        #: issuer fingerprint -> its checker; a root fingerprint -> its anchor
+        self._issuer_checkers: dict[str, RevocationChecker | None] = {}
+        self._anchor_of_root: dict[str, Anchor] = {}
+        for anchor in self.anchors:
+            root = x509.load_der_x509_certificate(anchor.root)
+            cas = [root, *(x509.load_der_x509_certificate(d) for d in anchor.intermediates)]
+            self.roots.append(root)
+            self.intermediates.extend(cas[1:])
+            self._anchor_of_root[_fingerprint(root)] = anchor
+            if anchor.revocation is not None:
+                by_der = {hashlib.sha256(der).hexdigest(): check for der, check in anchor.revocation.items()}
+                for ca in cas:
+                    self._issuer_checkers[_fingerprint(ca)] = by_der.get(_fingerprint(ca))
+        #: the checker of every issuer that has none of its own (the older form); with anchors
+        #: that check revocation, a dispatcher to each issuer's own
         self.revocation_checker = revocation_checker
         #: the department system's service seal certificates (DER) whose attestations are its
         #: own (core.signatures.service): any other certificate, even from a trusted CA, is not
         self.seals = [bytes(d) for d in seals]
         self.seal_fingerprints = frozenset(hashlib.sha256(d).hexdigest() for d in self.seals)
+        if revocation_checker is None and self._issuer_checkers:
+            self.revocation_checker = self._dispatch
         self._chains: dict[bytes, _ChainResult] = {}
         self._evicting = threading.Lock()
         # CAs by the DER of their subject name: finding an issuer is a dictionary lookup
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         for ca in (*self.intermediates, *self.roots):
             self._by_subject.setdefault(ca.subject.public_bytes(), []).append(ca)
+
+    def revocation_for(self, chain: "_ChainResult") -> RevocationChecker | None:
+        """The revocation check for a certificate whose path is ``chain``: its issuer's own
+        (an issuer of a checked anchor without one answers TRY_LATER), else the store's
+        default, else None (not checked)."""
+        if chain.issuer in self._issuer_checkers:
+            return self._issuer_checkers[chain.issuer] or _no_source
+        default = self.revocation_checker
+        return None if default == self._dispatch else default
+
+    def _dispatch(self, cert: x509.Certificate, when: dt.datetime):
+        """A certificate's issuer's checker (for callers that hold only the certificate)."""
+        checker = self.revocation_for(self.chain(cert.public_bytes(serialization.Encoding.DER)))
+        return None if checker is None else checker(cert, when)
+
+    def anchor_of(self, chain: "_ChainResult") -> Anchor | None:
+        """The anchor a validated path ends at (None for the older, anonymous form)."""
+        return self._anchor_of_root.get(chain.root) if chain.ok else None
 
     @property
     def roots_der(self) -> list[bytes]:
@@ -150,7 +221,13 @@ class TrustStore:
             current = issuer
         not_before = max(clock.from_utc(c.not_valid_before_utc) for c in path)
         not_after = min(clock.from_utc(c.not_valid_after_utc) for c in path)
-        return _ChainResult(True, None, "chain to a trusted root", public_key, subject, not_before, not_after)
+        issuer = _fingerprint(path[1]) if len(path) > 1 else _fingerprint(leaf)
+        return _ChainResult(True, None, "chain to a trusted root", public_key, subject, not_before, not_after,
+                            issuer, _fingerprint(path[-1]))
+
+
+def _no_source(cert: x509.Certificate, when: dt.datetime):
+    return "TRY_LATER", f"no revocation source is configured for the issuer of {cert.subject.rfc4514_string()}"
 
 
 def _extension(cert: x509.Certificate, kind):
@@ -299,15 +376,16 @@ def verify_read(data: bytes, parsed: "ReadSignature | Verification", trust: Trus
     problem = validity_problem(chain.not_before, chain.not_after, None, when)
     if problem:  # outside the chain's validity at the signing time: INDETERMINATE (ETSI EN 319 102-1)
         return _fail(INDETERMINATE, problem[0], problem[1], fingerprint, subject, when)
-    if trust.revocation_checker is not None:
+    checker = trust.revocation_for(chain)
+    if checker is not None:
         try:
-            problem = trust.revocation_checker(x509.load_der_x509_certificate(parsed.cert_der), when)
+            problem = checker(x509.load_der_x509_certificate(parsed.cert_der), when)
         except Exception as err:  # noqa: BLE001 - no status is "try later", never "valid"
             problem = ("TRY_LATER", f"revocation status unavailable ({type(err).__name__})")
         if problem is not None:
             sub, message = problem
             return _fail(FAILED if sub == "REVOKED" else INDETERMINATE, sub, message, fingerprint, subject, when)
-    return Verification(PASSED, None, fingerprint, subject, when, "the signature is valid")
+    return Verification(PASSED, None, fingerprint, subject, when, "the signature is valid", parsed.cert_der)
 
 
 # ---------------------------------------------------------------- the general reader

@@ -163,7 +163,7 @@ def verify_pdf(pdf: bytes, trust, *, online: bool | None = None) -> list[tuple[s
                 continue
             results.append((sig.field_name, Verification(
                 indication, sub, hashlib.sha256(cert.dump()).hexdigest(), cert.subject.human_friendly,
-                clock.from_utc(when) if when else None, message)))
+                clock.from_utc(when) if when else None, message, cert.dump())))
         return results
 
     return run_coroutine(validate_all())

@@ -40,6 +40,13 @@ DEFAULT_PIN = "1234"
 ANCHORS, CA = "anchors", "ca"
 #: the service seal's certificate, published with the trust anchors (:meth:`DemoPKI.issue_service_seal`)
 SERVICE_SEAL_PEM = "service-seal.pem"
+#: The certificate policy under which the demo CA issues organisation certificates (seals),
+#: an OID of the UUID arc (ITU-T X.667): real CAs publish their own (core.signatures.cms.Anchor)
+DEMO_SEAL_POLICY = "2.25.82541885672456192188538846665780062079"
+#: The subject attribute (UID) in which the demo CA writes an organisation's identifier,
+#: ``MDV:<unit code>`` (mã đơn vị in the education sector's database), as Vietnamese CAs write
+#: ``MST:`` (tax code) or ``MNS:`` (budget-unit code) for other organisations
+UID = x509.ObjectIdentifier("0.9.2342.19200300.100.1.1")
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,8 @@ class DemoPKI:
         _pem(directory / ANCHORS / "issuing.pem", issuing)
         _pem(directory / CA / "issuing.key.pem", issuing_key)
         (directory / ANCHORS / "services.json").write_text(json.dumps(
-            {"responder_url": responder_url, "tsa_url": f"{responder_url}/tsa" if responder_url else None}))
+            {"responder_url": responder_url, "tsa_url": f"{responder_url}/tsa" if responder_url else None,
+             "seal_policies": [DEMO_SEAL_POLICY]}))
         pki = cls(directory, root, issuing, issuing_key, responder_url)
         pki._issue_tsa()
         return pki
@@ -177,10 +185,13 @@ class DemoPKI:
 
     def issue_seal(self, owner_key: str, organisation_name: str, *, not_before: dt.datetime | None = None,
                    not_after: dt.datetime | None = None, key_type: str = "ec",
-                   pin: str = DEFAULT_PIN) -> Credential:
-        """A school's organisation certificate, the digital form of its seal (con dấu)."""
-        return self._issue(owner_key, _name(organisation_name, organisation_name), not_before, not_after,
-                           key_type, pin)
+                   pin: str = DEFAULT_PIN, identifier: str | None = None) -> Credential:
+        """A school's organisation certificate, the digital form of its seal (con dấu), under the
+        demo's seal policy; ``identifier`` (e.g. ``MDV:S0001``) is written in the subject's UID."""
+        name = _name(organisation_name, organisation_name)
+        if identifier:
+            name = x509.Name([*name, x509.NameAttribute(UID, identifier)])
+        return self._issue(owner_key, name, not_before, not_after, key_type, pin, policies=[DEMO_SEAL_POLICY])
 
     def issue_service_seal(self, owner_key: str = "service-seal", name: str = "Hệ thống sổ đầu bài số và học bạ số",
                            organisation: str = "Sở Giáo dục và Đào tạo", *, not_before: dt.datetime | None = None,
@@ -195,7 +206,8 @@ class DemoPKI:
             x509.load_der_x509_certificate(credential.cert_der).public_bytes(serialization.Encoding.PEM))
         return credential
 
-    def _issue(self, owner_key, subject, not_before, not_after, key_type, pin, key_file=True) -> Credential:
+    def _issue(self, owner_key, subject, not_before, not_after, key_type, pin, key_file=True,
+               policies=()) -> Credential:
         not_before = (not_before or dt.datetime(2025, 1, 1)).replace(microsecond=0)
         not_after = (not_after or not_before + dt.timedelta(days=3 * 365)).replace(microsecond=0)
         key = _new_key(key_type)
@@ -219,8 +231,11 @@ class DemoPKI:
                                                       ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    self._issuing_key.public_key()), critical=False)
-                .sign(self._issuing_key, hashes.SHA256()))
+                    self._issuing_key.public_key()), critical=False))
+        if policies:
+            cert = cert.add_extension(x509.CertificatePolicies([
+                x509.PolicyInformation(x509.ObjectIdentifier(oid), None) for oid in policies]), critical=False)
+        cert = cert.sign(self._issuing_key, hashes.SHA256())
         path = self.directory / "keys" / f"{owner_key}.p12" if key_file else None
         if path is not None:
             path.write_bytes(pkcs12.serialize_key_and_certificates(
@@ -274,12 +289,22 @@ class DemoPKI:
     # ------------------------------------------------------------------ trust
     def trust_store(self, *, check_revocation: bool = False):
         """Trust anchors for verification (what a server gets from
-        :func:`core.signatures.anchors.load_anchors`); with ``check_revocation`` the issuing
-        CA's CRL from the responder is consulted (and cached) for every signature."""
+        :func:`core.signatures.anchors.load_anchors`: this PKI as one :meth:`anchor`, with its seal
+        policy, and the service seal pinned); with ``check_revocation`` the issuing CA's CRL from
+        the responder is consulted (and cached) for every signature."""
+        from core.signatures.anchors import TrustAnchors
+
+        return TrustAnchors(self.root, self.issuing, self.responder_url, seals=_seals(self.directory / ANCHORS),
+                            seal_policies=frozenset({DEMO_SEAL_POLICY})).trust_store(check_revocation=check_revocation)
+
+    def anchor(self, name: str = "demo", *, check_revocation: bool = False):
+        """This PKI as one :class:`~core.signatures.cms.Anchor` of a trust store with several
+        (``TrustStore(anchors=[...])``): its root, its issuing CA with the CA's own CRL when
+        ``check_revocation``, and the demo's seal policy."""
         from core.signatures.anchors import TrustAnchors
 
         return TrustAnchors(self.root, self.issuing, self.responder_url,
-                            seals=_seals(self.directory / ANCHORS)).trust_store(check_revocation=check_revocation)
+                            seal_policies=frozenset({DEMO_SEAL_POLICY})).anchor(name, check_revocation=check_revocation)
 
     def chain_pem(self) -> bytes:
         return self.issuing.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.signatures.cms import FAILED, INDETERMINATE, PASSED, Verification
-from core.storage.models import Certificate
+from core.signatures.policy import check_person
 
 ROLE_VI = {"teacher": "Giáo viên dạy", "homeroom": "Giáo viên chủ nhiệm", "principal": "Hiệu trưởng"}
 
@@ -43,11 +42,7 @@ class VerificationReport:
 
 
 def authorised_for_role(session: Session, result: Verification, role: str, staff_id: int | None) -> Verification:
-    """Keep a PASSED only if the certificate is registered to the person holding ``role``."""
-    if not result.valid:
-        return result
-    owner = session.scalar(select(Certificate.staff_id).where(Certificate.fingerprint == result.signer_fingerprint))
-    if owner is None or owner != staff_id:
-        return Verification(FAILED, "NOT_AUTHORISED_FOR_ROLE", result.signer_fingerprint, result.signer_subject,
-                            result.signing_time, f"the signer is not the {role} of record")
-    return result
+    """Keep a PASSED only if the certificate is registered to the person holding ``role`` — the
+    trust policy's rule for a person (:func:`core.signatures.policy.check_person`): a personal
+    certificate of ``staff_id``, at their school, valid and inside their term at the signing time."""
+    return check_person(session, result, role, holder_staff_id=staff_id)

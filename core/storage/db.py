@@ -67,6 +67,8 @@ class Database:
     def __init__(self, engine: Engine, *, session_factory: sessionmaker | None = None):
         self.engine = engine
         self._factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+        self._own_factory = session_factory is None
+        self._autocommit: sessionmaker | None = None
 
     @classmethod
     def from_url(cls, url: str | None = None) -> "Database":
@@ -93,6 +95,21 @@ class Database:
         what they loaded."""
         with self._factory() as session:
             yield session
+
+    def autocommit_reader(self, pool_size: int = 4) -> sessionmaker | None:
+        """Sessions for reads of one statement each, outside a transaction, on an engine of
+        their own: PostgreSQL in autocommit without the pool's pre-ping, so that a read is one
+        round trip (the public check reads one row per request; a connection lost meanwhile
+        fails that read once and is replaced). None on SQLite, or when this record store is a
+        given session factory (a test's single connection): use :meth:`reading` then."""
+        if not self.is_postgres or not self._own_factory:
+            return None
+        if self._autocommit is None:  # one per record store, disposed with its engine
+            engine = create_engine(self.engine.url, pool_size=pool_size, pool_pre_ping=False,
+                                   isolation_level="AUTOCOMMIT")
+            event.listen(self.engine, "engine_disposed", lambda _: engine.dispose())
+            self._autocommit = sessionmaker(engine, expire_on_commit=False)
+        return self._autocommit
 
 
 def is_unavailable(err: BaseException) -> bool:

@@ -673,6 +673,40 @@ class ReceivedTranscript(Base):
     __table_args__ = (UniqueConstraint("receiving_school_id", "verification_code"),)
 
 
+class TranscriptVerification(Base):
+    """The verification of an issued transcript's document (kết quả xác thực học bạ), computed
+    once — the document never changes — and kept for the public check: its SHA-256 and length,
+    each signature's result under the trust policy named by ``policy_key``, and until when that
+    result holds (the earliest expiry of its signers' certificates). Status and revocation are
+    never kept here: they are read at each check."""
+
+    __tablename__ = "transcript_verification"
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcript.id"), primary_key=True, autoincrement=False)
+    policy_key: Mapped[str] = mapped_column(String(32))
+    document_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    document_length: Mapped[int] = mapped_column(Integer)
+    signatures: Mapped[list] = mapped_column(JSON)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ImportedPackage(Base):
+    """The ledger of imported transcript packages (sổ gói hồ sơ đã nhận): a package, named by
+    the id in its signed manifest, is imported once; importing it again changes nothing.
+    ``package_sha256`` is the SHA-256 of its signed manifest (which binds every document's)."""
+
+    __tablename__ = "imported_package"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_id: Mapped[str] = mapped_column(String(64), unique=True)
+    receiving_school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    sender_code: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(16))
+    package_sha256: Mapped[str] = mapped_column(String(64))
+    transcripts: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    imported_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
 class LoginSession(Base):
     """A signed-in session (phiên đăng nhập): only the SHA-256 of its token is stored."""
 

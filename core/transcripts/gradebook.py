@@ -8,6 +8,7 @@ whole request before it writes anything, and one bad value stores nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -578,18 +579,26 @@ def confirm_subject(db: Database, actor: Actor, class_id: int, subject_id: int, 
                 SubjectConfirmation.school_year_id == year_id)):
             raise RuleViolation("these results are already confirmed", message_vi="Điểm môn này đã được xác nhận")
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
-        results = session.execute(select(SubjectResult.student_id, SubjectResult.year_value).where(
-            SubjectResult.class_id == class_id, SubjectResult.subject_id == subject_id,
-            SubjectResult.school_year_id == year_id).order_by(SubjectResult.student_id)).all()
-        if not results:
+        data = confirmation_bytes(session, class_id, subject_id, year_id)
+        if data is None:
             raise RuleViolation("there are no results to confirm")
-        data = canonical_json({"class": class_id, "subject": subject_id, "year": year_id,
-                               "results": [[s, v] for s, v in results]})
         session.add(SubjectConfirmation(class_id=class_id, subject_id=subject_id, school_year_id=year_id,
                                         teacher_id=actor.staff_id, confirmed_at=at, results_hash=sha256_hex(data),
                                         signature=signer.sign_detached(data, at)))
         audit.record(session, actor, "gradebook.confirm", "subject_confirmation", f"{class_id}/{subject_id}",
-                     school_id=klass.school_id, after={"students": len(results)})
+                     school_id=klass.school_id, after={"students": len(json.loads(data)["results"])})
+
+
+def confirmation_bytes(session: Session, class_id: int, subject_id: int, year_id: int) -> bytes | None:
+    """What a subject teacher signs to confirm a class's results: the canonical JSON of every
+    student's year result in the subject (None when there is none)."""
+    results = session.execute(select(SubjectResult.student_id, SubjectResult.year_value).where(
+        SubjectResult.class_id == class_id, SubjectResult.subject_id == subject_id,
+        SubjectResult.school_year_id == year_id).order_by(SubjectResult.student_id)).all()
+    if not results:
+        return None
+    return canonical_json({"class": class_id, "subject": subject_id, "year": year_id,
+                           "results": [[s, v] for s, v in results]})
 
 
 def missing_confirmations(session: Session, class_id: int, year_id: int) -> list[str]:

@@ -109,6 +109,7 @@ def render_transcript(content: dict, verification_code: str, verify_url: str) ->
     canvas = Canvas(out, pagesize=A4, pageCompression=1)
     canvas.setTitle(f"Học bạ {student['full_name']} {content['year']}")
     canvas.setAuthor(content["school"])
+    canvas.setSubject(f"Mã xác thực {verification_code}")
     width, height = A4
     middle = LEFT + WIDTH / 2 - 36
     canvas.setFont(BOLD, 10)
@@ -120,6 +121,9 @@ def render_transcript(content: dict, verification_code: str, verify_url: str) ->
     canvas.setFont(BOLD, 10)
     canvas.drawCentredString(middle, height - 92, content["level_name"].upper())
     _draw_qr(canvas, verify_url, width - LEFT - QR_SIZE, height - 30 - QR_SIZE, QR_SIZE)
+    # the QR code is also a link, which names the code in the file (core.transcripts.verification.code_in_pdf)
+    canvas.linkURL(verify_url, (width - LEFT - QR_SIZE, height - 30 - QR_SIZE, width - LEFT, height - 30),
+                   relative=0, thickness=0)
     canvas.setFont(REGULAR, 7)
     canvas.drawRightString(width - LEFT, height - 30 - QR_SIZE - 9, f"Mã xác thực: {verification_code}")
 

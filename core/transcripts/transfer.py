@@ -3,11 +3,20 @@ a student's issued transcripts, the same package for pushing a cohort to the cit
 returning it after admissions, and the handover of a leaving teacher's unsigned duties
 (bàn giao).
 
-Package format ``sohoa.transcript-package/1`` (documented in docs/packages.md): a ZIP with
-``manifest.json`` (format, purpose, sending school, created time, one item per transcript with
-the student's personal ID and name, school year, verification code, version and the SHA-256
-of its PDF), ``manifest.p7s`` (a detached CMS signature of manifest.json by the sending
-school's seal certificate) and ``transcripts/<code>.pdf`` (the issued, signed documents).
+Package format ``sohoa.transcript-package/2`` (documented in docs/packages.md): a ZIP with
+``manifest.json`` (format, purpose, a package id, the sending unit, **the addressee**, created
+time, one item per transcript with the student's personal ID and name, school year,
+verification code, version and the SHA-256 of its PDF), ``manifest.p7s`` (a detached CMS
+signature of manifest.json by the sending unit's seal certificate) and
+``transcripts/<code>.pdf`` (the issued, signed documents).
+
+A receiver trusts a package by the trust policy (:mod:`core.signatures.policy`), never by a
+chain to a trusted CA alone: the manifest must be sealed by the sending unit's own seal, each
+transcript signed by the people of record and sealed by the school that issued it. A package
+is imported only by its addressee, and only once (``imported_package``: importing it again
+changes nothing and says so). Its archive is bounded — size, member count, each member's
+declared size and compression ratio — before anything is decompressed, and nothing is
+decompressed beyond the declared size.
 """
 from __future__ import annotations
 
@@ -15,9 +24,14 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
+import uuid
 import zipfile
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from core.access import audit
 from core.access.authz import Actor, Permission, require
@@ -26,9 +40,13 @@ from core.kernel.errors import NotFound, PackageRejected, PermissionDenied, Rule
 from core.kernel.vocabulary import CertificateKind, EntryStatus, Role, TranscriptStatus
 from core.signatures.cms import TrustStore, verify_detached
 from core.signatures.pades import verify_pdf
+from core.signatures.policy import TrustPolicy, as_policy
 from core.storage.db import Database
 from core.storage.models import (
     Certificate,
+    Department,
+    District,
+    ImportedPackage,
     LogbookEntry,
     ReceivedTranscript,
     School,
@@ -39,80 +57,211 @@ from core.storage.models import (
     TeachingAssignment,
     Transcript,
 )
+from core.transcripts.verification import MAX_PDF_BYTES, judge_transcript
 
-FORMAT = "sohoa.transcript-package/1"
+FORMAT = "sohoa.transcript-package/2"
 #: A student's move to another school; a school's cohort pushed to the city system; the city's
 #: return of the admitted students to each admitting school (docs/packages.md).
 PURPOSES = ("transfer", "city-push", "city-return")
 
+#: Bounds read from the archive's directory before anything is decompressed: the archive's
+#: size (a school's cohort of ~1,000 transcripts of ~100 kB fits), its members, each member's
+#: declared size and how far it claims to inflate (PDFs are compressed already: ~1:1).
+MAX_PACKAGE_BYTES = 256 * 1024 * 1024
+MAX_MEMBERS = 2 + 4000
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_SIGNATURE_BYTES = 64 * 1024
+MAX_RATIO = 20
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,15}")
+_PACKAGE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _rejected(message: str, message_vi: str) -> PackageRejected:
+    return PackageRejected(message, message_vi=message_vi)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What importing a package did: how many transcripts it recorded, or that it had been
+    imported before (and when), in which case nothing was written."""
+
+    package_id: str
+    imported: int
+    already_imported: bool
+    imported_at: dt.datetime
+    message: str
+    message_vi: str
 
 
 def export_package(db: Database, actor: Actor, school_id: int, seal_signer, *, student_ids: list[int],
-                   purpose: str = "transfer", at: dt.datetime | None = None) -> bytes:
-    """The signed package of the issued, current transcripts of ``student_ids``."""
+                   to: str | None = None, purpose: str = "transfer", at: dt.datetime | None = None) -> bytes:
+    """The signed package of the issued, current transcripts of ``student_ids``, addressed to
+    the receiving school ``to`` (a transfer) or to the school's department (a push to the city)."""
     at = at or clock.now()
     if purpose not in PURPOSES[:2]:
-        raise RuleViolation(f"a school exports for {' or '.join(PURPOSES[:2])}, not {purpose!r}")
+        raise RuleViolation(f"a school exports for {' or '.join(PURPOSES[:2])}, not {purpose!r}",
+                            message_vi="Trường chỉ xuất gói chuyển trường hoặc gói gửi lên thành phố")
     with db.transaction() as session:
         require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
         school = session.get(School, school_id)
+        department = session.scalar(select(Department.code).join(District, District.department_id == Department.id)
+                                    .where(District.id == school.district_id))
+        addressee = department if purpose == "city-push" else (to or "").strip()
+        if not _CODE.fullmatch(addressee or "") or addressee == school.code:
+            raise RuleViolation("a transfer package names the receiving school (its code)",
+                                message_vi="Gói chuyển trường phải ghi mã trường nhận")
         seal = session.scalar(select(Certificate).where(Certificate.fingerprint == seal_signer.fingerprint))
         if seal is None or seal.kind != CertificateKind.SEAL or seal.school_id != school_id:
-            raise PermissionDenied("the package is signed with the sending school's seal")
+            raise PermissionDenied("the package is signed with the sending school's seal",
+                                   message_vi="Gói phải được ký bằng con dấu số của trường gửi")
         rows = session.execute(
             select(Transcript, Student, SchoolYear).join(Student, Student.id == Transcript.student_id)
             .join(SchoolYear, SchoolYear.id == Transcript.school_year_id)
             .where(Transcript.school_id == school_id, Transcript.student_id.in_(student_ids),
                    Transcript.status == TranscriptStatus.ISSUED).order_by(Transcript.id)).all()
         if not rows:
-            raise NotFound("no issued transcript for these students")
+            raise NotFound("no issued transcript for these students",
+                           message_vi="Không có học bạ đã cấp của các học sinh này")
         items = [{"personal_id": st.personal_id, "full_name": st.full_name, "birth_date": st.birth_date.isoformat(),
                   "sex": st.sex.value, "school_year": year.name, "verification_code": t.verification_code,
                   "version": t.version, "sha256": hashlib.sha256(t.document).hexdigest()} for t, st, year in rows]
-        manifest = {"format": FORMAT, "purpose": purpose, "school_code": school.code, "school_name": school.name,
-                    "created_at": at.isoformat(), "items": items}
+        manifest = {"format": FORMAT, "purpose": purpose, "package_id": uuid.uuid4().hex, "school_code": school.code,
+                    "school_name": school.name, "addressee": addressee, "created_at": at.isoformat(), "items": items}
         package = _write_package(manifest, {t.verification_code: t.document for t, _, _ in rows}, seal_signer, at)
         audit.record(session, actor, f"package.export.{purpose}", "school", school_id, school_id=school_id,
-                     after={"transcripts": len(rows), "students": len(set(student_ids))})
+                     after={"transcripts": len(rows), "students": len(set(student_ids)), "to": addressee,
+                            "package_id": manifest["package_id"]})
         return package
 
 
-def verified_package(package: bytes, trust: TrustStore, *, session=None) -> tuple[dict, dict[str, bytes]]:
-    """Open a package and verify all of it — the seal over the manifest and every transcript's
-    three signatures and hash — or raise :class:`PackageRejected` naming what failed. With a
-    ``session``, a manifest signer registered in the database must be the seal of the school
-    the manifest names."""
+def read_package(package: bytes) -> tuple[bytes, bytes, dict, dict[str, bytes]]:
+    """The manifest's bytes, its signature, the manifest and the transcripts of a package, read
+    within the bounds (:data:`MAX_PACKAGE_BYTES`, :data:`MAX_MEMBERS`, each member's declared
+    size and ratio) checked on the archive's directory before anything is decompressed; a
+    member that inflates past its declared size is cut there and refused."""
+    if len(package) > MAX_PACKAGE_BYTES:
+        raise _rejected(f"the package is larger than {MAX_PACKAGE_BYTES // 2**20} MB",
+                        f"Gói lớn hơn {MAX_PACKAGE_BYTES // 2**20} MB; hãy chia thành nhiều gói")
     try:
         zf = zipfile.ZipFile(io.BytesIO(package))
-        manifest_bytes, signature = zf.read("manifest.json"), zf.read("manifest.p7s")
+        members = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as err:
+        raise _rejected(f"not a transcript package: {err}", "Tệp không phải gói hồ sơ học bạ") from err
+    if len(members) > MAX_MEMBERS:
+        raise _rejected(f"the package has {len(members)} members, more than {MAX_MEMBERS}",
+                        f"Gói có {len(members)} tệp, vượt quá {MAX_MEMBERS}")
+    names = [m.filename for m in members]
+    if len(set(names)) != len(names):
+        raise _rejected("the package names a member twice", "Gói có hai tệp trùng tên")
+    total = 0
+    for m in members:
+        limit = (MAX_MANIFEST_BYTES if m.filename == "manifest.json" else
+                 MAX_SIGNATURE_BYTES if m.filename == "manifest.p7s" else MAX_PDF_BYTES)
+        total += m.file_size
+        if m.file_size > limit or m.file_size > MAX_RATIO * max(m.compress_size, 1) + 4096 \
+                or total > MAX_PACKAGE_BYTES:
+            raise _rejected(f"member {m.filename!r} declares {m.file_size} bytes from {m.compress_size}: "
+                            "refused unread (an archive bomb or not a transcript package)",
+                            f"Tệp {m.filename!r} trong gói khai báo {m.file_size} byte (nén {m.compress_size}): "
+                            "gói bị từ chối, không giải nén")
+
+    def member(name: str) -> bytes:
+        try:
+            info = zf.getinfo(name)
+            with zf.open(info) as f:
+                data = f.read(info.file_size + 1)
+        except KeyError as err:
+            raise _rejected(f"not a transcript package: {name} is missing", f"Gói thiếu tệp {name}") from err
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError) as err:  # cut at its declared size
+            raise _rejected(f"member {name!r} does not inflate to its declared size and checksum: {err}",
+                            f"Tệp {name!r} trong gói bị hỏng hoặc khai báo sai kích thước") from err
+        if len(data) != info.file_size:
+            raise _rejected(f"member {name!r} does not match its declared size",
+                            f"Tệp {name!r} trong gói không đúng kích thước khai báo")
+        return data
+
+    manifest_bytes, signature = member("manifest.json"), member("manifest.p7s")
+    try:
         manifest = json.loads(manifest_bytes)
-        documents = {item["verification_code"]: zf.read(f"transcripts/{item['verification_code']}.pdf")
-                     for item in manifest["items"]}
-    except (zipfile.BadZipFile, KeyError, ValueError) as err:
-        raise PackageRejected(f"not a transcript package: {err}") from err
+        codes = [item["verification_code"] for item in manifest["items"]]
+    except (ValueError, KeyError, TypeError) as err:
+        raise _rejected(f"not a transcript package: unreadable manifest ({err})",
+                        "Tệp không phải gói hồ sơ học bạ (không đọc được manifest.json)") from err
+    expected = {"manifest.json", "manifest.p7s", *(f"transcripts/{c}.pdf" for c in codes)}
+    if set(names) != expected or len(codes) != len(set(codes)):
+        raise _rejected("the package's members are not the manifest's transcripts",
+                        "Các tệp trong gói không khớp với danh sách trong manifest.json")
+    return manifest_bytes, signature, manifest, {c: member(f"transcripts/{c}.pdf") for c in codes}
+
+
+def verified_package(package: bytes, trust: TrustStore | TrustPolicy, *, session: Session,
+                     addressee: str | None = None) -> tuple[dict, dict[str, bytes]]:
+    """Open a package and verify all of it under the trust policy, or raise
+    :class:`PackageRejected` naming what failed (in both languages): the manifest sealed by the
+    sending unit's own seal (registered as its seal, or its CA's organisation certificate
+    carrying its identifier), addressed to ``addressee`` when given, and every transcript
+    byte for byte what its manifest entry says, signed by its school's people of record and
+    sealed by that school (a transcript this system issued must be the very document it issued)."""
+    policy = as_policy(trust)
+    manifest_bytes, signature, manifest, documents = read_package(package)
     if manifest.get("format") != FORMAT:
-        raise PackageRejected(f"unknown package format {manifest.get('format')!r}")
+        raise _rejected(f"unknown package format {manifest.get('format')!r} (a package names its addressee "
+                        f"since {FORMAT})", "Định dạng gói không được hỗ trợ; hãy đề nghị nơi gửi xuất lại gói")
     if manifest.get("purpose") not in PURPOSES:
-        raise PackageRejected(f"unknown package purpose {manifest.get('purpose')!r}")
-    seal = verify_detached(manifest_bytes, signature, trust)
+        raise _rejected(f"unknown package purpose {manifest.get('purpose')!r}", "Mục đích của gói không hợp lệ")
+    sender, to = str(manifest.get("school_code") or ""), str(manifest.get("addressee") or "")
+    if not _PACKAGE_ID.fullmatch(str(manifest.get("package_id"))) or not _CODE.fullmatch(sender) \
+            or not _CODE.fullmatch(to):
+        raise _rejected("the manifest lacks its package id, sender or addressee",
+                        "manifest.json thiếu mã gói, đơn vị gửi hoặc đơn vị nhận")
+    if addressee is not None and to != addressee:
+        raise _rejected(f"this package is addressed to {to}, not to {addressee}",
+                        f"Gói này gửi cho đơn vị {to}, không phải {addressee}; không nhập")
+    seal = verify_detached(manifest_bytes, signature, policy.trust)
+    if seal.valid and manifest["purpose"] == "city-return" and \
+            session.scalar(select(Department.id).where(Department.code == sender)) is None:
+        raise _rejected(f"a city-return comes from a department of this system, not {sender}",
+                        f"Gói trả về sau tuyển sinh phải do Sở gửi, không phải {sender}")
+    seal = policy.check_seal(session, seal, unit_code=sender)
     if not seal.valid:
-        raise PackageRejected(f"the manifest's seal signature is {seal.indication} ({seal.sub_indication}): "
-                              f"{seal.message}")
-    if session is not None:
-        known = session.execute(select(Certificate.kind, School.code).join(School, School.id == Certificate.school_id)
-                                .where(Certificate.fingerprint == seal.signer_fingerprint)).first()
-        if known is not None and (known[0] != CertificateKind.SEAL or known[1] != manifest.get("school_code")):
-            raise PackageRejected("the manifest is not signed with the seal of the school it names")
+        raise _rejected(f"the manifest's seal signature is {seal.indication} ({seal.sub_indication}): {seal.message}",
+                        f"Chữ ký con dấu trên manifest.json không hợp lệ: {seal.message_vi or seal.message}")
     for item in manifest["items"]:
-        pdf = documents[item["verification_code"]]
-        if hashlib.sha256(pdf).hexdigest() != item["sha256"]:
-            raise PackageRejected(f"transcript {item['verification_code']} does not match the manifest")
-        results = verify_pdf(pdf, trust)
-        bad = [f"{field}: {r.indication} {r.sub_indication or ''}".strip() for field, r in results if not r.valid]
-        if bad or len(results) < 3:
-            raise PackageRejected(f"transcript {item['verification_code']} is not validly signed: "
-                                  + ("; ".join(bad) or "signatures missing"))
+        code = item["verification_code"]
+        pdf = documents[code]
+        if hashlib.sha256(pdf).hexdigest() != item.get("sha256"):
+            raise _rejected(f"transcript {code} does not match the manifest",
+                            f"Học bạ {code} không khớp với manifest.json")
+        issuer = str(item.get("school_code", sender))
+        report = _judged(session, policy, code, issuer, pdf)
+        if not report.valid:
+            bad = [f"{s.role}: {s.verification.indication} {s.verification.sub_indication or ''}".strip()
+                   for s in report.signatures if not s.verification.valid]
+            bad_vi = [s.verification.message_vi or s.verification.message for s in report.signatures
+                      if not s.verification.valid]
+            raise _rejected(f"transcript {code} is not validly signed: " + "; ".join(bad),
+                            f"Học bạ {code} không được ký hợp lệ: " + "; ".join(bad_vi))
     return manifest, documents
+
+
+def _judged(session: Session, policy: TrustPolicy, code: str, issuer: str, pdf: bytes):
+    """A package's transcript under the policy: one this system issued must be that very
+    document, held to its people of record; another school's, to its seal."""
+    school = session.execute(select(School.id).where(School.code == issuer)).first()
+    if school is None:
+        return judge_transcript(session, policy, verify_pdf(pdf, policy.trust), school_code=issuer, school_id=None,
+                                homeroom_id=None, principal_id=None, target=f"transcript {code}")
+    row = session.execute(select(Transcript.status, Transcript.document, Transcript.homeroom_signed_by,
+                                 Transcript.principal_signed_by)
+                          .where(Transcript.verification_code == code, Transcript.school_id == school.id)).first()
+    if row is None or row.status != TranscriptStatus.ISSUED or row.document != pdf:
+        why = "not issued" if row is None else ("cancelled" if row.status == TranscriptStatus.CANCELLED
+                                                else "not the issued document")
+        raise _rejected(f"transcript {code} of {issuer} is {why} in this system",
+                        f"Học bạ {code} của trường {issuer} không phải học bạ đang có hiệu lực do hệ thống cấp")
+    return judge_transcript(session, policy, verify_pdf(pdf, policy.trust), school_code=issuer, school_id=school.id,
+                            homeroom_id=row.homeroom_signed_by, principal_id=row.principal_signed_by,
+                            target=f"transcript {code}")
 
 
 def _write_package(manifest: dict, documents: dict[str, bytes], seal_signer, at: dt.datetime) -> bytes:
@@ -126,70 +275,112 @@ def _write_package(manifest: dict, documents: dict[str, bytes], seal_signer, at:
     return out.getvalue()
 
 
-def city_return_packages(actor: Actor, pushed: list[bytes], admissions: dict[str, str], department_seal,
-                         trust: TrustStore, *, department_code: str, at: dt.datetime | None = None) -> dict[str, bytes]:
+def city_return_packages(db: Database, actor: Actor, pushed: list[bytes], admissions: dict[str, str],
+                         department_seal, trust: TrustStore | TrustPolicy, *, department_code: str,
+                         at: dt.datetime | None = None) -> dict[str, bytes]:
     """The city system's side after admissions (tuyển sinh lớp 6): from the schools' verified
-    ``city-push`` packages, one ``city-return`` package per admitting school with the
-    transcripts of the students it admitted (``admissions``: personal ID → school code), the
-    manifest signed by the department's seal. The transcripts travel byte for byte, so the
-    admitting school still verifies the issuing school's own signatures."""
+    ``city-push`` packages addressed to the department, one ``city-return`` package per
+    admitting school, addressed to it, with the transcripts of the students it admitted
+    (``admissions``: personal ID → school code), the manifest signed by the department's seal.
+    The transcripts travel byte for byte, so the admitting school still verifies the issuing
+    school's own signatures."""
     at = at or clock.now()
     if actor.role not in (Role.DEPARTMENT_SUPERVISOR, Role.ADMINISTRATOR):
-        raise PermissionDenied("the department returns the admitted cohort")
+        raise PermissionDenied("the department returns the admitted cohort",
+                               message_vi="Chỉ Sở trả hồ sơ học bạ sau tuyển sinh")
     by_school: dict[str, tuple[list[dict], dict[str, bytes]]] = {}
-    for package in pushed:
-        manifest, documents = verified_package(package, trust)
-        if manifest["purpose"] != "city-push":
-            raise PackageRejected(f"a {manifest['purpose']} package is not a push to the city")
-        for item in manifest["items"]:
-            school = admissions.get(item["personal_id"])
-            if school is None:
-                continue
-            items, docs = by_school.setdefault(school, ([], {}))
-            items.append({**item, "school_code": manifest["school_code"]})
-            docs[item["verification_code"]] = documents[item["verification_code"]]
-    return {school: _write_package({"format": FORMAT, "purpose": "city-return", "school_code": department_code,
-                                    "school_name": "", "admitted_to": school, "created_at": at.isoformat(),
-                                    "items": items}, docs, department_seal, at)
+    with db.reading() as session:
+        for package in pushed:
+            manifest, documents = verified_package(package, trust, session=session, addressee=department_code)
+            if manifest["purpose"] != "city-push":
+                raise _rejected(f"a {manifest['purpose']} package is not a push to the city",
+                                "Gói này không phải gói gửi lên thành phố")
+            for item in manifest["items"]:
+                school = admissions.get(item["personal_id"])
+                if school is None:
+                    continue
+                items, docs = by_school.setdefault(school, ([], {}))
+                items.append({**item, "school_code": manifest["school_code"]})
+                docs[item["verification_code"]] = documents[item["verification_code"]]
+    return {school: _write_package({"format": FORMAT, "purpose": "city-return", "package_id": uuid.uuid4().hex,
+                                    "school_code": department_code, "school_name": "", "addressee": school,
+                                    "created_at": at.isoformat(), "items": items}, docs, department_seal, at)
             for school, (items, docs) in by_school.items()}
 
 
-def import_package(db: Database, actor: Actor, receiving_school_id: int, package: bytes, trust: TrustStore,
-                   at: dt.datetime | None = None) -> int:
-    """Verify every signature of a package — the seal over the manifest and every transcript's
-    signatures — and only then record its transcripts for the receiving school. A tampered
-    or wrongly signed package is refused whole; a city-return package addressed to another
-    school is refused too."""
+def import_package(db: Database, actor: Actor, receiving_school_id: int, package: bytes,
+                   trust: TrustStore | TrustPolicy, at: dt.datetime | None = None) -> ImportOutcome:
+    """Verify all of a package addressed to the receiving school — the seal over the manifest
+    and every transcript's signatures, under the trust policy — and only then record its
+    transcripts, once: a package already imported (by its id) is a no-op that says so. A
+    package addressed elsewhere, tampered or wrongly signed is refused whole."""
     at = at or clock.now()
     require(actor, Permission.IMPORT_DATA, receiving_school_id)
+    package_hash = hashlib.sha256(read_package(package)[0]).hexdigest()  # the package is its signed manifest
     with db.reading() as session:
-        manifest, documents = verified_package(package, trust, session=session)
+        # the very manifest this school verified and imported before: nothing to do again
+        seen = session.scalar(select(ImportedPackage.package_id).where(
+            ImportedPackage.package_sha256 == package_hash,
+            ImportedPackage.receiving_school_id == receiving_school_id))
+        if seen is not None:
+            return _already(session, seen, package_hash)
         receiving_code = session.scalar(select(School.code).where(School.id == receiving_school_id))
-    if manifest["purpose"] == "city-return" and manifest.get("admitted_to") != receiving_code:
-        raise PackageRejected(f"this package is addressed to school {manifest.get('admitted_to')}")
-    package_hash = hashlib.sha256(package).hexdigest()
-    with db.transaction() as session:
-        for item in manifest["items"]:
-            student = session.scalar(select(Student).where(Student.personal_id == item["personal_id"]))
-            if student is None:
-                student = Student(personal_id=item["personal_id"], full_name=item["full_name"],
-                                  birth_date=dt.date.fromisoformat(item["birth_date"]), sex=item["sex"])
-                session.add(student)
-                session.flush()
-            if session.scalar(select(ReceivedTranscript.id).where(
-                    ReceivedTranscript.receiving_school_id == receiving_school_id,
-                    ReceivedTranscript.verification_code == item["verification_code"])):
-                continue
-            session.add(ReceivedTranscript(student_id=student.id, receiving_school_id=receiving_school_id,
-                                           from_school_code=item.get("school_code", manifest["school_code"]),
-                                           school_year=item["school_year"],
-                                           verification_code=item["verification_code"],
-                                           document=documents[item["verification_code"]], received_at=at,
-                                           package_hash=package_hash))
-        audit.record(session, actor, f"package.import.{manifest['purpose']}", "school", receiving_school_id,
-                     school_id=receiving_school_id,
-                     after={"from": manifest["school_code"], "transcripts": len(manifest["items"])})
-    return len(manifest["items"])
+        manifest, documents = verified_package(package, trust, session=session, addressee=receiving_code)
+        before = _already(session, manifest["package_id"], package_hash)
+    if before is not None:
+        return before
+    try:
+        with db.transaction() as session:
+            session.add(ImportedPackage(package_id=manifest["package_id"], receiving_school_id=receiving_school_id,
+                                        sender_code=manifest["school_code"], purpose=manifest["purpose"],
+                                        package_sha256=package_hash, transcripts=len(manifest["items"]),
+                                        imported_at=at, imported_by=actor.user_id))
+            session.flush()
+            recorded = 0
+            for item in manifest["items"]:
+                student = session.scalar(select(Student).where(Student.personal_id == item["personal_id"]))
+                if student is None:
+                    student = Student(personal_id=item["personal_id"], full_name=item["full_name"],
+                                      birth_date=dt.date.fromisoformat(item["birth_date"]), sex=item["sex"])
+                    session.add(student)
+                    session.flush()
+                if session.scalar(select(ReceivedTranscript.id).where(
+                        ReceivedTranscript.receiving_school_id == receiving_school_id,
+                        ReceivedTranscript.verification_code == item["verification_code"])):
+                    continue
+                session.add(ReceivedTranscript(student_id=student.id, receiving_school_id=receiving_school_id,
+                                               from_school_code=item.get("school_code", manifest["school_code"]),
+                                               school_year=item["school_year"],
+                                               verification_code=item["verification_code"],
+                                               document=documents[item["verification_code"]], received_at=at,
+                                               package_hash=package_hash))
+                recorded += 1
+            audit.record(session, actor, f"package.import.{manifest['purpose']}", "school", receiving_school_id,
+                         school_id=receiving_school_id,
+                         after={"from": manifest["school_code"], "package_id": manifest["package_id"],
+                                "transcripts": len(manifest["items"]), "recorded": recorded})
+    except IntegrityError:  # the same package imported at the same moment by another request
+        with db.reading() as session:
+            before = _already(session, manifest["package_id"], package_hash)
+        if before is None:
+            raise
+        return before
+    return ImportOutcome(manifest["package_id"], recorded, False, at,
+                         f"imported {recorded} transcripts from {manifest['school_code']}",
+                         f"Đã nhập {recorded} học bạ từ {manifest['school_code']}")
+
+
+def _already(session: Session, package_id: str, package_hash: str) -> ImportOutcome | None:
+    row = session.scalar(select(ImportedPackage).where(ImportedPackage.package_id == package_id))
+    if row is None:
+        return None
+    if row.package_sha256 != package_hash:
+        raise _rejected(f"package id {package_id} was imported before with other content",
+                        f"Mã gói {package_id} đã được nhập trước đây với nội dung khác; không nhập")
+    return ImportOutcome(package_id, 0, True, row.imported_at,
+                         f"this package was already imported on {row.imported_at:%d/%m/%Y %H:%M}; nothing was "
+                         "recorded again",
+                         f"Gói này đã được nhập lúc {row.imported_at:%H:%M ngày %d/%m/%Y}; không ghi thêm gì")
 
 
 def handover(db: Database, actor: Actor, from_staff_id: int, to_staff_id: int, reason: str,

@@ -76,9 +76,12 @@ def test_sign_out_ends_the_session(page, console):
 
 
 def test_public_verification_page(page, console):
-    page.goto(f"{console}/verify?code=NOSUCHCODE")
+    page.goto(f"{console}/verify?code=ABCDEFGHJK")
     page.wait_for_selector("text=Không tìm thấy học bạ với mã này", timeout=30000)
     assert page.errors == []
+    page.goto(f"{console}/verify?code=NOSUCHCODE")                # O and I are not in the codes' alphabet
+    page.wait_for_selector("text=Mã xác thực không hợp lệ", timeout=30000)
+    assert page.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
 
 
 def test_reopen_a_week_from_the_admin_page_and_see_it_audited(page, console):

@@ -34,7 +34,7 @@ def rebuild(package: bytes, change) -> bytes:
 def package(school):  # noqa: F811
     issue_all(school)
     return export_package(school.db, school.actor("binh"), school.ids["A"], school.seal,
-                          student_ids=[school.ids["student0"]])
+                          student_ids=[school.ids["student0"]], to="B01")
 
 
 def received(w):
@@ -44,18 +44,24 @@ def received(w):
 
 def test_export_then_import_at_the_receiving_school(school, package, trust):  # noqa: F811
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(package)).read("manifest.json"))
-    assert manifest["format"] == "sohoa.transcript-package/1" and len(manifest["items"]) == 1
-    assert import_package(school.db, school.actor("dung"), school.ids["B"], package, trust) == 1
+    assert manifest["format"] == "sohoa.transcript-package/2" and len(manifest["items"]) == 1
+    assert manifest["addressee"] == "B01" and len(manifest["package_id"]) == 32
+    outcome = import_package(school.db, school.actor("dung"), school.ids["B"], package, trust)
+    assert (outcome.imported, outcome.already_imported) == (1, False)
     assert received(school) == 1
-    import_package(school.db, school.actor("dung"), school.ids["B"], package, trust)  # idempotent
+    again = import_package(school.db, school.actor("dung"), school.ids["B"], package, trust)  # idempotent
+    assert (again.imported, again.already_imported) == (0, True) and "đã được nhập" in again.message_vi
     assert received(school) == 1
 
 
 def test_export_needs_the_principal_and_the_schools_seal(school, package):  # noqa: F811
     with pytest.raises(PermissionDenied):
-        export_package(school.db, school.actor("lan"), school.ids["A"], school.seal, student_ids=[1])
+        export_package(school.db, school.actor("lan"), school.ids["A"], school.seal, student_ids=[1], to="B01")
     with pytest.raises(PermissionDenied, match="seal"):
         export_package(school.db, school.actor("binh"), school.ids["A"], school.signer("binh"),
+                       student_ids=[school.ids["student0"]], to="B01")
+    with pytest.raises(RuleViolation, match="receiving school"):
+        export_package(school.db, school.actor("binh"), school.ids["A"], school.seal,
                        student_ids=[school.ids["student0"]])
 
 
@@ -75,7 +81,7 @@ def _forge_manifest(files):
 @pytest.mark.parametrize("change,reason", [
     (_flip_pdf, "does not match the manifest"),
     (_forge_manifest, "HASH_FAILURE"),
-    (lambda files: files.pop("manifest.p7s"), "not a transcript package"),
+    (lambda files: files.pop("manifest.p7s"), "manifest.p7s is missing"),
 ])
 def test_tampered_packages_are_refused_whole(school, package, trust, change, reason):  # noqa: F811
     with pytest.raises(PackageRejected, match=reason):
@@ -125,38 +131,40 @@ def test_city_push_then_return_to_the_admitting_school(school, trust):  # noqa: 
     ids = school.ids
     pushed = export_package(school.db, school.actor("binh"), ids["A"], school.seal,
                             student_ids=[ids["student0"], ids["student1"]], purpose="city-push")
-    assert json.loads(zipfile.ZipFile(io.BytesIO(pushed)).read("manifest.json"))["purpose"] == "city-push"
-    school.pki.issue_seal("sgd", "Sở GD&ĐT TP. Hồ Chí Minh")
+    pushed_manifest = json.loads(zipfile.ZipFile(io.BytesIO(pushed)).read("manifest.json"))
+    assert (pushed_manifest["purpose"], pushed_manifest["addressee"]) == ("city-push", "SGD79")
+    school.pki.issue_seal("sgd", "Sở GD&ĐT TP. Hồ Chí Minh", identifier="MDV:SGD79")  # the department's seal (VGCA)
     department = school.keys.signer_for("sgd")
     with school.db.reading() as s:
         from core.storage.models import School, Student
         pids = {sid: s.get(Student, sid).personal_id for sid in (ids["student0"], ids["student1"])}
         code_b = s.get(School, ids["B"]).code
     with pytest.raises(PermissionDenied):
-        city_return_packages(school.actor("binh"), [pushed], {pids[ids["student0"]]: code_b}, department, trust,
-                             department_code="SGD-HCM")
+        city_return_packages(school.db, school.actor("binh"), [pushed], {pids[ids["student0"]]: code_b}, department,
+                             trust, department_code="SGD79")
     # only student0 was admitted (to B); student1 went elsewhere
-    returned = city_return_packages(school.actor("so"), [pushed], {pids[ids["student0"]]: code_b}, department,
-                                    trust, department_code="SGD-HCM")
+    returned = city_return_packages(school.db, school.actor("so"), [pushed], {pids[ids["student0"]]: code_b},
+                                    department, trust, department_code="SGD79")
     assert list(returned) == [code_b]
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(returned[code_b])).read("manifest.json"))
-    assert manifest["purpose"] == "city-return" and manifest["admitted_to"] == code_b
+    assert manifest["purpose"] == "city-return" and manifest["addressee"] == code_b
     assert [i["personal_id"] for i in manifest["items"]] == [pids[ids["student0"]]]
-    with pytest.raises(PackageRejected, match="addressed to school"):
+    with pytest.raises(PackageRejected, match="addressed to B01, not to A01"):
         import_package(school.db, school.actor("binh"), ids["A"], returned[code_b], trust)
-    assert import_package(school.db, school.actor("dung"), ids["B"], returned[code_b], trust) == 1
+    assert import_package(school.db, school.actor("dung"), ids["B"], returned[code_b], trust).imported == 1
     with school.db.reading() as s:
         row = s.scalar(select(ReceivedTranscript))
-        assert row.from_school_code != "SGD-HCM" and row.receiving_school_id == ids["B"]
+        assert row.from_school_code == "A01" and row.receiving_school_id == ids["B"]
     # a return built from a tampered push is refused at the city already
     tampered = rebuild(pushed, lambda f: f.update({"manifest.json": f["manifest.json"].replace(b"city-push",
                                                                                                b"city-push ")}))
     with pytest.raises(PackageRejected):
-        city_return_packages(school.actor("so"), [tampered], {}, department, trust, department_code="SGD-HCM")
+        city_return_packages(school.db, school.actor("so"), [tampered], {}, department, trust,
+                             department_code="SGD79")
 
 
 def test_a_school_cannot_forge_a_city_return(school, trust):  # noqa: F811
     issue_all(school)
     with pytest.raises(RuleViolation):
         export_package(school.db, school.actor("binh"), school.ids["A"], school.seal,
-                       student_ids=[school.ids["student0"]], purpose="city-return")
+                       student_ids=[school.ids["student0"]], to="B01", purpose="city-return")
