@@ -709,7 +709,7 @@ def _verification(field: str, result) -> Verification:
         when = proven
     return Verification(indication, name, hashlib.sha256(cert.dump()).hexdigest() if cert else None,
                         cert.subject.human_friendly if cert else None,
-                        vn_clock.from_utc(when) if when else None, message)
+                        vn_clock.from_utc(when) if when else None, message, cert.dump() if cert else None)
 
 
 def _modified(status) -> bool:
