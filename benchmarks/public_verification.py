@@ -45,6 +45,9 @@ import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import signing_api  # noqa: E402 - the load client's connection, shared
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -127,40 +130,10 @@ def serve(url: str, pki_dir: Path, port: int, mode: str, processes: int) -> None
 
 
 # ---------------------------------------------------------------- the load (its own process)
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection: a request written as prepared bytes, the answer's
-    status and body read back (benchmarks/signing_api.py's protocol, keeping the body)."""
+class _Connection(signing_api._Connection):
+    """One keep-alive HTTP/1.1 connection: benchmarks/signing_api.py's, keeping the body."""
 
-    def __init__(self):
-        self.transport, self.buffer, self.waiter, self.lost = None, bytearray(), None, False
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.buffer += data
-        if self.waiter is None or self.waiter.done():
-            return
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = bytes(self.buffer[:end]).split(b"\r\n")
-        length = next((int(h[15:]) for h in head[1:] if h[:15].lower() == b"content-length:"), 0)
-        if len(self.buffer) < end + 4 + length:
-            return
-        body = bytes(self.buffer[end + 4:end + 4 + length])
-        del self.buffer[:end + 4 + length]
-        self.waiter.set_result((int(head[0].split()[1]), body))
-
-    def connection_lost(self, exc):
-        self.lost = True
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(ConnectionError("the connection was closed"))
-
-    async def send(self, request: bytes):
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        return await self.waiter
+    keep_body = True
 
 
 def _verdict(body: bytes) -> str:
@@ -330,9 +303,11 @@ def main() -> int:
         documents = issued_documents(url)
         print(f"setup: {len(documents):,} transcripts issued through the workflow in {time.perf_counter() - t0:.0f} s")
         from core.signatures import DemoPKI
-        from core.signatures.responder import Responder
+        from core.signatures.ltv_responder import LongTermResponder
 
-        responder = Responder(DemoPKI.load(work / "pki")).start(args.responder_port)  # CRL, OCSP: the CA's
+        # the CA's own process as `sohoa pki serve` runs it: OCSP, the issuing CA's CRL and the root's
+        # (a path's intermediate needs its revocation status too), timestamps
+        responder = LongTermResponder(DemoPKI.load(work / "pki")).start(args.responder_port)
         t0 = time.perf_counter()
         cores = os.cpu_count() or 1
         codes = [c for c, _ in documents]
@@ -360,7 +335,7 @@ def main() -> int:
         results["pdf"] = phase("genuine uploads (POST /verify)", server.pid, work, args.port, uploads, args.pdf_rate,
                                args.pdf_seconds, args.concurrency, "valid")
         if args.altered_seconds > 0:
-            altered = [upload_request(pdf + b"\n% appended\n") for _, pdf in rng.sample(documents, 20)]
+            altered = [upload_request(pdf + b"\n% appended\n") for _, pdf in rng.sample(documents, min(len(documents), 20))]
             results["altered"] = phase("altered uploads (verified by pyHanko on the spot)", server.pid, work,
                                        args.port, altered, None, args.altered_seconds, 2, "altered")
         code, pdf = results["code"], results["pdf"]

@@ -1,5 +1,5 @@
 """The ``sohoa`` command line: init, demo, import, report, serve, api, pki, checkpoint, verify-integrity,
-retimestamp. The composition root of
+retimestamp, package. The composition root of
 the product (like a bootstrap module): the one place of core that starts the console and the
 API, so it imports them; nothing else in core does."""
 from __future__ import annotations
@@ -369,6 +369,38 @@ def cmd_retimestamp(args) -> int:
     return 0
 
 
+def cmd_package(args) -> int:
+    """A transfer package (hồ sơ chuyển trường) or a push to the city: ``export`` seals the issued
+    transcripts of the named students with the school's seal, addressed to the receiving school
+    (or the department); ``import`` verifies a package addressed to this school under the trust
+    policy and records it once (docs/packages.md)."""
+    from core.access.authz import Permission
+    from core.signatures.anchors import load_anchors
+    from core.transcripts import transfer
+
+    db = _db(args)
+    actor = _actor(db, args.user)
+    if args.verb == "export":
+        import getpass
+
+        from core.signatures.signer import SoftwareSigner
+
+        school_id, students = transfer.school_and_students(db, actor, args.school, Permission.ISSUE_TRANSCRIPT,
+                                                           args.students.split(","))
+        pin = os.environ.get("SOHOA_SCHOOL_SEAL_PIN") or getpass.getpass("Mã PIN con dấu của trường / seal PIN: ")
+        seal = SoftwareSigner.from_pkcs12(Path(args.seal_key), pin)
+        package = transfer.export_package(db, actor, school_id, seal, student_ids=students, to=args.to,
+                                          purpose=args.purpose)
+        Path(args.out).write_bytes(package)
+        print(f"đã xuất gói / package written: {args.out} ({len(package):,} bytes)".replace(",", "."))
+        return 0
+    school_id, _ = transfer.school_and_students(db, actor, args.school, Permission.IMPORT_DATA)
+    trust = load_anchors(Path(os.environ.get("SOHOA_PKI_DIR", str(VAR / "pki")))).trust_store(check_revocation=True)
+    outcome = transfer.import_package(db, actor, school_id, Path(args.file).read_bytes(), trust)
+    print(f"{outcome.message_vi}\n{outcome.message}")
+    return 0
+
+
 def cmd_api(args) -> int:
     """The signing API for teachers' apps (uvicorn, ``--workers`` processes)."""
     import uvicorn
@@ -465,6 +497,23 @@ def main(argv: list[str] | None = None) -> int:
     ret.add_argument("--dry-run", action="store_true", help="only count what is due")
     ret.add_argument("--quiet", action="store_true", help="no progress bar")
     ret.set_defaults(func=cmd_retimestamp)
+
+    pkg = sub.add_parser("package", help="export or import a transfer package of issued transcripts")
+    pkg_verbs = pkg.add_subparsers(dest="verb", required=True)
+    exp = pkg_verbs.add_parser("export", help="seal the issued transcripts of students for another school")
+    exp.add_argument("--user", required=True, help="the acting principal (or administrator)")
+    exp.add_argument("--school", required=True, help="the sending school's code")
+    exp.add_argument("--students", required=True, help="the students' personal IDs, comma-separated")
+    exp.add_argument("--to", help="the receiving school's code (a transfer)")
+    exp.add_argument("--purpose", choices=("transfer", "city-push"), default="transfer")
+    exp.add_argument("--seal-key", required=True, help="the school seal's PKCS#12 file (PIN: SOHOA_SCHOOL_SEAL_PIN "
+                                                       "or a prompt)")
+    exp.add_argument("--out", required=True, help="where to write the package (.zip)")
+    imp_pkg = pkg_verbs.add_parser("import", help="verify a package addressed to this school and record it once")
+    imp_pkg.add_argument("--user", required=True, help="the acting user (import rights at the school)")
+    imp_pkg.add_argument("--school", required=True, help="the receiving school's code")
+    imp_pkg.add_argument("file")
+    pkg.set_defaults(func=cmd_package)
 
     args = parser.parse_args(argv)
     from core.kernel.errors import SohoaError

@@ -5,8 +5,9 @@ again on every call, so a hidden card is a convenience, never the protection.
 
 Actions: reopen a closed week, remind teachers, assign / unassign a school monitor, approve or
 reject a timetable change request, register / revoke a certificate, record a handover, the
-principal's batch signing of transcripts (key unlocked by PIN, progress bar) and cancelling /
-re-issuing a transcript.
+principal's batch signing of transcripts (key unlocked by PIN, progress bar; a vice-principal
+signs it only under a written delegation, which core checks), giving / revoking a written
+delegation to sign for the principal (giao ký thay) and cancelling / re-issuing a transcript.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from core.signatures.certificates import register_certificate, revoke_certificat
 from core.storage.db import Database
 from core.timetable import queries as timetable_queries
 from core.timetable.services import decide_change
+from core.transcripts import delegations
 from core.transcripts import queries as transcript_queries
 from core.transcripts.transfer import handover
 from core.transcripts.workflow import cancel_and_reissue, principal_sign_batch
@@ -228,7 +230,8 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
     grade = pn.widgets.Select(label="Khối", width=200, options={f"Khối {g}": int(g)
                                                                  for g in sorted(classes["grade"].unique())})
     waiting = int(classes["homeroom_signed"].sum()) if not classes.empty else 0
-    pin = pn.widgets.PasswordInput(label="Mã PIN khóa ký số của hiệu trưởng", width=240)
+    pin = pn.widgets.PasswordInput(label="Mã PIN khóa ký số của hiệu trưởng" if actor.role == Role.PRINCIPAL else
+                                   "Mã PIN khóa ký số của người ký thay hiệu trưởng", width=240)
     confirm = pn.widgets.Checkbox(label="Tôi xác nhận ký duyệt và đóng dấu các học bạ này")
     button = pn.widgets.Button(label="Bắt đầu ký", color="primary", disabled=True)
     progress = pn.indicators.Progress(value=0, max=1, width=WIDTH, bar_color="success", visible=False)
@@ -306,6 +309,57 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
                    collapsible=False, sizing_mode="stretch_width")
 
 
+ACTS_VI = {"transcript": "Phê duyệt học bạ", "week_close": "Chốt sổ đầu bài tuần"}
+
+
+def _delegation_cards(db, actor) -> list[pn.Card]:
+    """The principal gives a vice-principal a written delegation to sign in their place (giao
+    ký thay: its number, date, first and last day, what it covers) or revokes one; core checks
+    the rule (Nghị định 30/2020/NĐ-CP Art. 13) and audits both."""
+    school_id = sorted(actor.school_ids)[0]
+    today = clock.now().date()
+    delegate = pn.widgets.Select(label="Phó hiệu trưởng được giao ký thay", width=WIDTH)
+    number = pn.widgets.TextInput(label="Số văn bản giao ký thay (bắt buộc)", width=WIDTH)
+    signed_on = pn.widgets.DatePicker(label="Ngày ký văn bản", value=today, width=200)
+    first = pn.widgets.DatePicker(label="Có hiệu lực từ ngày", value=today, width=200)
+    last = pn.widgets.DatePicker(label="Đến hết ngày", value=today, width=200)
+    # the principal's weekly close under a delegation is not honoured yet: only the transcript's approval is offered
+    acts = pn.widgets.Select(label="Nội dung được giao ký", options={ACTS_VI["transcript"]: "transcript"}, width=WIDTH)
+    revoke_pick = pn.widgets.Select(label="Văn bản đang có hiệu lực", width=WIDTH)
+    reason = pn.widgets.TextInput(label="Lý do thu hồi (bắt buộc)", width=WIDTH)
+
+    def refresh(*_):
+        set_options(delegate, {f"{r.code} — {r.full_name}": int(r.staff_id)
+                               for r in delegations.vice_principals(db, actor, school_id).itertuples()})
+        register = delegations.delegation_register(db, actor, school_id)
+        live = register[register["revoked_at"].isna()] if not register.empty else register
+        set_options(revoke_pick, {f"số {r.document_no} · {r.delegate_code} — {r.delegate} · "
+                                  f"{r.valid_from:%d/%m/%Y}–{r.valid_until:%d/%m/%Y}": int(r.delegation_id)
+                                  for r in live.itertuples()})
+        number.value = reason.value = ""
+
+    def give():
+        who = chosen(delegate)
+        delegations.register_delegation(db, actor, delegate_id=delegate.value, document_no=number.value,
+                                        signed_on=signed_on.value, valid_from=first.value, valid_until=last.value,
+                                        acts=[acts.value])
+        return (f"đã giao ký thay cho {who} theo văn bản số {number.value.strip()} "
+                f"({first.value:%d/%m/%Y}–{last.value:%d/%m/%Y})")
+
+    def revoke():
+        label = chosen(revoke_pick)
+        delegations.revoke_delegation(db, actor, revoke_pick.value, reason.value)
+        return f"đã thu hồi văn bản giao ký thay {label.split(' · ')[0]}"
+
+    refresh()
+    return [action_card("Giao ký thay hiệu trưởng", [delegate, number, signed_on, first, last, acts], give,
+                        after=refresh, check=lambda: ("chưa chọn phó hiệu trưởng" if not delegate.value else
+                                                      "cần nhập số văn bản" if not number.value.strip() else None)),
+            action_card("Thu hồi văn bản giao ký thay", [revoke_pick, reason], revoke, after=refresh,
+                        check=lambda: ("chưa chọn văn bản" if not revoke_pick.value else
+                                       "cần nhập lý do thu hồi" if not reason.value.strip() else None))]
+
+
 def _cancel_card(db, actor) -> pn.Card:
     search = pn.widgets.TextInput(label="Tìm theo mã xác thực hoặc tên học sinh", width=WIDTH)
     pick = pn.widgets.Select(label="Học bạ đã cấp", width=WIDTH)
@@ -347,6 +401,9 @@ def admin_page(db: Database, pki_dir: Path | None = None):
         if actor.may(Permission.RECORD_SUBSTITUTE):
             cards.append(_handover_card(db, actor, schools))
         if actor.may(Permission.ISSUE_TRANSCRIPT) and actor.role == Role.PRINCIPAL:
+            cards.append(_batch_card(db, actor, pki_dir))
+            cards += _delegation_cards(db, actor)
+        elif actor.role == Role.VICE_PRINCIPAL and actor.school_ids:  # signs only under a delegation (core checks)
             cards.append(_batch_card(db, actor, pki_dir))
         if actor.may(Permission.CANCEL_TRANSCRIPT):
             cards.append(_cancel_card(db, actor))

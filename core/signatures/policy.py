@@ -27,9 +27,10 @@ from core.storage.models import Certificate, Department, School, Staff, StaffAss
 NOT_AUTHORISED = rules.NOT_AUTHORISED
 #: Changes when the rules change, so that a cached verification made under older rules is redone
 #: (core.transcripts.verification keys its cache with :attr:`TrustPolicy.key`)
-RULES_VERSION = "1"
+RULES_VERSION = "2"  # 2: a vice-principal under a written delegation signs for the principal
 #: The staff roles whose terms (staff_assignment) bound when a person may sign in a role
-_TERM_ROLES = {"homeroom": StaffRole.HOMEROOM_TEACHER, "principal": StaffRole.PRINCIPAL}
+_TERM_ROLES = {"homeroom": StaffRole.HOMEROOM_TEACHER, "principal": StaffRole.PRINCIPAL,
+               "delegate": StaffRole.VICE_PRINCIPAL}
 _UID = x509.ObjectIdentifier("0.9.2342.19200300.100.1.1")
 _ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")
 

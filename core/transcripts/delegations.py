@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -98,9 +99,38 @@ def revoke_delegation(db: Database, actor: Actor, delegation_id: int, reason: st
         school_id = _principal_school(session, actor)
         row = session.get(SigningDelegation, delegation_id)
         if row is None or row.school_id != school_id:
-            raise NotFound(f"no delegation {delegation_id} at your school")
+            raise NotFound(f"no delegation {delegation_id} at your school",
+                           message_vi=f"Không có văn bản giao ký thay {delegation_id} tại trường của bạn")
         if row.revoked_at is not None:
             raise Conflict("the delegation is already revoked", message_vi="Văn bản giao ký thay đã bị thu hồi")
         row.revoked_at, row.revoke_reason = at, reason.strip()
         audit.record(session, actor, "delegation.revoke", "signing_delegation", row.id, school_id=school_id,
                      after={"revoked_at": at}, reason=reason.strip())
+
+
+def delegation_register(db: Database, actor: Actor, school_id: int) -> pd.DataFrame:
+    """The school's register of delegations for the console (sổ giao ký thay), newest first:
+    the delegate, the document, the days, the acts, whether revoked — for whoever may view the
+    school."""
+    require(actor, Permission.VIEW, school_id)
+    with db.reading() as session:
+        rows = session.execute(
+            select(SigningDelegation.id.label("delegation_id"), Staff.code.label("delegate_code"),
+                   Staff.full_name.label("delegate"), SigningDelegation.document_no, SigningDelegation.signed_on,
+                   SigningDelegation.valid_from, SigningDelegation.valid_until, SigningDelegation.acts,
+                   SigningDelegation.revoked_at)
+            .join(Staff, Staff.id == SigningDelegation.delegate_id)
+            .where(SigningDelegation.school_id == school_id).order_by(SigningDelegation.id.desc())).all()
+    return pd.DataFrame(rows, columns=["delegation_id", "delegate_code", "delegate", "document_no", "signed_on",
+                                       "valid_from", "valid_until", "acts", "revoked_at"])
+
+
+def vice_principals(db: Database, actor: Actor, school_id: int, day: dt.date | None = None) -> pd.DataFrame:
+    """The school's vice-principals on ``day`` (today by default): who may receive a delegation."""
+    require(actor, Permission.VIEW, school_id)
+    day = day or clock.now().date()
+    with db.reading() as session:
+        ids = roles_at(session, school_id, day).vice_principals
+        rows = session.execute(select(Staff.id.label("staff_id"), Staff.code, Staff.full_name)
+                               .where(Staff.id.in_(ids)).order_by(Staff.code)).all() if ids else []
+    return pd.DataFrame(rows, columns=["staff_id", "code", "full_name"])

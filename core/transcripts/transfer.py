@@ -275,6 +275,27 @@ def _write_package(manifest: dict, documents: dict[str, bytes], seal_signer, at:
     return out.getvalue()
 
 
+def school_and_students(db: Database, actor: Actor, school_code: str, permission: Permission,
+                        personal_ids: list[str] = ()) -> tuple[int, list[int]]:
+    """The school of ``school_code`` and the students of ``personal_ids`` (số định danh cá
+    nhân), as an operator names them on the command line, for an actor who holds ``permission``
+    at that school (checked before any student is looked up); each one unknown is named."""
+    with db.reading() as session:
+        school_id = session.scalar(select(School.id).where(School.code == school_code.strip()))
+        if school_id is None:
+            raise NotFound(f"no school with the code {school_code!r}",
+                           message_vi=f"Không có trường nào mã {school_code!r}")
+        require(actor, permission, school_id)
+        wanted = [p.strip() for p in personal_ids if p.strip()]
+        found = dict(session.execute(select(Student.personal_id, Student.id)
+                                     .where(Student.personal_id.in_(wanted))).all()) if wanted else {}
+    missing = [p for p in wanted if p not in found]
+    if missing:
+        raise NotFound(f"no student with the personal ID {', '.join(missing)}",
+                       message_vi=f"Không có học sinh nào có số định danh {', '.join(missing)}")
+    return school_id, [found[p] for p in wanted]
+
+
 def city_return_packages(db: Database, actor: Actor, pushed: list[bytes], admissions: dict[str, str],
                          department_seal, trust: TrustStore | TrustPolicy, *, department_code: str,
                          at: dt.datetime | None = None) -> dict[str, bytes]:

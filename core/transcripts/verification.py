@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -55,6 +56,7 @@ from core.storage.models import (
     Transcript,
     TranscriptVerification,
 )
+from core.transcripts.delegations import signing_authority
 from core.transcripts.gradebook import confirmation_bytes
 from core.transcripts.pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD
 from core.transcripts.rules.public_view import masked_name, normal_code
@@ -147,6 +149,29 @@ def code_in_pdf(pdf: bytes) -> str | None:
 
 
 # ---------------------------------------------------------------- judging the signatures
+def _check_for_the_principal(session: Session, result: Verification, holder: int | None,
+                             school_id: int) -> Verification:
+    """The principal's approval: by the principal of record, or by a vice-principal under a
+    written delegation for transcripts valid at the signature's time (ký thay, Nghị định
+    30/2020/NĐ-CP Art. 13; :func:`core.transcripts.delegations.signing_authority`), with a
+    personal certificate registered to them; the report then says under which delegation."""
+    when = result.signing_time
+    if not result.valid or when is None or holder is None:
+        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id)
+    authority = signing_authority(session, school_id=school_id, signer_id=holder, at=when, act="transcript")
+    if authority.capacity != "delegated":
+        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id)
+    checked = check_person(session, result, "delegate", holder_staff_id=holder, school_id=school_id)
+    if not checked.valid:
+        return checked
+    d = authority.delegation
+    return dataclasses.replace(
+        checked, message=f"the signature is valid: signed for the principal under the written delegation "
+                         f"{d.document_no} of {d.signed_on:%d/%m/%Y}",
+        message_vi=f"Chữ ký hợp lệ: ký thay hiệu trưởng (KT.) theo văn bản giao ký thay số {d.document_no} "
+                   f"ngày {d.signed_on:%d/%m/%Y}")
+
+
 def judge_transcript(session: Session, policy: TrustPolicy, results: list[tuple[str, Verification]], *,
                      school_code: str, school_id: int | None, homeroom_id: int | None,
                      principal_id: int | None, target: str) -> VerificationReport:
@@ -171,9 +196,10 @@ def judge_transcript(session: Session, policy: TrustPolicy, results: list[tuple[
         elif role == "seal":
             result = policy.check_seal(session, result, unit_code=school_code)
             seal_ok = result.valid
+        elif school_id is not None and role == "principal":
+            result = _check_for_the_principal(session, result, principal_id, school_id)
         elif school_id is not None:
-            holder = homeroom_id if role == "homeroom" else principal_id
-            result = check_person(session, result, role, holder_staff_id=holder, school_id=school_id)
+            result = check_person(session, result, role, holder_staff_id=homeroom_id, school_id=school_id)
         else:
             result = _vouched_by_seal(session, result, role, school_code)
         reports.append(SignatureReport(role, result))

@@ -36,9 +36,11 @@ from core.storage.models import (
     Transcript,
 )
 from core.transcripts.content import content_of, student_facts, transcript_content
+from core.transcripts.delegations import signing_authority
 from core.transcripts.facts import transcript_fact
 from core.transcripts.gradebook import class_in_scope, missing_confirmations
 from core.transcripts.pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIGNATURE_FIELDS, render_transcript
+from core.transcripts.rules.delegation import PRINCIPAL_LABEL, SigningAct, SigningAuthority
 from core.transcripts.rules.lifecycle import is_final
 
 
@@ -228,10 +230,12 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
     """Steps 3 and 4 in one action for a class, a grade or the whole school (Hà Nội pilot review, 2024: one action): the
     principal approves and signs, then the school's seal signs, which issues the transcript.
     Signed in chunks of :data:`CHUNK` transactions, so a stopped batch resumes where it stopped
-    and issues nothing twice; the result lists what was signed and what was not and why."""
-    require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
+    and issues nothing twice; the result lists what was signed and what was not and why.
+    A vice-principal signs for the principal only under a written delegation valid now
+    (:func:`for_the_principal`)."""
     at = clock.now()
     with db.reading() as session:
+        authority = for_the_principal(session, actor, school_id, at)
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
         seal = session.scalar(select(Certificate).where(Certificate.fingerprint == seal_signer.fingerprint))
         if seal is None or seal.kind != CertificateKind.SEAL or seal.school_id != school_id:
@@ -247,6 +251,9 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
         todo = list(session.scalars(query.order_by(Transcript.id)))
     documents = DocumentBatch(tsa_url())  # issued = B-LTA with a timestamp authority (docs/long-term-signatures.md)
     revoked_of: dict[int, set[str]] = {}
+    approval = "Hiệu trưởng phê duyệt học bạ" if authority.capacity == "principal" else (
+        f"KT. Hiệu trưởng, Phó hiệu trưởng phê duyệt học bạ (văn bản giao ký thay số "
+        f"{authority.delegation.document_no} ngày {authority.delegation.signed_on:%d/%m/%Y})")
 
     def sign(row: Transcript) -> str | None:
         if row.status != TranscriptStatus.HOMEROOM_SIGNED:
@@ -260,12 +267,28 @@ def principal_sign_batch(db: Database, actor: Actor, school_id: int, signer, sea
             row.document, row.archive_valid_until, row.issued_length = document, valid_until, len(document)
             row.status, row.principal_signed_by, row.issued_at = TranscriptStatus.ISSUED, actor.staff_id, clock.now()
 
-        documents.add(row.document, [(signer, PRINCIPAL_FIELD, False, "Hiệu trưởng phê duyệt học bạ", None, None),
+        documents.add(row.document, [(signer, PRINCIPAL_FIELD, False, approval, None, None),
                                      (seal_signer, SEAL_FIELD, False, "Xác nhận của nhà trường", None, None)],
                       finish=True, then=issued)
         return None
 
     return _in_chunks(db, actor, todo, sign, "transcript.issue", progress, documents)
+
+
+def for_the_principal(session: Session, actor: Actor, school_id: int, at: dt.datetime) -> SigningAuthority:
+    """Who may sign the principal's approval at ``school_id`` now: the principal in their own
+    right (the permission to issue), or a vice-principal under a written delegation for
+    transcripts valid at ``at`` (Nghị định 30/2020/NĐ-CP Art. 13,
+    :mod:`core.transcripts.rules.delegation`); anyone else is refused, with the reason."""
+    if actor.role != Role.VICE_PRINCIPAL:
+        require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
+        return SigningAuthority(True, "principal", PRINCIPAL_LABEL, None)
+    require(actor, Permission.VIEW, school_id)
+    found = signing_authority(session, school_id=school_id, signer_id=actor.staff_id, at=at,
+                              act=SigningAct.TRANSCRIPT)
+    if not found.allowed:
+        raise PermissionDenied(found.reason, message_vi=found.reason_vi)
+    return found
 
 
 def _send_back_if_revoked(row: Transcript, actor: Actor, revoked_of: dict[int, set[str]]) -> str | None:

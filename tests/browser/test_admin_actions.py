@@ -132,3 +132,32 @@ def test_a_monitor_sees_no_admin_actions_beyond_reminders(page, demo):
     for title in ("Duyệt / từ chối", "Đăng ký chứng thư số", "Thu hồi chứng thư số", "Bàn giao công việc",
                   "Mở lại sổ tuần", "Hủy và cấp lại học bạ"):
         assert page.locator(f"text={title}").count() == 0, title
+
+
+def test_principal_gives_then_revokes_a_delegation_to_sign_in_their_place(page, demo):
+    """Giao ký thay: the principal records a written delegation for the school's vice-principal
+    (Nghị định 30/2020/NĐ-CP Art. 13) and revokes it; both through core, both audited; an empty
+    number is stopped before core."""
+    from core.transcripts import delegations
+
+    sid = school_id(demo.db, "S0001")
+    vice = delegations.vice_principals(demo.db, actor(demo.db, "ht.s0001"), sid).iloc[0]
+    sign_in(page, demo.url, "ht.s0001", then="admin")
+    box = card(page, "Giao ký thay hiệu trưởng")
+    choose(box.locator("select").first, vice.code)
+    perform(page, box, "cần nhập số văn bản")
+    box.locator("input[type=text]").first.fill("15/QĐ-THCS")
+    perform(page, box, f"đã giao ký thay cho {vice.code}")
+    register = delegations.delegation_register(demo.db, actor(demo.db, "ht.s0001"), sid)
+    assert list(register["document_no"]) == ["15/QĐ-THCS"] and register["revoked_at"].isna().all()
+    see_in_audit(page, demo.url, "delegation.register", expect_text="Ghi nhận ủy quyền ký")
+
+    sign_in(page, demo.url, "ht.s0001", then="admin")
+    box = card(page, "Thu hồi văn bản giao ký thay")
+    choose(box.locator("select").first, "số 15/QĐ-THCS")
+    box.locator("input[type=text]").last.fill("Hiệu trưởng đã trở lại trường")
+    perform(page, box, "đã thu hồi văn bản giao ký thay số 15/QĐ-THCS")
+    register = delegations.delegation_register(demo.db, actor(demo.db, "ht.s0001"), sid)
+    assert register["revoked_at"].notna().all()
+    see_in_audit(page, demo.url, "delegation.revoke", expect_text="Hiệu trưởng đã trở lại trường")
+    assert page.errors == []

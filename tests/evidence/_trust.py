@@ -10,7 +10,6 @@ import datetime as dt
 import functools
 import hashlib
 import io
-import json
 import socket
 import struct
 import threading
@@ -21,6 +20,7 @@ import zlib
 from core.signatures import DemoPKI, KeyStore, TrustStore
 from core.signatures.pades import sign_pdf
 from core.transcripts.pdf import SIGNATURE_FIELDS, render_transcript
+from core.transcripts.transfer import _write_package
 
 WHEN = dt.datetime(2026, 5, 20, 9, 0)
 
@@ -68,14 +68,7 @@ def forge_package(seal, *, sender: str, addressee: str, documents: dict[str, byt
     manifest = {"format": "sohoa.transcript-package/2", "purpose": purpose,
                 "package_id": package_id or uuid.uuid4().hex, "school_code": sender, "school_name": sender,
                 "addressee": addressee, "created_at": WHEN.isoformat(), "items": items}
-    data = json.dumps(manifest, ensure_ascii=False).encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("manifest.json", data)
-        zf.writestr("manifest.p7s", seal.sign_detached(data, WHEN))
-        for code, pdf in documents.items():
-            zf.writestr(f"transcripts/{code}.pdf", pdf)
-    return out.getvalue()
+    return _write_package(manifest, documents, seal, WHEN)  # the product's own writer: only the seal is foreign
 
 
 @functools.lru_cache(maxsize=2)

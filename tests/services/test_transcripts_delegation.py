@@ -78,3 +78,58 @@ def test_what_cannot_be_recorded_stores_nothing(school, who, changes, error, why
     with pytest.raises(error, match=why):
         register(w, who, **changes)
     assert count(w, SigningDelegation) == 0 and audits(w, "delegation.register") == 0
+
+
+def test_the_vice_principal_issues_under_a_delegation_and_the_transcript_verifies(school, trust):
+    """Signing for the principal end to end: refused without a delegation, issued under one,
+    and the issued transcript verifies PASSED with the principal's signature reported as made
+    under that delegation; still PASSED after the delegation is revoked (it was valid when the
+    signature was made); a teacher never signs for the principal."""
+    from core.kernel import clock
+    from core.kernel.vocabulary import CertificateKind, TranscriptStatus
+    from core.storage.models import Certificate, Transcript
+    from core.transcripts.gradebook import confirm_subject
+    from core.transcripts.verification import verify_transcript
+    from core.transcripts.workflow import homeroom_sign, prepare_transcripts, principal_sign_batch
+    from tests.services.test_transcripts_summer import fill
+    from tests.services.transcripts_school import TEACHERS
+
+    w = school
+    ids = w.ids
+    with w.db.transaction() as s:
+        cred = w.pki.issue_personal(f"staff-{ids['phuc']}", "Hồ Văn Phúc", not_before=dt.datetime(2025, 1, 1),
+                                    not_after=dt.datetime(2027, 12, 31))
+        s.add(Certificate(kind=CertificateKind.PERSONAL, staff_id=ids["phuc"], school_id=ids["A"],
+                          fingerprint=cred.fingerprint, serial_hex=cred.serial_hex, subject=cred.subject,
+                          not_before=cred.not_before, not_after=cred.not_after, der=cred.cert_der))
+    fill(w, low=())
+    for code in TEACHERS:
+        confirm_subject(w.db, w.actor(TEACHERS[code]), ids["6A1"], ids[f"subj:{code}"], ids["year"],
+                        w.signer(TEACHERS[code]))
+    drafts = prepare_transcripts(w.db, w.actor("lan"), ids["6A1"], ids["year"])
+    for t in drafts:
+        homeroom_sign(w.db, w.actor("lan"), t, w.signer("lan"))
+
+    def sign(who):
+        return principal_sign_batch(w.db, w.actor(who), ids["A"], w.signer(who), w.seal, class_id=ids["6A1"])
+
+    with pytest.raises(PermissionDenied, match="no written delegation"):
+        sign("phuc")
+    with pytest.raises(PermissionDenied):
+        sign("lan")
+    today = clock.now().date()
+    delegation_id = register(w, signed_on=today, valid_from=today, valid_until=today + dt.timedelta(days=30))
+    assert sorted(sign("phuc").signed) == sorted(drafts)
+    with w.db.reading() as s:
+        rows = s.query(Transcript).filter(Transcript.id.in_(drafts)).all()
+        assert {(r.status, r.principal_signed_by) for r in rows} == {(TranscriptStatus.ISSUED, ids["phuc"])}
+        code = rows[0].verification_code
+    check = verify_transcript(w.db, trust, code=code)
+    principal = next(r.verification for r in check.report.signatures if r.role == "principal")
+    assert check.current and principal.indication == "PASSED", principal
+    assert "09/QĐ-THCS" in principal.message and "ký thay" in principal.message_vi
+    revoke_delegation(w.db, w.actor("binh"), delegation_id, "Hiệu trưởng đã trở lại",
+                      at=clock.now() + dt.timedelta(minutes=1))
+    again = verify_transcript(w.db, w.pki.trust_store(), code=code)
+    assert again.current and {r.role: r.verification.indication for r in again.report.signatures} == \
+        {"homeroom": "PASSED", "principal": "PASSED", "seal": "PASSED"}

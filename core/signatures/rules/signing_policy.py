@@ -36,7 +36,8 @@ from core.signatures.rules.validity import REVOKED, validity_problem
 PERSONAL, SEAL = "personal", "seal"
 #: The roles a person signs in, in Vietnamese
 ROLE_VI = {"teacher": "giáo viên dạy", "homeroom": "giáo viên chủ nhiệm", "principal": "hiệu trưởng",
-           "subject_teacher": "giáo viên bộ môn", "seal": "con dấu của đơn vị"}
+           "subject_teacher": "giáo viên bộ môn", "seal": "con dấu của đơn vị",
+           "delegate": "phó hiệu trưởng ký thay hiệu trưởng"}
 #: How an organisation's identifier is written in its certificate (the subject's UID or
 #: organizationIdentifier): ``MDV:<code>``, the unit's code in the education sector's database,
 #: as Vietnamese CAs write ``MST:`` (tax code) or ``MNS:`` (budget-unit code)
