@@ -247,3 +247,75 @@ class ClassWeekSigned(ClassWeek):
 
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)}
+
+
+SubjectId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a subject's id")]
+YearId = Annotated[int, Field(ge=1, le=2**63 - 1, description="the school year's id")]
+
+
+class SubjectResultsIn(BaseModel):
+    """A subject teacher's results for their class (nhập điểm), replacing what was entered for
+    these students; every value is checked before anything is stored (docs/rules.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    year_id: YearId
+    results: dict[Id, dict] = Field(max_length=200, description=(
+        "student id → the year's values: {'term1': {'regular': ['8', '7,5', …], 'mid': '7', 'final': '8.5'}, "
+        "'term2': {…}} (scores on the 10-point scale, one decimal; a comment-only subject 'Đạt' / "
+        "'Chưa đạt'; primary: TT27/2020 ratings)"))
+    comments: dict[Id, str] = Field(default_factory=dict, max_length=200,
+                                    description="student id → the subject teacher's comment")
+
+
+class SubjectStudent(BaseModel):
+    student_id: int
+    full_name: str
+    term1: dict | None
+    term2: dict | None
+    year_value: str | None = Field(description="the year's result computed by the rules (e.g. '7.8', 'Đạt')")
+    comment: str | None
+
+
+class SubjectSheet(BaseModel):
+    class_id: int
+    subject_id: int
+    subject: str
+    year_id: int
+    confirmed_at: dt.datetime | None
+    to_confirm: str | None = Field(description="base64 of the canonical bytes a confirmation signs (None: nothing "
+                                               "entered yet)")
+    students: list[SubjectStudent]
+    missing: list[int] = Field(description="students with nothing entered yet")
+
+
+class ConfirmationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    year_id: YearId
+    signature: str = Field(min_length=1, max_length=90_000,
+                           description="base64 of a detached CMS (PKCS#7) signature over to_confirm")
+
+
+class EvaluationsIn(BaseModel):
+    """The homeroom teacher's evaluations (đánh giá của GVCN), checked whole before anything is
+    stored: secondary ``{"conduct_term1": "Tốt", "conduct_term2": "Khá", "absent_sessions": 2,
+    "comment": "..."}``; primary qualities, competences, comment, absences, nomination."""
+
+    model_config = ConfigDict(extra="forbid")
+    year_id: YearId
+    evaluations: dict[Id, dict] = Field(max_length=200, description="student id → the evaluation")
+
+
+class StudentStatus(BaseModel):
+    student_id: int
+    full_name: str
+    evaluated: bool
+    transcript_status: str | None = Field(description="draft | homeroom_signed | issued (None: not prepared)")
+    verification_code: str | None
+
+
+class ClassStatus(BaseModel):
+    class_id: int
+    class_name: str
+    year_id: int
+    unconfirmed_subjects: list[str] = Field(description="subjects whose teacher has not confirmed (blocking)")
+    students: list[StudentStatus]

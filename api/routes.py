@@ -1,6 +1,7 @@
 """The signing API's routes: sign in, the week's timetable, an entry's content and canonical
 bytes, fill an entry, submit its signature (idempotent), ask for a timetable change, teaching
-hours, and the weekly close (chốt sổ tuần) by the homeroom teacher and the principal. Every call
+hours, the weekly close (chốt sổ tuần) by the homeroom teacher and the principal, and the
+subject teacher's results (sổ điểm): enter, see what is missing, confirm with a signature. Every call
 goes through core's services and authorization, exactly as the console's do; this module only
 maps HTTP to them. What a route needs (the record store, the trust anchors, the batcher) is the
 app's :class:`ApiState`."""
@@ -23,14 +24,17 @@ from api.models import (
     ChangeRequestIn,
     ChangeRequestOut,
     ClassId,
+    ClassStatus,
     ClassWeek,
     ClassWeekSigned,
     CompleteIn,
+    ConfirmationIn,
     Content,
     Credentials,
     EntryForSigning,
     EntryId,
     ErrorBody,
+    EvaluationsIn,
     Health,
     Hours,
     Period,
@@ -40,6 +44,9 @@ from api.models import (
     ReceiptOut,
     ReceiptProof,
     SignatureIn,
+    SubjectId,
+    SubjectResultsIn,
+    SubjectSheet,
     Token,
     WeekId,
 )
@@ -64,6 +71,8 @@ from core.logbook.weekly_close import (
 from core.signatures.held_keys import unlock_signing_key
 from core.storage.db import Database
 from core.timetable.services import request_change
+from core.transcripts.gradebook import confirm_subject, enter_evaluation, enter_subject_results, subject_sheet
+from core.transcripts.workflow import class_status
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)}
 router = APIRouter()
@@ -350,3 +359,70 @@ async def close_complete(class_id: ClassId, week_id: WeekId, body: CompleteIn, a
 async def signing_document(signing_id: str = Path(min_length=10, max_length=32, pattern=r"^[A-Za-z0-9_-]+$"),
                            actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
     return Response(await run(prepared_document, state.db, actor, signing_id), media_type="application/pdf")
+
+
+# ---------------------------------------------------------------- the subject teacher's results (sổ điểm)
+def _sheet_json(sheet: dict) -> dict:
+    data = sheet["to_confirm"]
+    return {**sheet, "to_confirm": base64.b64encode(data).decode() if data is not None else None}
+
+
+@router.get("/api/v1/classes/{class_id}/subjects/{subject_id}/results", response_model=SubjectSheet,
+            responses=ERRORS, tags=["gradebook"], summary="My subject's results for a class: entered, missing, "
+                                                          "the bytes to confirm (sổ điểm môn)")
+async def results(class_id: ClassId, subject_id: SubjectId,
+                  year_id: int = Query(ge=1, le=2**63 - 1, description="the school year's id"),
+                  actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    return _sheet_json(await run(subject_sheet, state.db, actor, class_id, subject_id, year_id))
+
+
+@router.put("/api/v1/classes/{class_id}/subjects/{subject_id}/results", response_model=SubjectSheet,
+            responses=ERRORS, tags=["gradebook"], summary="Enter or correct my subject's results for a class "
+                                                          "(nhập điểm; all or nothing, idempotent)")
+async def put_results(class_id: ClassId, subject_id: SubjectId, body: SubjectResultsIn,
+                      actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    """Every value is checked by the assessment rules before anything is stored: one impossible
+    value refuses the whole request (422 InvalidAssessment naming the student, the assessment and
+    the article). Sending the same results again changes nothing. Refused once confirmed (409)."""
+    await run(enter_subject_results, state.db, actor, class_id, subject_id, body.year_id, body.results,
+              body.comments or None)
+    return _sheet_json(await run(subject_sheet, state.db, actor, class_id, subject_id, body.year_id))
+
+
+@router.post("/api/v1/classes/{class_id}/subjects/{subject_id}/confirmation", response_model=SubjectSheet,
+             responses=ERRORS, tags=["gradebook"], summary="Confirm my subject's results with my signature "
+                                                           "(xác nhận điểm)")
+async def confirm(class_id: ClassId, subject_id: SubjectId, body: ConfirmationIn,
+                  actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    """A detached CMS over ``to_confirm``, made on the teacher's device with their registered
+    certificate; verified at the server's time. 422 when it does not verify or the certificate is
+    not the teacher's; 409 when already confirmed. The results are frozen from then on."""
+    try:
+        raw = base64.b64decode(body.signature, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequest("the signature is not valid base64",
+                         message_vi="Chữ ký không đúng định dạng base64") from err
+    await run(lambda: confirm_subject(state.db, actor, class_id, subject_id, body.year_id,
+                                      signature=raw, trust=state.trust, at=clock.now()))
+    return _sheet_json(await run(subject_sheet, state.db, actor, class_id, subject_id, body.year_id))
+
+
+# ---------------------------------------------------------------- the homeroom teacher's part
+@router.put("/api/v1/classes/{class_id}/evaluations", response_model=ClassStatus, responses=ERRORS,
+            tags=["gradebook"], summary="Enter the homeroom evaluations of my class (đánh giá của GVCN; all or "
+                                        "nothing)")
+async def evaluations(class_id: ClassId, body: EvaluationsIn, actor: Actor = Depends(teacher),
+                      state: ApiState = Depends(api_state)):
+    """Conduct per term (secondary) or qualities and competences (primary), comment, absences
+    (never fewer sessions than the logbook records). One impossible value refuses the whole
+    request (422 InvalidAssessment); only the class's homeroom teacher (403)."""
+    await run(enter_evaluation, state.db, actor, class_id, body.year_id, body.evaluations)
+    return await run(class_status, state.db, actor, class_id, body.year_id)
+
+
+@router.get("/api/v1/classes/{class_id}/transcript-status", response_model=ClassStatus, responses=ERRORS,
+            tags=["gradebook"], summary="Where my class's transcripts stand: unconfirmed subjects, evaluations, "
+                                        "each student's transcript")
+async def transcript_status(class_id: ClassId, year_id: int = Query(ge=1, le=2**63 - 1),
+                            actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    return await run(class_status, state.db, actor, class_id, year_id)

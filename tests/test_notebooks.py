@@ -8,12 +8,14 @@ PostgreSQL, like every database test; the demo as ``sohoa demo`` builds it (var/
 The notebooks are kept without outputs (small diffs) and call only core: no SQL in a cell."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -137,8 +139,17 @@ def _pointed_at(name: str, data_dir: Path, database_url: str | None) -> nbformat
 
 def _execute(nb, kernel_specs) -> None:
     km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
-    NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False,
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    try:
+        NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False,
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    finally:
+        # nbclient leaves its kernel client's zmq sockets to the garbage collector, which would
+        # find them (and their ResourceWarning) inside whichever test of this worker runs next:
+        # collect them here, where they were made
+        del km
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
 
 
 def test_a_notebook_seeds_its_own_dataset_on_first_use(tmp_path, kernel_specs):

@@ -18,10 +18,11 @@ from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
 from core.kernel.documents import canonical_json, sha256_hex
-from core.kernel.errors import InvalidAssessment, NotFound, PermissionDenied, RuleViolation
+from core.kernel.errors import InvalidAssessment, NotFound, PermissionDenied, RuleViolation, SignatureRejected
 from core.kernel.vocabulary import Role, SchoolLevel
 from core.school.rules.curriculum import CURRICULUM, level_of_grade
 from core.signatures.certificates import registered_certificate
+from core.signatures.cms import verify_detached
 from core.storage.db import Database
 from core.storage.models import (
     AssessmentDecision,
@@ -54,7 +55,7 @@ MAX_COMMENT = 2000
 def class_in_scope(session: Session, actor: Actor, class_id: int) -> SchoolClass:
     klass = session.get(SchoolClass, class_id)
     if klass is None or not actor.sees_school(klass.school_id):
-        raise NotFound(f"no class {class_id}")
+        raise NotFound(f"no class {class_id}", message_vi=f"Không có lớp {class_id}")
     return klass
 
 
@@ -563,30 +564,74 @@ def draft_comments(db: Database, actor: Actor, class_id: int, year_id: int, term
         return {s: "; ".join(dict.fromkeys(texts)) for s, texts in drafts.items()}
 
 
-def confirm_subject(db: Database, actor: Actor, class_id: int, subject_id: int, year_id: int, signer,
-                    at: dt.datetime | None = None) -> None:
-    """The subject teacher signs their confirmation of the class's results (xác nhận điểm)."""
+def confirm_subject(db: Database, actor: Actor, class_id: int, subject_id: int, year_id: int, signer=None,
+                    at: dt.datetime | None = None, *, signature: bytes | None = None, trust=None) -> None:
+    """The subject teacher signs their confirmation of the class's results (xác nhận điểm):
+    with a ``signer`` the service holds, or — a teacher's app — with ``signature``, a detached
+    CMS over :func:`confirmation_bytes` made on the device, verified against ``trust`` at the
+    server's time ``at`` (never the time the device claims). Either way the certificate must be
+    registered to the teacher then, and the results are frozen from then on."""
     at = at or clock.now()
+    if (signer is None) == (signature is None) or (signature is not None and trust is None):
+        raise ValueError("confirm with a signer, or with a signature and the trust store")
     with db.transaction() as session:
         klass = class_in_scope(session, actor, class_id)
         teaches = session.scalar(select(TeachingAssignment.id).where(
             TeachingAssignment.class_id == class_id, TeachingAssignment.subject_id == subject_id,
             TeachingAssignment.teacher_id == actor.staff_id))
         if not teaches:
-            raise PermissionDenied("only the class's teacher of this subject confirms its results")
+            raise PermissionDenied("only the class's teacher of this subject confirms its results",
+                                   message_vi="Chỉ giáo viên dạy môn này ở lớp được xác nhận điểm")
         if session.scalar(select(SubjectConfirmation.id).where(
                 SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
                 SubjectConfirmation.school_year_id == year_id)):
             raise RuleViolation("these results are already confirmed", message_vi="Điểm môn này đã được xác nhận")
-        registered_certificate(session, actor.staff_id, signer.fingerprint, at)
         data = confirmation_bytes(session, class_id, subject_id, year_id)
         if data is None:
-            raise RuleViolation("there are no results to confirm")
+            raise RuleViolation("there are no results to confirm", message_vi="Chưa có điểm nào để xác nhận")
+        if signature is None:
+            fingerprint, signature = signer.fingerprint, signer.sign_detached(data, at)
+        else:
+            result = verify_detached(data, signature, trust, at=at)
+            if not result.valid:
+                raise SignatureRejected(result.sub_indication or result.indication,
+                                        f"the confirmation's signature does not verify: {result.message}",
+                                        message_vi="Chữ ký xác nhận điểm không hợp lệ (sai nội dung, sai khóa "
+                                                   "hoặc chứng thư số không được tin cậy)")
+            fingerprint = result.signer_fingerprint
+        registered_certificate(session, actor.staff_id, fingerprint, at)
         session.add(SubjectConfirmation(class_id=class_id, subject_id=subject_id, school_year_id=year_id,
                                         teacher_id=actor.staff_id, confirmed_at=at, results_hash=sha256_hex(data),
-                                        signature=signer.sign_detached(data, at)))
+                                        signature=signature))
         audit.record(session, actor, "gradebook.confirm", "subject_confirmation", f"{class_id}/{subject_id}",
                      school_id=klass.school_id, after={"students": len(json.loads(data)["results"])})
+
+
+def subject_sheet(db: Database, actor: Actor, class_id: int, subject_id: int, year_id: int) -> dict:
+    """The subject teacher's sheet (sổ điểm môn) for an app: every student of the class with
+    what is entered (terms, year result, comment), who has nothing yet, whether it is confirmed,
+    and the bytes a confirmation signs (base64 in the API)."""
+    with db.reading() as session:
+        klass = class_in_scope(session, actor, class_id)
+        subject = _teaches(session, actor, klass, subject_id, year_id)
+        students = session.execute(select(Student.id, Student.full_name).join(
+            Enrolment, Enrolment.student_id == Student.id).where(Enrolment.class_id == class_id)
+            .order_by(Student.full_name, Student.id)).all()
+        rows = {r.student_id: r for r in session.scalars(select(SubjectResult).where(
+            SubjectResult.class_id == class_id, SubjectResult.subject_id == subject_id,
+            SubjectResult.school_year_id == year_id))}
+        confirmed = session.scalar(select(SubjectConfirmation.confirmed_at).where(
+            SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
+            SubjectConfirmation.school_year_id == year_id))
+        data = confirmation_bytes(session, class_id, subject_id, year_id)
+    return {"class_id": class_id, "subject_id": subject_id, "subject": subject.name, "year_id": year_id,
+            "confirmed_at": confirmed, "to_confirm": data,
+            "students": [{"student_id": sid, "full_name": name,
+                          "term1": rows[sid].term1 if sid in rows else None,
+                          "term2": rows[sid].term2 if sid in rows else None,
+                          "year_value": rows[sid].year_value if sid in rows else None,
+                          "comment": rows[sid].comment if sid in rows else None} for sid, name in students],
+            "missing": [sid for sid, _ in students if sid not in rows]}
 
 
 def confirmation_bytes(session: Session, class_id: int, subject_id: int, year_id: int) -> bytes | None:

@@ -26,6 +26,7 @@ from core.signatures.ltv import DocumentBatch, signer_certificates, tsa_url
 from core.storage.db import Database
 from core.storage.models import (
     Certificate,
+    Enrolment,
     School,
     SchoolClass,
     SchoolYear,
@@ -48,6 +49,33 @@ def verify_url(code: str) -> str:
     """Where the QR code points: the public verification page (``SOHOA_PUBLIC_URL``)."""
     base = os.environ.get("SOHOA_PUBLIC_URL", "http://127.0.0.1:5006")
     return f"{base.rstrip('/')}/verify?code={code}"
+
+
+def class_status(db: Database, actor: Actor, class_id: int, year_id: int) -> dict:
+    """Where the class's transcripts stand, for its homeroom teacher (or the school's
+    principal): the subjects whose teacher has not confirmed yet (the blocking step), and for
+    each student whether the homeroom evaluation is in and their live transcript's status and
+    code."""
+    with db.reading() as session:
+        klass = class_in_scope(session, actor, class_id)
+        if klass.homeroom_teacher_id != actor.staff_id and not actor.may(Permission.ISSUE_TRANSCRIPT):
+            raise PermissionDenied("the homeroom teacher or the principal sees the class's transcripts",
+                                   message_vi="Chỉ giáo viên chủ nhiệm hoặc hiệu trưởng xem tình trạng học bạ của lớp")
+        students = session.execute(select(Student.id, Student.full_name).join(
+            Enrolment, Enrolment.student_id == Student.id).where(Enrolment.class_id == class_id)
+            .order_by(Student.full_name, Student.id)).all()
+        ids = [sid for sid, _ in students]
+        evaluated = set(session.scalars(select(StudentEvaluation.student_id).where(
+            StudentEvaluation.student_id.in_(ids), StudentEvaluation.school_year_id == year_id)))
+        live = {t.student_id: t for t in session.scalars(select(Transcript).where(
+            Transcript.student_id.in_(ids), Transcript.school_year_id == year_id,
+            Transcript.status != TranscriptStatus.CANCELLED))}
+        waiting = missing_confirmations(session, class_id, year_id)
+    return {"class_id": class_id, "class_name": klass.name, "year_id": year_id, "unconfirmed_subjects": waiting,
+            "students": [{"student_id": sid, "full_name": name, "evaluated": sid in evaluated,
+                          "transcript_status": live[sid].status.value if sid in live else None,
+                          "verification_code": live[sid].verification_code if sid in live else None}
+                         for sid, name in students]}
 
 
 def prepare_transcripts(db: Database, actor: Actor, class_id: int, year_id: int) -> list[int]:
