@@ -91,8 +91,13 @@ def cmd_import(args) -> int:
 
     db = _db(args)
     try:
-        result = import_file(db, _actor(db, args.user), args.kind, args.file,
-                             department_id=args.department, school_year_id=args.school_year)
+        if args.kind == "grades":
+            from core.transcripts.grade_import import import_grades
+
+            result = import_grades(db, _actor(db, args.user), args.file, school_year_id=args.school_year)
+        else:
+            result = import_file(db, _actor(db, args.user), args.kind, args.file,
+                                 department_id=args.department, school_year_id=args.school_year)
     except ImportRejected as err:
         print(f"import rejected, nothing was imported ({len(err.problems)} problems):", file=sys.stderr)
         for problem in err.problems:
@@ -445,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser("import", help="import a CSV or Excel template (all or nothing)")
-    imp.add_argument("kind", choices=list(KINDS))
+    imp.add_argument("kind", choices=[*KINDS, "grades"],
+                     help="a template (docs/import-templates.md); grades: a subject teacher's gradebook")
     imp.add_argument("file")
     imp.add_argument("--user", default="admin", help="the acting user (default: admin)")
     imp.add_argument("--department", type=int)

@@ -108,3 +108,64 @@ def test_a_transfer_package_exported_and_imported_through_the_command_line(ca_on
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(ReceivedTranscript)) == 1
     db.engine.dispose()
+
+
+def test_a_subject_teacher_imports_a_gradebook_through_the_command_line(tmp_path):
+    """`sohoa import grades`: a bad row is named and nothing stored (exit 2); the good file stores
+    the class's results for the subject."""
+    from sqlalchemy import func, select
+
+    from core.demo.synthetic import Scale, generate
+    from core.kernel.vocabulary import SchoolLevel
+    from core.storage.db import Database, make_engine
+    from core.storage.migrate import upgrade
+    from core.storage.models import (
+        Enrolment,
+        School,
+        SchoolClass,
+        Student,
+        Subject,
+        SubjectResult,
+        TeachingAssignment,
+        UserAccount,
+    )
+    from core.transcripts.grade_import import COLUMNS
+    from core.transcripts.gradebook import _periods
+    from core.transcripts.rules.tt22_2021 import regular_assessments_per_term
+
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    generate(db, Scale(districts=1, schools_per_district=2, classes_per_school=1, weeks=1, students_per_class=3,
+                       seed=5), pki_dir=tmp_path / "pki", progress=False)
+    with db.reading() as s:
+        school, klass, subject, user = s.execute(
+            select(School, SchoolClass, Subject, UserAccount.username)
+            .join(SchoolClass, SchoolClass.school_id == School.id)
+            .join(TeachingAssignment, TeachingAssignment.class_id == SchoolClass.id)
+            .join(Subject, Subject.id == TeachingAssignment.subject_id)
+            .join(UserAccount, UserAccount.staff_id == TeachingAssignment.teacher_id)
+            .where(School.level == SchoolLevel.LOWER_SECONDARY, Subject.comment_only.is_(False),
+                   TeachingAssignment.valid_to.is_(None)).order_by(TeachingAssignment.id).limit(1)).one()
+        n = regular_assessments_per_term(_periods(s, subject, klass.grade))
+        pids = list(s.scalars(select(Student.personal_id).join(Enrolment, Enrolment.student_id == Student.id)
+                              .where(Enrolment.class_id == klass.id).order_by(Student.id)))
+    db.engine.dispose()
+    regular = "; ".join(["8"] * n)
+    rows = [f'{school.code},{klass.name},{subject.code},{pid},{term},"{regular}",7,9,'
+            for pid in pids for term in (1, 2)]
+    path = tmp_path / "so-diem.csv"
+    env = {"SOHOA_DATABASE_URL": url}
+    path.write_text("\n".join([",".join(COLUMNS), *rows[:-1], rows[-1].replace(",9,", ",9.25,")]) + "\n",
+                    encoding="utf-8")
+    refused = run(["import", "grades", str(path), "--user", user], tmp_path, env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"row {len(rows) + 1}" in refused.stderr and "9.25" in refused.stderr
+    path.write_text("\n".join([",".join(COLUMNS), *rows]) + "\n", encoding="utf-8")
+    done = run(["import", "grades", str(path), "--user", user], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(rows)} rows imported" in done.stdout
+    db = Database(make_engine(url))
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(SubjectResult)) == len(pids)
+    db.engine.dispose()

@@ -18,7 +18,14 @@ from core.access import audit
 from core.access.authz import Actor, Permission, require
 from core.kernel import clock
 from core.kernel.documents import canonical_json, sha256_hex
-from core.kernel.errors import InvalidAssessment, NotFound, PermissionDenied, RuleViolation, SignatureRejected
+from core.kernel.errors import (
+    InvalidAssessment,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    SignatureRejected,
+    SohoaError,
+)
 from core.kernel.vocabulary import Role, SchoolLevel
 from core.school.rules.curriculum import CURRICULUM, level_of_grade
 from core.signatures.certificates import registered_certificate
@@ -219,41 +226,70 @@ def enter_subject_results(db: Database, actor: Actor, class_id: int, subject_id:
     :class:`~core.kernel.errors.InvalidAssessment` naming the student, the subject, the
     assessment and the article, and nothing is stored."""
     with db.transaction() as session:
-        klass = class_in_scope(session, actor, class_id)
-        subject = _teaches(session, actor, klass, subject_id, year_id)
-        if session.scalar(select(SubjectConfirmation.id).where(
-                SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
-                SubjectConfirmation.school_year_id == year_id)):
-            raise RuleViolation("the results were confirmed and signed; they can no longer change",
-                                message_vi="Điểm môn này đã được xác nhận và ký; không thể sửa")
-        if not isinstance(results, dict) or (comments is not None and not isinstance(comments, dict)):
-            raise InvalidAssessment("results are given student by student", "kết quả ghi theo từng học sinh",
-                                    article="TT22/2021 Art. 5", value=type(results).__name__)
-        students = _student_ids(session, class_id, year_id, [*results, *(comments or {})])
-        periods = _periods(session, subject, klass.grade)
-        on_plan = _decisions(session, students, year_id, DecisionKind.INDIVIDUAL_PLAN, subject_id)
-        checked = {}
-        for student_id, data in results.items():  # every value checked before anything is written
-            try:
-                checked[student_id] = subject_year_value(klass.grade, subject, periods, data,
-                                                         on_plan=student_id in on_plan)
-            except InvalidAssessment as err:
-                raise err.located(student=student_id, subject=subject.name) from None
-        notes = {s: _comment(c, s) for s, c in (comments or {}).items()}
-        existing = {r.student_id: r for r in session.scalars(select(SubjectResult).where(
-            SubjectResult.student_id.in_(students), SubjectResult.subject_id == subject_id,
-            SubjectResult.school_year_id == year_id))}
-        for student_id, (value, term1, term2) in checked.items():
-            row = existing.get(student_id)
-            if row is None:
-                row = SubjectResult(student_id=student_id, class_id=class_id, subject_id=subject_id,
-                                    school_year_id=year_id)
-                session.add(row)
-            row.term1, row.term2, row.year_value, row.entered_by = term1, term2, value, actor.staff_id
-            row.comment = notes.get(student_id, row.comment)
-        audit.record(session, actor, "gradebook.enter", "subject_result", f"{class_id}/{subject_id}",
-                     school_id=klass.school_id, after={"students": len(results)})
-        return len(results)
+        return enter_in(session, actor, class_id, subject_id, year_id, results, comments)
+
+
+def _checked(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int,
+             results: dict[int, dict], comments: dict[int, str] | None):
+    """The request checked whole: (the class, the students, each student's year value and
+    stored terms, each student's problem). What refuses the request as a whole — another
+    teacher's subject, confirmed results, a student not in the class — is raised."""
+    klass = class_in_scope(session, actor, class_id)
+    subject = _teaches(session, actor, klass, subject_id, year_id)
+    if session.scalar(select(SubjectConfirmation.id).where(
+            SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
+            SubjectConfirmation.school_year_id == year_id)):
+        raise RuleViolation("the results were confirmed and signed; they can no longer change",
+                            message_vi="Điểm môn này đã được xác nhận và ký; không thể sửa")
+    if not isinstance(results, dict) or (comments is not None and not isinstance(comments, dict)):
+        raise InvalidAssessment("results are given student by student", "kết quả ghi theo từng học sinh",
+                                article="TT22/2021 Art. 5", value=type(results).__name__)
+    students = _student_ids(session, class_id, year_id, [*results, *(comments or {})])
+    periods = _periods(session, subject, klass.grade)
+    on_plan = _decisions(session, students, year_id, DecisionKind.INDIVIDUAL_PLAN, subject_id)
+    checked, problems = {}, {}
+    for student_id, data in results.items():  # every value checked before anything is written
+        try:
+            checked[student_id] = subject_year_value(klass.grade, subject, periods, data,
+                                                     on_plan=student_id in on_plan)
+        except InvalidAssessment as err:
+            problems[student_id] = err.located(student=student_id, subject=subject.name)
+    return klass, students, checked, problems
+
+
+def enter_in(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int,
+             results: dict[int, dict], comments: dict[int, str] | None = None) -> int:
+    """:func:`enter_subject_results` inside the caller's transaction (an import of several
+    classes and subjects, all or nothing)."""
+    klass, students, checked, problems = _checked(session, actor, class_id, subject_id, year_id, results, comments)
+    if problems:
+        raise next(iter(problems.values()))
+    notes = {s: _comment(c, s) for s, c in (comments or {}).items()}
+    existing = {r.student_id: r for r in session.scalars(select(SubjectResult).where(
+        SubjectResult.student_id.in_(students), SubjectResult.subject_id == subject_id,
+        SubjectResult.school_year_id == year_id))}
+    for student_id, (value, term1, term2) in checked.items():
+        row = existing.get(student_id)
+        if row is None:
+            row = SubjectResult(student_id=student_id, class_id=class_id, subject_id=subject_id,
+                                school_year_id=year_id)
+            session.add(row)
+        row.term1, row.term2, row.year_value, row.entered_by = term1, term2, value, actor.staff_id
+        row.comment = notes.get(student_id, row.comment)
+    audit.record(session, actor, "gradebook.enter", "subject_result", f"{class_id}/{subject_id}",
+                 school_id=klass.school_id, after={"students": len(results)})
+    return len(results)
+
+
+def problems_in(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int,
+                results: dict[int, dict]) -> dict[int | None, SohoaError]:
+    """Every problem :func:`enter_in` would refuse ``results`` for, by student (``None``: the
+    request as a whole — not this teacher's subject, already confirmed, …), without writing:
+    what an import lists row by row."""
+    try:
+        return _checked(session, actor, class_id, subject_id, year_id, results, None)[3]
+    except SohoaError as err:
+        return {None: err}
 
 
 #: What the homeroom teacher enters, by level.
