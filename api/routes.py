@@ -71,7 +71,7 @@ from core.logbook.weekly_close import (
 from core.signatures.held_keys import unlock_signing_key
 from core.storage.db import Database
 from core.timetable.services import request_change
-from core.transcripts.gradebook import confirm_subject, enter_evaluation, enter_subject_results, subject_sheet
+from core.transcripts.gradebook import confirm_subject, enter_and_show, enter_evaluation, subject_sheet
 from core.transcripts.workflow import class_status
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)}
@@ -362,9 +362,12 @@ async def signing_document(signing_id: str = Path(min_length=10, max_length=32, 
 
 
 # ---------------------------------------------------------------- the subject teacher's results (sổ điểm)
-def _sheet_json(sheet: dict) -> dict:
-    data = sheet["to_confirm"]
-    return {**sheet, "to_confirm": base64.b64encode(data).decode() if data is not None else None}
+def _sheet_json(sheet: dict) -> JSONResponse:
+    """The sheet as the app reads it (SubjectSheet), answered as is: built by core, not
+    validated a second time."""
+    data, confirmed = sheet["to_confirm"], sheet["confirmed_at"]
+    return JSONResponse({**sheet, "to_confirm": base64.b64encode(data).decode() if data is not None else None,
+                         "confirmed_at": confirmed.isoformat() if confirmed is not None else None})
 
 
 @router.get("/api/v1/classes/{class_id}/subjects/{subject_id}/results", response_model=SubjectSheet,
@@ -384,9 +387,8 @@ async def put_results(class_id: ClassId, subject_id: SubjectId, body: SubjectRes
     """Every value is checked by the assessment rules before anything is stored: one impossible
     value refuses the whole request (422 InvalidAssessment naming the student, the assessment and
     the article). Sending the same results again changes nothing. Refused once confirmed (409)."""
-    await run(enter_subject_results, state.db, actor, class_id, subject_id, body.year_id, body.results,
-              body.comments or None)
-    return _sheet_json(await run(subject_sheet, state.db, actor, class_id, subject_id, body.year_id))
+    return _sheet_json(await run(enter_and_show, state.db, actor, class_id, subject_id, body.year_id, body.results,
+                                 body.comments or None))
 
 
 @router.post("/api/v1/classes/{class_id}/subjects/{subject_id}/confirmation", response_model=SubjectSheet,

@@ -648,18 +648,32 @@ def subject_sheet(db: Database, actor: Actor, class_id: int, subject_id: int, ye
     what is entered (terms, year result, comment), who has nothing yet, whether it is confirmed,
     and the bytes a confirmation signs (base64 in the API)."""
     with db.reading() as session:
-        klass = class_in_scope(session, actor, class_id)
-        subject = _teaches(session, actor, klass, subject_id, year_id)
-        students = session.execute(select(Student.id, Student.full_name).join(
-            Enrolment, Enrolment.student_id == Student.id).where(Enrolment.class_id == class_id)
-            .order_by(Student.full_name, Student.id)).all()
-        rows = {r.student_id: r for r in session.scalars(select(SubjectResult).where(
-            SubjectResult.class_id == class_id, SubjectResult.subject_id == subject_id,
-            SubjectResult.school_year_id == year_id))}
-        confirmed = session.scalar(select(SubjectConfirmation.confirmed_at).where(
-            SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
-            SubjectConfirmation.school_year_id == year_id))
-        data = confirmation_bytes(session, class_id, subject_id, year_id)
+        return _sheet_in(session, actor, class_id, subject_id, year_id)
+
+
+def enter_and_show(db: Database, actor: Actor, class_id: int, subject_id: int, year_id: int,
+                   results: dict[int, dict], comments: dict[int, str] | None = None) -> dict:
+    """:func:`enter_subject_results`, then the sheet as it now stands, in one transaction (the
+    API's answer to a teacher's app)."""
+    with db.transaction() as session:
+        enter_in(session, actor, class_id, subject_id, year_id, results, comments)
+        session.flush()
+        return _sheet_in(session, actor, class_id, subject_id, year_id)
+
+
+def _sheet_in(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int) -> dict:
+    klass = class_in_scope(session, actor, class_id)
+    subject = _teaches(session, actor, klass, subject_id, year_id)
+    students = session.execute(select(Student.id, Student.full_name).join(
+        Enrolment, Enrolment.student_id == Student.id).where(Enrolment.class_id == class_id)
+        .order_by(Student.full_name, Student.id)).all()
+    rows = {r.student_id: r for r in session.scalars(select(SubjectResult).where(
+        SubjectResult.class_id == class_id, SubjectResult.subject_id == subject_id,
+        SubjectResult.school_year_id == year_id))}
+    confirmed = session.scalar(select(SubjectConfirmation.confirmed_at).where(
+        SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
+        SubjectConfirmation.school_year_id == year_id))
+    data = confirmation_bytes(session, class_id, subject_id, year_id)
     return {"class_id": class_id, "subject_id": subject_id, "subject": subject.name, "year_id": year_id,
             "confirmed_at": confirmed, "to_confirm": data,
             "students": [{"student_id": sid, "full_name": name,
