@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -258,9 +259,12 @@ def _checked(session: Session, actor: Actor, class_id: int, subject_id: int, yea
 
 
 def enter_in(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int,
-             results: dict[int, dict], comments: dict[int, str] | None = None) -> int:
+             results: dict[int, dict], comments: dict[int, str] | None = None, *,
+             before_audit: Callable[[], None] | None = None) -> int:
     """:func:`enter_subject_results` inside the caller's transaction (an import of several
-    classes and subjects, all or nothing)."""
+    classes and subjects, all or nothing). ``before_audit`` reads what the caller needs once the
+    results are written and before the audit event: the school's audit chain stays locked from
+    the event to the commit, so nothing else should run in between."""
     klass, students, checked, problems = _checked(session, actor, class_id, subject_id, year_id, results, comments)
     if problems:
         raise next(iter(problems.values()))
@@ -276,6 +280,8 @@ def enter_in(session: Session, actor: Actor, class_id: int, subject_id: int, yea
             session.add(row)
         row.term1, row.term2, row.year_value, row.entered_by = term1, term2, value, actor.staff_id
         row.comment = notes.get(student_id, row.comment)
+    if before_audit is not None:
+        before_audit()
     audit.record(session, actor, "gradebook.enter", "subject_result", f"{class_id}/{subject_id}",
                  school_id=klass.school_id, after={"students": len(results)})
     return len(results)
@@ -655,10 +661,15 @@ def enter_and_show(db: Database, actor: Actor, class_id: int, subject_id: int, y
                    results: dict[int, dict], comments: dict[int, str] | None = None) -> dict:
     """:func:`enter_subject_results`, then the sheet as it now stands, in one transaction (the
     API's answer to a teacher's app)."""
-    with db.transaction() as session:
-        enter_in(session, actor, class_id, subject_id, year_id, results, comments)
+    sheet: dict = {}
+
+    def show() -> None:
         session.flush()
-        return _sheet_in(session, actor, class_id, subject_id, year_id)
+        sheet.update(_sheet_in(session, actor, class_id, subject_id, year_id))
+
+    with db.transaction() as session:
+        enter_in(session, actor, class_id, subject_id, year_id, results, comments, before_audit=show)
+    return sheet
 
 
 def _sheet_in(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int) -> dict:
