@@ -612,7 +612,8 @@ def confirm_subject(db: Database, actor: Actor, class_id: int, subject_id: int, 
     with a ``signer`` the service holds, or — a teacher's app — with ``signature``, a detached
     CMS over :func:`confirmation_bytes` made on the device, verified against ``trust`` at the
     server's time ``at`` (never the time the device claims). Either way the certificate must be
-    registered to the teacher then, and the results are frozen from then on."""
+    registered to the teacher then, and the results are frozen from then on. The same signature
+    sent again (an app's retry) changes nothing and is not an error; another one is refused."""
     at = at or clock.now()
     if (signer is None) == (signature is None) or (signature is not None and trust is None):
         raise ValueError("confirm with a signer, or with a signature and the trust store")
@@ -624,9 +625,13 @@ def confirm_subject(db: Database, actor: Actor, class_id: int, subject_id: int, 
         if not teaches:
             raise PermissionDenied("only the class's teacher of this subject confirms its results",
                                    message_vi="Chỉ giáo viên dạy môn này ở lớp được xác nhận điểm")
-        if session.scalar(select(SubjectConfirmation.id).where(
-                SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
-                SubjectConfirmation.school_year_id == year_id)):
+        done = session.scalar(select(SubjectConfirmation).where(
+            SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
+            SubjectConfirmation.school_year_id == year_id))
+        if done is not None and signature is not None and done.signature == signature \
+                and done.teacher_id == actor.staff_id:
+            return  # the app's retry of the confirmation it made (its answer was lost): nothing to do again
+        if done is not None:
             raise RuleViolation("these results are already confirmed", message_vi="Điểm môn này đã được xác nhận")
         data = confirmation_bytes(session, class_id, subject_id, year_id)
         if data is None:

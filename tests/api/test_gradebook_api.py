@@ -13,7 +13,7 @@ from api.app import create_app
 from core.demo.synthetic import Scale, generate
 from core.kernel.vocabulary import SchoolLevel
 from core.signatures import DemoPKI, KeyStore
-from core.storage.models import SchoolClass, SchoolYear, Staff, Subject, TeachingAssignment, UserAccount
+from core.storage.models import AuditEvent, SchoolClass, SchoolYear, Staff, Subject, TeachingAssignment, UserAccount
 from core.transcripts.gradebook import _periods
 from core.transcripts.rules.tt22_2021 import regular_assessments_per_term
 from core.transcripts.verification import verify_confirmations
@@ -116,9 +116,16 @@ def test_a_teacher_enters_corrects_and_confirms_their_subjects_results(api):
     report = verify_confirmations(api.db, api.app_.state.sohoa.trust, class_id, year_id)
     mine = [c for c in report.signatures if c.verification.signer_fingerprint == signer.fingerprint]
     assert mine and all(c.verification.indication == "PASSED" for c in mine), report
-    # frozen: no more changes, no second confirmation
+    # the app's retry of the same confirmation (its answer lost) is answered again, nothing written twice
+    again = api.post(confirm, json={"year_id": year_id, "signature": cms}, headers=headers)
+    assert again.status_code == 200 and again.json()["confirmed_at"] == r.json()["confirmed_at"], again.text
+    # frozen: no more changes, no second, different confirmation
     assert api.put(url, json={"year_id": year_id, "results": good}, headers=headers).status_code == 409
-    assert api.post(confirm, json={"year_id": year_id, "signature": cms}, headers=headers).status_code == 409
+    other = base64.b64encode(signer.sign_detached(data, dt.datetime(2031, 1, 2))).decode()
+    assert api.post(confirm, json={"year_id": year_id, "signature": other}, headers=headers).status_code == 409
+    with api.db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "gradebook.confirm", AuditEvent.entity_id == f"{class_id}/{subject_id}")) == 1
 
 
 def test_the_homeroom_teacher_enters_evaluations_and_sees_the_class_status(api):
