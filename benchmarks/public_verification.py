@@ -210,36 +210,14 @@ def upload_request(pdf: bytes) -> bytes:
 
 
 # ---------------------------------------------------------------- measuring
-def _cpu(server_pid: int) -> dict[str, dict[int, float]]:
-    import psutil
-
-    try:
-        server = psutil.Process(server_pid)
-        procs = {"console": [server, *server.children(recursive=True)]}
-    except psutil.Error:
-        procs = {"console": []}
-    procs["postgresql"] = [p for p in psutil.process_iter(["username"]) if p.info["username"] == "postgres"]
-    out: dict[str, dict[int, float]] = {}
-    for name, group in procs.items():
-        out[name] = {}
-        for proc in group:
-            try:
-                t = proc.cpu_times()
-                out[name][proc.pid] = t.user + t.system
-            except psutil.Error:
-                pass
-    return out
-
-
 def phase(name: str, server_pid: int, work: Path, port: int, requests: list[bytes], rate: float | None,
           seconds: float, concurrency: int, expect: str) -> dict:
     path = work / f"load-{abs(hash(name))}.json"
     path.write_text(json.dumps([r.hex() for r in requests]))
-    before = _cpu(server_pid)
+    before = signing_api._cpu_by_component(server_pid, "console")
     with mp.get_context("spawn").Pool(1) as pool:  # the load comes from a separate process
         result = pool.apply(_client, ((port, str(path), rate, seconds, concurrency),))
-    after = _cpu(server_pid)
-    used = {k: sum(s - before.get(k, {}).get(pid, 0.0) for pid, s in pids.items()) for k, pids in after.items()}
+    used = signing_api._cpu_used(before, signing_api._cpu_by_component(server_pid, "console"))
     used["load client"] = result["cpu"]
     lat = sorted(result["latencies"])
     p50 = statistics.median(lat) if lat else float("nan")
@@ -252,19 +230,6 @@ def phase(name: str, server_pid: int, work: Path, port: int, requests: list[byte
           f"({'all' if ok == result['sent'] else 'NOT all'} {expect})")
     print("  CPU per request: " + ", ".join(f"{k} {v * per:.2f} ms" for k, v in used.items()))
     return {"throughput": throughput, "p50": p50, "p99": p99, "all_ok": ok == result["sent"]}
-
-
-def _wait_for(url: str, seconds: float = 120) -> None:
-    import urllib.request
-
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"the console did not answer at {url}")
 
 
 def main() -> int:
@@ -321,7 +286,7 @@ def main() -> int:
                                    str(args.port), "--server", args.server, "--processes", str(args.processes)],
                                   cwd=ROOT, stdout=subprocess.DEVNULL,
                                   stderr=open(work / "console.log", "wb"), start_new_session=True)
-        _wait_for(f"http://127.0.0.1:{args.port}/verify")
+        signing_api._wait_for(f"http://127.0.0.1:{args.port}/verify", 120, "the console")
         import urllib.request
         t0 = time.perf_counter()
         for code in codes:  # warm-up: each code once, untimed (the kept verifications read into memory)

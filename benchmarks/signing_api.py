@@ -170,16 +170,17 @@ def _client(args) -> dict:
     return {**result, "cpu": time.process_time() - cpu}
 
 
-def _cpu_by_component(server_pid: int) -> dict[str, dict[int, float]]:
-    """CPU seconds (user + system) of every process of the API's tree and of PostgreSQL, by pid
-    (a connection's backend starts during the run: compare two readings pid by pid)."""
+def _cpu_by_component(server_pid: int, name: str = "api") -> dict[str, dict[int, float]]:
+    """CPU seconds (user + system) of every process of the server's tree (reported as ``name``)
+    and of PostgreSQL, by pid (a connection's backend starts during the run: compare two
+    readings pid by pid)."""
     import psutil
 
     try:
-        api = psutil.Process(server_pid)
-        procs = {"api": [api, *api.children(recursive=True)]}
+        server = psutil.Process(server_pid)
+        procs = {name: [server, *server.children(recursive=True)]}
     except psutil.Error:
-        procs = {"api": []}
+        procs = {name: []}
     procs["postgresql"] = [p for p in psutil.process_iter(["username"]) if p.info["username"] == "postgres"]
     out: dict[str, dict[int, float]] = {}
     for name, group in procs.items():
@@ -402,7 +403,7 @@ def _by_period(timeline: list, seconds: float) -> list[tuple[float, float, float
     return out
 
 
-def _wait_for(url: str, seconds: float = 60) -> None:
+def _wait_for(url: str, seconds: float = 60, what: str = "the API") -> None:
     import urllib.request
 
     end = time.time() + seconds
@@ -412,7 +413,7 @@ def _wait_for(url: str, seconds: float = 60) -> None:
             return
         except OSError:
             time.sleep(0.3)
-    raise RuntimeError(f"the API did not answer at {url}")
+    raise RuntimeError(f"{what} did not answer at {url}")
 
 
 def _wait_ready(url: str, seconds: float = 600, in_a_row: int = 20) -> None:
