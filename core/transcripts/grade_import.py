@@ -59,6 +59,10 @@ def import_grades(db: Database, actor: Actor, path: str | Path, *, school_year_i
         groups: dict[tuple[int, int, int], dict[int, dict]] = defaultdict(dict)
         comments: dict[tuple[int, int, int], dict[int, str]] = defaultdict(dict)
         first_row: dict[tuple, int] = {}
+        # each school's year, its classes and each class's students, read once for the file
+        years: dict[int, int] = {}
+        classes: dict[tuple[int, int], dict[str, SchoolClass]] = {}
+        enrolled: dict[int, dict[str, int]] = {}
         seen: set[tuple] = set()
         for number, values in sheet.rows:
             cell = {c: values.get(c, "").strip() for c in COLUMNS}
@@ -72,12 +76,15 @@ def import_grades(db: Database, actor: Actor, path: str | Path, *, school_year_i
                 problem(number, "school_code", f"unknown school {cell['school_code']!r}",
                         f"không có trường {cell['school_code']!r}")
                 continue
-            year_id = school_year_id or session.scalar(
-                select(SchoolYear.id).where(SchoolYear.department_id == _department(session, school))
-                .order_by(SchoolYear.start_date.desc()).limit(1))
-            klass = session.scalar(select(SchoolClass).where(SchoolClass.school_id == school.id,
-                                                             SchoolClass.school_year_id == year_id,
-                                                             SchoolClass.name == cell["class_name"]))
+            if school.id not in years:
+                years[school.id] = school_year_id or session.scalar(
+                    select(SchoolYear.id).where(SchoolYear.department_id == _department(session, school))
+                    .order_by(SchoolYear.start_date.desc()).limit(1))
+            year_id = years[school.id]
+            if (school.id, year_id) not in classes:
+                classes[(school.id, year_id)] = {c.name: c for c in session.scalars(select(SchoolClass).where(
+                    SchoolClass.school_id == school.id, SchoolClass.school_year_id == year_id))}
+            klass = classes[(school.id, year_id)].get(cell["class_name"])
             if klass is None:
                 problem(number, "class_name", f"unknown class {cell['class_name']!r} in school {school.code}",
                         f"không có lớp {cell['class_name']!r} ở trường {school.code}")
@@ -91,9 +98,11 @@ def import_grades(db: Database, actor: Actor, path: str | Path, *, school_year_i
                 problem(number, "subject_code", f"unknown subject {cell['subject_code']!r}",
                         f"không có môn {cell['subject_code']!r}")
                 continue
-            student = session.scalar(select(Student.id).join(Enrolment, Enrolment.student_id == Student.id)
-                                     .where(Student.personal_id == cell["personal_id"],
-                                            Enrolment.class_id == klass.id))
+            if klass.id not in enrolled:
+                enrolled[klass.id] = dict(session.execute(
+                    select(Student.personal_id, Student.id).join(Enrolment, Enrolment.student_id == Student.id)
+                    .where(Enrolment.class_id == klass.id)).all())
+            student = enrolled[klass.id].get(cell["personal_id"])
             if student is None:
                 problem(number, "personal_id", f"no student {cell['personal_id']} in class {klass.name}",
                         f"lớp {klass.name} không có học sinh {cell['personal_id']}")
