@@ -138,18 +138,29 @@ def _pointed_at(name: str, data_dir: Path, database_url: str | None) -> nbformat
 
 
 def _execute(nb, kernel_specs) -> None:
-    km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
-    try:
-        NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False,
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    finally:
-        # nbclient leaves its kernel client's zmq sockets to the garbage collector, which would
-        # find them (and their ResourceWarning) inside whichever test of this worker runs next:
-        # collect them here, where they were made
-        del km
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
+    for attempt in (1, 2):
+        km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
+        try:
+            NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False,
+                           resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+            return
+        except RuntimeError as err:
+            # the kernel never started: jupyter_client picks its TCP ports free, then the kernel
+            # binds them, and another process of the run may take one in between ("Address
+            # already in use"); no cell ran, so start a new kernel once
+            if attempt == 2 or "Kernel died before replying to kernel_info" not in str(err):
+                raise
+        finally:
+            _collect()
+
+
+def _collect() -> None:
+    """nbclient leaves its kernel client's zmq sockets to the garbage collector, which would find
+    them (and their ResourceWarning) inside whichever test of this worker runs next: collect
+    them here, where they were made."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def test_a_notebook_seeds_its_own_dataset_on_first_use(tmp_path, kernel_specs):
