@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
 
@@ -28,6 +29,16 @@ from api.routes import ApiState, router
 from core.kernel.errors import SohoaError
 from core.logbook.receipts import Sealer
 from core.logbook.submissions import warm_certificates
+from core.operations.observability import (
+    BATCH_SIZE,
+    CONTENT_TYPE,
+    QUEUE_DEPTH,
+    metrics_text,
+    new_request_id,
+    observe,
+    request_id,
+    watch_record_store,
+)
 from core.signatures.service import ServiceSeal
 from core.storage.db import Database, database_errors
 
@@ -54,8 +65,11 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     certificate's chain at start-up (``GET /api/v1/health`` says when it is done); a
     :class:`Database` bound to one connection (the tests' isolated ones) needs ``warm=False`` and no
     ``seal``, as that connection cannot serve two threads."""
-    state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch, receipts=receipts),
+    state = ApiState(db, trust, ObservedBatcher(db, trust, window=batch_window, max_batch=max_batch,
+                                                receipts=receipts),
                      pki_dir, token_cache_seconds, checkpoints=checkpoints)
+    QUEUE_DEPTH.set_function(lambda: state.batcher.queue.qsize() if state.batcher.queue is not None else 0)
+    watch_record_store(db)
     state.remote_signing = remote_signing
     sealer = Sealer(db, seal, interval=seal_interval) if seal is not None and receipts else None
 
@@ -100,7 +114,65 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     app.add_middleware(Guard)
     # outermost of ours: a well-formed signature submission skips the framework's routing
     app.add_middleware(SignatureHotPath, batcher=state.batcher)
+    app.add_middleware(Observed)  # outermost: every request has its id, its log lines and its metrics
     return app
+
+
+class ObservedBatcher(Batcher):
+    """The batcher, each batch's size observed (``sohoa_signature_batch_size``)."""
+
+    def _settle(self, raw: list[tuple]) -> list:
+        BATCH_SIZE.observe(len(raw))
+        return super()._settle(raw)
+
+
+class Observed:
+    """Pure ASGI (cheap on the bell's hot path): the request id (the proxy's ``X-Request-ID``
+    or a new one; answered in ``X-Request-ID``, carried by every log line of the request), the
+    request metrics, ``GET /metrics`` (Prometheus text), and a JSON log line for every answer
+    that is an error or slow (all of them at debug level)."""
+
+    SLOW = 1.0
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["path"] == "/metrics" and scope["method"] == "GET":
+            body = metrics_text()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", CONTENT_TYPE.encode()),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        offered = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        rid = new_request_id(offered)
+        token = request_id.set(rid)
+        status = [500]
+        started = time.perf_counter()
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            seconds = time.perf_counter() - started
+            observe("api", scope["method"], scope["path"], status[0], seconds)
+            if status[0] >= 400 or seconds > self.SLOW or _access.isEnabledFor(logging.DEBUG):
+                _access.log(logging.WARNING if status[0] >= 500 else logging.INFO if status[0] >= 400 or
+                            seconds > self.SLOW else logging.DEBUG, "request",
+                            extra={"method": scope["method"], "path": scope["path"][:200], "status": status[0],
+                                   "seconds": round(seconds, 4)})
+            request_id.reset(token)
+
+
+_access = logging.getLogger("sohoa.api.access")
 
 
 async def _answer(_request: Request, err: Exception):
@@ -130,6 +202,9 @@ def app_from_environment() -> FastAPI:
     from core.storage.db import make_engine
 
     configured = settings.current()
+    from core.operations.observability import configure_logging
+
+    configure_logging(configured)
     # No pre-ping per checkout (a round trip per request at the bell): a connection lost to a
     # database restart fails its request with a retryable 503 and the pool is renewed.
     url = configured.database_url or None

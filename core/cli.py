@@ -1,4 +1,4 @@
-"""The ``sohoa`` command line: init, setup, demo, import, report, serve, api, pki, checkpoint,
+"""The ``sohoa`` command line: init, setup, account, demo, import, report, serve, api, pki, checkpoint,
 verify-integrity, retimestamp, package, settings. The composition root of
 the product (like a bootstrap module): the one place of core that starts the console and the
 API, so it imports them; nothing else in core does.
@@ -29,6 +29,9 @@ def ensure_port_free(host: str, port: int, setting: str) -> None:
     from core.kernel.errors import Unavailable
 
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        # as the servers bind (SO_REUSEADDR): a port left in TIME_WAIT by a server just stopped
+        # is free, one another process listens on is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as err:
@@ -75,8 +78,8 @@ def cmd_init(args) -> int:
     from core.storage.db import database_url, normalise_url
     from core.storage.privileges import grant_again, role_url, setup_roles
 
-    # migrations run as the owner role: SOHOA_MIGRATION_DATABASE_URL when the runtime's URL is another
-    url = normalise_url(_settings().migration_database_url or database_url())
+    # migrations run as the owner role: --database, else migration_database_url, else database_url
+    url = normalise_url(args.database or _settings().migration_database_url or database_url())
     if args.roles:
         if not url.startswith("postgresql"):
             from core.kernel.errors import BadRequest
@@ -93,6 +96,186 @@ def cmd_init(args) -> int:
     print(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
     for role in grant_again(url):
         print(f"runtime role {role}: privileges granted again")
+    return 0
+
+
+def _typed_password(prompt_vi: str, prompt_en: str) -> str:
+    """A password typed twice at a prompt (never echoed, never in the shell's history)."""
+    import getpass
+
+    from core.kernel.errors import MalformedInput
+
+    first = getpass.getpass(f"{prompt_vi} / {prompt_en}: ")
+    if getpass.getpass("Nhập lại / again: ") != first:
+        raise MalformedInput("the two passwords differ", message_vi="Hai lần nhập mật khẩu không khớp")
+    return first
+
+
+def cmd_setup(args) -> int:
+    """A real installation: the database (and its roles on PostgreSQL), the department, its
+    school year and the first administrator (docs/operations.md)."""
+    import datetime as dt
+
+    from core.kernel.errors import BadRequest
+    from core.school.installation import set_up
+    from core.storage.db import database_url, normalise_url
+    from core.storage.privileges import role_url, setup_roles
+
+    url = normalise_url(args.database or _settings().migration_database_url or database_url())
+    if args.roles:
+        if not url.startswith("postgresql"):
+            raise BadRequest("--roles is for PostgreSQL: the embedded database has no roles",
+                             message_vi="--roles chỉ dùng với PostgreSQL: cơ sở dữ liệu nhúng không có vai trò")
+        setup_roles(url, args.owner, args.runtime)
+        print(f"roles ready: {args.owner} (migrations: migration_database_url = {role_url(url, args.owner)}), "
+              f"{args.runtime} (console, API, jobs: database_url = {role_url(url, args.runtime)})")
+    db = _db_at(url)
+    try:
+        first_monday = dt.date.fromisoformat(args.first_monday)
+        breaks = frozenset(dt.date.fromisoformat(b) for b in args.break_week or ())
+    except ValueError as err:
+        raise BadRequest(f"a date is YYYY-MM-DD: {err}", message_vi="Ngày viết dạng YYYY-MM-DD") from err
+    password = None
+    if not args.one_time_password:
+        if not sys.stdin.isatty():
+            raise BadRequest("no terminal to type the administrator's password: pass --one-time-password",
+                             message_vi="Không có bàn phím để gõ mật khẩu quản trị: dùng --one-time-password")
+        password = _typed_password("Mật khẩu quản trị viên", "administrator's password")
+    done = set_up(db, department_code=args.department_code, department_name=args.department_name,
+                  province_code=args.province, school_year=args.school_year, first_monday=first_monday,
+                  breaks=breaks, admin_username=args.admin, admin_name=args.admin_name, admin_password=password)
+    print(f"đã cài đặt / set up: department {args.department_code} (id {done.department_id}), school year "
+          f"{args.school_year} ({done.weeks} teaching weeks), administrator {done.admin_username}")
+    if done.one_time_password:
+        print(f"mật khẩu dùng một lần / one-time password for {done.admin_username} (shown once; sign in and "
+              f"change it): {done.one_time_password}")
+    print("next: import the templates in order (docs/import-templates.md): schools, subjects, bells, staff, "
+          "classes, students, timetable")
+    return 0
+
+
+def cmd_account(args) -> int:
+    """Accounts: ``add`` one person who is not on a school's staff, ``staff`` every member of
+    staff without one (a credentials sheet), ``password`` a new password typed at a prompt."""
+    import csv
+
+    from core.access.accounts import set_password
+    from core.access.authz import SYSTEM
+    from core.school.installation import add_account, staff_accounts
+
+    db = _db(args)
+    if args.verb == "password":
+        set_password(db, SYSTEM, args.username, _typed_password(f"Mật khẩu mới của {args.username}",
+                                                                  f"new password of {args.username}"))
+        print(f"đã đặt mật khẩu / password set: {args.username}")
+        return 0
+    actor = _actor(db, args.user)
+    if args.verb == "add":
+        made = [add_account(db, actor, args.username, args.name, args.role, district_code=args.district)]
+    else:
+        made = staff_accounts(db, actor, school_code=args.school)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.touch(mode=0o600, exist_ok=True)
+        out.chmod(0o600)
+        with out.open("a", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            if fh.tell() == 0:
+                writer.writerow(["username", "display_name", "role", "school_code", "one_time_password"])
+            writer.writerows([a.username, a.display_name, a.role, a.school_code or "", a.one_time_password]
+                             for a in made)
+        print(f"đã tạo {len(made)} tài khoản / {len(made)} accounts created; one-time passwords in {out} "
+              "(readable by you only: hand each person theirs, then delete the file)")
+    else:
+        for account in made:
+            print(f"{account.username}\t{account.role}\t{account.school_code or '-'}\t{account.display_name}\t"
+                  f"{account.one_time_password}")
+        print(f"đã tạo {len(made)} tài khoản / {len(made)} accounts created (one-time passwords shown once)")
+    return 0
+
+
+def cmd_certificate(args) -> int:
+    """Register a person's certificate (or a school's seal) from the CA: a PEM or DER file."""
+    from sqlalchemy import select
+
+    from core.kernel.errors import NotFound
+    from core.signatures.certificates import register_certificate
+    from core.storage.models import School, Staff
+
+    db = _db(args)
+    actor = _actor(db, args.user)
+    data = Path(args.file).read_bytes()
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        data = x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+    with db.reading() as session:
+        if args.staff:
+            staff_id = session.scalar(select(Staff.id).where(Staff.code == args.staff))
+            if staff_id is None:
+                raise NotFound(f"no staff {args.staff!r}", message_vi=f"Không có cán bộ {args.staff!r}")
+            target = {"staff_id": staff_id}
+        else:
+            school_id = session.scalar(select(School.id).where(School.code == args.school))
+            if school_id is None:
+                raise NotFound(f"no school {args.school!r}", message_vi=f"Không có trường {args.school!r}")
+            target = {"school_id": school_id}
+    certificate_id = register_certificate(db, actor, data, **target)
+    print(f"đã đăng ký chứng thư / certificate registered: {certificate_id} ({args.staff or args.school})")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from core.operations.backup import backup
+    from core.storage.db import database_url
+
+    _db(args)  # refuses a missing embedded database
+    out = backup(database_url(), Path(args.out))
+    print(f"đã sao lưu / backup written: {out} ({out.stat().st_size:,} bytes)".replace(",", "."))
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from core.operations.backup import restore
+
+    restore(Path(args.file), args.into)
+    print(f"đã khôi phục / restored into {args.into}; next: `sohoa --database <it> verify-integrity`, then point "
+          "database_url at it")
+    return 0
+
+
+def cmd_scheduler(args) -> int:
+    """The periodic jobs: ``--list`` them, ``--run JOB`` one now, else run the scheduler (one
+    process per installation; Ctrl-C or SIGTERM stops it)."""
+    from core.operations import jobs
+    from core.operations.observability import configure_logging
+    from core.signatures.anchors import configured_anchors
+
+    configured = _settings()
+    if args.list:
+        for job in jobs.REGISTRY.values():
+            fields = " ".join(f"{k}={v}" for k, v in job.schedule.items())
+            print(f"{job.name:<18} {fields:<32} {job.description}")
+        return 0
+    configure_logging(configured)
+    db = _db(args)
+    try:
+        configured_anchors(configured)  # the TSA the trust anchors publish, when tsa_url is unset
+    except FileNotFoundError:
+        pass
+    context = jobs.JobContext(db, configured)
+    if args.run:
+        for name in args.run:
+            print(f"{name}: {jobs.run_job(name, context)}")
+        return 0
+    scheduled = jobs.scheduler(context)
+    print(f"scheduler: {len(jobs.REGISTRY)} jobs ({', '.join(jobs.REGISTRY)}), Vietnam time", flush=True)
+    try:
+        scheduled.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
     return 0
 
 
@@ -516,6 +699,64 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--owner", default="sohoa_owner", help="the owner role (default: sohoa_owner)")
     init.add_argument("--runtime", default="sohoa_app", help="the runtime role (default: sohoa_app)")
     init.set_defaults(func=cmd_init)
+
+    setup = sub.add_parser("setup", help="a real installation: database (and roles), department, school year, "
+                                         "first administrator")
+    setup.add_argument("--department-code", required=True, help="e.g. SGD79")
+    setup.add_argument("--department-name", required=True, help="e.g. 'Sở GD&ĐT TP. Hồ Chí Minh'")
+    setup.add_argument("--province", required=True, help="the province's 3-digit code, e.g. 079")
+    setup.add_argument("--school-year", required=True, help="e.g. 2025-2026")
+    setup.add_argument("--first-monday", required=True, help="the first teaching Monday, YYYY-MM-DD")
+    setup.add_argument("--break", dest="break_week", action="append",
+                       help="the Monday of a whole-week break (Tết), repeat for several")
+    setup.add_argument("--admin", default="admin", help="the first administrator's username (default: admin)")
+    setup.add_argument("--admin-name", default="Quản trị hệ thống")
+    setup.add_argument("--one-time-password", action="store_true",
+                       help="print a one-time password for the administrator instead of asking for one")
+    setup.add_argument("--roles", action="store_true", help="PostgreSQL, as a superuser: also the owner and "
+                                                             "runtime roles (as `sohoa init --roles`)")
+    setup.add_argument("--owner", default="sohoa_owner")
+    setup.add_argument("--runtime", default="sohoa_app")
+    setup.set_defaults(func=cmd_setup)
+
+    account = sub.add_parser("account", help="accounts: add one, make the staff's, set a password")
+    account_verbs = account.add_subparsers(dest="verb", required=True)
+    add = account_verbs.add_parser("add", help="a supervisor, analyst, monitor or administrator (one-time password)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["department_supervisor", "district_supervisor", "analyst",
+                                                       "school_monitor", "administrator"])
+    add.add_argument("--name", required=True, help="the person's name")
+    add.add_argument("--district", help="the district's code (a district supervisor)")
+    staff = account_verbs.add_parser("staff", help="an account for each member of staff without one")
+    staff.add_argument("--school", help="one school's code (default: every school)")
+    for verb in (add, staff):
+        verb.add_argument("--user", default="admin", help="the acting administrator (default: admin)")
+        verb.add_argument("--out", help="append the one-time passwords to this CSV file (mode 0600) instead of "
+                                        "printing them")
+    password = account_verbs.add_parser("password", help="set a user's password, typed at a prompt")
+    password.add_argument("username")
+    account.set_defaults(func=cmd_account)
+
+    cert = sub.add_parser("certificate", help="register a person's certificate or a school's seal (PEM or DER)")
+    cert.add_argument("file")
+    owner = cert.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--staff", help="the staff member's code")
+    owner.add_argument("--school", help="the school's code (its seal)")
+    cert.add_argument("--user", default="admin", help="the acting user (default: admin)")
+    cert.set_defaults(func=cmd_certificate)
+
+    bak = sub.add_parser("backup", help="back the database up to a new file (pg_dump --format=custom; SQLite: a copy)")
+    bak.add_argument("--out", required=True)
+    bak.set_defaults(func=cmd_backup)
+    res = sub.add_parser("restore", help="restore a backup into a new, empty database")
+    res.add_argument("file")
+    res.add_argument("--into", required=True, help="the empty database's URL (PostgreSQL as a superuser or the owner)")
+    res.set_defaults(func=cmd_restore)
+
+    sch = sub.add_parser("scheduler", help="run the periodic jobs (one process per installation)")
+    sch.add_argument("--list", action="store_true", help="list the jobs and their times")
+    sch.add_argument("--run", action="append", metavar="JOB", help="run this job now and stop (repeat for several)")
+    sch.set_defaults(func=cmd_scheduler)
 
     demo = sub.add_parser("demo", help="build the demo dataset, then show the console / report")
     demo.add_argument("--districts", type=int, default=2)
