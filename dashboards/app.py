@@ -445,8 +445,13 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
     signing. ``analytics_store`` (:class:`core.analytics.store.AnalyticsStore`): where the overview's,
     the compliance page's and the transcript issuance page's aggregates run (DuckDB), refreshed
     from the record store when stale; without one they run on the record store."""
+    from core.kernel import settings
+    from core.operations.observability import configure_logging, watch_record_store
     from dashboards.admin import admin_page
 
+    configured = settings.current()
+    configure_logging(configured)
+    watch_record_store(db)
     pages = {"overview": lambda: overview_page(db, analytics_store),
              "compliance": lambda: compliance_page(db, trust, analytics_store),
              "transcripts": lambda: issuance_page(db, analytics_store),
@@ -454,10 +459,48 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
              "admin": lambda: admin_page(db, pki_dir)}
     # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)
+    # behind the reverse proxy (deploy/nginx-sohoa.conf): its host in the websocket's allowed
+    # origins (settings allowed_hosts, public_url), X-Forwarded-For/-Proto believed when trusted_proxies
+    origins = [f"{address}:{port}", f"localhost:{port}", *configured.allowed_hosts]
+    if configured.public_url:
+        origins.append(configured.public_url.split("://", 1)[-1].split("/", 1)[0])
+    kwargs.setdefault("use_xheaders", configured.trusted_proxies > 0)
+    kwargs.setdefault("log_function", _log_request)
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
                     extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),
+                                    (r"/metrics", MetricsHandler),
                                     (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust)],
-                    websocket_origin=[f"{address}:{port}", f"localhost:{port}"], **kwargs)
+                    websocket_origin=origins, **kwargs)
+
+
+class MetricsHandler(web.RequestHandler):
+    """``GET /metrics``: Prometheus text (core/operations/observability.py); the reverse proxy
+    serves it to the monitoring network only."""
+
+    def get(self):
+        from core.operations.observability import CONTENT_TYPE, metrics_text
+
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.write(metrics_text())
+
+
+def _log_request(handler) -> None:
+    """Tornado's log function: each answer in the metrics; errors and slow answers (everything at
+    debug level) as a JSON line with the proxy's request id."""
+    import logging
+
+    from core.operations.observability import new_request_id, observe
+
+    access = logging.getLogger("sohoa.console.access")
+    request = handler.request
+    status, seconds = handler.get_status(), request.request_time()
+    observe("console", request.method, request.path, status, seconds)
+    level = (logging.WARNING if status >= 500 else logging.INFO if status >= 400 or seconds > 1.0
+             else logging.DEBUG)
+    if access.isEnabledFor(level):
+        access.log(level, "request", extra={"request_id": new_request_id(request.headers.get("X-Request-ID")),
+                                             "method": request.method, "path": request.path[:200], "status": status,
+                                             "seconds": round(seconds, 4), "client": request.remote_ip})
 
 
 def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None,
