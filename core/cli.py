@@ -20,6 +20,19 @@ def _settings() -> settings.Settings:
     return settings.current()
 
 
+def _anchors(configured, **options):
+    """The installation's trust anchors, or a one-line error saying where they were looked for."""
+    from core.kernel.errors import NotFound
+    from core.signatures.anchors import configured_anchors
+
+    try:
+        return configured_anchors(configured, **options)
+    except FileNotFoundError as err:
+        raise NotFound(f"{err}; the setting pki_dir (SOHOA_PKI_DIR) names the directory",
+                       message_vi=f"Không có chứng thư gốc tin cậy trong {configured.effective_pki_dir}/anchors "
+                                  "(mục cấu hình pki_dir)") from None
+
+
 def ensure_port_free(host: str, port: int, setting: str) -> None:
     """Refuse, in one line naming the setting, a port another process holds (before any
     server starts, so never a traceback)."""
@@ -373,14 +386,13 @@ def cmd_report(args) -> int:
 def _serve(db, args) -> int:
     """The console, with the trust anchors only (``<pki_dir>/anchors``): never a CA key. With
     ``args.responder`` the demo CA's responder runs beside it as its own process."""
-    from core.signatures.anchors import configured_anchors
     from core.signatures.held_keys import HeldKeys
     from dashboards.app import serve
 
     configured = _settings()
     ensure_port_free(configured.console_host, configured.console_port, "console_port")
     _print_report(db, "so.giamsat", None, quiet_if_missing=True)
-    anchors = configured_anchors(configured)
+    anchors = _anchors(configured)
     trust = anchors.trust_store()
     responder = None
     if anchors.responder_url:
@@ -507,12 +519,11 @@ def _evidence(args, *, seal_needed: bool):
     from core.evidence.checkpoints import seal_from_environment
     from core.evidence.store import DirectoryStore
     from core.kernel.errors import SigningUnavailable
-    from core.signatures.anchors import configured_anchors
 
     configured = _settings()
     pki_dir = configured.effective_pki_dir
     store = DirectoryStore(Path(args.dir) if args.dir else configured.effective_checkpoint_dir)
-    anchors = configured_anchors(configured)  # a job reads the trust anchors only, never a CA key
+    anchors = _anchors(configured)  # a job reads the trust anchors only, never a CA key
     responder = None
     if seal_needed and configured.tsa_url is None and anchors.responder_url:
         if not _answers(anchors.responder_url) and (pki_dir / "ca").is_dir():  # the demo: the CA's own process
@@ -675,6 +686,7 @@ def cmd_api(args) -> int:
     if configured.seal_pin is None and (configured.effective_pki_dir / "ca").is_dir():
         configured = configured.replace(seal_pin="1234")  # the demo's PKI: its service seal's demo PIN
     ensure_port_free(configured.api_host, configured.api_port, "api_port")
+    _anchors(configured, responder_tsa=False)  # checked here, once, rather than in every worker
     print(f"API: http://{configured.api_host}:{configured.api_port}/docs  (OpenAPI: /openapi.json; guide: docs/api.md)",
           flush=True)
     run(configured)
