@@ -71,14 +71,18 @@ _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
 
 class _StoreCounters:
-    """Sign-ins and lockouts from the record store, at each scrape (one truth for every process)."""
+    """Sign-ins and lockouts from the record store, at each scrape (one truth for every process):
+    the process's record store, the one it watches last (held weakly)."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self):
+        self.db = None
 
     def collect(self):
+        db = self.db() if self.db is not None else None
+        if db is None:
+            return
         try:
-            sign_ins, lockouts = sign_in_counts(self.db)
+            sign_ins, lockouts = sign_in_counts(db)
         except Exception:  # noqa: BLE001 - a scrape never fails for the database's sake
             logging.getLogger("sohoa.metrics").warning("sign-in counts unavailable")
             return
@@ -98,14 +102,15 @@ def sign_in_counts(db) -> tuple[int, int]:
                                .where(AuditEvent.action == "account.locked")) or 0)
 
 
-_watched: set[int] = set()
+_store_counters = _StoreCounters()
+REGISTRY.register(_store_counters)
 
 
 def watch_record_store(db) -> None:
-    """Count sign-ins and lockouts of ``db`` in this process's metrics (once per database)."""
-    if id(db) not in _watched:
-        _watched.add(id(db))
-        REGISTRY.register(_StoreCounters(db))
+    """Count the sign-ins and lockouts of ``db`` (this process's record store) in its metrics."""
+    import weakref
+
+    _store_counters.db = weakref.ref(db)
 
 
 def metrics_text() -> bytes:
