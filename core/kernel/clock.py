@@ -16,7 +16,16 @@ VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 #: Shift of the product's clock, for replaying a school day of the demo calendar in a load
 #: test or a demonstration (setting ``clock_offset_seconds``; 0 in production), read once.
-OFFSET = dt.timedelta(seconds=settings.current().clock_offset_seconds)
+def _offset() -> dt.timedelta:
+    from core.kernel.errors import SohoaError
+
+    try:
+        return dt.timedelta(seconds=settings.current().clock_offset_seconds)
+    except SohoaError:  # a wrong settings file: reported where the settings are read for good
+        return dt.timedelta(0)
+
+
+OFFSET = _offset()
 
 
 def now() -> dt.datetime:

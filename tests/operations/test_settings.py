@@ -145,3 +145,11 @@ def test_docs_operations_lists_every_setting():
     table = text.split("## Settings", 1)[1].split("**Ports.**", 1)[0]
     missing = [name for name, _ in settings.Settings().describe() if name != "config_file" and f"`{name}`" not in table]
     assert not missing, missing
+
+
+def test_a_wrong_settings_file_is_a_clear_error_not_a_traceback(tmp_path):
+    config = tmp_path / "sohoa.toml"
+    config.write_text('console_port = "abc"\n', encoding="utf-8")
+    done = sohoa("report", cwd=tmp_path, env={"SOHOA_CONFIG": str(config)})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "setting console_port (SOHOA_CONSOLE_PORT): 'abc' is not valid" in done.stderr
