@@ -20,12 +20,22 @@ logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 pdf_speedups.install()
 
 
+def _writer(kind, pdf: bytes):
+    """An incremental writer that leaves the document's XMP metadata and information dictionary
+    as they are: a PDF/A document's two must keep agreeing (ISO 19005-3 6.6.3, the transcript's
+    render writes both, :mod:`core.transcripts.pdfa`), and pyHanko would rewrite the XMP
+    without its PDF/A identification (as :mod:`core.signatures.ltv` does not either)."""
+    writer = kind(io.BytesIO(pdf))
+    writer._update_meta = lambda: None
+    return writer
+
+
 def add_signature_fields(pdf: bytes, fields: list[tuple[str, tuple[int, int, int, int]]], page: int = -1) -> bytes:
     """Create every signature field up front (later signers only fill their own)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer = _writer(IncrementalPdfFileWriter, pdf)
     for name, box in fields:
         append_signature_field(writer, SigFieldSpec(name, on_page=page, box=box))
     out = io.BytesIO()
@@ -58,7 +68,7 @@ def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_
     timestamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
     pdf_signer = signers.PdfSigner(meta, signer=signer.pyhanko_signer(), timestamper=timestamper,
                                    stamp_style=_stamp_style())
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer = _writer(IncrementalPdfFileWriter, pdf)
     if new_fields:
         from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
@@ -315,7 +325,7 @@ def prepare_pdf_signature(pdf: bytes, *, field: str, certify: bool, reason: str,
         field_name=field, certify=certify, docmdp_permissions=MDPPerm.FILL_FORMS if certify else None,
         subfilter=SigSeedSubFilter.PADES, md_algorithm=MD, reason=reason, location="Việt Nam")
     pdf_signer = signers.PdfSigner(meta, signer=_external_signer(cert_der, chain_der), stamp_style=_stamp_style())
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer = _writer(IncrementalPdfFileWriter, pdf)
     for name, box in new_fields or ():
         append_signature_field(writer, SigFieldSpec(name, on_page=-1, box=box))
 

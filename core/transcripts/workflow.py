@@ -37,6 +37,7 @@ from core.storage.models import (
     Transcript,
 )
 from core.transcripts.content import content_of, student_facts, transcript_content
+from core.transcripts.data import data_bytes
 from core.transcripts.delegations import signing_authority
 from core.transcripts.facts import transcript_fact
 from core.transcripts.gradebook import class_in_scope, missing_confirmations
@@ -189,7 +190,9 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
     def sign(row: Transcript) -> str | None:
         if row.status != TranscriptStatus.DRAFT:
             return f"đã ở trạng thái {row.status.value}, không còn là bản nháp"
-        pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
+        # the transcript's data attached (PDF/A-3), so the signatures cover it (core.transcripts.data)
+        pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code),
+                                data=data_bytes(row.content, row.verification_code, row.content_hash), at=at)
 
         def signed(document: bytes, _valid_until) -> None:
             row.document = document
