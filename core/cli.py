@@ -406,6 +406,36 @@ def cmd_package(args) -> int:
     return 0
 
 
+def cmd_transcript(args) -> int:
+    """A transcript's Verifiable Credential (docs/transcript-data.md): ``credential issue`` seals
+    the credential of an issued transcript with the school's seal (the principal);
+    ``credential verify`` checks one under the trust policy and the record (exit 1 unless valid)."""
+    from core.signatures.anchors import load_anchors
+    from core.transcripts import credential
+
+    db = _db(args)
+    if args.verb == "issue":
+        import getpass
+
+        from core.signatures.signer import SoftwareSigner
+
+        actor = _actor(db, args.user)
+        pin = os.environ.get("SOHOA_SCHOOL_SEAL_PIN") or getpass.getpass("Mã PIN con dấu của trường / seal PIN: ")
+        seal = SoftwareSigner.from_pkcs12(Path(args.seal_key), pin)
+        token = credential.issue_credential(db, actor, seal, code=args.code)
+        Path(args.out).write_text(token + "\n", encoding="ascii")
+        print(f"đã cấp chứng chỉ / credential written ({credential.MEDIA_TYPE}): {args.out}")
+        return 0
+    trust = load_anchors(Path(os.environ.get("SOHOA_PKI_DIR", str(VAR / "pki")))).trust_store(check_revocation=True)
+    check = credential.verify_credential(db, trust, Path(args.file).read_text(encoding="ascii", errors="replace"))
+    print(f"{check.verdict_vi}\n{check.verdict}: {check.message}")
+    print(f"con dấu / seal: {check.signature.indication} {check.signature.sub_indication or ''} "
+          f"{check.signature.signer_subject or ''}".rstrip())
+    if check.code:
+        print(f"học bạ / transcript: {check.code}, {check.school_code}, {check.year}, {check.status or '—'}")
+    return 0 if check.valid else 1
+
+
 def cmd_api(args) -> int:
     """The signing API for teachers' apps (uvicorn, ``--workers`` processes)."""
     import uvicorn
@@ -520,6 +550,20 @@ def main(argv: list[str] | None = None) -> int:
     imp_pkg.add_argument("--school", required=True, help="the receiving school's code")
     imp_pkg.add_argument("file")
     pkg.set_defaults(func=cmd_package)
+
+    tr = sub.add_parser("transcript", help="a transcript's Verifiable Credential: issue or verify")
+    tr_what = tr.add_subparsers(dest="what", required=True)
+    cred = tr_what.add_parser("credential", help="the W3C Verifiable Credential of an issued transcript")
+    cred_verbs = cred.add_subparsers(dest="verb", required=True)
+    cred_issue = cred_verbs.add_parser("issue", help="seal the credential of an issued transcript (the principal)")
+    cred_issue.add_argument("--user", required=True, help="the acting principal")
+    cred_issue.add_argument("--code", required=True, help="the transcript's verification code")
+    cred_issue.add_argument("--seal-key", required=True,
+                            help="the school seal's PKCS#12 file (PIN: SOHOA_SCHOOL_SEAL_PIN or a prompt)")
+    cred_issue.add_argument("--out", required=True, help="where to write the credential (application/vc+jwt)")
+    cred_verify = cred_verbs.add_parser("verify", help="verify a credential; exit 1 unless valid")
+    cred_verify.add_argument("file")
+    tr.set_defaults(func=cmd_transcript)
 
     args = parser.parse_args(argv)
     from core.kernel.errors import SohoaError
