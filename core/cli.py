@@ -436,6 +436,21 @@ def cmd_transcript(args) -> int:
     return 0 if check.valid else 1
 
 
+def cmd_export(args) -> int:
+    """An export of the issued transcripts' data (docs/transcript-data.md): ``national`` for the
+    national education database, ``oneroster`` as OneRoster 1.2 CSV; within the user's rights, audited."""
+    from core.transcripts import exports
+
+    db = _db(args)
+    actor = _actor(db, args.user)
+    make = exports.national_export if args.kind == "national" else exports.oneroster_export
+    export = make(db, actor, school_code=args.school, year_name=args.year)
+    Path(args.out).write_bytes(export.archive)
+    counts = ", ".join(f"{k} {v}" for k, v in export.counts.items())
+    print(f"đã xuất / exported: {args.out} ({', '.join(export.schools) or '—'}; {counts})")
+    return 0
+
+
 def cmd_api(args) -> int:
     """The signing API for teachers' apps (uvicorn, ``--workers`` processes)."""
     import uvicorn
@@ -564,6 +579,16 @@ def main(argv: list[str] | None = None) -> int:
     cred_verify = cred_verbs.add_parser("verify", help="verify a credential; exit 1 unless valid")
     cred_verify.add_argument("file")
     tr.set_defaults(func=cmd_transcript)
+
+    ex = sub.add_parser("export", help="export the issued transcripts' data: national database or OneRoster 1.2")
+    ex.add_argument("kind", choices=("national", "oneroster"),
+                    help="national: JSON Lines and CSV for the national education database; oneroster: OneRoster "
+                         "1.2 CSV (docs/transcript-data.md)")
+    ex.add_argument("--user", required=True, help="the acting user (the export is limited to their schools)")
+    ex.add_argument("--school", help="one school's code (default: every school of the user's scope)")
+    ex.add_argument("--year", help="the school year, e.g. 2025-2026 (default: the latest)")
+    ex.add_argument("--out", required=True, help="where to write the ZIP")
+    ex.set_defaults(func=cmd_export)
 
     args = parser.parse_args(argv)
     from core.kernel.errors import SohoaError

@@ -212,3 +212,32 @@ def test_a_transcript_credential_issued_and_verified_through_the_command_line(ca
     out.write_text(f"{head}.{body[:-4]}AAAA.{signature}")
     changed = run(["transcript", "credential", "verify", str(out)], tmp_path, env)
     assert changed.returncode == 1 and "FAILED" in changed.stdout, changed.stdout
+
+
+def test_exports_through_the_command_line_within_the_users_rights(tmp_path, pki, keys):
+    """`sohoa export national|oneroster` (docs/transcript-data.md): the principal's school's issued
+    transcripts; an analyst is refused the national export (exit 1, both languages)."""
+    import zipfile
+
+    from core.storage.db import Database, make_engine
+    from core.storage.migrate import upgrade
+    from tests.services.test_transcripts import issue_all, with_seal
+    from tests.world import build_world
+
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    issue_all(with_seal(build_world(db, pki, keys)))
+    db.engine.dispose()
+    env = {"SOHOA_DATABASE_URL": url}
+    national, roster = tmp_path / "csdl.zip", tmp_path / "oneroster.zip"
+    done = run(["export", "national", "--user", "binh", "--out", str(national)], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "transcripts 2" in done.stdout and "A01" in done.stdout
+    assert sorted(zipfile.ZipFile(national).namelist()) == ["hocba.jsonl", "ketquamonhoc.csv", "manifest.json"]
+    done = run(["export", "oneroster", "--user", "analyst", "--school", "A01", "--out", str(roster)], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "results 18" in done.stdout and "manifest.csv" in zipfile.ZipFile(roster).namelist()
+    refused = run(["export", "national", "--user", "analyst", "--out", str(tmp_path / "no.zip")], tmp_path, env)
+    assert refused.returncode == 1 and "error:" in refused.stderr and "lỗi:" in refused.stderr
+    assert not (tmp_path / "no.zip").exists()
