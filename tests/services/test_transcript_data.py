@@ -102,14 +102,31 @@ def test_the_issued_pdf_has_the_pdfa3_parts(issued):
     names = list(root["/Names"]["/EmbeddedFiles"]["/Names"])
     assert str(names[0]) == FILE_NAME
     page = root["/Pages"]["/Kids"][0]
-    for font in page["/Resources"]["/Font"].values():
-        font = font.get_object()
-        assert "/FontFile2" in font["/FontDescriptor"], font.get("/BaseFont")
+    fonts = _fonts(page["/Resources"])
+    widgets = 0
     for annot in page["/Annots"]:
         annot = annot.get_object()
-        if annot["/Subtype"] == "/Link":
-            assert int(annot["/F"]) & 4
+        assert int(annot["/F"]) & 4, annot["/Subtype"]  # printed (6.3.2)
+        if annot["/Subtype"] == "/Widget":  # the three signatures' appearances: drawn, no unembedded font
+            widgets += 1
+            fonts += _fonts(annot["/AP"]["/N"].get("/Resources", {}))
+    assert widgets == 3 and fonts
+    for font in fonts:
+        assert any(k in font["/FontDescriptor"] for k in ("/FontFile", "/FontFile2", "/FontFile3")), font["/BaseFont"]
     assert len(reader.trailer["/ID"]) == 2
+
+
+def _fonts(resources, seen=None) -> list:
+    """Every font a resource dictionary reaches, through its form XObjects."""
+    seen = set() if seen is None else seen
+    resources = resources.get_object()
+    found = [f.get_object() for f in resources.get("/Font", {}).get_object().values()] if "/Font" in resources else []
+    for xobject in (resources["/XObject"].values() if "/XObject" in resources else ()):
+        xobject = xobject.get_object()
+        if id(xobject) not in seen and "/Resources" in xobject:
+            seen.add(id(xobject))
+            found += _fonts(xobject["/Resources"], seen)
+    return found
 
 
 def test_data_changed_after_signing_breaks_the_signatures(issued):
