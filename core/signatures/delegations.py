@@ -84,22 +84,23 @@ def delegated_now(session: Session, actor: Actor, act: rule.SigningAct, at: dt.d
 
 
 def check_for_the_principal(session: Session, result, holder: int | None, school_id: int,
-                            act: rule.SigningAct | str):
+                            act: rule.SigningAct | str, *, at: dt.datetime | None = None):
     """A signature for the principal (a :class:`~core.signatures.cms.Verification`): by the
     principal of record, or by a vice-principal under a written delegation for ``act`` valid at
     the signature's time, with a personal certificate registered to them
-    (:func:`core.signatures.policy.check_person`); the report then says under which delegation."""
+    (:func:`core.signatures.policy.check_person`); the report then says under which delegation.
+    ``at``: the signing time the record holds, when the signature proves none (no timestamp)."""
     import dataclasses
 
     from core.signatures.policy import check_person
 
-    when = result.signing_time
+    when = at or result.signing_time
     if not result.valid or when is None or holder is None:
-        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id)
+        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id, at=at)
     authority = signing_authority(session, school_id=school_id, signer_id=holder, at=when, act=act)
     if authority.capacity != "delegated":
-        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id)
-    checked = check_person(session, result, "delegate", holder_staff_id=holder, school_id=school_id)
+        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id, at=at)
+    checked = check_person(session, result, "delegate", holder_staff_id=holder, school_id=school_id, at=at)
     if not checked.valid:
         return checked
     d = authority.delegation
