@@ -319,3 +319,38 @@ class ClassStatus(BaseModel):
     year_id: int
     unconfirmed_subjects: list[str] = Field(description="subjects whose teacher has not confirmed (blocking)")
     students: list[StudentStatus]
+
+
+TranscriptId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an issued transcript's id")]
+
+
+class CredentialOut(BaseModel):
+    credential: str = Field(description="the transcript's Verifiable Credential (W3C VC Data Model 2.0) secured as "
+                                        "a JWS in compact serialization, sealed by the school (docs/transcript-data.md)")
+    media_type: str = Field(description="application/vc+jwt")
+    verification_code: str = Field(description="the transcript's verification code (madinhdanhhocba)")
+
+
+class CredentialIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credential: str = Field(min_length=1, max_length=60_000, description="a transcript credential (compact JWS)")
+
+
+class SealCheck(BaseModel):
+    indication: str = Field(description="PASSED | INDETERMINATE | FAILED (ETSI EN 319 102-1), under the trust policy")
+    sub_indication: str | None
+    signer_subject: str | None
+    message: str
+
+
+class CredentialCheckOut(BaseModel):
+    valid: bool
+    verdict: str = Field(description="valid | cancelled | altered | not_authorised | indeterminate | unknown | "
+                                     "malformed")
+    verdict_vi: str
+    message: str
+    code: str | None = Field(description="the transcript's verification code the credential names")
+    school_code: str | None
+    year: str | None
+    status: str | None = Field(description="the transcript's status in the record (issued, cancelled)")
+    seal: SealCheck

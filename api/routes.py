@@ -30,6 +30,9 @@ from api.models import (
     CompleteIn,
     ConfirmationIn,
     Content,
+    CredentialCheckOut,
+    CredentialIn,
+    CredentialOut,
     Credentials,
     EntryForSigning,
     EntryId,
@@ -48,6 +51,7 @@ from api.models import (
     SubjectResultsIn,
     SubjectSheet,
     Token,
+    TranscriptId,
     WeekId,
 )
 from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in
@@ -71,6 +75,13 @@ from core.logbook.weekly_close import (
 from core.signatures.held_keys import unlock_signing_key
 from core.storage.db import Database
 from core.timetable.services import request_change
+from core.transcripts.credential import (
+    MEDIA_TYPE,
+    issue_credential,
+    school_of_transcript,
+    unlock_school_seal,
+    verify_credential,
+)
 from core.transcripts.gradebook import confirm_subject, enter_and_show, enter_evaluation, subject_sheet
 from core.transcripts.workflow import class_status
 
@@ -428,3 +439,49 @@ async def evaluations(class_id: ClassId, body: EvaluationsIn, actor: Actor = Dep
 async def transcript_status(class_id: ClassId, year_id: int = Query(ge=1, le=2**63 - 1),
                             actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
     return await run(class_status, state.db, actor, class_id, year_id)
+
+
+def _credential(state: ApiState, actor: Actor, transcript_id: int, pin: str) -> dict:
+    if state.pki_dir is None:
+        raise SigningNotOffered("this server keeps no seal keys: seal credentials with the CLI (sohoa transcript "
+                                "credential issue)", message_vi="Máy chủ không lưu khóa con dấu số: hãy dùng lệnh "
+                                                                "sohoa transcript credential issue")
+    school_id = school_of_transcript(state.db, actor, transcript_id)
+    seal = unlock_school_seal(state.db, actor, state.pki_dir, school_id, pin)
+    return issue_credential(state.db, actor, seal, transcript_id=transcript_id)
+
+
+@router.post("/api/v1/transcripts/{transcript_id}/credential", response_model=CredentialOut, responses=ERRORS,
+             tags=["transcripts"], summary="The Verifiable Credential of an issued transcript, sealed by the "
+                                           "school (principal; the school's seal key held by the server, its PIN)")
+async def credential(transcript_id: TranscriptId, body: PinIn, actor: Actor = Depends(teacher),
+                     state: ApiState = Depends(api_state)):
+    """A W3C VC Data Model 2.0 credential of the transcript's data (schema 1.0), secured as a
+    JWS (``application/vc+jwt``) with the school's seal and its certificate chain (``x5c``).
+    Only an issued transcript (409 otherwise); only the school's principal (403)."""
+    token = await run(_credential, state, actor, transcript_id, body.pin)
+    return {"credential": token, "media_type": MEDIA_TYPE, "verification_code": _code_of(token)}
+
+
+def _code_of(token: str) -> str:
+    import json
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["credentialSubject"][
+        "madinhdanhhocba"]
+
+
+@router.post("/api/v1/credentials/verification", response_model=CredentialCheckOut, responses=ERRORS,
+             tags=["transcripts"], summary="Verify a transcript credential (public, no sign-in): the seal under "
+                                           "the trust policy, then the record")
+async def credential_verification(body: CredentialIn, state: ApiState = Depends(api_state)):
+    """The same trust policy as the PDFs: the seal's certificate chains to a trusted anchor, is
+    valid and not revoked now, and is the issuing school's seal; then the transcript is still
+    the current one and the credential states what was issued. Always 200 with the verdict;
+    nothing personal in the answer."""
+    check = await run(verify_credential, state.db, state.trust, body.credential)
+    s = check.signature
+    return {"valid": check.valid, "verdict": check.verdict, "verdict_vi": check.verdict_vi,
+            "message": check.message, "code": check.code, "school_code": check.school_code, "year": check.year,
+            "status": check.status, "seal": {"indication": s.indication, "sub_indication": s.sub_indication,
+                                             "signer_subject": s.signer_subject, "message": s.message}}

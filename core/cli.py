@@ -677,6 +677,51 @@ def cmd_package(args) -> int:
     return 0
 
 
+def cmd_transcript(args) -> int:
+    """A transcript's Verifiable Credential (docs/transcript-data.md): ``credential issue`` seals
+    the credential of an issued transcript with the school's seal (the principal);
+    ``credential verify`` checks one under the trust policy and the record (exit 1 unless valid)."""
+    from core.transcripts import credential
+
+    configured = _settings()
+    db = _db(args)
+    if args.verb == "issue":
+        import getpass
+
+        from core.signatures.signer import SoftwareSigner
+
+        actor = _actor(db, args.user)
+        pin = configured.school_seal_pin or getpass.getpass("Mã PIN con dấu của trường / seal PIN: ")
+        seal = SoftwareSigner.from_pkcs12(Path(args.seal_key), pin)
+        token = credential.issue_credential(db, actor, seal, code=args.code)
+        Path(args.out).write_text(token + "\n", encoding="ascii")
+        print(f"đã cấp chứng chỉ / credential written ({credential.MEDIA_TYPE}): {args.out}")
+        return 0
+    trust = _anchors(configured).trust_store(check_revocation=True)
+    check = credential.verify_credential(db, trust, Path(args.file).read_text(encoding="ascii", errors="replace"))
+    print(f"{check.verdict_vi}\n{check.verdict}: {check.message}")
+    print(f"con dấu / seal: {check.signature.indication} {check.signature.sub_indication or ''} "
+          f"{check.signature.signer_subject or ''}".rstrip())
+    if check.code:
+        print(f"học bạ / transcript: {check.code}, {check.school_code}, {check.year}, {check.status or '—'}")
+    return 0 if check.valid else 1
+
+
+def cmd_export(args) -> int:
+    """An export of the issued transcripts' data (docs/transcript-data.md): ``national`` for the
+    national education database, ``oneroster`` as OneRoster 1.2 CSV; within the user's rights, audited."""
+    from core.transcripts import exports
+
+    db = _db(args)
+    actor = _actor(db, args.user)
+    make = exports.national_export if args.kind == "national" else exports.oneroster_export
+    export = make(db, actor, school_code=args.school, year_name=args.year)
+    Path(args.out).write_bytes(export.archive)
+    counts = ", ".join(f"{k} {v}" for k, v in export.counts.items())
+    print(f"đã xuất / exported: {args.out} ({', '.join(export.schools) or '—'}; {counts})")
+    return 0
+
+
 def cmd_api(args) -> int:
     """The signing API for teachers' apps (uvicorn, ``--workers`` processes, each given these
     settings: :func:`api.app.run`)."""
@@ -862,6 +907,30 @@ def main(argv: list[str] | None = None) -> int:
 
     sets = sub.add_parser("settings", help="print the settings in effect (secrets hidden) and where they come from")
     sets.set_defaults(func=cmd_settings)
+
+    tr = sub.add_parser("transcript", help="a transcript's Verifiable Credential: issue or verify")
+    tr_what = tr.add_subparsers(dest="what", required=True)
+    cred = tr_what.add_parser("credential", help="the W3C Verifiable Credential of an issued transcript")
+    cred_verbs = cred.add_subparsers(dest="verb", required=True)
+    cred_issue = cred_verbs.add_parser("issue", help="seal the credential of an issued transcript (the principal)")
+    cred_issue.add_argument("--user", required=True, help="the acting principal")
+    cred_issue.add_argument("--code", required=True, help="the transcript's verification code")
+    cred_issue.add_argument("--seal-key", required=True,
+                            help="the school seal's PKCS#12 file (PIN: SOHOA_SCHOOL_SEAL_PIN or a prompt)")
+    cred_issue.add_argument("--out", required=True, help="where to write the credential (application/vc+jwt)")
+    cred_verify = cred_verbs.add_parser("verify", help="verify a credential; exit 1 unless valid")
+    cred_verify.add_argument("file")
+    tr.set_defaults(func=cmd_transcript)
+
+    ex = sub.add_parser("export", help="export the issued transcripts' data: national database or OneRoster 1.2")
+    ex.add_argument("kind", choices=("national", "oneroster"),
+                    help="national: JSON Lines and CSV for the national education database; oneroster: OneRoster "
+                         "1.2 CSV (docs/transcript-data.md)")
+    ex.add_argument("--user", required=True, help="the acting user (the export is limited to their schools)")
+    ex.add_argument("--school", help="one school's code (default: every school of the user's scope)")
+    ex.add_argument("--year", help="the school year, e.g. 2025-2026 (default: the latest)")
+    ex.add_argument("--out", required=True, help="where to write the ZIP")
+    ex.set_defaults(func=cmd_export)
 
     args = parser.parse_args(argv)
     from core.kernel.errors import SohoaError

@@ -172,3 +172,75 @@ def test_a_subject_teacher_imports_a_gradebook_through_the_command_line(tmp_path
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(SubjectResult)) == len(pids)
     db.engine.dispose()
+
+
+def test_a_transcript_credential_issued_and_verified_through_the_command_line(ca_online, tmp_path):
+    """`sohoa transcript credential issue|verify` (docs/transcript-data.md): the principal seals
+    the credential of an issued transcript; a teacher cannot; the credential verifies under the
+    trust anchors (exit 0), a changed one does not (exit 1)."""
+    from sqlalchemy import select
+
+    from core.signatures import KeyStore
+    from core.storage.db import Database, make_engine
+    from core.storage.migrate import upgrade
+    from core.storage.models import Transcript
+    from tests.services.test_transcripts import issue_all, with_seal
+    from tests.world import build_world
+
+    pki = ca_online
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    w = with_seal(build_world(db, pki, KeyStore(pki.directory)))
+    issue_all(w)
+    with db.reading() as s:
+        code = s.scalar(select(Transcript.verification_code).where(Transcript.status == "issued").limit(1))
+    db.engine.dispose()
+    env = {"SOHOA_DATABASE_URL": url, "SOHOA_PKI_DIR": str(pki.directory), "SOHOA_SCHOOL_SEAL_PIN": "1234"}
+    seal_key = str(pki.directory / "keys" / f"school-{w.ids['A']}.p12")
+    out = tmp_path / "hocba.vc.jwt"
+
+    def issue(user):
+        return run(["transcript", "credential", "issue", "--user", user, "--code", code, "--seal-key", seal_key,
+                    "--out", str(out)], tmp_path, env)
+
+    refused = issue("lan")
+    assert refused.returncode == 1 and not out.exists() and "lỗi:" in refused.stderr
+    done = issue("binh")
+    assert done.returncode == 0, done.stderr
+    verified = run(["transcript", "credential", "verify", str(out)], tmp_path, env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "valid: the credential is valid" in verified.stdout and "PASSED" in verified.stdout and code in verified.stdout
+    head, body, signature = out.read_text().strip().split(".")
+    out.write_text(f"{head}.{body[:-4]}AAAA.{signature}")
+    changed = run(["transcript", "credential", "verify", str(out)], tmp_path, env)
+    assert changed.returncode == 1 and "FAILED" in changed.stdout, changed.stdout
+
+
+def test_exports_through_the_command_line_within_the_users_rights(tmp_path, pki, keys):
+    """`sohoa export national|oneroster` (docs/transcript-data.md): the principal's school's issued
+    transcripts; an analyst is refused the national export (exit 1, both languages)."""
+    import zipfile
+
+    from core.storage.db import Database, make_engine
+    from core.storage.migrate import upgrade
+    from tests.services.test_transcripts import issue_all, with_seal
+    from tests.world import build_world
+
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    issue_all(with_seal(build_world(db, pki, keys)))
+    db.engine.dispose()
+    env = {"SOHOA_DATABASE_URL": url}
+    national, roster = tmp_path / "csdl.zip", tmp_path / "oneroster.zip"
+    done = run(["export", "national", "--user", "binh", "--out", str(national)], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "transcripts 2" in done.stdout and "A01" in done.stdout
+    assert sorted(zipfile.ZipFile(national).namelist()) == ["hocba.jsonl", "ketquamonhoc.csv", "manifest.json"]
+    done = run(["export", "oneroster", "--user", "analyst", "--school", "A01", "--out", str(roster)], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "results 18" in done.stdout and "manifest.csv" in zipfile.ZipFile(roster).namelist()
+    refused = run(["export", "national", "--user", "analyst", "--out", str(tmp_path / "no.zip")], tmp_path, env)
+    assert refused.returncode == 1 and "error:" in refused.stderr and "lỗi:" in refused.stderr
+    assert not (tmp_path / "no.zip").exists()

@@ -7,6 +7,8 @@ never valid.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from core.access.authz import Actor, Permission, require
@@ -17,6 +19,7 @@ from core.logbook.receipts import check_entry_receipt
 from core.logbook.week_pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD
 from core.logbook.weekly_close import week_bytes
 from core.signatures.cms import FAILED, INDETERMINATE, TrustStore, Verification, verify_detached
+from core.signatures.delegations import check_for_the_principal
 from core.signatures.pades import verify_pdf
 from core.signatures.reports import SignatureReport, VerificationReport, authorised_for_role
 from core.signatures.rules.validity import revoked_by
@@ -60,6 +63,16 @@ def verify_entry_signature(db: Database, actor: Actor, entry_id: int, trust: Tru
         return VerificationReport(f"logbook entry {entry_id}", reports)
 
 
+def _authorised(session, result: Verification, role: str, staff_id: int | None, school_id: int,
+                closed_at: dt.datetime | None = None) -> Verification:
+    """A week's signature held to its role: the close is the principal's, or a vice-principal's
+    under a written delegation for the weekly close valid when the server recorded the close
+    (:func:`core.signatures.delegations.check_for_the_principal`, as for transcripts)."""
+    if role == "principal":
+        return check_for_the_principal(session, result, staff_id, school_id, "week_close", at=closed_at)
+    return authorised_for_role(session, result, role, staff_id)
+
+
 def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int,
                          trust: TrustStore) -> VerificationReport:
     """A closed class-week: the signed summary (the list of its periods, their statuses and
@@ -83,7 +96,8 @@ def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int
                        PRINCIPAL_FIELD: ("principal", row.principal_signed_by)}
             for field, result in verify_pdf(row.document, trust):
                 role, staff_id = holders.get(field, ("unknown", None))
-                reports.append(SignatureReport(role, authorised_for_role(session, result, role, staff_id)))
+                reports.append(SignatureReport(role, _authorised(session, result, role, staff_id, klass.school_id,
+                                                                 row.closed_at)))
         summary = week_bytes(session, klass, session.get(SchoolWeek, week_id))
         signed = [(role, signature, at, staff_id) for role, signature, at, staff_id in (
             ("homeroom", row.homeroom_signature, row.homeroom_signed_at, row.homeroom_signed_by),
@@ -95,7 +109,7 @@ def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int
                 result = Verification(FAILED, "HASH_FAILURE", result.signer_fingerprint, result.signer_subject,
                                       result.signing_time, "the week's entries changed after it was signed: the "
                                       "summary rebuilt from them is not what was signed")
-            summaries.append((role, authorised_for_role(session, result, role, staff_id)))
+            summaries.append((role, _authorised(session, result, role, staff_id, klass.school_id, row.closed_at)))
         if row.document is None:  # closed with CMS signatures over the summary only
             return VerificationReport(target, [SignatureReport(role, result) for role, result in summaries])
         reports += [SignatureReport(f"{role}_summary", result) for role, result in summaries]

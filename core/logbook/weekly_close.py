@@ -39,6 +39,7 @@ from core.logbook.rules.weekly_close import (
 from core.logbook.week_pdf import HOMEROOM_BOX, HOMEROOM_FIELD, PRINCIPAL_BOX, PRINCIPAL_FIELD, WeekRow, render_week
 from core.signatures.certificates import registered_certificate, valid_at
 from core.signatures.cms import verify_detached
+from core.signatures.delegations import delegated_now, for_the_principal
 from core.signatures.ltv import long_term_signer, sign_document
 from core.signatures.pades import (
     PreparedSigning,
@@ -46,6 +47,7 @@ from core.signatures.pades import (
     prepare_pdf_signature,
     signed_attributes,
 )
+from core.signatures.rules.delegation import SigningAct, SigningAuthority
 from core.storage.db import Database
 from core.storage.models import (
     Certificate,
@@ -147,9 +149,23 @@ def _week_pdf(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
 HOMEROOM_STEP, CLOSE_STEP = "homeroom_signature", "close"
 
 
-def _is_principal(actor: Actor) -> bool:
-    """Whoever closes weeks: the permission ``CLOSE_WEEK``, the principal's alone."""
-    return actor.may(Permission.CLOSE_WEEK)
+def _is_principal(actor: Actor, session: Session | None = None, at: dt.datetime | None = None) -> bool:
+    """Whoever closes weeks: the permission ``CLOSE_WEEK``, the principal's, or a vice-principal
+    under a written delegation for the weekly close valid at ``at`` (Nghị định 30/2020/NĐ-CP
+    Art. 13, :mod:`core.signatures.rules.delegation`)."""
+    if actor.may(Permission.CLOSE_WEEK):
+        return True
+    return session is not None and at is not None and delegated_now(session, actor, SigningAct.WEEK_CLOSE, at) \
+        is not None
+
+
+def _reason(authority: SigningAuthority) -> str:
+    """The close signature's reason: the principal's, or "KT. Hiệu trưởng" with the delegation."""
+    if authority.capacity == "principal":
+        return _REASONS[PRINCIPAL]
+    d = authority.delegation
+    return (f"KT. Hiệu trưởng, Phó hiệu trưởng chốt sổ đầu bài tuần (văn bản giao ký thay số {d.document_no} "
+            f"ngày {d.signed_on:%d/%m/%Y})")
 
 
 def _describe(session: Session, actor: Actor, pairs: list[tuple[SchoolClass, SchoolWeek]],
@@ -173,7 +189,7 @@ def _describe(session: Session, actor: Actor, pairs: list[tuple[SchoolClass, Sch
     homeroom_ids = {k.homeroom_teacher_id for k, _ in pairs if k.homeroom_teacher_id is not None}
     names = dict(session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(sorted(homeroom_ids))))
                  .all()) if homeroom_ids else {}
-    principal = _is_principal(actor)
+    principal = _is_principal(actor, session, at)
     out = []
     for klass, week in pairs:
         key = (klass.id, week.id)
@@ -209,14 +225,15 @@ def weeks_to_close(db: Database, actor: Actor, monday: dt.date, at: dt.datetime 
     hash, the counts of its periods by status, its last school day, whether the week is over,
     the on-time deadline and ``your_step`` (``homeroom_signature``, ``close`` or ``None``)."""
     at = at or clock.now()
-    if not (actor.may(Permission.HOMEROOM_SIGN_WEEK) or actor.may(Permission.CLOSE_WEEK)):
+    if not (actor.may(Permission.HOMEROOM_SIGN_WEEK) or actor.may(Permission.CLOSE_WEEK)
+            or actor.role == Role.VICE_PRINCIPAL):
         raise PermissionDenied(f"{actor.username} ({actor.role.value}) neither signs nor closes weeks",
                                message_vi="Chỉ giáo viên chủ nhiệm và hiệu trưởng chốt sổ tuần")
     with db.reading() as session:
         query = (select(SchoolClass, SchoolWeek)
                  .join(SchoolWeek, SchoolWeek.school_year_id == SchoolClass.school_year_id)
                  .where(SchoolWeek.monday == monday, actor.school_filter(SchoolClass.school_id)))
-        if not _is_principal(actor):
+        if not _is_principal(actor, session, at):
             if actor.staff_id is None:
                 return []
             query = query.where(SchoolClass.homeroom_teacher_id == actor.staff_id)
@@ -267,13 +284,14 @@ def homeroom_sign_week(db: Database, actor: Actor, class_id: int, week_id: int, 
 
 def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int, signer,
                          at: dt.datetime | None = None) -> WeekCloseStatus:
-    """Step 2: the principal signs and closes the week; from now on it is read-only."""
+    """Step 2: the principal signs and closes the week; from now on it is read-only. A
+    vice-principal closes it for the principal under a written delegation for the weekly close
+    valid now (ký thay, Nghị định 30/2020/NĐ-CP Art. 13); the signature's reason says so."""
     at = at or clock.now()
     with db.transaction() as session:
         klass, week = _class_week(session, actor, class_id, week_id)
-        require(actor, Permission.CLOSE_WEEK, klass.school_id)
         row = _close_row(session, klass, week)
-        _check_principal(actor, klass, row)
+        authority = _check_principal(session, actor, klass, row, at)
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
         data = week_bytes(session, klass, week)
         if sha256_hex(data) != row.summary_hash:
@@ -281,14 +299,15 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
         row.principal_signature = signer.sign_detached(data, at)
         if row.document is not None:
             row.document, row.archive_valid_until = sign_document(  # closed: B-LTA with a TSA
-                row.document, signer, PRINCIPAL_FIELD, certify=False, reason="Hiệu trưởng chốt sổ đầu bài tuần",
+                row.document, signer, PRINCIPAL_FIELD, certify=False, reason=_reason(authority),
                 finish=True, at=at)
         row.principal_signed_by, row.closed_at, row.status = actor.staff_id, at, WeekCloseStatus.CLOSED
         row.closed_on_time = row.reopen_count == 0 and at <= close_deadline(week.monday)
         audit.record(session, actor, "week.close", "week_close", row.id, school_id=klass.school_id,
                      before={"status": WeekCloseStatus.HOMEROOM_SIGNED.value},
                      after={"status": row.status.value, "on_time": row.closed_on_time,
-                            "class": klass.name, "week": week.number, "fact": week_fact(row)})
+                            "class": klass.name, "week": week.number, "fact": week_fact(row),
+                            **_delegation_note(authority)})
         return row.status
 
 
@@ -364,9 +383,19 @@ def _check_homeroom(session: Session, actor: Actor, klass: SchoolClass, week: Sc
     require_week_over(last_school_day(session, klass, week), at)
 
 
-def _check_principal(actor: Actor, klass: SchoolClass, row: WeekClose) -> None:
-    require(actor, Permission.CLOSE_WEEK, klass.school_id)
+def _check_principal(session: Session, actor: Actor, klass: SchoolClass, row: WeekClose,
+                     at: dt.datetime) -> SigningAuthority:
+    authority = for_the_principal(session, actor, klass.school_id, at, SigningAct.WEEK_CLOSE, Permission.CLOSE_WEEK)
     require_principal_step(row.status)
+    return authority
+
+
+def _delegation_note(authority: SigningAuthority) -> dict:
+    """What the audit event records of a close signed for the principal."""
+    if authority.capacity != "delegated":
+        return {}
+    d = authority.delegation
+    return {"for_the_principal": {"document_no": d.document_no, "signed_on": d.signed_on.isoformat()}}
 
 
 def _signing_certificate(session: Session, actor: Actor, fingerprint: str | None, at: dt.datetime) -> Certificate:
@@ -434,10 +463,11 @@ def prepare_week_signing(db: Database, actor: Actor, class_id: int, week_id: int
             base = row.document if replay.tail is not None else None
             return _prepared_answer(replay, _state_of(replay, base), cert.der, week_bytes(session, klass, week),
                                     replayed=True)
+        authority = None
         if step == HOMEROOM:
             _check_homeroom(session, actor, klass, week, row, at)
         else:
-            _check_principal(actor, klass, row)
+            authority = _check_principal(session, actor, klass, row, at)
         cert = _signing_certificate(session, actor, certificate_fingerprint, at)
         if step == HOMEROOM:
             session.execute(update(LogbookEntry).where(
@@ -454,8 +484,9 @@ def prepare_week_signing(db: Database, actor: Actor, class_id: int, week_id: int
                                           new_fields=WEEK_FIELDS, timestamp=bool(tsa_url()))
             stored = state.to_row()
         else:
-            state = prepare_pdf_signature(row.document, field=PRINCIPAL_FIELD, certify=False, reason=_REASONS[step],
-                                          cert_der=cert.der, chain_der=chain, at=at, timestamp=bool(tsa_url()))
+            state = prepare_pdf_signature(row.document, field=PRINCIPAL_FIELD, certify=False,
+                                          reason=_reason(authority), cert_der=cert.der, chain_der=chain, at=at,
+                                          timestamp=bool(tsa_url()))
             stored = state.to_row(base=row.document)
         session.execute(update(PdfSigning).where(
             PdfSigning.document_kind == "week_close", PdfSigning.document_id == row.id, PdfSigning.step == step,

@@ -346,7 +346,7 @@ class LongTermSigner:
         meta = signers.PdfSignatureMetadata(
             field_name=field, certify=certify, docmdp_permissions=MDPPerm.FILL_FORMS if certify else None,
             subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256", reason=reason, location="Việt Nam")
-        pdf_signer = signers.PdfSigner(meta, signer=signer.pyhanko_signer(), stamp_style=_stamp_style())
+        pdf_signer = signers.PdfSigner(meta, signer=signer.pyhanko_signer(), stamp_style=_stamp_style(pdf))
         writer = self._writer(pdf)
         for name, box in new_fields or ():
             append_signature_field(writer, SigFieldSpec(name, on_page=-1, box=box))

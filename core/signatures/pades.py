@@ -20,12 +20,22 @@ logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 pdf_speedups.install()
 
 
+def _writer(kind, pdf: bytes):
+    """An incremental writer that leaves the document's XMP metadata and information dictionary
+    as they are: a PDF/A document's two must keep agreeing (ISO 19005-3 6.6.3, the transcript's
+    render writes both, :mod:`core.transcripts.pdfa`), and pyHanko would rewrite the XMP
+    without its PDF/A identification (as :mod:`core.signatures.ltv` does not either)."""
+    writer = kind(io.BytesIO(pdf))
+    writer._update_meta = lambda: None
+    return writer
+
+
 def add_signature_fields(pdf: bytes, fields: list[tuple[str, tuple[int, int, int, int]]], page: int = -1) -> bytes:
     """Create every signature field up front (later signers only fill their own)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer = _writer(IncrementalPdfFileWriter, pdf)
     for name, box in fields:
         append_signature_field(writer, SigFieldSpec(name, on_page=page, box=box))
     out = io.BytesIO()
@@ -57,8 +67,8 @@ def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_
         subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256", reason=reason, location="Việt Nam")
     timestamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
     pdf_signer = signers.PdfSigner(meta, signer=signer.pyhanko_signer(), timestamper=timestamper,
-                                   stamp_style=_stamp_style())
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+                                   stamp_style=_stamp_style(pdf))
+    writer = _writer(IncrementalPdfFileWriter, pdf)
     if new_fields:
         from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
@@ -79,8 +89,35 @@ def sign_pdf(pdf: bytes, signer, field: str, *, certify: bool, reason: str, tsa_
     return out.getvalue()
 
 
+#: What marks a PDF/A document (its XMP identification, core.transcripts.pdfa)
+_PDFA_MARK = b"<pdfaid:part>"
+
+
+def _stamp_style(pdf: bytes | None = None):
+    """The appearance of a signature in ``pdf``: :func:`_text_stamp_style`, or for a PDF/A
+    document :func:`_pdfa_stamp_style` (no text, so no font left unembedded, ISO 19005-3
+    6.2.11.4.1)."""
+    if pdf is not None and _PDFA_MARK in pdf:
+        return _pdfa_stamp_style()
+    return _text_stamp_style()
+
+
 @functools.lru_cache(maxsize=1)
-def _stamp_style():
+def _pdfa_stamp_style():
+    """A drawn check mark in a border, vector only: the page prints who signs in each box and a
+    reader shows the signature's details; pyHanko's text stamp would name Courier, a standard
+    font that is not embedded (embedding a font in every signature costs ~0.4 s)."""
+    from pyhanko.pdf_utils.content import RawContent
+    from pyhanko.pdf_utils.layout import BoxConstraints
+    from pyhanko.stamp import StaticStampStyle
+
+    check = RawContent(b"q 0 0.45 0.2 RG 8 w 1 J 1 j 22 52 m 42 30 l 80 74 l S Q",
+                       box=BoxConstraints(width=100, height=100))
+    return StaticStampStyle(background=check, border_width=1)
+
+
+@functools.lru_cache(maxsize=1)
+def _text_stamp_style():
     """The signer's name and role are printed by the page itself under each box; the stamp
     carries only ASCII (the signing time), so no font is embedded per signature — embedding
     a Vietnamese font in every appearance costs ~0.4 s a signature."""
@@ -314,8 +351,8 @@ def prepare_pdf_signature(pdf: bytes, *, field: str, certify: bool, reason: str,
     meta = signers.PdfSignatureMetadata(
         field_name=field, certify=certify, docmdp_permissions=MDPPerm.FILL_FORMS if certify else None,
         subfilter=SigSeedSubFilter.PADES, md_algorithm=MD, reason=reason, location="Việt Nam")
-    pdf_signer = signers.PdfSigner(meta, signer=_external_signer(cert_der, chain_der), stamp_style=_stamp_style())
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    pdf_signer = signers.PdfSigner(meta, signer=_external_signer(cert_der, chain_der), stamp_style=_stamp_style(pdf))
+    writer = _writer(IncrementalPdfFileWriter, pdf)
     for name, box in new_fields or ():
         append_signature_field(writer, SigFieldSpec(name, on_page=-1, box=box))
 

@@ -607,7 +607,7 @@ class AssessmentDecision(Base):
 class SigningDelegation(Base):
     """A written delegation to sign for the principal (văn bản giao ký thay hiệu trưởng,
     Nghị định 30/2020/NĐ-CP Art. 13): to a vice-principal of the school, for some acts
-    (``acts``: comma-separated :class:`core.transcripts.rules.delegation.SigningAct` values),
+    (``acts``: comma-separated :class:`core.signatures.rules.delegation.SigningAct` values),
     from a first to a last day; revoked at ``revoked_at``. Kept for ever: a signature made
     under it is judged by it."""
 

@@ -6,9 +6,11 @@ problem is listed with its row, and nothing is stored unless every row is right.
 Columns (``docs/import-templates.md``, ``grades``): ``school_code``, ``class_name``,
 ``subject_code``, ``personal_id``, ``term`` (1 or 2), ``regular`` (the regular assessments,
 separated by ``;`` — scores such as ``8; 7,5; 9`` or ``Đạt``/``Chưa đạt`` for a comment-only
-subject), ``mid``, ``final`` and, optional, ``comment``. Lower and upper secondary only
-(Thông tư 22/2021/TT-BGDĐT); primary results (Thông tư 27/2020/TT-BGDĐT ratings and tests) are
-entered through the API or the console."""
+subject), ``mid``, ``final`` and, optional, ``comment`` — for lower and upper secondary (Thông tư
+22/2021/TT-BGDĐT). A primary class's row (Thông tư 27/2020/TT-BGDĐT Art. 7) is one per student
+and subject for the year: ``term`` ``year`` (or ``cả năm``), ``rating`` (T, H, C or their names)
+and ``test`` (the year-end periodic test, a whole number 0–10, only for the subjects that have
+one), with ``regular``, ``mid`` and ``final`` left empty."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -26,8 +28,15 @@ from core.storage.db import Database
 from core.storage.models import District, Enrolment, School, SchoolClass, SchoolYear, Student, Subject
 from core.transcripts.gradebook import enter_in, problems_in
 
-COLUMNS = ("school_code", "class_name", "subject_code", "personal_id", "term", "regular", "mid", "final", "comment")
-OPTIONAL = {"comment"}
+COLUMNS = ("school_code", "class_name", "subject_code", "personal_id", "term", "regular", "mid", "final", "comment",
+           "rating", "test")
+#: Columns a file may leave out of its header (a secondary gradebook needs no rating or test)
+OPTIONAL = {"comment", "rating", "test"}
+#: Values every row needs; the rest depend on the class's level
+ALWAYS = ("school_code", "class_name", "subject_code", "personal_id", "term")
+SECONDARY_PARTS = ("regular", "mid", "final")
+#: How a primary row names the year (TT27: the year's rating and year-end test)
+YEAR_TERMS = {"year", "cả năm", "ca nam", "cn"}
 MAX_ROWS = 20_000
 
 
@@ -66,7 +75,7 @@ def import_grades(db: Database, actor: Actor, path: str | Path, *, school_year_i
         seen: set[tuple] = set()
         for number, values in sheet.rows:
             cell = {c: values.get(c, "").strip() for c in COLUMNS}
-            missing = [c for c in COLUMNS if not cell[c] and c not in OPTIONAL]
+            missing = [c for c in ALWAYS if not cell[c]]
             for column in missing:
                 problem(number, column, "a value is required", "cần có giá trị")
             if missing:
@@ -89,10 +98,31 @@ def import_grades(db: Database, actor: Actor, path: str | Path, *, school_year_i
                 problem(number, "class_name", f"unknown class {cell['class_name']!r} in school {school.code}",
                         f"không có lớp {cell['class_name']!r} ở trường {school.code}")
                 continue
-            if level_of_grade(klass.grade) == SchoolLevel.PRIMARY:
-                problem(number, "class_name", "primary results are entered through the API or the console",
-                        "kết quả tiểu học nhập qua ứng dụng hoặc bảng điều khiển")
-                continue
+            primary = level_of_grade(klass.grade) == SchoolLevel.PRIMARY
+            if primary:
+                wrong = [c for c in SECONDARY_PARTS if cell[c]] + ([] if cell["rating"] else ["rating"])
+                for column in wrong:
+                    problem(number, column, *(("a primary row has a rating and a test, no scores per term (TT27/2020 "
+                                               "Art. 7)", "dòng tiểu học ghi mức đạt được và điểm kiểm tra, không "
+                                               "ghi điểm từng học kì (TT27/2020 Điều 7)") if column != "rating" else
+                                              ("a value is required", "cần có giá trị")))
+                if cell["term"].lower() not in YEAR_TERMS:
+                    problem(number, "term", f"{cell['term']!r}: a primary row is the year's (year)",
+                            f"{cell['term']!r}: dòng tiểu học là kết quả cả năm (year / cả năm)")
+                    continue
+                if wrong:
+                    continue
+            else:
+                wrong = [c for c in SECONDARY_PARTS if not cell[c]]
+                for column in wrong:
+                    problem(number, column, "a value is required", "cần có giá trị")
+                for column in ("rating", "test"):
+                    if cell[column]:
+                        wrong.append(column)
+                        problem(number, column, "a secondary row has scores per term, no rating or test",
+                                "dòng trung học ghi điểm từng học kì, không ghi mức đạt được hay điểm kiểm tra")
+                if wrong:
+                    continue
             subject = subjects.get(cell["subject_code"])
             if subject is None:
                 problem(number, "subject_code", f"unknown subject {cell['subject_code']!r}",
@@ -107,22 +137,26 @@ def import_grades(db: Database, actor: Actor, path: str | Path, *, school_year_i
                 problem(number, "personal_id", f"no student {cell['personal_id']} in class {klass.name}",
                         f"lớp {klass.name} không có học sinh {cell['personal_id']}")
                 continue
-            if cell["term"] not in ("1", "2"):
+            term = "year" if primary else cell["term"]
+            if not primary and term not in ("1", "2"):
                 problem(number, "term", f"{cell['term']!r} is not a term (1 or 2)",
                         f"{cell['term']!r} không phải học kì (1 hoặc 2)")
                 continue
             key = (klass.id, subject.id, year_id)
-            if (key, student, cell["term"]) in seen:
+            if (key, student, term) in seen:
                 problem(number, "term", "this student's term appears twice in the file",
                         "học kì này của học sinh xuất hiện hai lần trong tệp")
                 continue
-            seen.add((key, student, cell["term"]))
+            seen.add((key, student, term))
             first_row.setdefault((key, student), number)
             first_row.setdefault((key, None), number)
-            first_row[(key, student, cell["term"])] = number
-            groups[key].setdefault(student, {})[f"term{cell['term']}"] = {
-                "regular": [v.strip() for v in cell["regular"].split(";") if v.strip()],
-                "mid": cell["mid"], "final": cell["final"]}
+            first_row[(key, student, term)] = number
+            if primary:
+                groups[key][student] = {"rating": cell["rating"], "test": cell["test"] or None}
+            else:
+                groups[key].setdefault(student, {})[f"term{term}"] = {
+                    "regular": [v.strip() for v in cell["regular"].split(";") if v.strip()],
+                    "mid": cell["mid"], "final": cell["final"]}
             if cell["comment"]:
                 comments[key][student] = cell["comment"]
         for key, results in groups.items():

@@ -12,6 +12,7 @@ that cuts the page from ~25 ms to a few.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zlib
 
@@ -114,7 +115,11 @@ def _table(canvas, top: float, columns: tuple[int, ...], rows: list[list[str]], 
     return y
 
 
-def render_transcript(content: dict, verification_code: str, verify_url: str) -> bytes:
+def render_transcript(content: dict, verification_code: str, verify_url: str, *, data: bytes | None = None,
+                      at: dt.datetime | None = None) -> bytes:
+    """The page of ``content``. With ``data`` (the transcript's data as JSON,
+    :func:`core.transcripts.data.data_bytes`) the PDF is made PDF/A-3b with the data attached
+    (:func:`core.transcripts.pdfa.make_pdfa3`), dated ``at`` (default now)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import simpleSplit
@@ -123,10 +128,13 @@ def render_transcript(content: dict, verification_code: str, verify_url: str) ->
     _register_fonts()
     student = content["student"]
     out = io.BytesIO()
-    canvas = Canvas(out, pagesize=A4, pageCompression=1)
-    canvas.setTitle(f"Học bạ {student['full_name']} {content['year']}")
-    canvas.setAuthor(content["school"])
-    canvas.setSubject(f"Mã xác thực {verification_code}")
+    # the initial font is one embedded: no standard font is named in the page (PDF/A, ISO 19005-3 6.2.11.4)
+    canvas = Canvas(out, pagesize=A4, pageCompression=1, initialFontName=REGULAR, initialFontSize=SIZE)
+    title, author, subject = (f"Học bạ {student['full_name']} {content['year']}", content["school"],
+                              f"Mã xác thực {verification_code}")
+    canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setSubject(subject)
     width, height = A4
     middle = LEFT + WIDTH / 2 - 36
     canvas.setFont(BOLD, 10)
@@ -182,4 +190,12 @@ def render_transcript(content: dict, verification_code: str, verify_url: str) ->
         canvas.rect(bx1, by1, bx2 - bx1, by2 - by1)
     canvas.showPage()
     canvas.save()
-    return out.getvalue()
+    if data is None:
+        return out.getvalue()
+    from core.kernel import clock
+    from core.transcripts.data import FILE_NAME, MIME_TYPE
+    from core.transcripts.pdfa import make_pdfa3
+
+    return make_pdfa3(out.getvalue(), file_name=FILE_NAME, data=data, mime_type=MIME_TYPE,
+                      description="Dữ liệu học bạ (JSON) / the transcript's data", title=title, author=author,
+                      subject=subject, at=(at or clock.now()).replace(tzinfo=clock.VN_TZ))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -41,6 +40,7 @@ from core.kernel import clock
 from core.kernel.errors import BadRequest
 from core.kernel.vocabulary import TranscriptStatus
 from core.signatures.cms import FAILED, INDETERMINATE, PASSED, Verification, verify_detached
+from core.signatures.delegations import check_for_the_principal
 from core.signatures.ltv import revision_prefixes
 from core.signatures.pades import verify_pdf
 from core.signatures.policy import NOT_AUTHORISED, TrustPolicy, as_policy, check_person, refused
@@ -56,7 +56,6 @@ from core.storage.models import (
     Transcript,
     TranscriptVerification,
 )
-from core.transcripts.delegations import signing_authority
 from core.transcripts.gradebook import confirmation_bytes
 from core.transcripts.pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD
 from core.transcripts.rules.public_view import masked_name, normal_code
@@ -153,23 +152,8 @@ def _check_for_the_principal(session: Session, result: Verification, holder: int
                              school_id: int) -> Verification:
     """The principal's approval: by the principal of record, or by a vice-principal under a
     written delegation for transcripts valid at the signature's time (ký thay, Nghị định
-    30/2020/NĐ-CP Art. 13; :func:`core.transcripts.delegations.signing_authority`), with a
-    personal certificate registered to them; the report then says under which delegation."""
-    when = result.signing_time
-    if not result.valid or when is None or holder is None:
-        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id)
-    authority = signing_authority(session, school_id=school_id, signer_id=holder, at=when, act="transcript")
-    if authority.capacity != "delegated":
-        return check_person(session, result, "principal", holder_staff_id=holder, school_id=school_id)
-    checked = check_person(session, result, "delegate", holder_staff_id=holder, school_id=school_id)
-    if not checked.valid:
-        return checked
-    d = authority.delegation
-    return dataclasses.replace(
-        checked, message=f"the signature is valid: signed for the principal under the written delegation "
-                         f"{d.document_no} of {d.signed_on:%d/%m/%Y}",
-        message_vi=f"Chữ ký hợp lệ: ký thay hiệu trưởng (KT.) theo văn bản giao ký thay số {d.document_no} "
-                   f"ngày {d.signed_on:%d/%m/%Y}")
+    30/2020/NĐ-CP Art. 13; :func:`core.signatures.delegations.check_for_the_principal`)."""
+    return check_for_the_principal(session, result, holder, school_id, "transcript")
 
 
 def judge_transcript(session: Session, policy: TrustPolicy, results: list[tuple[str, Verification]], *,

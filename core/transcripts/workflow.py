@@ -21,7 +21,9 @@ from core.kernel.documents import canonical_json, sha256_hex
 from core.kernel.errors import CertificateNotRegistered, NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, Role, TranscriptStatus
 from core.signatures.certificates import registered_certificate
+from core.signatures.delegations import for_the_principal as _for_the_principal
 from core.signatures.ltv import DocumentBatch, signer_certificates, tsa_url
+from core.signatures.rules.delegation import SigningAct, SigningAuthority
 from core.storage.db import Database
 from core.storage.models import (
     Certificate,
@@ -36,11 +38,10 @@ from core.storage.models import (
     Transcript,
 )
 from core.transcripts.content import content_of, student_facts, transcript_content
-from core.transcripts.delegations import signing_authority
+from core.transcripts.data import data_bytes
 from core.transcripts.facts import transcript_fact
 from core.transcripts.gradebook import class_in_scope, missing_confirmations
 from core.transcripts.pdf import HOMEROOM_FIELD, PRINCIPAL_FIELD, SEAL_FIELD, SIGNATURE_FIELDS, render_transcript
-from core.transcripts.rules.delegation import PRINCIPAL_LABEL, SigningAct, SigningAuthority
 from core.transcripts.rules.lifecycle import is_final
 
 
@@ -189,7 +190,9 @@ def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int,
     def sign(row: Transcript) -> str | None:
         if row.status != TranscriptStatus.DRAFT:
             return f"đã ở trạng thái {row.status.value}, không còn là bản nháp"
-        pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code))
+        # the transcript's data attached (PDF/A-3), so the signatures cover it (core.transcripts.data)
+        pdf = render_transcript(row.content, row.verification_code, verify_url(row.verification_code),
+                                data=data_bytes(row.content, row.verification_code, row.content_hash), at=at)
 
         def signed(document: bytes, _valid_until) -> None:
             row.document = document
@@ -307,16 +310,8 @@ def for_the_principal(session: Session, actor: Actor, school_id: int, at: dt.dat
     """Who may sign the principal's approval at ``school_id`` now: the principal in their own
     right (the permission to issue), or a vice-principal under a written delegation for
     transcripts valid at ``at`` (Nghị định 30/2020/NĐ-CP Art. 13,
-    :mod:`core.transcripts.rules.delegation`); anyone else is refused, with the reason."""
-    if actor.role != Role.VICE_PRINCIPAL:
-        require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
-        return SigningAuthority(True, "principal", PRINCIPAL_LABEL, None)
-    require(actor, Permission.VIEW, school_id)
-    found = signing_authority(session, school_id=school_id, signer_id=actor.staff_id, at=at,
-                              act=SigningAct.TRANSCRIPT)
-    if not found.allowed:
-        raise PermissionDenied(found.reason, message_vi=found.reason_vi)
-    return found
+    :mod:`core.signatures.rules.delegation`); anyone else is refused, with the reason."""
+    return _for_the_principal(session, actor, school_id, at, SigningAct.TRANSCRIPT, Permission.ISSUE_TRANSCRIPT)
 
 
 def _send_back_if_revoked(row: Transcript, actor: Actor, revoked_of: dict[int, set[str]]) -> str | None:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from core.kernel.errors import RuleViolation
-from core.transcripts.rules.delegation import (
+from core.signatures.rules.delegation import (
     DELEGATED_LABEL,
     PRINCIPAL_LABEL,
     RolesAt,

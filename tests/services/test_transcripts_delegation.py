@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from core.kernel.errors import Conflict, PermissionDenied, RuleViolation
+from core.signatures.delegations import register_delegation, revoke_delegation, signing_authority
+from core.signatures.rules.delegation import DELEGATED_LABEL
 from core.storage.models import SigningDelegation, StaffAssignment
-from core.transcripts.delegations import register_delegation, revoke_delegation, signing_authority
-from core.transcripts.rules.delegation import DELEGATED_LABEL
 from tests.services.transcripts_school import audits, count, full_class
 
 SIGNED, FROM, UNTIL = dt.date(2026, 5, 20), dt.date(2026, 5, 25), dt.date(2026, 6, 15)
