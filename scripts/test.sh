@@ -2,7 +2,8 @@
 # Second command of the README (and what CI runs): install the system packages the tests
 # drive for real with apt (Debian or Ubuntu; root or sudo), only those missing: SoftHSM2 for
 # the USB-token tests, DejaVu fonts for Vietnamese PDFs, openssl for the CMS interoperability
-# test, Chromium for the browser tests;
+# test, Chromium for the browser tests, a Java 17 runtime for the Spark tests (pyspark's local
+# mode: Debian's OpenJDK, never a download);
 # install the development dependencies into ./.venv and run the whole test suite,
 # PostgreSQL tests included.
 set -euo pipefail
@@ -14,6 +15,7 @@ need=()
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the browser tests drive Debian's Chromium (never playwright install)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)   # tests/analytics: pyspark in local mode
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq

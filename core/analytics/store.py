@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.analytics.engines import duckdb_macros
 from core.storage.db import Database
 
 #: Synthetic facts use ids from here on, so they never meet the record store's.
@@ -109,6 +110,7 @@ class AnalyticsStore:
         con = duckdb.connect(config=config)
         con.execute(f"SET GLOBAL custom_extension_repository = '{self._empty_repo.as_posix()}'")
         con.execute(f"SET GLOBAL extension_directory = '{self._empty_repo.as_posix()}'")
+        duckdb_macros(con)  # the portable functions of the queries (core.analytics.engines)
         for name, (folder, pattern, columns) in self._tables().items():
             if next(folder.glob(pattern), None) is not None:
                 files = (folder / pattern).as_posix()
