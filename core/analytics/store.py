@@ -345,21 +345,24 @@ class RefreshReport:
                 f"issuance of {len(self.years_written)} school years, {self.seconds:.1f} s")
 
 
-def refresh(db: Database, store: AnalyticsStore, *, progress: bool = False) -> RefreshReport:
+def refresh(db: Database, store: AnalyticsStore, *, progress: bool = False, iceberg=None) -> RefreshReport:
     """Bring the store up to date with the record store: rewrite the weeks whose fingerprint
     (periods, statuses, teachers, last signature) changed since the last refresh, the weeks
     whose class-week closes changed, the school years whose results, confirmations or
     transcripts changed, and the dimensions. All its reads go through one connection (one
-    ADBC connection on PostgreSQL)."""
+    ADBC connection on PostgreSQL). With ``iceberg`` (a table of
+    :func:`core.analytics.iceberg.facts_table`), each week's facts rewritten here overwrite
+    that week's partition of the Iceberg table too (one snapshot per week)."""
     started = time.perf_counter()
     report = RefreshReport()
     with _reading(db) as read:
-        _refresh(read, db.engine.dialect.name, store, report, progress)
+        _refresh(read, db.engine.dialect.name, store, report, progress, iceberg)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _refresh(read, dialect: str, store: AnalyticsStore, report: RefreshReport, progress: bool) -> None:
+def _refresh(read, dialect: str, store: AnalyticsStore, report: RefreshReport, progress: bool,
+             iceberg=None) -> None:
     state = store.state()
     if state.get("schema") != SCHEMA:
         state = _reset(store, state)
@@ -394,6 +397,10 @@ def _refresh(read, dialect: str, store: AnalyticsStore, report: RefreshReport, p
             table = table.sort_by([("district_id", "ascending"), ("school_id", "ascending")])
             _write(table, store.week_partition(school_year, number) / f"part-{week_id}.parquet")
             entry.update({"digest": digest, "rows": table.num_rows})
+            if iceberg is not None:
+                from core.analytics.iceberg import publish_week
+
+                publish_week(iceberg, store, school_year, number)
             report.weeks_written.append(number)
             report.rows += table.num_rows
         if closing:
