@@ -7,7 +7,7 @@ into Parquet files partitioned by school year (and week)::
     <root>/facts/school_year=2025/week=7/part-<week id>.parquet     one row per scheduled period
     <root>/closes/school_year=2025/week=7/part-<week id>.parquet    one row per class-week (closing)
     <root>/issuance/school_year=2025/part-<year id>.parquet         one row per student · class · school year
-    <root>/dims/{district,school,class,teacher}.parquet             names, departments, monitors
+    <root>/dims/{district,school,class,teacher}[_*].parquet          names, departments, monitors
     <root>/state.json          (a fingerprint per exported week and school year: what a refresh compares)
 
 and the aggregates of the console (:mod:`core.analytics.queries`) and of the notebooks run
@@ -131,8 +131,10 @@ class AnalyticsStore:
                 "issuance": (self.issuance, "school_year=*/*.parquet", _ISSUANCE_COLUMNS)}
 
     def _dim_files(self, name: str) -> list[str]:
-        return [p.as_posix() for p in (self.dims / f"{name}.parquet", self.dims / f"{name}_synthetic.parquet")
-                if p.exists()]
+        """The files of a dimension: the record store's, the synthetic one, and nationally one
+        per province (``school_p79.parquet``, core.analytics.federation)."""
+        own = self.dims / f"{name}.parquet"
+        return [p.as_posix() for p in ([own] if own.exists() else []) + sorted(self.dims.glob(f"{name}_*.parquet"))]
 
     def _layout(self) -> tuple:
         """What the views were defined over: which kinds of facts exist, which dimension files."""
