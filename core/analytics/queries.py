@@ -73,8 +73,11 @@ def _where(actor: Actor, *, school_id: int | None = None, district_id: int | Non
     narrows the scope, never widens it: a school outside it selects nothing."""
     filters, params = [], {}
     if actor.school_ids is not None:
-        filters.append(f"{column} IN ({', '.join(str(int(s)) for s in sorted(actor.school_ids))})"
-                       if actor.school_ids else "false")
+        ids = sorted(int(s) for s in actor.school_ids)
+        # the range beside the list: every engine prunes the row groups outside it from the
+        # files' min/max statistics (a province's or a district's schools have near ids)
+        filters.append(f"({column} BETWEEN {ids[0]} AND {ids[-1]} AND {column} IN ({', '.join(map(str, ids))}))"
+                       if ids else "false")
     for name, value, col in (("school_id", school_id, column), ("district_id", district_id, "f.district_id"),
                              ("school_year", school_year, "f.school_year"), ("week", week, "f.week"),
                              ("week_id", week_id, "f.week_id")):

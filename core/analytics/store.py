@@ -573,21 +573,34 @@ def _write_dims(read, store: AnalyticsStore) -> None:
 # ---------------------------------------------------------------- synthetic year
 def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: int, school_year: int = 2025,
                     weeks: int = 35, periods_per_week: int = 30, districts: int = 22, seed: int = 2025,
-                    threads: int | None = None, progress: bool = False) -> int:
+                    threads: int | None = None, progress: bool = False, provinces: int = 1) -> int:
     """A full school year of synthetic facts, generated inside DuckDB and written straight
     to the store's partitions (``synthetic = true``), with matching dimensions. The behaviour
     follows the record store's generator in spirit: each teacher has a habit (punctual, late,
-    forgetful), each school a quality. Returns the number of facts written."""
+    forgetful), each school a quality. Returns the number of facts written.
+
+    ``provinces`` > 1 (a national year, benchmarks/national.py): the districts are shared out
+    among that many provinces, each a "department" of its own (the console's per-province
+    level), and schools are numbered district by district, so that a province's schools and
+    districts have contiguous ids and its periods sit together in the sorted files (a
+    province's drill-down reads only its row groups). With one province, as before: the
+    schools dealt round the districts, one department."""
     con = store.open(threads=threads)
     store.dims.mkdir(parents=True, exist_ok=True)
     base = SYNTHETIC_ID_BASE
+    if provinces > 1:  # districts in blocks of schools, provinces in blocks of districts
+        school_district = f"{{school}} * {districts} // {schools}"
+        department = f"i * {provinces} // {districts}"
+        department_name = f"'Tỉnh/Thành phố (tổng hợp) ' || (i * {provinces} // {districts} + 1)"
+    else:
+        school_district, department, department_name = f"{{school}} % {districts}", "0", "'Sở (tổng hợp)'"
     classes = schools * classes_per_school
     teachers = max(1, classes * 17 // 10)
     con.execute(f"SELECT setseed({(seed % 1000) / 1000})")
     con.execute(f"""
         CREATE TEMP TABLE cls AS
         SELECT {base} + i AS class_id, {base} + i // {classes_per_school} AS school_id,
-               {base} + ((i // {classes_per_school}) % {districts}) AS district_id,
+               {base} + {school_district.format(school='(i // ' + str(classes_per_school) + ')')} AS district_id,
                CAST(1 + (i % {classes_per_school}) * 12 // {classes_per_school} AS SMALLINT) AS grade
         FROM range({classes}) t(i)""")
     con.execute(f"""
@@ -601,11 +614,13 @@ def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: 
         FROM (SELECT i, random() AS r FROM range({teachers}) t(i))""")
     dims = {
         "district": f"SELECT {base} + i AS district_id, 'TH' || lpad(CAST(i + 1 AS VARCHAR), 2, '0') AS district_code, "
-                    f"'Quận/Huyện (tổng hợp) ' || (i + 1) AS district_name, CAST({base} AS BIGINT) AS department_id, "
-                    f"'Sở (tổng hợp)' AS department_name FROM range({districts}) t(i)",
+                    f"'Quận/Huyện (tổng hợp) ' || (i + 1) AS district_name, "
+                    f"CAST({base} + {department} AS BIGINT) AS department_id, {department_name} AS department_name "
+                    f"FROM range({districts}) t(i)",
         "school": f"SELECT school_id, 'TH' || lpad(CAST(school_id - {base} + 1 AS VARCHAR), 4, '0') AS school_code, "
                   f"'Trường (tổng hợp) ' || (school_id - {base} + 1) AS school_name, "
-                  f"{base} + (school_id - {base}) % {districts} AS district_id, 1 AS has_monitor FROM sch",
+                  f"{base} + {school_district.format(school=f'(school_id - {base})')} AS district_id, "
+                  "1 AS has_monitor FROM sch",
         "class": "SELECT class_id, CAST(grade AS VARCHAR) || 'A' || (class_id % 9 + 1) AS class_name, grade, "
                  "school_id FROM cls",
         "teacher": f"SELECT teacher_id, 'GVTH' || (teacher_id - {base}) AS teacher_code, "
