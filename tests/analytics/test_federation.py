@@ -5,10 +5,15 @@ check routes a code by its province prefix to that province's record store; a pr
 database does not answer makes only its own codes unavailable, with a message in Vietnamese
 and English."""
 import datetime as dt
+import json
 import socket
+import urllib.error
+import urllib.parse
+import urllib.request
 from types import SimpleNamespace
 
 import pytest
+from tornado import web
 
 from core.access.authz import SYSTEM
 from core.analytics.federation import (
@@ -27,7 +32,9 @@ from core.demo.synthetic import Scale, generate
 from core.kernel.errors import BadRequest
 from core.signatures import DemoPKI, KeyStore
 from core.storage.models import Transcript
+from dashboards.public import national_handlers
 from tests.conftest import committed_database
+from tests.evidence._trust import ServedApp
 from tests.services.test_transcripts import issue_all, with_seal
 from tests.world import build_world
 
@@ -131,9 +138,11 @@ def verifier(request, tmp_path_factory):
             Province("48", NAMES["48"], f"postgresql://nobody@127.0.0.1:{free_port()}/down", root / "a48"),
         ])
         federated = FederatedVerifier(directory, pki.trust_store())
+        served = ServedApp(web.Application(national_handlers(federated)))
         try:
-            yield SimpleNamespace(verifier=federated, codes=codes)
+            yield SimpleNamespace(verifier=federated, codes=codes, url=served.url)
         finally:
+            served.stop()
             federated.close()
 
 
@@ -163,3 +172,24 @@ def test_a_code_without_a_known_province_is_refused(verifier, typed, error):
     with pytest.raises(error) as refused:
         verifier.verifier.check(typed)
     assert refused.value.message_vi != refused.value.message
+
+
+def ask(verifier, typed: str) -> tuple[int, dict]:
+    url = f"{verifier.url}/national/verify.json?code={urllib.parse.quote(typed)}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_the_national_public_check_over_http(verifier):
+    """The same routing through the national route of the public check, on loopback."""
+    status, body = ask(verifier, f"79-{verifier.codes[0]}")
+    assert status == 200 and body["verdict"] == "valid"
+    status, body = ask(verifier, "48-ABCDEFGHJK")
+    assert status == 503 and "Thành phố Đà Nẵng" in body["error"] and "does not answer" in body["error_en"]
+    status, body = ask(verifier, f"79-{verifier.codes[1]}")  # the province down changed nothing here
+    assert status == 200 and body["verdict"] == "valid"
+    status, body = ask(verifier, "22-ABCDEFGHJK")
+    assert status == 404 and "22" in body["error"]
