@@ -170,7 +170,7 @@ def test_weekdays_on_known_dates(week_store, spark_engine):
         assert week[["scheduled", "on_time", "late"]].values.tolist() == [[7, 1, 6]]
 
 
-def test_sqlglot_alone_shifts_the_weekday_on_spark(spark):
+def test_sqlglot_alone_shifts_the_weekday_on_spark(spark, tmp_path):
     """Why the portable functions exist: sqlglot's translation of DuckDB's isodow gives 3 for
     a Monday on Spark; the portable ``iso_weekday`` gives 1 on every engine here."""
     monday = "DATE '2026-12-07'"
@@ -179,7 +179,7 @@ def test_sqlglot_alone_shifts_the_weekday_on_spark(spark):
     for day, weekday in KNOWN.items():
         sql = f"SELECT iso_weekday(DATE '{day.isoformat()}') AS w"
         assert spark.sql(compile_sql(sql, "spark")).collect()[0][0] == weekday - 1
-        con = AnalyticsStore(".").open()
+        con = AnalyticsStore(tmp_path / "empty").open()
         assert con.execute(sql).fetchone()[0] == weekday - 1
         con.close()
     assert set(PORTABLE_FUNCTIONS["iso_weekday"]) == {"duckdb", "spark", "trino"}
