@@ -115,7 +115,8 @@ def spark_session(*, cores: int = 2, shuffle_partitions: int = 4, memory: str = 
 class SparkEngine:
     """Spark SQL over the store's files: the same views as DuckDB's (registered again when
     the store's files change), each query compiled by :func:`compile_sql` and its parameters
-    bound as Spark's named parameters."""
+    bound as Spark's named parameters. The views are the Spark session's: queries of two
+    stores on one session take turns (each redefines them), they do not run at once."""
 
     dialect = "spark"
 
