@@ -248,3 +248,33 @@ def public_handlers(db, trust, *, cache: VerificationCache | None = None) -> lis
 def make_app(db, trust, *, cache: VerificationCache | None = None) -> web.Application:
     """The public check alone, as a Tornado application (tests; a server of its own)."""
     return web.Application(public_handlers(db, trust, cache=cache))
+
+
+class NationalVerifyHandler(web.RequestHandler):
+    """``/national/verify.json?code=79-XXXXXXXXXX``: the public check for the whole country, a
+    code routed by its province prefix to that province's record store
+    (:class:`core.analytics.federation.FederatedVerifier`). A province that does not answer
+    gives 503 with a message in Vietnamese and English for its codes only."""
+
+    def initialize(self, verifier, executor: ThreadPoolExecutor):
+        self.verifier, self.executor = verifier, executor
+
+    def set_default_headers(self):
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+
+    async def get(self):
+        typed = self.get_query_argument("code", "")
+        try:
+            check = await IOLoop.current().run_in_executor(self.executor, self.verifier.check, typed)
+        except SohoaError as err:
+            self.set_status(err.status)
+            return self.finish(json.dumps({"error": err.message_vi, "error_en": err.message}, ensure_ascii=False))
+        self.finish(json.dumps(as_json(check), ensure_ascii=False))
+
+
+def national_handlers(verifier) -> list[tuple]:
+    """The national public check's route (a :class:`~core.analytics.federation.FederatedVerifier`)."""
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify-national")
+    return [(r"/national/verify\.json", NationalVerifyHandler, {"verifier": verifier, "executor": executor})]

@@ -1,4 +1,5 @@
-"""The console's aggregates on the analytics store (:mod:`core.analytics.store`), run by DuckDB.
+"""The console's aggregates on the analytics store (:mod:`core.analytics.store`), run by DuckDB
+(or, given ``engine=``, by Spark over the same files: :mod:`core.analytics.engines`).
 
 Each function here answers what a record-store service answers, with the same columns, the
 same definitions and the same scope, from the store's facts instead of PostgreSQL:
@@ -30,6 +31,7 @@ import datetime as dt
 import pandas as pd
 
 from core.access.authz import Actor, Permission, require
+from core.analytics.engines import compile_sql, engine_for
 from core.analytics.store import AnalyticsStore
 from core.kernel import clock
 from core.kernel.errors import RuleViolation
@@ -71,8 +73,11 @@ def _where(actor: Actor, *, school_id: int | None = None, district_id: int | Non
     narrows the scope, never widens it: a school outside it selects nothing."""
     filters, params = [], {}
     if actor.school_ids is not None:
-        filters.append(f"{column} IN ({', '.join(str(int(s)) for s in sorted(actor.school_ids))})"
-                       if actor.school_ids else "false")
+        ids = sorted(int(s) for s in actor.school_ids)
+        # the range beside the list: every engine prunes the row groups outside it from the
+        # files' min/max statistics (a province's or a district's schools have near ids)
+        filters.append(f"({column} BETWEEN {ids[0]} AND {ids[-1]} AND {column} IN ({', '.join(map(str, ids))}))"
+                       if ids else "false")
     for name, value, col in (("school_id", school_id, column), ("district_id", district_id, "f.district_id"),
                              ("school_year", school_year, "f.school_year"), ("week", week, "f.week"),
                              ("week_id", week_id, "f.week_id")):
@@ -82,14 +87,10 @@ def _where(actor: Actor, *, school_id: int | None = None, district_id: int | Non
     return filters, params
 
 
-def _run(store: AnalyticsStore, con, sql: str, params: dict) -> pd.DataFrame:
-    own = con is None
-    con = con or store.connect()
-    try:
-        return con.execute(sql, params).df()
-    finally:
-        if own:
-            con.close()
+def _run(store: AnalyticsStore, con, sql: str, params: dict, engine=None) -> pd.DataFrame:
+    """``sql`` on ``engine`` (:mod:`core.analytics.engines`: Spark…), else on DuckDB (over
+    ``con`` when given): the one definition of each aggregate, whatever runs it."""
+    return engine_for(con, engine).run(store, sql, params)
 
 
 def _int(frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -158,7 +159,7 @@ def compliance_sql(level: str, filters: list[str] = (), scope: list[str] = (), *
 def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school", *,
                        school_id: int | None = None, district_id: int | None = None, school_year: int | None = None,
                        week: int | None = None, week_id: int | None = None, by_week: bool = False,
-                       as_of: dt.date | dt.datetime | None = None, con=None) -> pd.DataFrame:
+                       as_of: dt.date | dt.datetime | None = None, con=None, engine=None) -> pd.DataFrame:
     """Compliance figures grouped at ``level`` from the analytics store: the columns of
     :func:`core.logbook.compliance.compliance` for that level — names, scheduled, on_time,
     late, missed, pending, on_time_rate, hours_counted, hours_lost; the class-week closing
@@ -172,7 +173,7 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
                              week=week, week_id=week_id)
     scope, _ = _where(actor, column="s.school_id")
     params["as_of"] = _today(as_of)
-    frame = _run(store, con, compliance_sql(level, filters, scope, by_week=by_week), params)
+    frame = _run(store, con, compliance_sql(level, filters, scope, by_week=by_week), params, engine)
     if frame.empty:  # as the record store: no groups, no closing or monitor columns
         frame = frame.drop(columns=[c for c in (*_WEEKS, "schools_without_monitor") if c in frame])
     with_rates(frame)
@@ -181,7 +182,7 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
 
 # ---------------------------------------------------------------- heatmap, late signing
 def signing_heatmap(store: AnalyticsStore, actor: Actor, *, school_id: int | None = None,
-                    as_of: dt.date | dt.datetime | None = None, con=None) -> pd.DataFrame:
+                    as_of: dt.date | dt.datetime | None = None, con=None, engine=None) -> pd.DataFrame:
     """On-time signing rate by weekday × period, as :func:`core.logbook.queries.signing_heatmap`:
     ``weekday`` 2 (Thứ 2, Monday) … 7, 8 for Sunday; the periods decided by ``as_of`` (signed,
     marked missed, or unsigned on an earlier day)."""
@@ -190,18 +191,19 @@ def signing_heatmap(store: AnalyticsStore, actor: Actor, *, school_id: int | Non
     params["as_of"] = _today(as_of)
     where = " AND ".join([decided_sql("f.status", "f.day"), *filters])
     # by day first (a few hundred groups), the weekday of those: not a date function per period
-    sql = ("SELECT CAST(isodow(d.day) + 1 AS BIGINT) AS weekday, CAST(d.period_no AS BIGINT) AS period_no, "
+    sql = ("SELECT CAST(iso_weekday(d.day) + 1 AS BIGINT) AS weekday, CAST(d.period_no AS BIGINT) AS period_no, "
            "CAST(sum(d.periods) AS BIGINT) AS periods, CAST(sum(d.on_time) AS BIGINT) AS on_time FROM ("
            "SELECT f.day, f.period_no, count(*) AS periods, "
            f"sum(CASE WHEN {hours_counted_sql('f.status')} THEN 1 ELSE 0 END) AS on_time "
            f"FROM facts f WHERE {where} GROUP BY 1, 2) d GROUP BY 1, 2 ORDER BY 1, 2")
-    frame = _run(store, con, sql, params)
+    frame = _run(store, con, sql, params, engine)
     frame["on_time_rate"] = (frame["on_time"] / frame["periods"]).round(4)
     return frame
 
 
 def late_signing_distribution(store: AnalyticsStore, actor: Actor, *, school_id: int | None = None,
-                              week_id: int | None = None, bucket_minutes: int = 1, con=None) -> pd.DataFrame:
+                              week_id: int | None = None, bucket_minutes: int = 1, con=None,
+                              engine=None) -> pd.DataFrame:
     """How long after the period's end the late periods were signed, as
     :func:`core.logbook.queries.late_signing_distribution`: ``entries`` per bucket of
     ``bucket_minutes`` whole minutes, ``minutes_after_end`` the bucket's lower edge."""
@@ -214,7 +216,7 @@ def late_signing_distribution(store: AnalyticsStore, actor: Actor, *, school_id:
     # m - m % w: the bucket's lower edge, truncating as the record store's integer division does
     sql = (f"SELECT CAST(f.minutes_late - f.minutes_late % {width} AS BIGINT) AS minutes_after_end, "
            f"count(*) AS entries FROM facts f WHERE {where} GROUP BY 1 ORDER BY 1")
-    return _run(store, con, sql, params).astype({"minutes_after_end": "int64", "entries": "int64"})
+    return _run(store, con, sql, params, engine).astype({"minutes_after_end": "int64", "entries": "int64"})
 
 
 # ---------------------------------------------------------------- transcripts
@@ -230,7 +232,7 @@ _ISSUANCE_COUNTS = ("students", "confirmed", "drafts", "homeroom_signed", "issue
 
 
 def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school", school_year_id: int | None = None,
-                     as_of: dt.date | None = None, con=None) -> pd.DataFrame:
+                     as_of: dt.date | None = None, con=None, engine=None) -> pd.DataFrame:
     """Transcript issuance per district, school or school · grade, as
     :func:`core.transcripts.figures.issuance_figures`: students with results, students whose
     class's results every subject teacher confirmed, students with a transcript drafted, signed
@@ -270,7 +272,7 @@ def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school",
         f"SELECT {', '.join(f'{c} AS {n}' for c, n in zip(shown, names))}, "
         + ", ".join(f"a.{c}" for c in _ISSUANCE_COUNTS)
         + f" FROM a {joins} ORDER BY {', '.join(shown)}")
-    frame = _int(_run(store, con, sql, params), (*_ISSUANCE_COUNTS, "grade"))
+    frame = _int(_run(store, con, sql, params, engine), (*_ISSUANCE_COUNTS, "grade"))
     return issuance_rates(frame, level, as_of)
 
 
@@ -278,10 +280,8 @@ def portable_sql(level: str = "school", *, by_week: bool = False, dialect: str =
     """The compliance aggregate compiled for another engine (``trino``, ``spark``, ``postgres``,
     …) by sqlglot, with the store's views as tables and ``$as_of`` as a parameter ``?``: what a
     department runs on Trino or Spark over the same Parquet (docs/analytics.md)."""
-    import sqlglot
-
     sql = compliance_sql(level, by_week=by_week).replace("$as_of", "CAST(? AS DATE)")
-    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
+    return compile_sql(sql, dialect, pretty=True)
 
 
 __all__ = ["compliance_figures", "compliance_sql", "signing_heatmap", "late_signing_distribution", "issuance_figures",

@@ -7,7 +7,7 @@ into Parquet files partitioned by school year (and week)::
     <root>/facts/school_year=2025/week=7/part-<week id>.parquet     one row per scheduled period
     <root>/closes/school_year=2025/week=7/part-<week id>.parquet    one row per class-week (closing)
     <root>/issuance/school_year=2025/part-<year id>.parquet         one row per student · class · school year
-    <root>/dims/{district,school,class,teacher}.parquet             names, departments, monitors
+    <root>/dims/{district,school,class,teacher}[_*].parquet          names, departments, monitors
     <root>/state.json          (a fingerprint per exported week and school year: what a refresh compares)
 
 and the aggregates of the console (:mod:`core.analytics.queries`) and of the notebooks run
@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.analytics.engines import duckdb_macros
 from core.storage.db import Database
 
 #: Synthetic facts use ids from here on, so they never meet the record store's.
@@ -109,6 +110,7 @@ class AnalyticsStore:
         con = duckdb.connect(config=config)
         con.execute(f"SET GLOBAL custom_extension_repository = '{self._empty_repo.as_posix()}'")
         con.execute(f"SET GLOBAL extension_directory = '{self._empty_repo.as_posix()}'")
+        duckdb_macros(con)  # the portable functions of the queries (core.analytics.engines)
         for name, (folder, pattern, columns) in self._tables().items():
             if next(folder.glob(pattern), None) is not None:
                 files = (folder / pattern).as_posix()
@@ -129,8 +131,10 @@ class AnalyticsStore:
                 "issuance": (self.issuance, "school_year=*/*.parquet", _ISSUANCE_COLUMNS)}
 
     def _dim_files(self, name: str) -> list[str]:
-        return [p.as_posix() for p in (self.dims / f"{name}.parquet", self.dims / f"{name}_synthetic.parquet")
-                if p.exists()]
+        """The files of a dimension: the record store's, the synthetic one, and nationally one
+        per province (``school_p79.parquet``, core.analytics.federation)."""
+        own = self.dims / f"{name}.parquet"
+        return [p.as_posix() for p in ([own] if own.exists() else []) + sorted(self.dims.glob(f"{name}_*.parquet"))]
 
     def _layout(self) -> tuple:
         """What the views were defined over: which kinds of facts exist, which dimension files."""
@@ -343,21 +347,24 @@ class RefreshReport:
                 f"issuance of {len(self.years_written)} school years, {self.seconds:.1f} s")
 
 
-def refresh(db: Database, store: AnalyticsStore, *, progress: bool = False) -> RefreshReport:
+def refresh(db: Database, store: AnalyticsStore, *, progress: bool = False, iceberg=None) -> RefreshReport:
     """Bring the store up to date with the record store: rewrite the weeks whose fingerprint
     (periods, statuses, teachers, last signature) changed since the last refresh, the weeks
     whose class-week closes changed, the school years whose results, confirmations or
     transcripts changed, and the dimensions. All its reads go through one connection (one
-    ADBC connection on PostgreSQL)."""
+    ADBC connection on PostgreSQL). With ``iceberg`` (a table of
+    :func:`core.analytics.iceberg.facts_table`), each week's facts rewritten here overwrite
+    that week's partition of the Iceberg table too (one snapshot per week)."""
     started = time.perf_counter()
     report = RefreshReport()
     with _reading(db) as read:
-        _refresh(read, db.engine.dialect.name, store, report, progress)
+        _refresh(read, db.engine.dialect.name, store, report, progress, iceberg)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _refresh(read, dialect: str, store: AnalyticsStore, report: RefreshReport, progress: bool) -> None:
+def _refresh(read, dialect: str, store: AnalyticsStore, report: RefreshReport, progress: bool,
+             iceberg=None) -> None:
     state = store.state()
     if state.get("schema") != SCHEMA:
         state = _reset(store, state)
@@ -392,6 +399,10 @@ def _refresh(read, dialect: str, store: AnalyticsStore, report: RefreshReport, p
             table = table.sort_by([("district_id", "ascending"), ("school_id", "ascending")])
             _write(table, store.week_partition(school_year, number) / f"part-{week_id}.parquet")
             entry.update({"digest": digest, "rows": table.num_rows})
+            if iceberg is not None:
+                from core.analytics.iceberg import publish_week
+
+                publish_week(iceberg, store, school_year, number)
             report.weeks_written.append(number)
             report.rows += table.num_rows
         if closing:
@@ -562,21 +573,34 @@ def _write_dims(read, store: AnalyticsStore) -> None:
 # ---------------------------------------------------------------- synthetic year
 def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: int, school_year: int = 2025,
                     weeks: int = 35, periods_per_week: int = 30, districts: int = 22, seed: int = 2025,
-                    threads: int | None = None, progress: bool = False) -> int:
+                    threads: int | None = None, progress: bool = False, provinces: int = 1) -> int:
     """A full school year of synthetic facts, generated inside DuckDB and written straight
     to the store's partitions (``synthetic = true``), with matching dimensions. The behaviour
     follows the record store's generator in spirit: each teacher has a habit (punctual, late,
-    forgetful), each school a quality. Returns the number of facts written."""
+    forgetful), each school a quality. Returns the number of facts written.
+
+    ``provinces`` > 1 (a national year, benchmarks/national.py): the districts are shared out
+    among that many provinces, each a "department" of its own (the console's per-province
+    level), and schools are numbered district by district, so that a province's schools and
+    districts have contiguous ids and its periods sit together in the sorted files (a
+    province's drill-down reads only its row groups). With one province, as before: the
+    schools dealt round the districts, one department."""
     con = store.open(threads=threads)
     store.dims.mkdir(parents=True, exist_ok=True)
     base = SYNTHETIC_ID_BASE
+    if provinces > 1:  # districts in blocks of schools, provinces in blocks of districts
+        school_district = f"{{school}} * {districts} // {schools}"
+        department = f"i * {provinces} // {districts}"
+        department_name = f"'Tỉnh/Thành phố (tổng hợp) ' || (i * {provinces} // {districts} + 1)"
+    else:
+        school_district, department, department_name = f"{{school}} % {districts}", "0", "'Sở (tổng hợp)'"
     classes = schools * classes_per_school
     teachers = max(1, classes * 17 // 10)
     con.execute(f"SELECT setseed({(seed % 1000) / 1000})")
     con.execute(f"""
         CREATE TEMP TABLE cls AS
         SELECT {base} + i AS class_id, {base} + i // {classes_per_school} AS school_id,
-               {base} + ((i // {classes_per_school}) % {districts}) AS district_id,
+               {base} + {school_district.format(school='(i // ' + str(classes_per_school) + ')')} AS district_id,
                CAST(1 + (i % {classes_per_school}) * 12 // {classes_per_school} AS SMALLINT) AS grade
         FROM range({classes}) t(i)""")
     con.execute(f"""
@@ -590,11 +614,13 @@ def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: 
         FROM (SELECT i, random() AS r FROM range({teachers}) t(i))""")
     dims = {
         "district": f"SELECT {base} + i AS district_id, 'TH' || lpad(CAST(i + 1 AS VARCHAR), 2, '0') AS district_code, "
-                    f"'Quận/Huyện (tổng hợp) ' || (i + 1) AS district_name, CAST({base} AS BIGINT) AS department_id, "
-                    f"'Sở (tổng hợp)' AS department_name FROM range({districts}) t(i)",
+                    f"'Quận/Huyện (tổng hợp) ' || (i + 1) AS district_name, "
+                    f"CAST({base} + {department} AS BIGINT) AS department_id, {department_name} AS department_name "
+                    f"FROM range({districts}) t(i)",
         "school": f"SELECT school_id, 'TH' || lpad(CAST(school_id - {base} + 1 AS VARCHAR), 4, '0') AS school_code, "
                   f"'Trường (tổng hợp) ' || (school_id - {base} + 1) AS school_name, "
-                  f"{base} + (school_id - {base}) % {districts} AS district_id, 1 AS has_monitor FROM sch",
+                  f"{base} + {school_district.format(school=f'(school_id - {base})')} AS district_id, "
+                  "1 AS has_monitor FROM sch",
         "class": "SELECT class_id, CAST(grade AS VARCHAR) || 'A' || (class_id % 9 + 1) AS class_name, grade, "
                  "school_id FROM cls",
         "teacher": f"SELECT teacher_id, 'GVTH' || (teacher_id - {base}) AS teacher_code, "
