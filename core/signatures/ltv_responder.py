@@ -138,11 +138,16 @@ class LongTermResponder:
         """Serve on ``host:port`` from a background thread."""
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
+        self._open: set[asyncio.Transport] = set()  # closed by stop(): clients keep their connections alive
         responder = self
 
         class Http(asyncio.Protocol):
             def connection_made(self, transport):
                 self.transport, self.buffer = transport, b""
+                responder._open.add(transport)
+
+            def connection_lost(self, exc):
+                responder._open.discard(self.transport)
 
             def data_received(self, data):
                 self.buffer += data
@@ -215,6 +220,9 @@ class LongTermResponder:
     def stop(self) -> None:
         async def close():
             self._server.close()
+            for transport in list(self._open):  # the kept-alive connections too, not left to the collector
+                transport.close()
+            await asyncio.sleep(0)  # their sockets closed before the loop stops
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
