@@ -21,8 +21,9 @@ from tornado import web
 
 from core.access import accounts
 from core.access import queries as access_queries
+from core.kernel import formats
 from core.kernel.errors import SohoaError, TooManyAttempts
-from core.logbook import queries, verification
+from core.logbook import exports, queries, verification
 from core.school import queries as school_queries
 from core.signatures import certificates
 from core.storage.db import Database
@@ -248,54 +249,8 @@ def compliance_page(db: Database, trust=None, store=None):
     return page("Tuân thủ ký số", actor, body)
 
 
-MISSED_COLUMNS = ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status", "minutes_late",
-                  "hours_lost"]
-EXCEL_MAX_ROWS = 1_048_575  # one sheet's rows below the header
-
-
-def missed_pages(db: Database, actor, *, school_id: int | None, include_late: bool, size: int = 5000):
-    """The missed / late periods page after page from the database (never one huge query)."""
-    n = 0
-    while True:
-        part = queries.missed_lessons(db, actor, school_id=school_id, include_late=include_late, page=n,
-                                      page_size=size)
-        if not part.empty:
-            yield part
-        if len(part) < size:
-            return
-        n += 1
-
-
-def missed_excel(pages) -> io.BytesIO:
-    """An .xlsx of the missed / late periods, written row by row (openpyxl write-only mode)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Tiết không ký")
-    sheet.freeze_panes = "A2"
-    header = []
-    for col in MISSED_COLUMNS:
-        from openpyxl.cell import WriteOnlyCell
-        cell = WriteOnlyCell(sheet, value=LABELS[col])
-        cell.font = Font(bold=True)
-        header.append(cell)
-    sheet.append(header)
-    written = 0
-    for part in pages:
-        for row in part[MISSED_COLUMNS].itertuples(index=False):
-            if written == EXCEL_MAX_ROWS - 1:
-                sheet.append(["(Danh sách dài hơn một trang tính Excel; tải CSV để có đủ các dòng)"])
-                break
-            sheet.append([None if pd.isna(v) else v for v in row])
-            written += 1
-        else:
-            continue
-        break
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return out
+MISSED_SHOWN = ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status", "minutes_late",
+                "hours_lost"]
 
 
 def missed_page(db: Database):
@@ -307,19 +262,17 @@ def missed_page(db: Database):
 
         def table(school_id, include_late, n):
             df = queries.missed_lessons(db, actor, school_id=school_id or None, include_late=include_late, page=n)
-            return frame(df, MISSED_COLUMNS)
+            return frame(df, MISSED_SHOWN)
 
-        def csv():
-            parts = list(missed_pages(db, actor, school_id=school.value or None, include_late=late.value))
-            whole = pd.concat(parts) if parts else pd.DataFrame(columns=MISSED_COLUMNS)
-            return io.StringIO(whole.to_csv(index=False))
-
-        def excel():
-            return missed_excel(missed_pages(db, actor, school_id=school.value or None, include_late=late.value))
+        def download(kind):
+            # core writes the file (Vietnamese headers, the same columns in both) and audits the export
+            return io.BytesIO(exports.missed_lessons_file(db, actor, kind, school_id=school.value or None,
+                                                          include_late=late.value))
 
         downloads = pn.Row(
-            pn.widgets.FileDownload(callback=csv, filename="tiet-khong-ky.csv", label="Tải CSV"),
-            pn.widgets.FileDownload(callback=excel, filename="tiet-khong-ky.xlsx", label="Tải Excel"))
+            pn.widgets.FileDownload(callback=lambda: download("csv"), filename="tiet-khong-ky.csv", label="Tải CSV"),
+            pn.widgets.FileDownload(callback=lambda: download("xlsx"), filename="tiet-khong-ky.xlsx",
+                                    label="Tải Excel"))
         return pn.Column(pn.pane.Markdown("## Tiết không ký và ký trễ (mỗi tiết mất 1 giờ dạy)"),
                          pn.Row(school, late, page_no), downloads,
                          pn.panel(pn.bind(table, school, late, page_no), loading_indicator=True))
@@ -375,14 +328,31 @@ def issuance_page(db: Database, store=None):
     return guarded("Cấp học bạ", db, build)
 
 
+CLOSING_PAGE = 50
+
+
 def closing_page(db: Database):
+    """Weekly closing: how many class-weeks are in each state (all of them, counted by core in
+    the database), then the class-weeks page by page."""
     def build(actor):
-        df = queries.week_closing(db, actor)
-        counts = df["state"].value_counts().rename_axis("Tình trạng").reset_index(name="Số lớp-tuần")
+        counts = queries.week_closing_counts(db, actor)
+        total = int(counts["class_weeks"].sum())
+        page_no = pn.widgets.IntInput(label="Trang", value=0, start=0, width=100)
+
+        def table(n):
+            df = queries.week_closing(db, actor, page=n, page_size=CLOSING_PAGE)
+            pages = max(1, -(-total // CLOSING_PAGE))
+            return pn.Column(pn.pane.Markdown(f"Trang {n + 1}/{pages}", name="closing-page"),
+                             frame(df.rename(columns={"week": "Tuần", "state": "Tình trạng chốt"}),
+                                   ["school_name", "class_name", "Tuần", "monday", "Tình trạng chốt"],
+                                   page_size=CLOSING_PAGE), sizing_mode="stretch_width")
+
         return pn.Column(pn.pane.Markdown("## Chốt sổ tuần"),
-                         pn.widgets.Tabulator(counts, disabled=True, show_index=False),
-                         frame(df.rename(columns={"week": "Tuần", "state": "Tình trạng"}),
-                               ["school_name", "class_name", "Tuần", "Tình trạng"]))
+                         pn.pane.Markdown(f"**{formats.number(total)}** lớp - tuần đã qua trong phạm vi",
+                                          name="closing-total"),
+                         frame(counts.rename(columns={"state": "Tình trạng chốt", "class_weeks": "Số lớp - tuần"}),
+                               ["Tình trạng chốt", "Số lớp - tuần"]),
+                         page_no, pn.panel(pn.bind(table, page_no), loading_indicator=True))
     return guarded("Chốt sổ tuần", db, build)
 
 

@@ -4,6 +4,7 @@ navigation, Vietnamese column labels, read-only tables, where the aggregates com
 (inputs, confirmation, button, result). Nothing here authorises: core does, on every call."""
 from __future__ import annotations
 
+import datetime as dt
 import html
 import logging
 from typing import Callable
@@ -14,6 +15,7 @@ import panel as pn
 from core.access import accounts
 from core.analytics import queries as analytics_queries
 from core.analytics import store as analytics
+from core.kernel import formats
 from core.kernel.errors import SohoaError
 from core.logbook import queries
 from core.logbook.compliance import TREND, compliance
@@ -42,7 +44,8 @@ LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "K�
           "requested_at": "Đề nghị lúc", "applies_from": "Áp dụng từ", "changes": "Nội dung thay đổi",
           "code": "Mã xác thực", "student": "Học sinh", "version": "Lần cấp", "issued_at": "Cấp lúc",
           "transcript_id": "Mã học bạ", "class": "Lớp", "grade": "Khối", "step": "Bước đang chờ",
-          "waiting_on": "Người cần thực hiện", "transcripts": "Số học bạ", "meaning": "Nội dung"}
+          "waiting_on": "Người cần thực hiện", "transcripts": "Số học bạ", "meaning": "Nội dung",
+          "monday": "Từ ngày"}
 
 
 def current_actor(db: Database):
@@ -114,15 +117,64 @@ class Figures:
     def note(self) -> pn.pane.Markdown:
         """Under a page's figures: as of when (from the analytics store), or nothing."""
         at = analytics.refreshed_at(self.store) if self.store is not None else None
-        text = f"*Số liệu tổng hợp từ kho phân tích, cập nhật lúc {at:%H:%M %d/%m/%Y}.*" if at else ""
+        text = f"*Số liệu tổng hợp từ kho phân tích, cập nhật lúc {formats.datetime(at)} (giờ Việt Nam).*" \
+            if at else ""
         return pn.pane.Markdown(text, name="figures-as-of")
 
 
+#: Tabulator formatters in vi-VN: counts ``3.837``, decimals ``12,5``, rates ``82,5 %`` (the
+#: values stay numbers, so a column still sorts as numbers).
+VI_COUNT = {"type": "money", "decimal": ",", "thousand": ".", "precision": 0}
+VI_DECIMAL = {**VI_COUNT, "precision": 1}
+VI_PERCENT = {**VI_DECIMAL, "symbol": " %", "symbolAfter": True}
+#: Columns that are codes or ordinals, shown as they are (never "31.777" for entry 31777).
+PLAIN = ("entry_id", "request_id", "transcript_id", "entity_id", "week", "week_number", "period_no", "grade",
+         "version", "school_code", "serial_hex", "code", "Tuần", "Khối", "Lần cấp")
+
+
+def vi_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """A frame as people read it, with the Tabulator formatters for its numbers: rates ×100
+    (``82,5 %``), counts and decimals in vi-VN, dates dd/mm/yyyy, times HH:MM dd/mm/yyyy (Vietnam),
+    statuses as words, ids as plain text."""
+    out, formatters = df.copy(), {}
+    for col in out.columns:
+        series = out[col]
+        name = str(col)
+        if name in PLAIN or name.endswith("_id"):
+            out[col] = series.map(lambda v: "" if pd.isna(v) else str(int(v)) if isinstance(v, float) else str(v))
+        elif name in ("status", "Tình trạng"):
+            out[col] = series.map(formats.status)
+        elif pd.api.types.is_bool_dtype(series):
+            out[col] = series.map({True: "Có", False: "Không"})
+        elif pd.api.types.is_numeric_dtype(series):
+            if name.endswith("rate") or name.startswith("Tỉ lệ"):
+                out[col] = (series * 100).round(1)
+                formatters[col] = VI_PERCENT
+            elif pd.api.types.is_integer_dtype(series) or ((series.dropna() % 1) == 0).all():
+                formatters[col] = VI_COUNT
+            else:
+                formatters[col] = VI_DECIMAL
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            midnight = (series.dropna().dt.normalize() == series.dropna()).all()
+            out[col] = series.map(lambda v: "" if pd.isna(v) else formats.date(v) if midnight
+                                  else formats.datetime(v.to_pydatetime()))
+        elif series.map(lambda v: isinstance(v, dt.datetime)).any():
+            out[col] = series.map(lambda v: formats.datetime(v) if isinstance(v, dt.datetime) else
+                                  "" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+        elif series.map(lambda v: isinstance(v, dt.date)).any():
+            out[col] = series.map(lambda v: formats.date(v) if isinstance(v, dt.date) else
+                                  "" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+    return out, formatters
+
+
 def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs) -> pn.widgets.Tabulator:
-    """A read-only table of an already paged / aggregated frame, with Vietnamese headers."""
-    shown = df[[c for c in columns if c in df]].rename(columns=LABELS)
-    return pn.widgets.Tabulator(shown, disabled=True, pagination="local", page_size=page_size, show_index=False,
-                                sizing_mode="stretch_width", **kwargs)
+    """A read-only table of an already paged / aggregated frame, with Vietnamese headers and
+    vi-VN figures (:func:`vi_frame`)."""
+    shown, formatters = vi_frame(df[[c for c in columns if c in df]])
+    formatters = {LABELS.get(c, c): f for c, f in formatters.items()}
+    return pn.widgets.Tabulator(shown.rename(columns=LABELS), disabled=True, pagination="local",
+                                page_size=page_size, show_index=False, sizing_mode="stretch_width",
+                                formatters={**formatters, **kwargs.pop("formatters", {})}, **kwargs)
 
 
 def page(title: str, actor, body) -> pn.template.BootstrapTemplate:
@@ -187,6 +239,12 @@ def action_card(title: str, widgets: list, run: Callable[[], str], *, after: Cal
             try:
                 message = run()
                 result.object, result.alert_type = f"Đã thực hiện: {html.escape(message)}", "success"
+                for widget in widgets:  # the reason (and any typed text) belongs to this action only
+                    if isinstance(widget, pn.widgets.TextInput | pn.widgets.TextAreaInput
+                                  | pn.widgets.PasswordInput):
+                        widget.value = ""
+                        if "value_input" in widget.param:
+                            widget.value_input = ""
                 if after:
                     after()
             except SohoaError as err:
@@ -220,12 +278,22 @@ def indication(value: str, sub: str | None = None) -> str:
     return f"{INDICATION_VI.get(value, value)} ({value}" + (f" — {sub})" if sub else ")")
 
 
+PICK = "— chọn —"
+
+
 def set_options(select, options: dict) -> None:
-    """Replace a Select's options, keeping its value when still offered, else the first one
-    (Panel keeps a stale value otherwise and the box shows blank)."""
-    select.options = options
+    """Replace a Select's options, keeping its value when still offered. A value that is gone
+    (the item an action just used) gives an explicit "— chọn —" (nothing chosen) rather than the
+    next item, so that a second click never acts on someone else; a first fill picks the first
+    one (Panel keeps a stale value otherwise and the box shows blank)."""
     values = list(options.values())
-    if select.value not in values:
+    if select.value in values:
+        select.options = options
+    elif select.value is not None and values:
+        select.options = {PICK: None, **options}
+        select.value = None
+    else:
+        select.options = options
         select.value = values[0] if values else None
 
 
@@ -249,6 +317,7 @@ AUDIT_ACTION_VI = {
     "gradebook.summer_conduct": "Nhập kết quả rèn luyện trong hè", "gradebook.decision": "Ghi quyết định của hiệu trưởng",
     "transcript.withdraw": "Rút bản nháp học bạ để lập lại", "delegation.register": "Ghi nhận ủy quyền ký",
     "delegation.revoke": "Thu hồi ủy quyền ký",
+    "export.missed_lessons": "Tải danh sách tiết không ký / ký trễ (CSV, Excel)",
 }
 
 

@@ -25,11 +25,11 @@ def assign_monitor(db: Database, actor: Actor, user_id: int, school_id: int) -> 
         require(actor, Permission.ASSIGN_MONITOR, school_id)
         user = session.get(UserAccount, user_id)
         if user is None or user.role != Role.SCHOOL_MONITOR or not user.active:
-            raise NotFound(f"no active school-monitor account {user_id}")
+            raise NotFound(f"no active school-monitor account {user_id}", message_vi=f"Không có tài khoản giám sát trường {user_id} đang hoạt động")
         if session.scalar(select(MonitorAssignment.id).where(
                 MonitorAssignment.user_id == user_id, MonitorAssignment.school_id == school_id,
                 MonitorAssignment.unassigned_at.is_(None))):
-            raise RuleViolation(f"{user.username} already monitors this school")
+            raise RuleViolation(f"{user.username} already monitors this school", message_vi=f"{user.username} đã được phân công giám sát trường này")
         row = MonitorAssignment(user_id=user_id, school_id=school_id, assigned_at=clock.now())
         session.add(row)
         session.flush()
@@ -45,7 +45,7 @@ def unassign_monitor(db: Database, actor: Actor, user_id: int, school_id: int, r
             MonitorAssignment.user_id == user_id, MonitorAssignment.school_id == school_id,
             MonitorAssignment.unassigned_at.is_(None)))
         if row is None:
-            raise NotFound("no such current assignment")
+            raise NotFound("no such current assignment", message_vi="Không có phân công giám sát này (hoặc đã thôi)")
         row.unassigned_at = clock.now()
         audit.record(session, actor, "monitor.unassign", "monitor_assignment", row.id, school_id=school_id,
                      before={"assigned": True}, after={"assigned": False}, reason=reason)
@@ -59,7 +59,7 @@ def send_reminders(db: Database, actor: Actor, school_id: int, as_of: dt.datetim
         require(actor, Permission.VIEW, school_id)
         if actor.role not in (Role.ADMINISTRATOR, Role.DEPARTMENT_SUPERVISOR, Role.DISTRICT_SUPERVISOR,
                               Role.SCHOOL_MONITOR, Role.PRINCIPAL):
-            raise RuleViolation("this role does not send reminders")
+            raise RuleViolation("this role does not send reminders", message_vi="Vai trò của bạn không gửi nhắc nhở")
         E = LogbookEntry
         week_start = as_of.date() - dt.timedelta(days=as_of.weekday())
         rows = session.execute(select(E.teacher_id, func.count()).where(
