@@ -1,0 +1,230 @@
+"""This week first (tuần này trước tiên): what a supervisor asks on Monday — who is behind this
+week, and is it getting better? — answered by core for the caller's scope.
+
+- :func:`current_week`: the week the picker opens on (the school week containing today, else
+  the last one before it that has periods in scope);
+- :func:`week_figures`: the week's figures beside last week's and the term's, with the changes;
+- :func:`behind_this_week`: the teachers and the schools behind this week, ranked, by the
+  department's thresholds (:func:`thresholds`, set with :func:`set_thresholds`);
+- :func:`unsigned_today`: today's periods whose signing window has passed, still unsigned.
+
+Definitions (the counts are :func:`core.logbook.compliance.compliance`'s):
+
+- *this week*: the chosen school week; *last week*: the week numbered one less in the same school
+  year (none for the first week);
+- *term*: the weeks of the chosen week's term up to and including it; its rate is on time over
+  decided periods of those weeks together, its counts are the average per week (so that a week
+  compares with a typical week of the term);
+- *vs last week* = this week − last week; *vs term* = this week − term (rates in points);
+- a teacher is *behind* when their on-time rate for the week is below ``teacher_min_rate`` % or
+  their missed + late periods exceed ``teacher_max_unsigned``; a school when its rate is below
+  ``school_min_rate`` %. Ranked worst rate first, then most periods lost.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import select
+
+from core.access import audit
+from core.access.authz import Actor, Permission, require
+from core.kernel import clock
+from core.kernel.errors import MalformedInput, NotFound, PermissionDenied
+from core.kernel.vocabulary import EntryStatus
+from core.logbook.compliance import TREND, compliance
+from core.logbook.rules.signing_window import grace_cutoff
+from core.storage.db import Database
+from core.storage.models import (
+    DepartmentThreshold,
+    LogbookEntry,
+    School,
+    SchoolClass,
+    SchoolWeek,
+    SchoolYear,
+    Staff,
+    Subject,
+)
+
+COUNTS = ("scheduled", "on_time", "late", "missed", "pending", "hours_lost")
+#: The figures compared, in the order the console shows them.
+FIGURES = ("on_time_rate", "missed", "late", "hours_lost", "scheduled")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The department's thresholds (ngưỡng), in whole percent and periods."""
+
+    teacher_min_rate: int = 80
+    teacher_max_unsigned: int = 2
+    school_min_rate: int = 85
+
+
+DEFAULT = Thresholds()
+
+
+def _week(session, week_id: int) -> SchoolWeek:
+    week = session.get(SchoolWeek, week_id)
+    if week is None:
+        raise NotFound(f"no school week {week_id}", message_vi=f"Không có tuần học {week_id}")
+    return week
+
+
+def current_week(db: Database, actor: Actor, today: dt.date | None = None) -> int | None:
+    """The school week the console opens on: the latest week with periods in the caller's scope
+    that has begun by ``today`` (default: today in Vietnam), else the earliest one; None when
+    the scope has no periods at all."""
+    require(actor, Permission.VIEW)
+    today = today or clock.now().date()
+    E, W = LogbookEntry, SchoolWeek
+    used = select(E.week_id).where(actor.school_filter(E.school_id)).distinct()
+    with db.reading() as session:
+        started = session.scalar(select(W.id).where(W.id.in_(used), W.monday <= today)
+                                 .order_by(W.monday.desc(), W.id.desc()).limit(1))
+        return started or session.scalar(select(W.id).where(W.id.in_(used)).order_by(W.monday).limit(1))
+
+
+def _rate(on_time: float, decided: float) -> float:
+    return round(on_time / decided, 4) if decided else float("nan")
+
+
+def _figures(counts: dict) -> dict:
+    decided = counts["scheduled"] - counts["pending"]
+    return {"on_time_rate": _rate(counts["on_time"], decided), **{k: counts[k] for k in COUNTS}}
+
+
+def week_figures(db: Database, actor: Actor, week_id: int, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """The chosen week's figures in the caller's scope beside last week's and the term's, and
+    the changes: one row per figure of :data:`FIGURES`, columns ``this_week``, ``last_week``,
+    ``term``, ``vs_last_week``, ``vs_term`` (NaN where there is nothing to compare), and the
+    week's ``number``, ``term_number`` and ``monday`` in ``attrs``."""
+    require(actor, Permission.VIEW)
+    with db.reading() as session:
+        week = _week(session, week_id)
+        number, term, monday, year = week.number, week.term, week.monday, week.school_year_id
+        term_numbers = set(session.scalars(select(SchoolWeek.number).where(
+            SchoolWeek.school_year_id == year, SchoolWeek.term == term, SchoolWeek.number <= number)))
+    by_week = compliance(db, actor, TREND, school_year_id=year, as_of=as_of)
+    by_week = by_week.assign(hours_lost=by_week["late"] + by_week["missed"]).set_index("week_number")
+    empty = dict.fromkeys(COUNTS, 0)
+
+    def counts_of(n):
+        return {k: int(by_week.loc[n, k]) for k in COUNTS} if n in by_week.index else None
+
+    this = _figures(counts_of(number) or empty)
+    last = counts_of(number - 1)
+    last = _figures(last) if last else None
+    in_term = by_week[by_week.index.isin(term_numbers)]
+    if in_term.empty:
+        term_fig = None
+    else:
+        sums = {k: int(in_term[k].sum()) for k in COUNTS}
+        term_fig = {"on_time_rate": _rate(sums["on_time"], sums["scheduled"] - sums["pending"]),
+                    **{k: round(sums[k] / len(in_term), 1) for k in COUNTS}}
+    nan = float("nan")
+    rows = []
+    for name in FIGURES:
+        now = this[name]
+        before = last[name] if last else nan
+        typical = term_fig[name] if term_fig else nan
+        rows.append({"figure": name, "this_week": now, "last_week": before, "term": typical,
+                     "vs_last_week": round(now - before, 4), "vs_term": round(now - typical, 4)})
+    frame = pd.DataFrame(rows).set_index("figure")
+    frame.attrs.update(number=number, term_number=term, monday=monday, week_id=week_id)
+    return frame
+
+
+def _department_of(session, actor: Actor, week_id: int | None) -> int | None:
+    if actor.department_id is not None:
+        return actor.department_id
+    if week_id is not None:
+        return session.scalar(select(SchoolYear.department_id).join(SchoolWeek, SchoolWeek.school_year_id
+                                                                     == SchoolYear.id).where(SchoolWeek.id == week_id))
+    return None
+
+
+def thresholds(db: Database, actor: Actor, *, week_id: int | None = None) -> Thresholds:
+    """The thresholds of the caller's department (or of the department whose school year the
+    week belongs to, for a school's staff); the defaults until the department sets its own."""
+    require(actor, Permission.VIEW)
+    with db.reading() as session:
+        department = _department_of(session, actor, week_id)
+        row = session.get(DepartmentThreshold, department) if department is not None else None
+        if row is None:
+            return DEFAULT
+        return Thresholds(row.teacher_min_rate, row.teacher_max_unsigned, row.school_min_rate)
+
+
+def set_thresholds(db: Database, actor: Actor, department_id: int, value: Thresholds) -> Thresholds:
+    """The department sets its thresholds (audited as ``department.thresholds``): rates are
+    whole percent 0–100, the unsigned periods a count 0–100."""
+    require(actor, Permission.SET_THRESHOLDS)
+    if actor.department_id is not None and actor.department_id != department_id:
+        raise PermissionDenied(f"{actor.username} may not set another department's thresholds",
+                               message_vi="Bạn chỉ đặt được ngưỡng của Sở mình")
+    for name in ("teacher_min_rate", "teacher_max_unsigned", "school_min_rate"):
+        got = getattr(value, name)
+        if not isinstance(got, int) or isinstance(got, bool) or not 0 <= got <= 100:
+            raise MalformedInput(f"{name} must be a whole number from 0 to 100, got {got!r}",
+                                 message_vi=f"Ngưỡng phải là số nguyên từ 0 đến 100, nhận được {got!r}")
+    with db.transaction() as session:
+        row = session.get(DepartmentThreshold, department_id)
+        before = None if row is None else {"teacher_min_rate": row.teacher_min_rate,
+                                           "teacher_max_unsigned": row.teacher_max_unsigned,
+                                           "school_min_rate": row.school_min_rate}
+        if row is None:
+            row = DepartmentThreshold(department_id=department_id)
+            session.add(row)
+        row.teacher_min_rate, row.teacher_max_unsigned = value.teacher_min_rate, value.teacher_max_unsigned
+        row.school_min_rate, row.updated_at, row.updated_by = value.school_min_rate, clock.now(), actor.user_id
+        session.flush()
+        audit.record(session, actor, "department.thresholds", "department", department_id, before=before,
+                     after={"teacher_min_rate": value.teacher_min_rate,
+                            "teacher_max_unsigned": value.teacher_max_unsigned,
+                            "school_min_rate": value.school_min_rate})
+    return value
+
+
+def behind_this_week(db: Database, actor: Actor, week_id: int, *, as_of: dt.datetime | None = None,
+                     limit: int = 20) -> tuple[pd.DataFrame, pd.DataFrame, Thresholds]:
+    """(teachers, schools, thresholds): who is behind in the chosen week in the caller's scope,
+    worst first (at most ``limit`` of each). Teachers carry ``teacher_id``, ``teacher_name``,
+    ``school_id``, ``school_name``, the week's counts, ``on_time_rate`` and ``unsigned`` (missed +
+    late); schools ``school_id``, ``school_name``, ``district_id``, ``district_name`` and theirs."""
+    require(actor, Permission.VIEW)
+    limits = thresholds(db, actor, week_id=week_id)
+    teachers = compliance(db, actor, "teacher", week_id=week_id, as_of=as_of)
+    teachers["unsigned"] = teachers["missed"] + teachers["late"]
+    slow = (teachers["on_time_rate"] < limits.teacher_min_rate / 100) | \
+        (teachers["unsigned"] > limits.teacher_max_unsigned)
+    teachers = teachers[slow].sort_values(["on_time_rate", "unsigned", "teacher_name"],
+                                          ascending=[True, False, True], na_position="last").head(limit)
+    schools = compliance(db, actor, "school", week_id=week_id, as_of=as_of)
+    schools = schools[schools["on_time_rate"] < limits.school_min_rate / 100] \
+        .sort_values(["on_time_rate", "hours_lost", "school_name"], ascending=[True, False, True]).head(limit)
+    return teachers.reset_index(drop=True), schools.reset_index(drop=True), limits
+
+
+def unsigned_today(db: Database, actor: Actor, *, as_of: dt.datetime | None = None,
+                   school_id: int | None = None) -> pd.DataFrame:
+    """Today's periods (Vietnam's day) in the caller's scope whose signing window has passed
+    (period end + grace) and that are still unsigned, latest first: ``entry_id``,
+    ``school_name``, ``class_name``, ``period_no``, ``period_end``, ``subject``, ``teacher``,
+    ``teacher_id``, ``school_id``, ``class_id``, ``week_id``. They can still be signed today,
+    late."""
+    require(actor, Permission.VIEW)
+    as_of = as_of or clock.now()
+    E = LogbookEntry
+    stmt = (select(E.id.label("entry_id"), School.name.label("school_name"), SchoolClass.name.label("class_name"),
+                   E.period_no, E.period_end, Subject.name.label("subject"), Staff.full_name.label("teacher"),
+                   E.teacher_id, E.school_id, E.class_id, E.week_id)
+            .join(School, School.id == E.school_id).join(SchoolClass, SchoolClass.id == E.class_id)
+            .join(Subject, Subject.id == E.subject_id).join(Staff, Staff.id == E.teacher_id)
+            .where(actor.school_filter(E.school_id), E.day == as_of.date(), E.status == EntryStatus.PENDING,
+                   E.period_end < grace_cutoff(as_of))
+            .order_by(E.period_end.desc(), School.name, SchoolClass.name))
+    if school_id is not None:
+        stmt = stmt.where(E.school_id == school_id)
+    with db.reading() as session:
+        return pd.read_sql(stmt, session.connection())
