@@ -24,7 +24,7 @@ from core.access.authz import Permission
 from core.kernel import clock
 from core.kernel.errors import SohoaError
 from core.kernel.vocabulary import Role, TranscriptStatus
-from core.logbook import queries
+from core.logbook import queries, this_week
 from core.logbook.weekly_close import reopen_week
 from core.school import queries as school_queries
 from core.signatures import certificates, held_keys
@@ -384,6 +384,25 @@ def _cancel_card(db, actor) -> pn.Card:
                                       "cần nhập lý do hủy" if not reason.value.strip() else None))
 
 
+def _thresholds_card(db, actor) -> pn.Card:
+    """The department's thresholds for "behind this week" (the overview's ranked lists)."""
+    now = this_week.thresholds(db, actor)
+    teacher_rate = pn.widgets.IntInput(label="Giáo viên: tỉ lệ đúng hạn tối thiểu (%)", value=now.teacher_min_rate,
+                                       start=0, end=100, width=WIDTH)
+    unsigned = pn.widgets.IntInput(label="Giáo viên: số tiết không ký / ký trễ tối đa trong tuần",
+                                   value=now.teacher_max_unsigned, start=0, end=100, width=WIDTH)
+    school_rate = pn.widgets.IntInput(label="Trường: tỉ lệ đúng hạn tối thiểu (%)", value=now.school_min_rate,
+                                      start=0, end=100, width=WIDTH)
+
+    def run():
+        value = this_week.Thresholds(int(teacher_rate.value), int(unsigned.value), int(school_rate.value))
+        this_week.set_thresholds(db, actor, actor.department_id, value)
+        return (f"ngưỡng mới: giáo viên dưới {value.teacher_min_rate} % hoặc quá {value.teacher_max_unsigned} tiết, "
+                f"trường dưới {value.school_min_rate} %")
+    return action_card("Ngưỡng cảnh báo \"chậm ký tuần này\" của Sở", [teacher_rate, unsigned, school_rate], run,
+                       label="Lưu ngưỡng")
+
+
 def admin_page(db: Database, pki_dir: Path | None = None):
     def build(actor):
         cards = []
@@ -391,7 +410,10 @@ def admin_page(db: Database, pki_dir: Path | None = None):
         options = school_options(schools)
         if actor.may(Permission.REOPEN_WEEK):
             cards.append(_reopen_card(db, actor))
-        cards.append(_remind_card(db, actor, options))
+        if admin.sends_reminders(actor):
+            cards.append(_remind_card(db, actor, options))
+        if actor.may(Permission.SET_THRESHOLDS) and actor.department_id is not None:
+            cards.append(_thresholds_card(db, actor))
         if actor.may(Permission.ASSIGN_MONITOR):
             cards += _monitor_cards(db, actor, options)
         if actor.may(Permission.DECIDE_TIMETABLE_CHANGE):
@@ -407,6 +429,8 @@ def admin_page(db: Database, pki_dir: Path | None = None):
             cards.append(_batch_card(db, actor, pki_dir))
         if actor.may(Permission.CANCEL_TRANSCRIPT):
             cards.append(_cancel_card(db, actor))
+        if not cards:
+            cards = [pn.pane.Alert("Vai trò của bạn không có thao tác quản trị nào.", alert_type="info")]
         return pn.Column(pn.pane.Markdown("## Quản trị"), *cards)
     return guarded("Quản trị", db, build)
 

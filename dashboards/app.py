@@ -95,50 +95,6 @@ class LogoutHandler(web.RequestHandler):
         self.redirect("/login")
 
 
-def overview_page(db: Database, store=None):
-    """The overview; with an analytics store (``serve(analytics_store=…)``) its figures — the
-    cards, the trend over the weeks, the worst schools, transcripts issued — are aggregated
-    by DuckDB there (refreshed from the record store when stale); certificate coverage is
-    read from the record store."""
-    actor = current_actor(db)
-    if actor is None:
-        return page("Tổng quan", None, signed_out())
-    figures = Figures(db, store).fresh()
-    try:
-        total = figures.compliance(actor, "department")
-        trend = figures.trend(actor)
-        schools = figures.compliance(actor, "school")
-        issuance = figures.issuance(actor, "district").sum(numeric_only=True)
-        cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
-    except SohoaError as err:
-        return page("Tổng quan", actor, refusal(err))
-    row = total.sum(numeric_only=True)
-    decided = row["scheduled"] - row["pending"]
-    rate = row["on_time"] / decided if decided else 0.0
-    cards = pn.FlexBox(
-        pn.indicators.Number(label="Tỉ lệ ký đúng hạn", value=round(rate * 100, 1), format="{value}%", **SIZE),
-        pn.indicators.Number(label="Tiết không ký", value=int(row["missed"]), **SIZE),
-        pn.indicators.Number(label="Giờ dạy bị mất", value=int(row["hours_lost"]), **SIZE),
-        pn.indicators.Number(label="Tuần chưa chốt", value=int(row.get("weeks_open", 0)), **SIZE),
-        pn.indicators.Number(label="Trường chưa có giám sát", value=int(row.get("schools_without_monitor", 0)), **SIZE),
-        pn.indicators.Number(label="Học bạ đã cấp / cần cấp", value=int(issuance.get("issued", 0)),
-                             format=f"{{value}}/{int(issuance.get('students', 0))}", **SIZE),
-        pn.indicators.Number(label="Cán bộ có chứng thư số", format="{value}%", **SIZE,
-                             value=round(100 * cover.get("with_valid_certificate", 0) / cover["staff"], 1)
-                             if cover.get("staff") else 0.0))
-    curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), hv.Dimension("week_number", label="Tuần"),
-                     hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")).opts(
-        xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=280, responsive=True, tools=["hover"])
-    worst = schools.sort_values("on_time_rate").head(10)
-    body = pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), cards,
-                     pn.pane.Markdown("### Xu hướng theo tuần"), pn.pane.HoloViews(curve, sizing_mode="stretch_width"),
-                     pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất"),
-                     frame(worst, ["school_name", "district_name", "scheduled", "on_time", "late", "missed",
-                                   "on_time_rate", "weeks_open"]),
-                     figures.note(), name="overview")
-    return page("Tổng quan", actor, body)
-
-
 def late_histogram(df: pd.DataFrame, width: int):
     """The late-signing distribution as a histogram over contiguous buckets (empty ones as 0)."""
     lo, hi = int(df["minutes_after_end"].min()), int(df["minutes_after_end"].max())
@@ -416,8 +372,10 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
     the compliance page's and the transcript issuance page's aggregates run (DuckDB), refreshed
     from the record store when stale; without one they run on the record store."""
     from dashboards.admin import admin_page
+    from dashboards.overview import overview_page
+    from dashboards.teacher import teacher_page
 
-    pages = {"overview": lambda: overview_page(db, analytics_store),
+    pages = {"overview": lambda: overview_page(db, analytics_store, trust), "me": lambda: teacher_page(db),
              "compliance": lambda: compliance_page(db, trust, analytics_store),
              "transcripts": lambda: issuance_page(db, analytics_store),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),

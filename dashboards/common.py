@@ -13,6 +13,8 @@ import pandas as pd
 import panel as pn
 
 from core.access import accounts
+from core.access.admin import sends_reminders
+from core.access.authz import Permission
 from core.analytics import queries as analytics_queries
 from core.analytics import store as analytics
 from core.kernel import formats
@@ -177,10 +179,50 @@ def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs
                                 formatters={**formatters, **kwargs.pop("formatters", {})}, **kwargs)
 
 
+#: Which menu items a role gets: each page needs one of these permissions (the verify page is
+#: public; "me" is a teacher's own week). Nothing in a user's menu refuses that user.
+NAV_NEEDS = {"overview": {Permission.VIEW}, "compliance": {Permission.VIEW}, "missed": {Permission.VIEW},
+             "closing": {Permission.VIEW}, "certificates": {Permission.VIEW}, "audit": {Permission.VIEW_AUDIT},
+             "transcripts": {Permission.VIEW},
+             "admin": {Permission.REOPEN_WEEK, Permission.ASSIGN_MONITOR, Permission.DECIDE_TIMETABLE_CHANGE,
+                       Permission.MANAGE_CERTIFICATES, Permission.RECORD_SUBSTITUTE, Permission.ISSUE_TRANSCRIPT,
+                       Permission.CANCEL_TRANSCRIPT, Permission.SET_THRESHOLDS},
+             "verify": None}
+VIEWPORT = "width=device-width, initial-scale=1"
+#: On a phone the menu goes above the page (a row of links) instead of beside it.
+PHONE_CSS = """@media (max-width: 700px) {
+  #content { flex-direction: column; flex-wrap: nowrap; height: auto; overflow: visible !important; }
+  #sidebar { max-width: 100% !important; width: 100% !important; height: auto; border-right: 0;
+             border-bottom: 1px solid #d8dee6; padding: 6px 10px; }
+  #main { width: 100%; padding: 0 4px; }
+  .app-header .title, .navbar .title { font-size: 1.15em; }
+}"""
+MENU_CSS = ("<style>a.m{display:block;margin:2px 0}"
+            "@media (max-width:700px){a.m{display:inline-block;margin:2px 12px 2px 0}}</style>")
+
+
+def menu(actor) -> list[tuple[str, str]]:
+    """The menu of a signed-in user: the pages their role can use (a teacher: their own week)."""
+    if actor is None:
+        return []
+    if not actor.may(Permission.VIEW):
+        return [("me", "Tuần của tôi"), ("verify", "Xác thực học bạ")]
+    items = [(path, label) for path, label in NAV
+             if NAV_NEEDS.get(path) is None or any(actor.may(p) for p in NAV_NEEDS[path])]
+    if sends_reminders(actor):  # the reminders card is on the admin page
+        items = [(p, label) for p, label in NAV if (p, label) in items or p == "admin"]
+    return items
+
+
 def page(title: str, actor, body) -> pn.template.BootstrapTemplate:
-    template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89")
-    nav = pn.pane.HTML("<br>".join(f'<a href="/{path}">{label}</a>' for path, label in NAV)
-                       + '<br><br><a href="/logout" id="logout">Đăng xuất</a>')
+    template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89",
+                                             meta_viewport=VIEWPORT)
+    template.config.raw_css = [*template.config.raw_css, PHONE_CSS]
+    items = menu(actor)
+    links = "".join(f'<a class="m" href="/{path}">{label}</a>' for path, label in items)
+    nav = pn.pane.HTML(MENU_CSS + ((links + '<a class="m" href="/logout" id="logout">Đăng xuất</a>') if actor else
+                                   '<a class="m" href="/login">Đăng nhập</a>'), name="menu",
+                       sizing_mode="stretch_width")
     who = (pn.pane.Markdown(f"**{html.escape(actor.username)}** · {ROLE_VI.get(actor.role.value, actor.role.value)}")
            if actor else pn.pane.Markdown(""))
     template.sidebar.extend([who, nav])

@@ -51,14 +51,23 @@ def unassign_monitor(db: Database, actor: Actor, user_id: int, school_id: int, r
                      before={"assigned": True}, after={"assigned": False}, reason=reason)
 
 
+#: The roles that remind teachers of their unsigned periods.
+REMINDER_ROLES = frozenset({Role.ADMINISTRATOR, Role.DEPARTMENT_SUPERVISOR, Role.DISTRICT_SUPERVISOR,
+                            Role.SCHOOL_MONITOR, Role.PRINCIPAL})
+
+
+def sends_reminders(actor: Actor) -> bool:
+    """Whether the actor's role reminds teachers (the console shows the card only then)."""
+    return actor.role in REMINDER_ROLES
+
+
 def send_reminders(db: Database, actor: Actor, school_id: int, as_of: dt.datetime | None = None) -> int:
     """Queue one reminder per teacher of the school who has unsigned periods today or earlier
     this week that can still be signed (pending), or missed ones to explain."""
     as_of = as_of or clock.now()
     with db.transaction() as session:
         require(actor, Permission.VIEW, school_id)
-        if actor.role not in (Role.ADMINISTRATOR, Role.DEPARTMENT_SUPERVISOR, Role.DISTRICT_SUPERVISOR,
-                              Role.SCHOOL_MONITOR, Role.PRINCIPAL):
+        if not sends_reminders(actor):
             raise RuleViolation("this role does not send reminders", message_vi="Vai trò của bạn không gửi nhắc nhở")
         E = LogbookEntry
         week_start = as_of.date() - dt.timedelta(days=as_of.weekday())

@@ -10,7 +10,7 @@ from core.kernel import clock
 
 #: A logbook entry's state (:class:`core.kernel.vocabulary.EntryStatus`) in words.
 ENTRY_STATUS_VI = {"pending": "Chưa đến hạn ký", "on_time": "Ký đúng hạn", "late": "Ký trễ",
-                   "missed": "Không ký"}
+                   "missed": "Không ký", "overdue": "Quá giờ ký đúng hạn, chưa ký"}
 #: A class-week's state (:class:`core.kernel.vocabulary.WeekCloseStatus`) in words.
 WEEK_STATUS_VI = {"open": "Chưa chốt", "homeroom_signed": "GVCN đã ký, chờ hiệu trưởng", "closed": "Đã chốt",
                   "reopened": "Đang mở lại"}

@@ -26,7 +26,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.access import audit
 from core.access.authz import Actor, Permission, require
@@ -228,3 +228,113 @@ def unsigned_today(db: Database, actor: Actor, *, as_of: dt.datetime | None = No
         stmt = stmt.where(E.school_id == school_id)
     with db.reading() as session:
         return pd.read_sql(stmt, session.connection())
+
+
+def teacher_week_entries(db: Database, actor: Actor, teacher_id: int, week_id: int) -> pd.DataFrame:
+    """One teacher's periods in one week (a drill-down step), scoped like every read: a teacher
+    of a school outside the caller's scope gives nothing. Columns as
+    :func:`core.logbook.queries.class_week_entries` plus ``class_name``."""
+    if actor.staff_id != teacher_id:
+        require(actor, Permission.VIEW)
+    E = LogbookEntry
+    stmt = (select(E.id.label("entry_id"), E.day, E.period_no, SchoolClass.name.label("class_name"),
+                   Subject.name.label("subject"), E.lesson_title, E.status, E.signed_at)
+            .join(Subject, Subject.id == E.subject_id).join(SchoolClass, SchoolClass.id == E.class_id)
+            .where(E.teacher_id == teacher_id, E.week_id == week_id)
+            .order_by(E.day, E.period_no))
+    if actor.staff_id != teacher_id:
+        stmt = stmt.where(actor.school_filter(E.school_id))
+    with db.reading() as session:
+        return pd.read_sql(stmt, session.connection())
+
+
+def drill_path(db: Database, actor: Actor, *, district_id: int | None = None, school_id: int | None = None,
+               class_id: int | None = None, teacher_id: int | None = None,
+               entry_id: int | None = None) -> dict[str, tuple[int, str]]:
+    """Where a drill-down stands, for its breadcrumbs: ``{"district": (id, name), "school": …,
+    "class": …, "teacher": …, "entry": (id, text), "week": (id, text)}`` for the deepest place
+    given and the places above it. Anything outside the caller's scope (or that does not exist)
+    is refused alike as not found: the path tells a monitor nothing about other schools."""
+    from core.storage.models import District
+
+    require(actor, Permission.VIEW)
+    path: dict[str, tuple[int, str]] = {}
+
+    def missing(what: str, what_vi: str, key) -> NotFound:
+        return NotFound(f"no {what} {key} in your scope", message_vi=f"Không có {what_vi} {key} trong phạm vi của bạn")
+
+    with db.reading() as session:
+        if entry_id is not None:
+            entry = session.get(LogbookEntry, entry_id)
+            if entry is None or not actor.sees_school(entry.school_id):
+                raise missing("logbook entry", "tiết học", entry_id)
+            week = session.get(SchoolWeek, entry.week_id)
+            path["entry"] = (entry.id, f"Tiết {entry.period_no} ngày {entry.day:%d/%m/%Y}")
+            path["week"] = (week.id, f"Tuần {week.number}")
+            class_id = entry.class_id
+        if class_id is not None:
+            klass = session.get(SchoolClass, class_id)
+            if klass is None or not actor.sees_school(klass.school_id):
+                raise missing("class", "lớp", class_id)
+            path["class"] = (klass.id, f"Lớp {klass.name}")
+            school_id = klass.school_id
+        if teacher_id is not None:
+            staff = session.get(Staff, teacher_id)
+            if staff is None or not actor.sees_school(staff.school_id):
+                raise missing("teacher", "giáo viên", teacher_id)
+            path["teacher"] = (staff.id, staff.full_name)
+            school_id = school_id or staff.school_id
+        if school_id is not None:
+            school = session.get(School, school_id)
+            if school is None or not actor.sees_school(school.id):
+                raise missing("school", "trường", school_id)
+            path["school"] = (school.id, school.name)
+            district_id = school.district_id
+        if district_id is not None:
+            district = session.get(District, district_id)
+            seen = session.scalar(select(School.id).where(School.district_id == district_id,
+                                                          actor.school_filter(School.id)).limit(1))
+            if district is None or seen is None:
+                raise missing("district", "quận/huyện", district_id)
+            path["district"] = (district.id, district.name)
+    return path
+
+
+def my_week(db: Database, actor: Actor, *, as_of: dt.datetime | None = None) -> tuple[pd.DataFrame, dict]:
+    """A teacher's own page (tuần của tôi): their periods this week (or the last week they taught,
+    its Monday in ``attrs["monday"]``) with each one's state as of
+    now (an unsigned period of an earlier day is missed; one of today whose window has passed is
+    ``overdue``: it can still be signed today, late), and their teaching hours this
+    week and this term so far (``periods``, ``counted``, ``lost``, ``pending``, each for
+    ``week`` and ``term``). Refused to an account that is not a member of staff."""
+    from core.kernel.errors import PermissionDenied
+    from core.logbook.entries import teacher_week, teaching_hours
+    from core.logbook.rules.signing_window import status_as_of
+
+    if actor.staff_id is None:
+        raise PermissionDenied("only teachers have their own week", message_vi="Chỉ giáo viên có trang tuần của mình")
+    as_of = as_of or clock.now()
+    monday = as_of.date() - dt.timedelta(days=as_of.weekday())
+    with db.reading() as session:  # this week, or the last week they taught (a holiday, the summer)
+        taught = session.scalar(select(func.max(LogbookEntry.day)).where(
+            LogbookEntry.teacher_id == actor.staff_id, LogbookEntry.day <= as_of.date()))
+    if taught is not None and taught < monday:
+        monday = taught - dt.timedelta(days=taught.weekday())
+    rows = teacher_week(db, actor, monday)
+    frame = pd.DataFrame(rows, columns=["entry_id", "day", "period_no", "class_name", "subject", "period_start",
+                                        "period_end", "signing_deadline", "status", "is_substitute", "lesson_title"])
+    if not frame.empty:
+        cutoff = grace_cutoff(as_of)
+        frame["status"] = ["overdue" if s == "pending" and e < cutoff and d == as_of.date() else
+                           status_as_of(EntryStatus(s), d, as_of, e).value
+                           for s, d, e in zip(frame["status"], frame["day"], frame["period_end"], strict=True)]
+    with db.reading() as session:
+        week = session.scalar(select(SchoolWeek).where(SchoolWeek.monday == monday).limit(1))
+        start = monday
+        if week is not None:
+            start = session.scalar(select(func.min(SchoolWeek.monday)).where(
+                SchoolWeek.school_year_id == week.school_year_id, SchoolWeek.term == week.term)) or monday
+    hours = {"week": teaching_hours(db, actor, actor.staff_id, monday, as_of.date()),
+             "term": teaching_hours(db, actor, actor.staff_id, start, as_of.date())}
+    frame.attrs["monday"] = monday
+    return frame, hours

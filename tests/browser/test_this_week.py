@@ -1,0 +1,183 @@
+"""The overview a supervisor opens on Monday, in Chromium: this week first (the week picker on
+the current week, each figure with its change, who is behind, today's unsigned periods), the
+drill-down by clicking with breadcrumbs and the state in the URL (at most 4 clicks from the
+overview to a period's verification report; back and bookmarks work), a menu per role, the
+teacher's own page, and the phone layout (390 px, nothing scrolls sideways)."""
+import pytest
+
+from core.logbook import this_week
+from tests.browser.conftest import actor, sign_in
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+def fits(page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_overview_opens_on_this_week_with_its_changes(page, demo):
+    so = actor(demo.db, "so.giamsat")
+    week = this_week.current_week(demo.db, so)
+    fig = this_week.week_figures(demo.db, so, week)
+    sign_in(page, demo.url, "so.giamsat")
+    page.locator("h3", has_text=f"Tuần {fig.attrs['number']} (từ").wait_for(timeout=30000)
+    picker = page.locator("select").first
+    assert picker.input_value().startswith(f"Tuần {fig.attrs['number']} (từ")
+    card = page.locator('[data-figure="on_time_rate"]')
+    from core.kernel import formats
+
+    assert formats.percent(fig.loc["on_time_rate", "this_week"]) in card.inner_text()
+    assert "so với tuần trước" in card.inner_text() and "so với học kỳ" in card.inner_text()
+    assert "điểm %" in card.inner_text() or "—" in card.inner_text()
+    missed = page.locator('[data-figure="missed"] .sh-value').inner_text()
+    assert missed == formats.number(fig.loc["missed", "this_week"])
+    teachers, schools, limits = this_week.behind_this_week(demo.db, so, week, limit=10)
+    behind = page.locator("#behind-teachers tbody tr")
+    assert behind.count() == len(teachers)
+    if len(teachers):
+        assert behind.first.locator("td").first.inner_text() == teachers.iloc[0]["teacher_name"]
+    page.wait_for_selector(f"text=dưới {limits.teacher_min_rate} %")
+    assert page.locator("text=Tiết chưa ký hôm nay").count() >= 1
+    assert page.errors == []
+
+
+def test_four_clicks_from_the_overview_to_a_periods_verification_report(page, demo):
+    sign_in(page, demo.url, "so.giamsat")
+    page.wait_for_selector("#drill-table", timeout=30000)
+    clicks = 0
+    for level in ("district", "school", "class", "entry"):
+        link = page.locator("#drill-table tbody tr a").first
+        link.click()
+        clicks += 1
+        page.wait_for_url(f"**{level}=*", timeout=30000)
+        page.wait_for_selector("#breadcrumbs", timeout=30000)
+    page.wait_for_selector("text=Báo cáo xác thực chữ ký số của tiết", timeout=60000)
+    page.wait_for_selector("text=/PASSED|INDETERMINATE|FAILED|chưa có chữ ký số/", timeout=60000)
+    assert clicks <= 4
+    crumbs = page.locator("#breadcrumbs").inner_text()
+    assert crumbs.startswith("Toàn bộ phạm vi ›") and crumbs.count("›") == 4
+    bookmark = page.url
+    # back goes one step up the drill-down; the bookmark opens the same report again
+    page.go_back()
+    page.wait_for_url("**class=*", timeout=30000)
+    page.wait_for_selector("#drill-table", timeout=30000)
+    page.goto(bookmark)
+    page.wait_for_selector("text=Báo cáo xác thực chữ ký số của tiết", timeout=60000)
+    # a breadcrumb goes back up
+    page.locator("#breadcrumbs a").nth(1).click()
+    page.wait_for_url("**district=*", timeout=30000)
+    assert page.errors == []
+
+
+def test_the_week_picker_puts_the_week_in_the_url(page, demo):
+    so = actor(demo.db, "so.giamsat")
+    from core.logbook import queries
+
+    weeks = queries.weeks_in_scope(demo.db, so)
+    assert len(weeks) >= 2
+    first = int(weeks.iloc[0]["week_id"])
+    sign_in(page, demo.url, "so.giamsat")
+    page.wait_for_selector("#drill-table", timeout=30000)
+    label = f"Tuần {int(weeks.iloc[0]['number'])} (từ"
+    page.locator("select").first.select_option(label=next(
+        o for o in page.locator("select").first.locator("option").all_inner_texts() if o.startswith(label)))
+    page.wait_for_url(f"**week={first}*", timeout=30000)
+    page.locator("h3", has_text=label).wait_for(timeout=30000)
+    assert page.locator("select").first.input_value().startswith(label)
+    assert page.errors == []
+
+
+def test_a_monitor_cannot_drill_into_another_school(page, demo):
+    from tests.browser.conftest import school_id
+
+    other = school_id(demo.db, "S0002")
+    sign_in(page, demo.url, "gs.s0001")
+    page.wait_for_selector("#drill-table", timeout=30000)
+    page.goto(f"{demo.url}/overview?school={other}")
+    page.wait_for_selector("text=Không có trường", timeout=30000)
+    assert page.locator("text=Trường THCS Nguyễn Du").count() == 0
+
+
+MENUS = {"so.giamsat": ({"Tổng quan", "Nhật ký thao tác", "Quản trị"}, set()),
+         "phantich": ({"Tổng quan", "Tuân thủ ký số"}, {"Quản trị", "Nhật ký thao tác"}),
+         "gs.s0001": ({"Tổng quan", "Quản trị"}, set())}
+
+
+@pytest.mark.parametrize("who", sorted(MENUS))
+def test_each_role_gets_a_menu_of_pages_it_can_use(page, demo, who):
+    has, lacks = MENUS[who]
+    sign_in(page, demo.url, who)
+    page.wait_for_selector("#logout", timeout=30000)
+    items = set(page.locator("#sidebar a, .sidenav a, nav a").all_inner_texts())
+    items = {i.strip() for i in items}
+    assert has <= items and not (lacks & items), items
+    hrefs = [a.get_attribute("href") for a in page.locator("a[href^='/']").all()
+             if a.get_attribute("href") not in ("/logout", "/login") and "?" not in a.get_attribute("href")]
+    for path in sorted(set(hrefs)):
+        page.goto(demo.url + path)
+        page.wait_for_load_state("networkidle")
+        text = page.inner_text("body")
+        assert "không có quyền" not in text.lower(), path
+    assert page.errors == []
+
+
+def test_the_analyst_sees_no_admin_card(page, demo):
+    sign_in(page, demo.url, "phantich", then="admin")
+    page.wait_for_selector("text=không có thao tác quản trị nào", timeout=30000)
+    assert page.locator(".card").count() == 0
+
+
+def _teacher(db) -> str:
+    from sqlalchemy import select
+
+    from core.kernel.vocabulary import Role
+    from core.storage.models import UserAccount
+    with db.reading() as session:
+        return session.scalar(select(UserAccount.username).where(UserAccount.role == Role.TEACHER)
+                              .order_by(UserAccount.username).limit(1))
+
+
+def test_a_teacher_gets_their_own_week(page, demo):
+    who = _teacher(demo.db)
+    _, hours = this_week.my_week(demo.db, actor(demo.db, who))
+    sign_in(page, demo.url, who)
+    page.wait_for_selector("text=Tuần của tôi", timeout=30000)
+    page.wait_for_selector("text=giờ dạy được tính", timeout=30000)
+    from core.kernel import formats
+
+    assert formats.number(hours["term"]["counted"]) in page.locator("#my-hours").inner_text()
+    items = {i.strip() for i in page.locator("a[href^='/']").all_inner_texts()}
+    assert "Tuân thủ ký số" not in items and "Quản trị" not in items
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("who,path,marker", [("so.giamsat", "overview", "#drill-table"),
+                                             (None, "verify", "#by-code"),
+                                             ("teacher", "me", "text=giờ dạy được tính")])
+def test_phone_layout_has_no_sideways_scrolling(browser, demo, who, path, marker):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    if who:
+        sign_in(page, demo.url, _teacher(demo.db) if who == "teacher" else who, then=None)
+        page.wait_for_url("**/overview", timeout=30000)
+    page.goto(f"{demo.url}/{path}")
+    page.wait_for_selector(marker, timeout=30000)
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("() => document.querySelector('meta[name=viewport]').content").startswith(
+        "width=device-width")
+    page.screenshot(path=str(demo.root / f"phone-{path}.png"), full_page=True)
+    assert fits(page), f"/{path} scrolls sideways at 390 px"
+    assert errors == []
+    context.close()
+
+
+def test_an_oversized_upload_on_verify_gets_a_clear_message(page, demo, tmp_path):
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"%PDF-1.7\n" + b"0" * (50 * 1024 * 1024))
+    page.goto(f"{demo.url}/verify")
+    page.locator("#pdf").set_input_files(str(big))
+    page.locator("#by-file button").click()
+    page.wait_for_selector("#error", timeout=30000)
+    assert "Tệp lớn hơn" in page.inner_text("#error")
