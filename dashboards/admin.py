@@ -42,11 +42,13 @@ WIDTH = 460
 
 
 def _reopen_card(db, actor) -> pn.Card:
-    weeks = queries.week_closing(db, actor, page_size=500)
-    closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
-    week_pick = pn.widgets.Select(label="Lớp - tuần đã chốt", options={
-        f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
-        for r in closed.itertuples()}, width=WIDTH)
+    def closed_weeks() -> dict:
+        weeks = queries.week_closing(db, actor, page_size=500)
+        closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
+        return {f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+                for r in closed.itertuples()}
+
+    week_pick = pn.widgets.Select(label="Lớp - tuần đã chốt", options=closed_weeks(), width=WIDTH)
     reason = pn.widgets.TextInput(label="Lý do mở lại (bắt buộc)", width=WIDTH)
 
     def run():
@@ -54,6 +56,7 @@ def _reopen_card(db, actor) -> pn.Card:
         reopen_week(db, actor, *week_pick.value, reason.value)
         return f"đã mở lại sổ tuần {label}"
     return action_card("Mở lại sổ tuần đã chốt", [week_pick, reason], run,
+                       after=lambda: set_options(week_pick, closed_weeks()),
                        check=lambda: None if week_pick.value else "chưa chọn lớp - tuần")
 
 

@@ -44,6 +44,7 @@ from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor ar
     refusal,
     refusal_text,
     school_options,
+    set_options,
     signed_out,
 )
 from dashboards.public import public_handlers
@@ -161,10 +162,14 @@ def compliance_page(db: Database, trust=None, store=None):
                          name="late-distribution", sizing_mode="stretch_width")
 
     # Drill-down to the lesson entries of one class-week and the verification of one entry.
-    closing = queries.week_closing(db, actor, page_size=2000)
-    class_week = pn.widgets.Select(label="Lớp - tuần", width=420, options={
-        f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
-        for r in closing.itertuples()})
+    def class_weeks(school_id) -> dict:
+        # the chosen school's class-weeks only (core pages them; the newest 500 are offered)
+        closing = queries.week_closing(db, actor, school_id=school_id or None, page_size=500)
+        return {f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+                for r in closing.itertuples()}
+
+    class_week = pn.widgets.Select(label="Lớp - tuần", width=420, options=class_weeks(school.value))
+    school.param.watch(lambda e: set_options(class_week, class_weeks(e.new)), "value")
     entry_id = pn.widgets.TextInput(label="Mã tiết", placeholder="Mã tiết cần xác thực", width=200)
     check = pn.widgets.Button(label="Xác thực chữ ký", color="primary")
     report = pn.pane.Markdown("", name="entry-report")
@@ -172,11 +177,19 @@ def compliance_page(db: Database, trust=None, store=None):
     def entries(value):
         if not value:
             return pn.pane.Markdown("")
-        return frame(queries.class_week_entries(db, actor, *value),
-                     ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status", "signed_at"])
+        rows = queries.class_week_entries(db, actor, *value)
+        table = frame(rows, ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status",
+                             "signed_at"])
+
+        async def clicked(event):  # a click on a period verifies it: no id to retype
+            if event.row is not None and 0 <= event.row < len(rows):
+                entry_id.value = entry_id.value_input = str(int(rows.iloc[event.row]["entry_id"]))
+                await verify_one(None)
+        table.on_click(clicked)
+        return table
 
     async def verify_one(_):
-        typed = (entry_id.value_input or entry_id.value or "").strip()
+        typed = (entry_id.value_input or entry_id.value or "").strip().replace(".", "").replace(",", "")
         if not typed.isdigit():
             report.object = "**Nhập mã tiết (số)**"
             return
@@ -186,7 +199,7 @@ def compliance_page(db: Database, trust=None, store=None):
         except SohoaError as err:
             report.object = f"**{refusal_text(err)}**"
             return
-        lines = [f"**{indication(result.indication, result.sub_indication)}**"]
+        lines = [f"**Tiết {typed}: {indication(result.indication, result.sub_indication)}**"]
         lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: "
                   f"{indication(s.verification.indication, s.verification.sub_indication)} — "
                   f"{html.escape(s.verification.message or '')} "
@@ -199,7 +212,8 @@ def compliance_page(db: Database, trust=None, store=None):
                      pn.panel(pn.bind(heatmap, school), loading_indicator=True),
                      pn.pane.Markdown("### Ký trễ: bao lâu sau khi hết tiết"), pn.Row(week, width),
                      pn.panel(pn.bind(late_distribution, school, week, width), loading_indicator=True),
-                     pn.pane.Markdown("### Chi tiết một lớp - tuần"), class_week,
+                     pn.pane.Markdown("### Chi tiết một lớp - tuần (bấm vào một tiết để xác thực chữ ký; "
+                                      "đi nhanh hơn từ [Tổng quan](/overview))"), class_week,
                      pn.panel(pn.bind(entries, class_week), loading_indicator=True),
                      pn.Row(entry_id, check), report, name="compliance")
     return page("Tuân thủ ký số", actor, body)

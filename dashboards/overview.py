@@ -296,7 +296,7 @@ def term_section(db: Database, actor, store) -> list:
                                          f"{formats.number(issuance.get('students', 0))}"),
              ("Cán bộ có chứng thư số", formats.percent(cover["with_valid_certificate"] / cover["staff"])
               if cover.get("staff") else "—")]
-    html_cards = '<div class="sh-cards">' + "".join(
+    html_cards = '<div class="sh-cards" id="term-cards">' + "".join(
         f'<div class="sh-card"><div class="sh-label">{html.escape(label)}</div>'
         f'<div class="sh-value">{html.escape(value)}</div></div>' for label, value in cards) + "</div>"
     parts = [pn.pane.Markdown("## Cả học kỳ"), pn.pane.HTML(CSS + html_cards, name="term-cards",

@@ -181,3 +181,43 @@ def test_an_oversized_upload_on_verify_gets_a_clear_message(page, demo, tmp_path
     page.locator("#by-file button").click()
     page.wait_for_selector("#error", timeout=30000)
     assert "Tệp lớn hơn" in page.inner_text("#error")
+
+
+def test_after_an_admin_action_the_reason_is_cleared_and_nothing_is_chosen(page, demo):
+    sign_in(page, demo.url, "phong.1", then="admin")
+    box = page.locator(".card", has_text="Mở lại sổ tuần đã chốt")
+    box.first.wait_for(timeout=30000)
+    picker = box.locator("select")
+    first = picker.input_value()
+    assert first and first != "— chọn —"
+    box.locator("input[type=text]").fill("Sửa số học sinh vắng")
+    box.locator("input[type=checkbox]").check()
+    box.locator("button", has_text="Thực hiện").click()
+    box.locator(".alert", has_text="Đã thực hiện").wait_for(timeout=30000)
+    page.wait_for_function("() => true")
+    assert box.locator("input[type=text]").input_value() == ""
+    assert picker.input_value() == "— chọn —"  # never the next week silently
+    assert first not in picker.locator("option").all_inner_texts()  # the reopened week left the list
+    # a second click without choosing does nothing
+    box.locator("input[type=text]").fill("Lý do khác")
+    box.locator("input[type=checkbox]").check()
+    box.locator("button", has_text="Thực hiện").click()
+    box.locator(".alert", has_text="Chưa thực hiện: chưa chọn lớp - tuần").wait_for(timeout=30000)
+    assert page.errors == []
+
+
+def test_the_department_sets_its_thresholds_and_the_overview_uses_them(page, demo):
+    sign_in(page, demo.url, "so.giamsat", then="admin")
+    box = page.locator(".card", has_text="Ngưỡng cảnh báo")
+    box.first.wait_for(timeout=30000)
+    fields = box.locator("input:not([type=checkbox])")
+    for i, value in enumerate(("50", "9", "40")):
+        fields.nth(i).fill(value)
+        fields.nth(i).press("Enter")
+    box.locator("input[type=checkbox]").check()
+    box.locator("button", has_text="Lưu ngưỡng").click()
+    box.locator(".alert", has_text="Đã thực hiện").wait_for(timeout=30000)
+    assert this_week.thresholds(demo.db, actor(demo.db, "so.giamsat")) == this_week.Thresholds(50, 9, 40)
+    page.goto(f"{demo.url}/overview")
+    page.wait_for_selector("text=dưới 50 %", timeout=30000)
+    assert page.errors == []
