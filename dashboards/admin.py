@@ -61,9 +61,35 @@ def _reopen_card(db, actor) -> pn.Card:
 
 
 def _remind_card(db, actor, options) -> pn.Card:
+    """Remind teachers: who will receive a reminder is listed before sending; after, each
+    reminder's delivery status (sent, waiting in the outbox, not sent and why)."""
     remind_school = pn.widgets.Select(label="Trường", options=options, width=WIDTH)
-    return action_card("Nhắc giáo viên còn tiết chưa ký", [remind_school], lambda: (
-        f"đã xếp {admin.send_reminders(db, actor, remind_school.value)} thư nhắc vào hộp thư đi"))
+    preview = pn.Column(sizing_mode="stretch_width")
+    status = pn.Column(sizing_mode="stretch_width")
+
+    def refresh(*_):
+        if not remind_school.value:
+            preview[:], status[:] = [], []
+            return
+        who = admin.reminder_recipients(db, actor, remind_school.value)
+        preview[:] = [pn.pane.Markdown(f"**Sẽ gửi cho {len(who)} giáo viên** (còn tiết chưa ký tuần này):",
+                                       name="reminder-preview"),
+                      frame(who.assign(email=who["email"].replace("", "(chưa có email: chờ trong hộp thư đi)")),
+                            ["teacher", "email", "periods"], page_size=10)] if not who.empty else \
+            [pn.pane.Markdown("Không có giáo viên nào còn tiết chưa ký tuần này.", name="reminder-preview")]
+        sent = admin.reminder_status(db, actor, remind_school.value, limit=50)
+        status[:] = [pn.pane.Markdown("**Tình trạng gửi các thư nhắc gần đây**"),
+                     frame(sent, ["teacher", "subject", "created_at", "delivery"], page_size=10)] \
+            if not sent.empty else []
+
+    remind_school.param.watch(refresh, "value")
+    refresh()
+
+    def run():
+        n = admin.send_reminders(db, actor, remind_school.value)
+        admin.deliver_outbox(db)  # at once when SMTP is configured; otherwise they wait in the outbox
+        return f"đã xếp {n} thư nhắc vào hộp thư đi"
+    return action_card("Nhắc giáo viên còn tiết chưa ký", [remind_school, preview, status], run, after=refresh)
 
 
 def _monitor_cards(db, actor, options) -> list[pn.Card]:

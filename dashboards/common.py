@@ -47,7 +47,8 @@ LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "K�
           "code": "Mã xác thực", "student": "Học sinh", "version": "Lần cấp", "issued_at": "Cấp lúc",
           "transcript_id": "Mã học bạ", "class": "Lớp", "grade": "Khối", "step": "Bước đang chờ",
           "waiting_on": "Người cần thực hiện", "transcripts": "Số học bạ", "meaning": "Nội dung",
-          "monday": "Từ ngày"}
+          "monday": "Từ ngày", "email": "Email", "periods": "Số tiết chưa ký", "created_at": "Tạo lúc",
+          "delivery": "Tình trạng gửi"}
 
 
 def current_actor(db: Database):
@@ -360,6 +361,8 @@ AUDIT_ACTION_VI = {
     "transcript.withdraw": "Rút bản nháp học bạ để lập lại", "delegation.register": "Ghi nhận ủy quyền ký",
     "delegation.revoke": "Thu hồi ủy quyền ký",
     "export.missed_lessons": "Tải danh sách tiết không ký / ký trễ (CSV, Excel)",
+    "department.thresholds": "Đặt ngưỡng cảnh báo của Sở", "digest.send": "Gửi bản tin tuần",
+    "alerts.send": "Gửi cảnh báo trường dưới ngưỡng",
 }
 
 

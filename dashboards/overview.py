@@ -40,7 +40,7 @@ CSS = """<style>
 table.sh{border-collapse:collapse;width:100%;font-size:.92em}
 table.sh th{background:#eef2f7;text-align:left;padding:5px 8px;white-space:nowrap}
 table.sh td{border-top:1px solid #e3e8ee;padding:5px 8px}
-table.sh td.n{text-align:right;white-space:nowrap}
+table.sh td.n,table.sh th.n{text-align:right;white-space:nowrap}
 table.sh tr[data-href]{cursor:pointer} table.sh tr[data-href]:hover{background:#f3f7fc}
 .sh-crumbs{font-size:.95em;margin:4px 0 8px}.sh-crumbs a{text-decoration:none}
 .sh-weeks a{margin-right:1em}
@@ -118,7 +118,9 @@ def link_table(df: pd.DataFrame, columns: dict[str, str], link, *, name: str, em
     the anchor, and a click anywhere on the row follows it)."""
     if df.empty:
         return pn.pane.HTML(f"<p>{html.escape(empty)}</p>", name=name, sizing_mode="stretch_width")
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
+    first = df.iloc[0].to_dict()
+    head = "".join(f'<th{" class=n" if _cell(first.get(column), column)[1] else ""}>{html.escape(label)}</th>'
+                   for column, label in columns.items())
     rows = []
     for row in df.to_dict("records"):
         target = link(row) if link else None
@@ -304,7 +306,8 @@ def term_section(db: Database, actor, store) -> list:
     if not trend.empty:
         curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), hv.Dimension("week_number", label="Tuần"),
                          hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")).opts(
-            xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=260, responsive=True, tools=["hover"])
+            xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=260, responsive=True, tools=["hover"],
+            ylim=(0, 100), yformatter="%d %%")
         parts += [pn.pane.Markdown("### Xu hướng theo tuần"), pn.pane.HoloViews(curve, sizing_mode="stretch_width")]
     worst = schools.sort_values("on_time_rate").head(10) if not schools.empty else schools
     parts += [pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất (cả học kỳ)"),

@@ -8,6 +8,7 @@ import os
 import smtplib
 from email.message import EmailMessage
 
+import pandas as pd
 from sqlalchemy import and_, func, select
 
 from core.access import audit
@@ -61,6 +62,56 @@ def sends_reminders(actor: Actor) -> bool:
     return actor.role in REMINDER_ROLES
 
 
+def _reminded(session, school_id: int, as_of: dt.datetime) -> list[tuple[int, int]]:
+    """(teacher id, unsigned periods) of the teachers a reminder goes to: unsigned periods today
+    or earlier this week (pending or missed)."""
+    E = LogbookEntry
+    week_start = as_of.date() - dt.timedelta(days=as_of.weekday())
+    return session.execute(select(E.teacher_id, func.count()).where(
+        E.school_id == school_id, E.day >= week_start, E.day <= as_of.date(),
+        and_(E.status.in_([EntryStatus.PENDING, EntryStatus.MISSED]))).group_by(E.teacher_id)
+        .order_by(E.teacher_id)).all()
+
+
+def reminder_recipients(db: Database, actor: Actor, school_id: int,
+                        as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Who a reminder would go to now, before it is sent: ``teacher_id``, ``teacher``, ``email``
+    (empty: it will wait in the outbox) and ``periods`` unsigned."""
+    as_of = as_of or clock.now()
+    require(actor, Permission.VIEW, school_id)
+    with db.reading() as session:
+        counts = dict(_reminded(session, school_id, as_of))
+        staff = session.execute(select(Staff.id, Staff.full_name, Staff.email)
+                                .where(Staff.id.in_(list(counts)))).all() if counts else []
+    frame = pd.DataFrame([(sid, name, email or "", counts[sid]) for sid, name, email in staff],
+                         columns=["teacher_id", "teacher", "email", "periods"])
+    return frame.sort_values(["periods", "teacher"], ascending=[False, True]).reset_index(drop=True)
+
+
+#: The outbox's delivery errors in words.
+DELIVERY_ERRORS_VI = {"no e-mail address": "không có địa chỉ email"}
+
+
+def reminder_status(db: Database, actor: Actor, school_id: int, *, limit: int = 200) -> pd.DataFrame:
+    """The school's reminders, newest first, with their delivery status in words: ``teacher``,
+    ``subject``, ``created_at``, ``delivery`` (Đã gửi lúc …, Chờ gửi, Không gửi được: …)."""
+    require(actor, Permission.VIEW, school_id)
+    with db.reading() as session:
+        rows = session.execute(
+            select(Staff.full_name, Notification.subject, Notification.created_at, Notification.sent_at,
+                   Notification.error).join(Staff, Staff.id == Notification.staff_id)
+            .where(Notification.school_id == school_id).order_by(Notification.id.desc()).limit(limit)).all()
+
+    def delivery(sent_at, error) -> str:
+        if sent_at is not None:
+            return f"Đã gửi lúc {sent_at:%H:%M %d/%m/%Y}"
+        if error:
+            return f"Không gửi được: {DELIVERY_ERRORS_VI.get(error, error)}"
+        return "Chờ gửi (hộp thư đi)"
+    return pd.DataFrame([(name, subject, created, delivery(sent, error)) for name, subject, created, sent, error
+                         in rows], columns=["teacher", "subject", "created_at", "delivery"])
+
+
 def send_reminders(db: Database, actor: Actor, school_id: int, as_of: dt.datetime | None = None) -> int:
     """Queue one reminder per teacher of the school who has unsigned periods today or earlier
     this week that can still be signed (pending), or missed ones to explain."""
@@ -69,11 +120,7 @@ def send_reminders(db: Database, actor: Actor, school_id: int, as_of: dt.datetim
         require(actor, Permission.VIEW, school_id)
         if not sends_reminders(actor):
             raise RuleViolation("this role does not send reminders", message_vi="Vai trò của bạn không gửi nhắc nhở")
-        E = LogbookEntry
-        week_start = as_of.date() - dt.timedelta(days=as_of.weekday())
-        rows = session.execute(select(E.teacher_id, func.count()).where(
-            E.school_id == school_id, E.day >= week_start, E.day <= as_of.date(),
-            and_(E.status.in_([EntryStatus.PENDING, EntryStatus.MISSED]))).group_by(E.teacher_id)).all()
+        rows = _reminded(session, school_id, as_of)
         school = session.get(School, school_id)
         for teacher_id, count in rows:
             session.add(Notification(

@@ -308,7 +308,7 @@ def my_week(db: Database, actor: Actor, *, as_of: dt.datetime | None = None) -> 
     week and this term so far (``periods``, ``counted``, ``lost``, ``pending``, each for
     ``week`` and ``term``). Refused to an account that is not a member of staff."""
     from core.kernel.errors import PermissionDenied
-    from core.logbook.entries import teacher_week, teaching_hours
+    from core.logbook.entries import teacher_week
     from core.logbook.rules.signing_window import status_as_of
 
     if actor.staff_id is None:
@@ -334,7 +334,18 @@ def my_week(db: Database, actor: Actor, *, as_of: dt.datetime | None = None) -> 
         if week is not None:
             start = session.scalar(select(func.min(SchoolWeek.monday)).where(
                 SchoolWeek.school_year_id == week.school_year_id, SchoolWeek.term == week.term)) or monday
-    hours = {"week": teaching_hours(db, actor, actor.staff_id, monday, as_of.date()),
-             "term": teaching_hours(db, actor, actor.staff_id, start, as_of.date())}
+    week_end = min(as_of.date(), monday + dt.timedelta(days=6))
+
+    def hours_between(first: dt.date, last: dt.date) -> dict[str, int]:
+        # the periods' states as of now (an unsigned period of a day that is over is lost)
+        with db.reading() as session:
+            rows = session.execute(select(LogbookEntry.status, LogbookEntry.day, LogbookEntry.period_end).where(
+                LogbookEntry.teacher_id == actor.staff_id, LogbookEntry.day >= first,
+                LogbookEntry.day <= last)).all()
+        states = [status_as_of(EntryStatus(s), d, as_of, e) for s, d, e in rows]
+        return {"periods": len(states), "counted": sum(s == EntryStatus.ON_TIME for s in states),
+                "lost": sum(s in (EntryStatus.LATE, EntryStatus.MISSED) for s in states),
+                "pending": sum(s == EntryStatus.PENDING for s in states)}
+    hours = {"week": hours_between(monday, week_end), "term": hours_between(start, as_of.date())}
     frame.attrs["monday"] = monday
     return frame, hours

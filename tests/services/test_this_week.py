@@ -112,3 +112,41 @@ def test_the_picker_opens_on_the_current_week(two_weeks):
     assert this_week.current_week(w.db, so, WEEK7 + dt.timedelta(days=1)) == w.ids["week2"]
     assert this_week.current_week(w.db, so, MONDAY + dt.timedelta(days=20)) == w.ids["week2"]  # week 8: no periods
     assert this_week.current_week(w.db, so, MONDAY - dt.timedelta(days=30)) == w.ids["week1"]
+
+
+def test_a_teachers_own_week_and_hours(two_weeks):
+    w = two_weeks
+    periods, hours = this_week.my_week(w.db, w.actor("lan"), as_of=AFTER7)
+    assert periods.attrs["monday"] == WEEK7 and len(periods) == 4 and set(periods["status"]) == {"on_time"}
+    assert hours["week"] == {"periods": 4, "counted": 4, "lost": 0, "pending": 0}
+    assert hours["term"] == {"periods": 8, "counted": 6, "lost": 2, "pending": 0}  # week 6: 2 on time, 1 late, 1 missed
+    # long after (the summer): the last week they taught
+    later, _ = this_week.my_week(w.db, w.actor("lan"), as_of=AFTER7 + dt.timedelta(weeks=30))
+    assert later.attrs["monday"] == WEEK7
+    with pytest.raises(PermissionDenied) as err:
+        this_week.my_week(w.db, w.actor("so"), as_of=AFTER7)
+    assert err.value.message_vi == "Chỉ giáo viên có trang tuần của mình"
+
+
+def test_a_period_of_today_past_its_window_is_overdue_not_missed(world):
+    w = world
+    generate_week(w.db, SYSTEM, w.ids["A"], w.ids["week1"])
+    periods, _ = this_week.my_week(w.db, w.actor("lan"), as_of=dt.datetime.combine(MONDAY, dt.time(8, 0)))
+    today = periods[periods["day"] == MONDAY].set_index("period_no")["status"].to_dict()
+    assert today == {1: "overdue", 2: "pending"}  # 6A1 p1 ended 07:45; 6A2 p2 ends 08:35
+
+
+def test_the_drill_path_refuses_other_schools_alike(signed):  # noqa: F811
+    from core.kernel.errors import NotFound
+
+    w = signed
+    path = this_week.drill_path(w.db, w.actor("so"), entry_id=w.entry("6A1", MONDAY, 1))
+    assert [k for k in path] == ["entry", "week", "class", "school", "district"]
+    assert path["class"][1] == "Lớp 6A1" and path["week"][1] == "Tuần 6"
+    for place in ({"school_id": w.ids["B"]}, {"class_id": w.ids["6B1"]}, {"teacher_id": w.ids["khoa"]},
+                  {"district_id": w.ids["q3"]}, {"school_id": 999_999}):
+        with pytest.raises(NotFound):
+            this_week.drill_path(w.db, w.actor("mon_a"), **place)
+    rows = this_week.teacher_week_entries(w.db, w.actor("mon_b"), w.ids["lan"], w.ids["week1"])
+    assert rows.empty  # another school's teacher: nothing
+    assert len(this_week.teacher_week_entries(w.db, w.actor("mon_a"), w.ids["lan"], w.ids["week1"])) == 4
