@@ -221,3 +221,43 @@ def test_the_department_sets_its_thresholds_and_the_overview_uses_them(page, dem
     page.goto(f"{demo.url}/overview")
     page.wait_for_selector("text=dưới 50 %", timeout=30000)
     assert page.errors == []
+
+
+def test_closing_counts_every_class_week(page, demo):
+    from core.kernel import formats
+    from core.logbook import queries
+
+    counts = queries.week_closing_counts(demo.db, actor(demo.db, "so.giamsat"))
+    total = int(counts["class_weeks"].sum())
+    sign_in(page, demo.url, "so.giamsat", then="closing")
+    page.wait_for_selector(f"text={formats.number(total)} lớp - tuần đã qua trong phạm vi", timeout=30000)
+    table = page.locator(".tabulator", has_text="Số lớp - tuần").first
+    shown = {r.locator('[tabulator-field="Tình trạng chốt"]').inner_text(): r.locator(
+        '[tabulator-field="Số lớp - tuần"]').inner_text() for r in table.locator(".tabulator-row").all()}
+    assert shown == {r.state: formats.number(r.class_weeks) for r in counts.itertuples()}
+    assert page.errors == []
+
+
+def test_reminders_list_their_recipients_and_then_their_delivery(page, demo):
+    import datetime as dt
+
+    from core.access import admin
+    from core.logbook import queries
+    from tests.browser.conftest import school_id
+
+    monitor, school = actor(demo.db, "gs.s0001"), school_id(demo.db, "S0001")
+    monday = queries.weeks_in_scope(demo.db, monitor)["monday"].iloc[-1]
+    at = dt.datetime.combine(monday, dt.time(12))
+    expected = admin.reminder_recipients(demo.db, monitor, school)
+    sent = admin.send_reminders(demo.db, monitor, school, as_of=at)  # reminders queued in the demo's last week
+    assert sent > 0
+    sign_in(page, demo.url, "gs.s0001", then="admin")
+    box = page.locator(".card", has_text="Nhắc giáo viên còn tiết chưa ký")
+    box.first.wait_for(timeout=30000)
+    preview = (f"Sẽ gửi cho {len(expected)} giáo viên" if len(expected) else
+               "Không có giáo viên nào còn tiết chưa ký tuần này")
+    box.get_by_text(preview).first.wait_for(timeout=30000)
+    box.get_by_text("Tình trạng gửi các thư nhắc gần đây").wait_for(timeout=30000)
+    states = box.locator('[tabulator-field="Tình trạng gửi"]').all_inner_texts()
+    assert states and set(states) <= {"Chờ gửi (hộp thư đi)", "Tình trạng gửi"}
+    assert page.errors == []
