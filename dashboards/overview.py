@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import holoviews as hv
 import pandas as pd
 import panel as pn
+import param
 
 from core.access.authz import Permission
 from core.kernel import formats
@@ -29,6 +30,7 @@ from core.signatures import certificates
 from core.storage.db import Database
 from dashboards.common import SIGNER_ROLE_VI, Figures, current_actor, indication, page, refusal, signed_out
 
+hv.extension("bokeh", logo=False)
 TITLE = "Tổng quan"
 CSS = """<style>
 .sh-cards{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 12px}
@@ -161,56 +163,41 @@ RATE_COLUMNS = {"scheduled": "Số tiết", "on_time": "Đúng hạn", "late": "
                 "on_time_rate": "Tỉ lệ đúng hạn"}
 
 
-def drill(db: Database, actor, trust, args: dict, week: int) -> list:
-    """The drill-down at the URL's place: its breadcrumbs, then its rows (each a link one step down)."""
-    place = {k: args.get(k) for k in ("district", "school", "class", "teacher", "entry")}
-    path = this_week.drill_path(db, actor, district_id=place["district"], school_id=place["school"],
-                                class_id=place["class"], teacher_id=place["teacher"], entry_id=place["entry"])
+def drill(view: "Overview", args: dict) -> list:
+    """The drill-down at the view's place: its breadcrumbs, then its rows (each a link one step down)."""
+    db, actor, week, level = view.db, view.actor, view.week, view.level()
+    path = view.path()
     parts: list = [breadcrumbs(path, week)]
-    if place["entry"]:
-        parts += entry_report(db, actor, trust, place["entry"])
-        return parts
-    if place["class"]:
-        df = queries.class_week_entries(db, actor, place["class"], week)
-        parts += [pn.pane.Markdown(f"### {html.escape(path['class'][1])} — các tiết trong tuần"),
-                  link_table(df, {"entry_id": "Mã tiết", "day": "Ngày", "period_no": "Tiết", "subject": "Môn",
-                                  "teacher": "Giáo viên", "status": "Tình trạng", "signed_at": "Ký lúc"},
-                             lambda r: href(week=week, entry=r["entry_id"]), name="drill-table",
-                             empty="Lớp không có tiết nào trong tuần này.")]
-        return parts
-    if place["teacher"]:
-        df = this_week.teacher_week_entries(db, actor, place["teacher"], week)
-        parts += [pn.pane.Markdown(f"### {html.escape(path['teacher'][1])} — các tiết trong tuần"),
-                  link_table(df, {"entry_id": "Mã tiết", "day": "Ngày", "period_no": "Tiết", "class_name": "Lớp",
-                                  "subject": "Môn", "status": "Tình trạng", "signed_at": "Ký lúc"},
-                             lambda r: href(week=week, entry=r["entry_id"]), name="drill-table",
-                             empty="Giáo viên không có tiết nào trong tuần này.")]
-        return parts
-    if place["school"]:
-        classes = compliance(db, actor, "class", week_id=week, school_id=place["school"])
-        teachers = compliance(db, actor, "teacher", week_id=week, school_id=place["school"])
-        parts += [pn.pane.Markdown("### Các lớp"),
-                  link_table(classes, {"class_name": "Lớp", **RATE_COLUMNS},
-                             lambda r: href(week=week, **{"class": r["class_id"]}), name="drill-table",
-                             empty="Không có lớp nào có tiết trong tuần này."),
-                  pn.pane.Markdown("### Các giáo viên"),
-                  link_table(teachers.sort_values("on_time_rate"), {"teacher_name": "Giáo viên", **RATE_COLUMNS},
-                             lambda r: href(week=week, teacher=r["teacher_id"]), name="drill-teachers",
-                             empty="Không có giáo viên nào có tiết trong tuần này.")]
-        return parts
-    if place["district"]:
-        schools = compliance(db, actor, "school", week_id=week, district_id=place["district"])
-        parts += [pn.pane.Markdown("### Các trường"),
-                  link_table(schools.sort_values("on_time_rate"), {"school_name": "Trường", **RATE_COLUMNS},
-                             lambda r: href(week=week, school=r["school_id"]), name="drill-table",
-                             empty="Không có trường nào có tiết trong tuần này.")]
-        return parts
-    districts = compliance(db, actor, "district", week_id=week)
-    parts += [pn.pane.Markdown("### Theo quận/huyện"),
-              link_table(districts.sort_values("on_time_rate"), {"district_name": "Quận/huyện", **RATE_COLUMNS},
-                         lambda r: href(week=week, district=r["district_id"]), name="drill-table",
-                         empty="Không có tiết nào trong tuần này.")]
-    return parts
+    if level == "entry":
+        return parts + entry_report(db, actor, view.trust, view.entry)
+    rows = view.rows()
+    if level in ("class", "teacher"):
+        who = path["class" if level == "class" else "teacher"][1]
+        columns = {"entry_id": "Mã tiết", "day": "Ngày", "period_no": "Tiết",
+                   **({"subject": "Môn", "teacher": "Giáo viên"} if level == "class" else
+                      {"class_name": "Lớp", "subject": "Môn"}),
+                   "status": "Tình trạng", "signed_at": "Ký lúc"}
+        return parts + [pn.pane.Markdown(f"### {html.escape(who)} — các tiết trong tuần"),
+                        link_table(rows, columns, lambda r: href(week=week, entry=r["entry_id"]), name="drill-table",
+                                   empty="Không có tiết nào trong tuần này.")]
+    if level == "school":
+        return parts + [pn.pane.Markdown("### Các lớp"),
+                        link_table(rows, {"class_name": "Lớp", **RATE_COLUMNS},
+                                   lambda r: href(week=week, **{"class": r["class_id"]}), name="drill-table",
+                                   empty="Không có lớp nào có tiết trong tuần này."),
+                        pn.pane.Markdown("### Các giáo viên"),
+                        link_table(view.teachers(), {"teacher_name": "Giáo viên", **RATE_COLUMNS},
+                                   lambda r: href(week=week, teacher=r["teacher_id"]), name="drill-teachers",
+                                   empty="Không có giáo viên nào có tiết trong tuần này.")]
+    if level == "district":
+        return parts + [pn.pane.Markdown("### Các trường"),
+                        link_table(rows, {"school_name": "Trường", **RATE_COLUMNS},
+                                   lambda r: href(week=week, school=r["school_id"]), name="drill-table",
+                                   empty="Không có trường nào có tiết trong tuần này.")]
+    return parts + [pn.pane.Markdown("### Theo quận/huyện"),
+                    link_table(rows, {"district_name": "Quận/huyện", **RATE_COLUMNS},
+                               lambda r: href(week=week, district=r["district_id"]), name="drill-table",
+                               empty="Không có tiết nào trong tuần này.")]
 
 
 def entry_report(db: Database, actor, trust, entry_id: int) -> list:
@@ -248,11 +235,12 @@ def week_picker(weeks: pd.DataFrame, week: int, args: dict) -> list:
     return [picker, pn.pane.HTML(f'{CSS}<div class="sh-weeks">{"".join(around)}</div>', margin=(28, 10, 0, 10))]
 
 
-def this_week_section(db: Database, actor, week: int, args: dict) -> list:
+def this_week_section(view: "Overview", args: dict) -> list:
     """The week's cards, who is behind, today's unsigned periods."""
-    fig = this_week.week_figures(db, actor, week)
-    today = this_week.unsigned_today(db, actor)
-    teachers, schools, limits = this_week.behind_this_week(db, actor, week, limit=10)
+    week = view.week
+    fig = view.figures()
+    today = this_week.unsigned_today(view.db, view.actor)
+    teachers, schools, limits = view.behind()
     monday = fig.attrs["monday"]
     return [
         pn.pane.Markdown(f"### Tuần {fig.attrs['number']} (từ {formats.date(monday)}), học kỳ {fig.attrs['term_number']}",
@@ -318,6 +306,91 @@ def term_section(db: Database, actor, store) -> list:
     return parts
 
 
+class Overview(pn.viewable.Viewer):
+    """The overview as a Panel component over core: its state (the week and the place of the
+    drill-down, as in the URL) is parameters, its data are methods, so both are tested without a
+    browser (``tests/test_console_views.py``); ``__panel__`` lays them out."""
+
+    week = param.Integer(default=None, allow_None=True, doc="the school week shown (default: the current one)")
+    district = param.Integer(default=None, allow_None=True)
+    school = param.Integer(default=None, allow_None=True)
+    klass = param.Integer(default=None, allow_None=True, doc="the class (``class`` in the URL)")
+    teacher = param.Integer(default=None, allow_None=True)
+    entry = param.Integer(default=None, allow_None=True)
+
+    def __init__(self, db: Database, actor, *, store=None, trust=None, **params):
+        super().__init__(**params)
+        self.db, self.actor, self.store, self.trust = db, actor, store, trust
+        self.weeks = queries.weeks_in_scope(db, actor)
+        known = {int(w) for w in self.weeks["week_id"]}
+        if self.week not in known:
+            self.week = this_week.current_week(db, actor) if known else None
+
+    @classmethod
+    def from_url(cls, db: Database, actor, args: dict, **kwargs) -> "Overview":
+        places = {("klass" if k == "class" else k): v for k, v in args.items()}
+        return cls(db, actor, **places, **kwargs)
+
+    def state(self) -> dict:
+        """The URL's state (``class`` for the class)."""
+        return {k: v for k, v in (("week", self.week), ("district", self.district), ("school", self.school),
+                                  ("class", self.klass), ("teacher", self.teacher), ("entry", self.entry))
+                if v is not None}
+
+    def level(self) -> str:
+        """How deep the drill-down stands."""
+        for name, value in (("entry", self.entry), ("class", self.klass), ("teacher", self.teacher),
+                            ("school", self.school), ("district", self.district)):
+            if value is not None:
+                return name
+        return "department"
+
+    def path(self) -> dict:
+        return this_week.drill_path(self.db, self.actor, district_id=self.district, school_id=self.school,
+                                    class_id=self.klass, teacher_id=self.teacher, entry_id=self.entry)
+
+    def rows(self) -> pd.DataFrame:
+        """The rows one click leads down from: districts, a district's schools, a school's classes
+        (its teachers: :meth:`teachers`), a class's or a teacher's periods of the week."""
+        level, week = self.level(), self.week
+        if level == "class":
+            return queries.class_week_entries(self.db, self.actor, self.klass, week)
+        if level == "teacher":
+            return this_week.teacher_week_entries(self.db, self.actor, self.teacher, week)
+        if level == "school":
+            return compliance(self.db, self.actor, "class", week_id=week, school_id=self.school)
+        if level == "district":
+            return compliance(self.db, self.actor, "school", week_id=week, district_id=self.district) \
+                .sort_values("on_time_rate")
+        if level == "department":
+            return compliance(self.db, self.actor, "district", week_id=week).sort_values("on_time_rate")
+        return pd.DataFrame()
+
+    def teachers(self) -> pd.DataFrame:
+        return compliance(self.db, self.actor, "teacher", week_id=self.week, school_id=self.school) \
+            .sort_values("on_time_rate")
+
+    def figures(self) -> pd.DataFrame:
+        return this_week.week_figures(self.db, self.actor, self.week)
+
+    def behind(self):
+        return this_week.behind_this_week(self.db, self.actor, self.week, limit=10)
+
+    def __panel__(self):
+        if self.week is None:
+            return pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"),
+                             pn.pane.Markdown("Chưa có tiết nào trong phạm vi của bạn."))
+        args = self.state()
+        body = [pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), pn.Row(*week_picker(self.weeks, self.week, args))]
+        if self.level() != "department":
+            body += drill(self, args)
+        else:
+            body += this_week_section(self, args)
+            body += [pn.pane.Markdown("## Đi sâu: chọn một dòng")] + drill(self, args)
+            body += term_section(self.db, self.actor, self.store)
+        return pn.Column(*body, name="overview", sizing_mode="stretch_width")
+
+
 def overview_page(db: Database, store=None, trust=None):
     """The overview: this week first, the drill-down at the URL's place, then the term."""
     actor = current_actor(db)
@@ -327,23 +400,8 @@ def overview_page(db: Database, store=None, trust=None):
         from dashboards.teacher import teacher_body
 
         return page("Tuần của tôi", actor, teacher_body(db, actor))
-    args = url_args()
     try:
-        weeks = queries.weeks_in_scope(db, actor)
-        if weeks.empty:
-            return page(TITLE, actor, pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"),
-                                                pn.pane.Markdown("Chưa có tiết nào trong phạm vi của bạn.")))
-        week = args.get("week")
-        if week not in set(int(w) for w in weeks["week_id"]):
-            week = this_week.current_week(db, actor)
-        body = [pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), pn.Row(*week_picker(weeks, week, args))]
-        drilled = any(k in args for k in ("district", "school", "class", "teacher", "entry"))
-        if drilled:
-            body += drill(db, actor, trust, args, week)
-        else:
-            body += this_week_section(db, actor, week, args)
-            body += [pn.pane.Markdown("## Đi sâu: chọn một dòng")] + drill(db, actor, trust, args, week)
-            body += term_section(db, actor, store)
+        view = Overview.from_url(db, actor, url_args(), store=store, trust=trust)
+        return page(TITLE, actor, view.__panel__())
     except SohoaError as err:
         return page(TITLE, actor, refusal(err))
-    return page(TITLE, actor, pn.Column(*body, name="overview", sizing_mode="stretch_width"))
