@@ -17,6 +17,7 @@ from core.access.admin import sends_reminders
 from core.access.authz import Permission
 from core.analytics import queries as analytics_queries
 from core.analytics import store as analytics
+from core.analytics.cache import ScopedCache
 from core.kernel import formats
 from core.kernel.errors import SohoaError
 from core.logbook import queries
@@ -62,6 +63,11 @@ def current_actor(db: Database):
         return None
 
 
+#: The analytics store's aggregates kept for reuse, by (caller's scope, store fingerprint,
+#: minute, query, arguments): never across scopes (:mod:`core.analytics.cache`).
+CACHE = ScopedCache()
+
+
 class Figures:
     """Where a page's aggregates come from. With an analytics store (``serve(analytics_store=…)``)
     they are DuckDB queries over its facts (:mod:`core.analytics.queries`), the store being
@@ -85,15 +91,16 @@ class Figures:
     def compliance(self, actor, level: str, *, school_id: int | None = None) -> pd.DataFrame:
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.compliance_figures(store, actor, level, school_id=school_id)
+            return CACHE.get(store, actor, "compliance_figures", lambda: analytics_queries.compliance_figures(
+                store, actor, level, school_id=school_id), level=level, school_id=school_id)
         return compliance(self.db, actor, level, school_id=school_id)
 
     def trend(self, actor) -> pd.DataFrame:
         """On-time rate over the teaching weeks (``week_number``)."""
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.compliance_figures(store, actor, "department", by_week=True) \
-                .rename(columns={"week": "week_number"})
+            return CACHE.get(store, actor, "trend", lambda: analytics_queries.compliance_figures(
+                store, actor, "department", by_week=True).rename(columns={"week": "week_number"}))
         return compliance(self.db, actor, TREND)
 
     def heatmap(self, actor, *, school_id: int | None = None) -> pd.DataFrame:
@@ -114,7 +121,8 @@ class Figures:
     def issuance(self, actor, level: str) -> pd.DataFrame:
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.issuance_figures(store, actor, level)
+            return CACHE.get(store, actor, "issuance_figures",
+                             lambda: analytics_queries.issuance_figures(store, actor, level), level=level)
         return transcript_figures.issuance_figures(self.db, actor, level)
 
     def note(self) -> pn.pane.Markdown:
