@@ -155,8 +155,9 @@ def compliance_page(db: Database, trust=None, store=None):
         cumulative = df["entries"].cumsum()
         median = int(df["minutes_after_end"][cumulative >= n / 2].iloc[0])
         within = int(df.loc[df["minutes_after_end"] < 15, "entries"].sum())
-        summary = (f"**{n:,}** tiết ký trễ · một nửa được ký trong khoảng **{median + bucket} phút** sau khi hết tiết"
-                   f" · {within / n:.0%} trong 15 phút đầu").replace(",", ".")
+        summary = (f"**{formats.number(n)}** tiết ký trễ · một nửa được ký trong khoảng "
+                   f"**{formats.number(median + bucket)} phút** sau khi hết tiết"
+                   f" · {formats.percent(within / n, 0)} trong 15 phút đầu")
         return pn.Column(pn.pane.Markdown(summary, name="late-summary"),
                          pn.pane.HoloViews(late_histogram(df, bucket), sizing_mode="stretch_width"),
                          name="late-distribution", sizing_mode="stretch_width")

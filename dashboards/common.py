@@ -155,6 +155,8 @@ def vi_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             out[col] = series.map(lambda v: "" if pd.isna(v) else str(int(v)) if isinstance(v, float) else str(v))
         elif name in ("status", "Tình trạng"):
             out[col] = series.map(formats.status)
+        elif name == "kind":
+            out[col] = series.map(formats.kind)
         elif pd.api.types.is_bool_dtype(series):
             out[col] = series.map({True: "Có", False: "Không"})
         elif pd.api.types.is_numeric_dtype(series):

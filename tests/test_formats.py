@@ -30,3 +30,9 @@ def test_statuses_as_words():
     assert all(formats.status(s) != s.value for s in EntryStatus)
     assert all(formats.status(s) != s.value for s in WeekCloseStatus)
     assert formats.status("Ký trễ") == "Ký trễ"
+
+
+def test_certificate_kinds_as_words():
+    from core.kernel.vocabulary import CertificateKind
+
+    assert [formats.kind(k) for k in CertificateKind] == ["Cá nhân", "Con dấu của trường"]

@@ -17,6 +17,8 @@ WEEK_STATUS_VI = {"open": "Chưa chốt", "homeroom_signed": "GVCN đã ký, ch�
 #: A transcript's state in words.
 TRANSCRIPT_STATUS_VI = {"draft": "Bản nháp", "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp",
                         "cancelled": "Đã hủy"}
+#: A certificate's kind (:class:`core.kernel.vocabulary.CertificateKind`) in words.
+CERTIFICATE_KIND_VI = {"personal": "Cá nhân", "seal": "Con dấu của trường"}
 STATUS_VI = {**TRANSCRIPT_STATUS_VI, **WEEK_STATUS_VI, **ENTRY_STATUS_VI}
 
 
@@ -75,6 +77,14 @@ def datetime(value) -> str:
     if _missing(value):
         return "—"
     return f"{local(value):%H:%M %d/%m/%Y}"
+
+
+def kind(code) -> str:
+    """A certificate's kind as words."""
+    if _missing(code):
+        return "—"
+    key = getattr(code, "value", code)
+    return CERTIFICATE_KIND_VI.get(key, str(key))
 
 
 def status(code) -> str:
