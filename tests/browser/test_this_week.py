@@ -100,7 +100,9 @@ def test_a_monitor_cannot_drill_into_another_school(page, demo):
 
 MENUS = {"so.giamsat": ({"Tổng quan", "Nhật ký thao tác", "Quản trị"}, set()),
          "phantich": ({"Tổng quan", "Tuân thủ ký số"}, {"Quản trị", "Nhật ký thao tác"}),
-         "gs.s0001": ({"Tổng quan", "Quản trị"}, set())}
+         "gs.s0001": ({"Tổng quan", "Quản trị"}, set()),
+         "phong.1": ({"Tổng quan", "Quản trị", "Nhật ký thao tác"}, set()),
+         "ht.s0001": ({"Tổng quan", "Quản trị", "Cấp học bạ"}, set())}
 
 
 @pytest.mark.parametrize("who", sorted(MENUS))
