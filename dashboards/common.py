@@ -180,6 +180,13 @@ def vi_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return out, formatters
 
 
+#: Tabulator's own words (pagination) in Vietnamese.
+TABULATOR_VI = {"locale": "vi-vn", "langs": {"vi-vn": {"pagination": {
+    "first": "Đầu", "first_title": "Trang đầu", "last": "Cuối", "last_title": "Trang cuối", "prev": "Trước",
+    "prev_title": "Trang trước", "next": "Sau", "next_title": "Trang sau", "all": "Tất cả",
+    "page_size": "Số dòng", "page_title": "Trang"}, "data": {"loading": "Đang tải", "error": "Lỗi"}}}}
+
+
 def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs) -> pn.widgets.Tabulator:
     """A read-only table of an already paged / aggregated frame, with Vietnamese headers and
     vi-VN figures (:func:`vi_frame`)."""
@@ -187,7 +194,8 @@ def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs
     formatters = {LABELS.get(c, c): f for c, f in formatters.items()}
     return pn.widgets.Tabulator(shown.rename(columns=LABELS), disabled=True, pagination="local",
                                 page_size=page_size, show_index=False, sizing_mode="stretch_width",
-                                formatters={**formatters, **kwargs.pop("formatters", {})}, **kwargs)
+                                formatters={**formatters, **kwargs.pop("formatters", {})},
+                                configuration={**TABULATOR_VI, **kwargs.pop("configuration", {})}, **kwargs)
 
 
 #: Which menu items a role gets: each page needs one of these permissions (the verify page is
