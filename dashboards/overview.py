@@ -243,8 +243,8 @@ def this_week_section(view: "Overview", args: dict) -> list:
     teachers, schools, limits = view.behind()
     monday = fig.attrs["monday"]
     return [
-        pn.pane.Markdown(f"### Tuần {fig.attrs['number']} (từ {formats.date(monday)}), học kỳ {fig.attrs['term_number']}",
-                         name="week-title"),
+        pn.pane.Markdown(f"### Tuần {fig.attrs['number']} (từ {formats.date(monday)}), "
+                         f"học kỳ {fig.attrs['term_number']}", name="week-title"),
         pn.pane.HTML(CSS + week_cards(fig, len(today)), name="week-cards", sizing_mode="stretch_width"),
         pn.pane.Markdown(f"### Giáo viên chậm ký tuần này\nNgưỡng của Sở: tỉ lệ đúng hạn dưới "
                          f"**{limits.teacher_min_rate} %** hoặc quá **{limits.teacher_max_unsigned}** tiết "
@@ -300,7 +300,8 @@ def term_section(db: Database, actor, store) -> list:
     worst = schools.sort_values("on_time_rate").head(10) if not schools.empty else schools
     parts += [pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất (cả học kỳ)"),
               link_table(worst, {"school_name": "Trường", "district_name": "Quận/huyện", "scheduled": "Số tiết",
-                                 "missed": "Không ký", "on_time_rate": "Tỉ lệ đúng hạn", "weeks_open": "Tuần chưa chốt"},
+                                 "missed": "Không ký", "on_time_rate": "Tỉ lệ đúng hạn",
+                                 "weeks_open": "Tuần chưa chốt"},
                          lambda r: href(school=r["school_id"]), name="worst-schools",
                          empty="Chưa có dữ liệu."), figures.note()]
     return parts

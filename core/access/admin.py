@@ -26,11 +26,13 @@ def assign_monitor(db: Database, actor: Actor, user_id: int, school_id: int) -> 
         require(actor, Permission.ASSIGN_MONITOR, school_id)
         user = session.get(UserAccount, user_id)
         if user is None or user.role != Role.SCHOOL_MONITOR or not user.active:
-            raise NotFound(f"no active school-monitor account {user_id}", message_vi=f"Không có tài khoản giám sát trường {user_id} đang hoạt động")
+            raise NotFound(f"no active school-monitor account {user_id}",
+                           message_vi=f"Không có tài khoản giám sát trường {user_id} đang hoạt động")
         if session.scalar(select(MonitorAssignment.id).where(
                 MonitorAssignment.user_id == user_id, MonitorAssignment.school_id == school_id,
                 MonitorAssignment.unassigned_at.is_(None))):
-            raise RuleViolation(f"{user.username} already monitors this school", message_vi=f"{user.username} đã được phân công giám sát trường này")
+            raise RuleViolation(f"{user.username} already monitors this school",
+                                message_vi=f"{user.username} đã được phân công giám sát trường này")
         row = MonitorAssignment(user_id=user_id, school_id=school_id, assigned_at=clock.now())
         session.add(row)
         session.flush()

@@ -167,7 +167,8 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
     ``by_week``, the figures per ``school_year`` and ``week`` (the trend), without those columns."""
     require(actor, Permission.VIEW)
     if level not in _LEVELS:
-        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}", message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(LEVELS)}")
+        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}",
+                            message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(LEVELS)}")
     filters, params = _where(actor, school_id=school_id, district_id=district_id, school_year=school_year,
                              week=week, week_id=week_id)
     scope, _ = _where(actor, column="s.school_id")
@@ -240,7 +241,9 @@ def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school",
 
     require(actor, Permission.VIEW)
     if level not in _ISSUANCE_LEVELS:
-        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(_ISSUANCE_LEVELS)}", message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(_ISSUANCE_LEVELS)}")
+        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(_ISSUANCE_LEVELS)}",
+                            message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: "
+                                       f"{', '.join(_ISSUANCE_LEVELS)}")
     ids, shown, joins = _ISSUANCE_LEVELS[level]
     filters, params = _where(actor)
     if school_year_id is not None:

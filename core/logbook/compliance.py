@@ -64,7 +64,8 @@ def _keys(level: str):
     if level == "department":
         return [Department.id.label("department_id"), Department.name.label("department_name")], \
             [(Department, Department.id == D.department_id)]
-    raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}", message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(LEVELS)}")
+    raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}",
+                        message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(LEVELS)}")
 
 
 def _filters(actor: Actor, *, school_year_id, week_id, term, school_id, district_id):

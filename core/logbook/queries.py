@@ -117,7 +117,8 @@ def week_closing_counts(db: Database, actor: Actor, *, school_id: int | None = N
     for status, on_time, again, n in rows:
         state = closing_state(status, on_time, again)
         counts[state] = counts.get(state, 0) + int(n)
-    frame = pd.DataFrame({"state": list(counts), "class_weeks": list(counts.values())}, columns=["state", "class_weeks"])
+    frame = pd.DataFrame({"state": list(counts), "class_weeks": list(counts.values())},
+                         columns=["state", "class_weeks"])
     return frame.sort_values(["class_weeks", "state"], ascending=[False, True]).reset_index(drop=True)
 
 

@@ -553,7 +553,8 @@ def record_decision(db: Database, actor: Actor, student_id: int, year_id: int, k
                                    .where(Enrolment.student_id == student_id, SchoolClass.school_year_id == year_id)
                                    .order_by(Enrolment.valid_from.desc()))
         if enrolment is None:
-            raise NotFound(f"student {student_id} is in no class this year", message_vi=f"Học sinh {student_id} không thuộc lớp nào trong năm học này")
+            raise NotFound(f"student {student_id} is in no class this year",
+                           message_vi=f"Học sinh {student_id} không thuộc lớp nào trong năm học này")
         klass = class_in_scope(session, actor, enrolment)
         if kind == DecisionKind.SUPPLEMENTARY:
             if klass.homeroom_teacher_id != actor.staff_id:

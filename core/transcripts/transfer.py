@@ -418,7 +418,8 @@ def handover(db: Database, actor: Actor, from_staff_id: int, to_staff_id: int, r
             raise NotFound("no such staff members", message_vi="Không có các cán bộ này")
         require(actor, Permission.RECORD_SUBSTITUTE, leaving.school_id)
         if replacement.school_id != leaving.school_id or not replacement.active:
-            raise RuleViolation("the replacement must be active staff of the same school", message_vi="Người nhận bàn giao phải là cán bộ đang công tác tại cùng trường")
+            raise RuleViolation("the replacement must be active staff of the same school",
+                                message_vi="Người nhận bàn giao phải là cán bộ đang công tác tại cùng trường")
         periods = session.execute(update(LogbookEntry).where(
             LogbookEntry.teacher_id == from_staff_id, LogbookEntry.status == EntryStatus.PENDING,
             LogbookEntry.day >= effective).values(teacher_id=to_staff_id, is_substitute=True)).rowcount
