@@ -263,3 +263,11 @@ def test_reminders_list_their_recipients_and_then_their_delivery(page, demo):
     states = box.locator('[tabulator-field="Tình trạng gửi"]').all_inner_texts()
     assert states and set(states) <= {"Chờ gửi (hộp thư đi)", "Tình trạng gửi"}
     assert page.errors == []
+
+
+def test_the_public_verify_page_stands_alone_without_the_menu(page, demo):
+    sign_in(page, demo.url, "so.giamsat")  # even for a signed-in supervisor
+    page.goto(f"{demo.url}/verify")
+    page.wait_for_selector("#by-code", timeout=30000)
+    links = {a.strip() for a in page.locator("a").all_inner_texts()}
+    assert not links & {"Tổng quan", "Tuân thủ ký số", "Quản trị", "Đăng xuất"}, links
