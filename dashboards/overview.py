@@ -22,10 +22,10 @@ import panel as pn
 import param
 
 from core.access.authz import Permission
+from core.analytics import queries as analytics_queries
 from core.kernel import formats
 from core.kernel.errors import SohoaError
 from core.logbook import queries, this_week, verification
-from core.logbook.compliance import compliance
 from core.signatures import certificates
 from core.storage.db import Database
 from dashboards.common import SIGNER_ROLE_VI, Figures, current_actor, indication, page, refusal, signed_out
@@ -322,6 +322,10 @@ class Overview(pn.viewable.Viewer):
     def __init__(self, db: Database, actor, *, store=None, trust=None, **params):
         super().__init__(**params)
         self.db, self.actor, self.store, self.trust = db, actor, store, trust
+        # with an analytics store the week's aggregates run on DuckDB (the same figures as the record store's)
+        fresh = Figures(db, store).fresh().store if store is not None else None
+        self.source = analytics_queries.compliance_source(db, fresh, actor) if fresh is not None else \
+            this_week.record_store(db, actor)
         self.weeks = queries.weeks_in_scope(db, actor)
         known = {int(w) for w in self.weeks["week_id"]}
         if self.week not in known:
@@ -359,23 +363,21 @@ class Overview(pn.viewable.Viewer):
         if level == "teacher":
             return this_week.teacher_week_entries(self.db, self.actor, self.teacher, week)
         if level == "school":
-            return compliance(self.db, self.actor, "class", week_id=week, school_id=self.school)
+            return self.source("class", week_id=week, school_id=self.school)
         if level == "district":
-            return compliance(self.db, self.actor, "school", week_id=week, district_id=self.district) \
-                .sort_values("on_time_rate")
+            return self.source("school", week_id=week, district_id=self.district).sort_values("on_time_rate")
         if level == "department":
-            return compliance(self.db, self.actor, "district", week_id=week).sort_values("on_time_rate")
+            return self.source("district", week_id=week).sort_values("on_time_rate")
         return pd.DataFrame()
 
     def teachers(self) -> pd.DataFrame:
-        return compliance(self.db, self.actor, "teacher", week_id=self.week, school_id=self.school) \
-            .sort_values("on_time_rate")
+        return self.source("teacher", week_id=self.week, school_id=self.school).sort_values("on_time_rate")
 
     def figures(self) -> pd.DataFrame:
-        return this_week.week_figures(self.db, self.actor, self.week)
+        return this_week.week_figures(self.db, self.actor, self.week, source=self.source)
 
     def behind(self):
-        return this_week.behind_this_week(self.db, self.actor, self.week, limit=10)
+        return this_week.behind_this_week(self.db, self.actor, self.week, limit=10, source=self.source)
 
     def __panel__(self):
         if self.week is None:

@@ -94,7 +94,15 @@ def _figures(counts: dict) -> dict:
     return {"on_time_rate": _rate(counts["on_time"], decided), **{k: counts[k] for k in COUNTS}}
 
 
-def week_figures(db: Database, actor: Actor, week_id: int, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
+def record_store(db: Database, actor: Actor, as_of: dt.datetime | None = None):
+    """The compliance figures of the record store, as a ``source(level, **filters)`` (the
+    default of :func:`week_figures` and :func:`behind_this_week`; the analytics store gives
+    another with the same columns: :func:`core.analytics.queries.compliance_source`)."""
+    return lambda level, **filters: compliance(db, actor, level, as_of=as_of, **filters)
+
+
+def week_figures(db: Database, actor: Actor, week_id: int, *, as_of: dt.datetime | None = None,
+                 source=None) -> pd.DataFrame:
     """The chosen week's figures in the caller's scope beside last week's and the term's, and
     the changes: one row per figure of :data:`FIGURES`, columns ``this_week``, ``last_week``,
     ``term``, ``vs_last_week``, ``vs_term`` (NaN where there is nothing to compare), and the
@@ -105,7 +113,8 @@ def week_figures(db: Database, actor: Actor, week_id: int, *, as_of: dt.datetime
         number, term, monday, year = week.number, week.term, week.monday, week.school_year_id
         term_numbers = set(session.scalars(select(SchoolWeek.number).where(
             SchoolWeek.school_year_id == year, SchoolWeek.term == term, SchoolWeek.number <= number)))
-    by_week = compliance(db, actor, TREND, school_year_id=year, as_of=as_of)
+    source = source or record_store(db, actor, as_of)
+    by_week = source(TREND, school_year_id=year)
     by_week = by_week.assign(hours_lost=by_week["late"] + by_week["missed"]).set_index("week_number")
     empty = dict.fromkeys(COUNTS, 0)
 
@@ -187,20 +196,21 @@ def set_thresholds(db: Database, actor: Actor, department_id: int, value: Thresh
 
 
 def behind_this_week(db: Database, actor: Actor, week_id: int, *, as_of: dt.datetime | None = None,
-                     limit: int = 20) -> tuple[pd.DataFrame, pd.DataFrame, Thresholds]:
+                     limit: int = 20, source=None) -> tuple[pd.DataFrame, pd.DataFrame, Thresholds]:
     """(teachers, schools, thresholds): who is behind in the chosen week in the caller's scope,
     worst first (at most ``limit`` of each). Teachers carry ``teacher_id``, ``teacher_name``,
     ``school_id``, ``school_name``, the week's counts, ``on_time_rate`` and ``unsigned`` (missed +
     late); schools ``school_id``, ``school_name``, ``district_id``, ``district_name`` and theirs."""
     require(actor, Permission.VIEW)
     limits = thresholds(db, actor, week_id=week_id)
-    teachers = compliance(db, actor, "teacher", week_id=week_id, as_of=as_of)
+    source = source or record_store(db, actor, as_of)
+    teachers = source("teacher", week_id=week_id)
     teachers["unsigned"] = teachers["missed"] + teachers["late"]
     slow = (teachers["on_time_rate"] < limits.teacher_min_rate / 100) | \
         (teachers["unsigned"] > limits.teacher_max_unsigned)
     teachers = teachers[slow].sort_values(["on_time_rate", "unsigned", "teacher_name"],
                                           ascending=[True, False, True], na_position="last").head(limit)
-    schools = compliance(db, actor, "school", week_id=week_id, as_of=as_of)
+    schools = source("school", week_id=week_id)
     schools = schools[schools["on_time_rate"] < limits.school_min_rate / 100] \
         .sort_values(["on_time_rate", "hours_lost", "school_name"], ascending=[True, False, True]).head(limit)
     return teachers.reset_index(drop=True), schools.reset_index(drop=True), limits
