@@ -1,7 +1,8 @@
 """Console benchmark: how long the pages take to load at demo scale.
 
 1. The data loads behind the pages, calling the same core functions the pages call, as the
-   department supervisor (the widest scope): the overview's figures, and the drill-down
+   department supervisor (the widest scope): the overview's figures (this week first: the
+   week's figures, who is behind, today's unsigned periods; then the term), and the drill-down
    department → district → school → class / teacher → class-week → lesson entries → one
    entry's verification report, plus the compliance page's heatmap and late-signing
    distribution, the missed-lessons page, the audit trail with its hash-chain check and the
@@ -9,9 +10,10 @@
    store (DuckDB, what the console runs when served with one: ``serve(analytics_store=…)``),
    with the refresh that copies the record store into it, in full and when nothing changed.
 2. The real pages in headless Chromium (Debian's /usr/bin/chromium driven by Playwright),
-   from navigation to the content being visible: overview, compliance (the drill-down page,
-   down to the entries table), a drill-down step (another class-week's entries), one entry's
-   verification, and the other pages.
+   from navigation to the content being visible: overview, the overview's drill-down by
+   clicking (each click → the next view visible: district, school, class, a period's
+   verification report), compliance (down to the entries table), a step there (another
+   class-week's entries), one entry's verification, and the other pages.
 
 The demo dataset is built first with ``core.demo.synthetic.generate`` (the ``sohoa demo`` default
 scale: 2 districts × 4 schools × 8 classes, 18 weeks, 2 classes of transcripts per school)
@@ -42,7 +44,7 @@ from core.access.authz import actor_by_username  # noqa: E402
 from core.analytics import queries as analytics_queries
 from core.analytics import store as analytics  # noqa: E402
 from core.demo.synthetic import DEMO_PASSWORD, Scale, generate  # noqa: E402
-from core.logbook import queries, verification
+from core.logbook import queries, this_week, verification
 from core.logbook.compliance import TREND, compliance  # noqa: E402
 from core.school import queries as school_queries
 from core.signatures import (
@@ -82,6 +84,12 @@ def core_loads(db: Database, trust, actor, repeat: int) -> list[tuple[str, float
         rows.append((label, sum(r[1] for r in rows[first:]), sum(r[2] for r in rows[first:])))
 
     first = len(rows)
+    week = step("overview · this week: the current week", lambda: this_week.current_week(db, actor))
+    step("overview · this week: figures vs last week and the term", lambda: this_week.week_figures(db, actor, week))
+    step("overview · this week: teachers and schools behind", lambda: this_week.behind_this_week(db, actor, week))
+    step("overview · this week: today's unsigned periods", lambda: this_week.unsigned_today(db, actor))
+    step("overview · this week: districts (drill-down's first rows)",
+         lambda: compliance(db, actor, "district", week_id=week))
     step("overview · compliance, department", lambda: compliance(db, actor, "department"))
     step("overview · compliance, trend by week", lambda: compliance(db, actor, TREND))
     step("overview · compliance, per school (worst 10)", lambda: compliance(db, actor, "school"))
@@ -199,8 +207,9 @@ def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None) -
 
             entries = '.tabulator:has-text("Tên bài") .tabulator-row'
             for label, fn in (
-                    ("overview → figures, trend and table visible",
-                     visit("overview", "text=Tỉ lệ ký đúng hạn", ".bk-Canvas, canvas", ".tabulator-row")),
+                    ("overview → this week, drill-down rows, trend and term visible",
+                     visit("overview", "text=so với tuần trước", "#drill-table", ".bk-Canvas, canvas",
+                           "#worst-schools")),
                     ("compliance (drill-down page) → entries table visible",
                      visit("compliance", ".tabulator-row", "text=tiết ký trễ", entries)),
                     ("missed lessons → table visible", visit("missed", ".tabulator-row")),
@@ -211,6 +220,22 @@ def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None) -
                     ("admin → action cards visible", visit("admin", "text=Thu hồi chứng thư số"))):
                 median, best, _ = measure(fn, repeat)
                 rows.append((label, median, best))
+
+            # The overview's drill-down by clicking: each step a click on the first row → the next view.
+            steps = {"district": [], "school": [], "class": [], "entry": []}
+            for _ in range(repeat):
+                visit("overview", "#drill-table")()
+                for level, times in steps.items():
+                    target = "text=Báo cáo xác thực chữ ký số" if level == "entry" else "#drill-table"
+                    t0 = time.perf_counter()
+                    page.locator("#drill-table tbody tr a").first.click()
+                    page.wait_for_url(f"**{level}=*", wait_until="commit")
+                    page.locator(target).first.wait_for(state="visible", timeout=120000)
+                    times.append((time.perf_counter() - t0) * 1000)
+            for level, label in (("district", "district's schools"), ("school", "school's classes and teachers"),
+                                 ("class", "class's periods of the week"), ("entry", "a period's verification")):
+                rows.append((f"overview drill-down click → {label}", statistics.median(steps[level]),
+                             min(steps[level])))
 
             # A drill-down step on the open page: another class-week, then one entry's verification.
             visit("compliance", entries)()

@@ -383,6 +383,34 @@ def cmd_report(args) -> int:
     return _print_report(_db(args), args.user, args.week)
 
 
+def _deliveries(deliveries, what: str) -> int:
+    for d in deliveries:
+        print(f"{'sent' if d.ok else 'NOT SENT'} {what} → {d.to or '(no address)'}"
+              + ("" if d.ok else f": {d.detail}"))
+    print(f"{sum(d.ok for d in deliveries)}/{len(deliveries)} {what}(s) sent")
+    return 0 if all(d.ok for d in deliveries) else 1
+
+
+def cmd_digest(args) -> int:
+    """The Monday digest to every principal with an e-mail and the ``--to user=address`` readers
+    (a periodic job runs it every Monday morning)."""
+    from core.access.channels import EmailChannel
+    from core.logbook.digest import send_digests
+
+    extra = dict(item.split("=", 1) for item in args.to or [])
+    return _deliveries(send_digests(_db(args), EmailChannel(args.smtp_host, args.smtp_port), week_number=args.week,
+                                    extra=extra), "digest")
+
+
+def cmd_alerts(args) -> int:
+    """Alert the principal of every school below the department's threshold this week."""
+    from core.access.channels import EmailChannel
+    from core.logbook.digest import threshold_alerts
+
+    return _deliveries(threshold_alerts(_db(args), EmailChannel(args.smtp_host, args.smtp_port),
+                                        week_number=args.week), "alert")
+
+
 def _serve(db, args) -> int:
     """The console, with the trust anchors only (``<pki_dir>/anchors``): never a CA key. With
     ``args.responder`` the demo CA's responder runs beside it as its own process."""
@@ -844,6 +872,17 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--week", type=int, help="teaching week number (default: the latest)")
     rep.add_argument("--user", default="so.giamsat", help="whose scope (default: the department supervisor)")
     rep.set_defaults(func=cmd_report)
+
+    dig = sub.add_parser("digest", help="send the Monday digest by e-mail (principals, and --to readers)")
+    dig.add_argument("--week", type=int, help="teaching week number (default: each reader's current week)")
+    dig.add_argument("--to", action="append", metavar="USER=ADDRESS",
+                     help="another reader and their address, e.g. phong.1=pgd1@example.vn (repeatable)")
+    alr = sub.add_parser("alerts", help="e-mail the principals of schools below the department's threshold")
+    alr.add_argument("--week", type=int, help="teaching week number (default: the current week)")
+    for cmd, func in ((dig, cmd_digest), (alr, cmd_alerts)):
+        cmd.add_argument("--smtp-host", help="SMTP server (default: SOHOA_SMTP_HOST)")
+        cmd.add_argument("--smtp-port", type=int, help="SMTP port (default: SOHOA_SMTP_PORT or 25)")
+        cmd.set_defaults(func=func)
 
     srv = sub.add_parser("serve", help="start the console")
     srv.add_argument("--port", type=int, help="default: the setting console_port (5006)")

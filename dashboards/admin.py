@@ -24,7 +24,7 @@ from core.access.authz import Permission
 from core.kernel import clock
 from core.kernel.errors import SohoaError
 from core.kernel.vocabulary import Role, TranscriptStatus
-from core.logbook import queries
+from core.logbook import queries, this_week
 from core.logbook.weekly_close import reopen_week
 from core.school import queries as school_queries
 from core.signatures import certificates, held_keys
@@ -42,11 +42,13 @@ WIDTH = 460
 
 
 def _reopen_card(db, actor) -> pn.Card:
-    weeks = queries.week_closing(db, actor, page_size=500)
-    closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
-    week_pick = pn.widgets.Select(label="Lớp - tuần đã chốt", options={
-        f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
-        for r in closed.itertuples()}, width=WIDTH)
+    def closed_weeks() -> dict:
+        weeks = queries.week_closing(db, actor, page_size=500)
+        closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
+        return {f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+                for r in closed.itertuples()}
+
+    week_pick = pn.widgets.Select(label="Lớp - tuần đã chốt", options=closed_weeks(), width=WIDTH)
     reason = pn.widgets.TextInput(label="Lý do mở lại (bắt buộc)", width=WIDTH)
 
     def run():
@@ -54,13 +56,40 @@ def _reopen_card(db, actor) -> pn.Card:
         reopen_week(db, actor, *week_pick.value, reason.value)
         return f"đã mở lại sổ tuần {label}"
     return action_card("Mở lại sổ tuần đã chốt", [week_pick, reason], run,
+                       after=lambda: set_options(week_pick, closed_weeks()),
                        check=lambda: None if week_pick.value else "chưa chọn lớp - tuần")
 
 
 def _remind_card(db, actor, options) -> pn.Card:
+    """Remind teachers: who will receive a reminder is listed before sending; after, each
+    reminder's delivery status (sent, waiting in the outbox, not sent and why)."""
     remind_school = pn.widgets.Select(label="Trường", options=options, width=WIDTH)
-    return action_card("Nhắc giáo viên còn tiết chưa ký", [remind_school], lambda: (
-        f"đã xếp {admin.send_reminders(db, actor, remind_school.value)} thư nhắc vào hộp thư đi"))
+    preview = pn.Column(sizing_mode="stretch_width")
+    status = pn.Column(sizing_mode="stretch_width")
+
+    def refresh(*_):
+        if not remind_school.value:
+            preview[:], status[:] = [], []
+            return
+        who = admin.reminder_recipients(db, actor, remind_school.value)
+        preview[:] = [pn.pane.Markdown(f"**Sẽ gửi cho {len(who)} giáo viên** (còn tiết chưa ký tuần này):",
+                                       name="reminder-preview"),
+                      frame(who.assign(email=who["email"].replace("", "(chưa có email: chờ trong hộp thư đi)")),
+                            ["teacher", "email", "periods"], page_size=10)] if not who.empty else \
+            [pn.pane.Markdown("Không có giáo viên nào còn tiết chưa ký tuần này.", name="reminder-preview")]
+        sent = admin.reminder_status(db, actor, remind_school.value, limit=50)
+        status[:] = [pn.pane.Markdown("**Tình trạng gửi các thư nhắc gần đây**"),
+                     frame(sent, ["teacher", "subject", "created_at", "delivery"], page_size=10)] \
+            if not sent.empty else []
+
+    remind_school.param.watch(refresh, "value")
+    refresh()
+
+    def run():
+        n = admin.send_reminders(db, actor, remind_school.value)
+        admin.deliver_outbox(db)  # at once when SMTP is configured; otherwise they wait in the outbox
+        return f"đã xếp {n} thư nhắc vào hộp thư đi"
+    return action_card("Nhắc giáo viên còn tiết chưa ký", [remind_school, preview, status], run, after=refresh)
 
 
 def _monitor_cards(db, actor, options) -> list[pn.Card]:
@@ -384,6 +413,25 @@ def _cancel_card(db, actor) -> pn.Card:
                                       "cần nhập lý do hủy" if not reason.value.strip() else None))
 
 
+def _thresholds_card(db, actor) -> pn.Card:
+    """The department's thresholds for "behind this week" (the overview's ranked lists)."""
+    now = this_week.thresholds(db, actor)
+    teacher_rate = pn.widgets.IntInput(label="Giáo viên: tỉ lệ đúng hạn tối thiểu (%)", value=now.teacher_min_rate,
+                                       start=0, end=100, width=WIDTH)
+    unsigned = pn.widgets.IntInput(label="Giáo viên: số tiết không ký / ký trễ tối đa trong tuần",
+                                   value=now.teacher_max_unsigned, start=0, end=100, width=WIDTH)
+    school_rate = pn.widgets.IntInput(label="Trường: tỉ lệ đúng hạn tối thiểu (%)", value=now.school_min_rate,
+                                      start=0, end=100, width=WIDTH)
+
+    def run():
+        value = this_week.Thresholds(int(teacher_rate.value), int(unsigned.value), int(school_rate.value))
+        this_week.set_thresholds(db, actor, actor.department_id, value)
+        return (f"ngưỡng mới: giáo viên dưới {value.teacher_min_rate} % hoặc quá {value.teacher_max_unsigned} tiết, "
+                f"trường dưới {value.school_min_rate} %")
+    return action_card("Ngưỡng cảnh báo \"chậm ký tuần này\" của Sở", [teacher_rate, unsigned, school_rate], run,
+                       label="Lưu ngưỡng")
+
+
 def admin_page(db: Database, pki_dir: Path | None = None):
     def build(actor):
         cards = []
@@ -391,7 +439,10 @@ def admin_page(db: Database, pki_dir: Path | None = None):
         options = school_options(schools)
         if actor.may(Permission.REOPEN_WEEK):
             cards.append(_reopen_card(db, actor))
-        cards.append(_remind_card(db, actor, options))
+        if admin.sends_reminders(actor):
+            cards.append(_remind_card(db, actor, options))
+        if actor.may(Permission.SET_THRESHOLDS) and actor.department_id is not None:
+            cards.append(_thresholds_card(db, actor))
         if actor.may(Permission.ASSIGN_MONITOR):
             cards += _monitor_cards(db, actor, options)
         if actor.may(Permission.DECIDE_TIMETABLE_CHANGE):
@@ -407,6 +458,8 @@ def admin_page(db: Database, pki_dir: Path | None = None):
             cards.append(_batch_card(db, actor, pki_dir))
         if actor.may(Permission.CANCEL_TRANSCRIPT):
             cards.append(_cancel_card(db, actor))
+        if not cards:
+            cards = [pn.pane.Alert("Vai trò của bạn không có thao tác quản trị nào.", alert_type="info")]
         return pn.Column(pn.pane.Markdown("## Quản trị"), *cards)
     return guarded("Quản trị", db, build)
 

@@ -21,8 +21,9 @@ from tornado import web
 
 from core.access import accounts
 from core.access import queries as access_queries
+from core.kernel import formats
 from core.kernel.errors import SohoaError, TooManyAttempts
-from core.logbook import queries, verification
+from core.logbook import exports, queries, verification
 from core.school import queries as school_queries
 from core.signatures import certificates
 from core.storage.db import Database
@@ -43,6 +44,7 @@ from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor ar
     refusal,
     refusal_text,
     school_options,
+    set_options,
     signed_out,
 )
 from dashboards.public import public_handlers
@@ -92,50 +94,6 @@ class LogoutHandler(web.RequestHandler):
             accounts.sign_out(self.db, token)
         self.clear_cookie(COOKIE)
         self.redirect("/login")
-
-
-def overview_page(db: Database, store=None):
-    """The overview; with an analytics store (``serve(analytics_store=…)``) its figures — the
-    cards, the trend over the weeks, the worst schools, transcripts issued — are aggregated
-    by DuckDB there (refreshed from the record store when stale); certificate coverage is
-    read from the record store."""
-    actor = current_actor(db)
-    if actor is None:
-        return page("Tổng quan", None, signed_out())
-    figures = Figures(db, store).fresh()
-    try:
-        total = figures.compliance(actor, "department")
-        trend = figures.trend(actor)
-        schools = figures.compliance(actor, "school")
-        issuance = figures.issuance(actor, "district").sum(numeric_only=True)
-        cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
-    except SohoaError as err:
-        return page("Tổng quan", actor, refusal(err))
-    row = total.sum(numeric_only=True)
-    decided = row["scheduled"] - row["pending"]
-    rate = row["on_time"] / decided if decided else 0.0
-    cards = pn.FlexBox(
-        pn.indicators.Number(label="Tỉ lệ ký đúng hạn", value=round(rate * 100, 1), format="{value}%", **SIZE),
-        pn.indicators.Number(label="Tiết không ký", value=int(row["missed"]), **SIZE),
-        pn.indicators.Number(label="Giờ dạy bị mất", value=int(row["hours_lost"]), **SIZE),
-        pn.indicators.Number(label="Tuần chưa chốt", value=int(row.get("weeks_open", 0)), **SIZE),
-        pn.indicators.Number(label="Trường chưa có giám sát", value=int(row.get("schools_without_monitor", 0)), **SIZE),
-        pn.indicators.Number(label="Học bạ đã cấp / cần cấp", value=int(issuance.get("issued", 0)),
-                             format=f"{{value}}/{int(issuance.get('students', 0))}", **SIZE),
-        pn.indicators.Number(label="Cán bộ có chứng thư số", format="{value}%", **SIZE,
-                             value=round(100 * cover.get("with_valid_certificate", 0) / cover["staff"], 1)
-                             if cover.get("staff") else 0.0))
-    curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), hv.Dimension("week_number", label="Tuần"),
-                     hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")).opts(
-        xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=280, responsive=True, tools=["hover"])
-    worst = schools.sort_values("on_time_rate").head(10)
-    body = pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), cards,
-                     pn.pane.Markdown("### Xu hướng theo tuần"), pn.pane.HoloViews(curve, sizing_mode="stretch_width"),
-                     pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất"),
-                     frame(worst, ["school_name", "district_name", "scheduled", "on_time", "late", "missed",
-                                   "on_time_rate", "weeks_open"]),
-                     figures.note(), name="overview")
-    return page("Tổng quan", actor, body)
 
 
 def late_histogram(df: pd.DataFrame, width: int):
@@ -197,17 +155,22 @@ def compliance_page(db: Database, trust=None, store=None):
         cumulative = df["entries"].cumsum()
         median = int(df["minutes_after_end"][cumulative >= n / 2].iloc[0])
         within = int(df.loc[df["minutes_after_end"] < 15, "entries"].sum())
-        summary = (f"**{n:,}** tiết ký trễ · một nửa được ký trong khoảng **{median + bucket} phút** sau khi hết tiết"
-                   f" · {within / n:.0%} trong 15 phút đầu").replace(",", ".")
+        summary = (f"**{formats.number(n)}** tiết ký trễ · một nửa được ký trong khoảng "
+                   f"**{formats.number(median + bucket)} phút** sau khi hết tiết"
+                   f" · {formats.percent(within / n, 0)} trong 15 phút đầu")
         return pn.Column(pn.pane.Markdown(summary, name="late-summary"),
                          pn.pane.HoloViews(late_histogram(df, bucket), sizing_mode="stretch_width"),
                          name="late-distribution", sizing_mode="stretch_width")
 
     # Drill-down to the lesson entries of one class-week and the verification of one entry.
-    closing = queries.week_closing(db, actor, page_size=2000)
-    class_week = pn.widgets.Select(label="Lớp - tuần", width=420, options={
-        f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
-        for r in closing.itertuples()})
+    def class_weeks(school_id) -> dict:
+        # the chosen school's class-weeks only (core pages them; the newest 500 are offered)
+        closing = queries.week_closing(db, actor, school_id=school_id or None, page_size=500)
+        return {f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+                for r in closing.itertuples()}
+
+    class_week = pn.widgets.Select(label="Lớp - tuần", width=420, options=class_weeks(school.value))
+    school.param.watch(lambda e: set_options(class_week, class_weeks(e.new)), "value")
     entry_id = pn.widgets.TextInput(label="Mã tiết", placeholder="Mã tiết cần xác thực", width=200)
     check = pn.widgets.Button(label="Xác thực chữ ký", color="primary")
     report = pn.pane.Markdown("", name="entry-report")
@@ -215,11 +178,19 @@ def compliance_page(db: Database, trust=None, store=None):
     def entries(value):
         if not value:
             return pn.pane.Markdown("")
-        return frame(queries.class_week_entries(db, actor, *value),
-                     ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status", "signed_at"])
+        rows = queries.class_week_entries(db, actor, *value)
+        table = frame(rows, ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status",
+                             "signed_at"])
+
+        async def clicked(event):  # a click on a period verifies it: no id to retype
+            if event.row is not None and 0 <= event.row < len(rows):
+                entry_id.value = entry_id.value_input = str(int(rows.iloc[event.row]["entry_id"]))
+                await verify_one(None)
+        table.on_click(clicked)
+        return table
 
     async def verify_one(_):
-        typed = (entry_id.value_input or entry_id.value or "").strip()
+        typed = (entry_id.value_input or entry_id.value or "").strip().replace(".", "").replace(",", "")
         if not typed.isdigit():
             report.object = "**Nhập mã tiết (số)**"
             return
@@ -229,7 +200,7 @@ def compliance_page(db: Database, trust=None, store=None):
         except SohoaError as err:
             report.object = f"**{refusal_text(err)}**"
             return
-        lines = [f"**{indication(result.indication, result.sub_indication)}**"]
+        lines = [f"**Tiết {typed}: {indication(result.indication, result.sub_indication)}**"]
         lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: "
                   f"{indication(s.verification.indication, s.verification.sub_indication)} — "
                   f"{html.escape(s.verification.message or '')} "
@@ -242,60 +213,15 @@ def compliance_page(db: Database, trust=None, store=None):
                      pn.panel(pn.bind(heatmap, school), loading_indicator=True),
                      pn.pane.Markdown("### Ký trễ: bao lâu sau khi hết tiết"), pn.Row(week, width),
                      pn.panel(pn.bind(late_distribution, school, week, width), loading_indicator=True),
-                     pn.pane.Markdown("### Chi tiết một lớp - tuần"), class_week,
+                     pn.pane.Markdown("### Chi tiết một lớp - tuần (bấm vào một tiết để xác thực chữ ký; "
+                                      "đi nhanh hơn từ [Tổng quan](/overview))"), class_week,
                      pn.panel(pn.bind(entries, class_week), loading_indicator=True),
                      pn.Row(entry_id, check), report, name="compliance")
     return page("Tuân thủ ký số", actor, body)
 
 
-MISSED_COLUMNS = ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status", "minutes_late",
-                  "hours_lost"]
-EXCEL_MAX_ROWS = 1_048_575  # one sheet's rows below the header
-
-
-def missed_pages(db: Database, actor, *, school_id: int | None, include_late: bool, size: int = 5000):
-    """The missed / late periods page after page from the database (never one huge query)."""
-    n = 0
-    while True:
-        part = queries.missed_lessons(db, actor, school_id=school_id, include_late=include_late, page=n,
-                                      page_size=size)
-        if not part.empty:
-            yield part
-        if len(part) < size:
-            return
-        n += 1
-
-
-def missed_excel(pages) -> io.BytesIO:
-    """An .xlsx of the missed / late periods, written row by row (openpyxl write-only mode)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Tiết không ký")
-    sheet.freeze_panes = "A2"
-    header = []
-    for col in MISSED_COLUMNS:
-        from openpyxl.cell import WriteOnlyCell
-        cell = WriteOnlyCell(sheet, value=LABELS[col])
-        cell.font = Font(bold=True)
-        header.append(cell)
-    sheet.append(header)
-    written = 0
-    for part in pages:
-        for row in part[MISSED_COLUMNS].itertuples(index=False):
-            if written == EXCEL_MAX_ROWS - 1:
-                sheet.append(["(Danh sách dài hơn một trang tính Excel; tải CSV để có đủ các dòng)"])
-                break
-            sheet.append([None if pd.isna(v) else v for v in row])
-            written += 1
-        else:
-            continue
-        break
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return out
+MISSED_SHOWN = ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status", "minutes_late",
+                "hours_lost"]
 
 
 def missed_page(db: Database):
@@ -307,19 +233,17 @@ def missed_page(db: Database):
 
         def table(school_id, include_late, n):
             df = queries.missed_lessons(db, actor, school_id=school_id or None, include_late=include_late, page=n)
-            return frame(df, MISSED_COLUMNS)
+            return frame(df, MISSED_SHOWN)
 
-        def csv():
-            parts = list(missed_pages(db, actor, school_id=school.value or None, include_late=late.value))
-            whole = pd.concat(parts) if parts else pd.DataFrame(columns=MISSED_COLUMNS)
-            return io.StringIO(whole.to_csv(index=False))
-
-        def excel():
-            return missed_excel(missed_pages(db, actor, school_id=school.value or None, include_late=late.value))
+        def download(kind):
+            # core writes the file (Vietnamese headers, the same columns in both) and audits the export
+            return io.BytesIO(exports.missed_lessons_file(db, actor, kind, school_id=school.value or None,
+                                                          include_late=late.value))
 
         downloads = pn.Row(
-            pn.widgets.FileDownload(callback=csv, filename="tiet-khong-ky.csv", label="Tải CSV"),
-            pn.widgets.FileDownload(callback=excel, filename="tiet-khong-ky.xlsx", label="Tải Excel"))
+            pn.widgets.FileDownload(callback=lambda: download("csv"), filename="tiet-khong-ky.csv", label="Tải CSV"),
+            pn.widgets.FileDownload(callback=lambda: download("xlsx"), filename="tiet-khong-ky.xlsx",
+                                    label="Tải Excel"))
         return pn.Column(pn.pane.Markdown("## Tiết không ký và ký trễ (mỗi tiết mất 1 giờ dạy)"),
                          pn.Row(school, late, page_no), downloads,
                          pn.panel(pn.bind(table, school, late, page_no), loading_indicator=True))
@@ -375,14 +299,31 @@ def issuance_page(db: Database, store=None):
     return guarded("Cấp học bạ", db, build)
 
 
+CLOSING_PAGE = 50
+
+
 def closing_page(db: Database):
+    """Weekly closing: how many class-weeks are in each state (all of them, counted by core in
+    the database), then the class-weeks page by page."""
     def build(actor):
-        df = queries.week_closing(db, actor)
-        counts = df["state"].value_counts().rename_axis("Tình trạng").reset_index(name="Số lớp-tuần")
+        counts = queries.week_closing_counts(db, actor)
+        total = int(counts["class_weeks"].sum())
+        page_no = pn.widgets.IntInput(label="Trang", value=0, start=0, width=100)
+
+        def table(n):
+            df = queries.week_closing(db, actor, page=n, page_size=CLOSING_PAGE)
+            pages = max(1, -(-total // CLOSING_PAGE))
+            return pn.Column(pn.pane.Markdown(f"Trang {n + 1}/{pages}", name="closing-page"),
+                             frame(df.rename(columns={"week": "Tuần", "state": "Tình trạng chốt"}),
+                                   ["school_name", "class_name", "Tuần", "monday", "Tình trạng chốt"],
+                                   page_size=CLOSING_PAGE), sizing_mode="stretch_width")
+
         return pn.Column(pn.pane.Markdown("## Chốt sổ tuần"),
-                         pn.widgets.Tabulator(counts, disabled=True, show_index=False),
-                         frame(df.rename(columns={"week": "Tuần", "state": "Tình trạng"}),
-                               ["school_name", "class_name", "Tuần", "Tình trạng"]))
+                         pn.pane.Markdown(f"**{formats.number(total)}** lớp - tuần đã qua trong phạm vi",
+                                          name="closing-total"),
+                         frame(counts.rename(columns={"state": "Tình trạng chốt", "class_weeks": "Số lớp - tuần"}),
+                               ["Tình trạng chốt", "Số lớp - tuần"]),
+                         page_no, pn.panel(pn.bind(table, page_no), loading_indicator=True))
     return guarded("Chốt sổ tuần", db, build)
 
 
@@ -448,11 +389,13 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
     from core.kernel import settings
     from core.operations.observability import configure_logging, watch_record_store
     from dashboards.admin import admin_page
+    from dashboards.overview import overview_page
+    from dashboards.teacher import teacher_page
 
     configured = settings.current()
     configure_logging(configured)
     watch_record_store(db)
-    pages = {"overview": lambda: overview_page(db, analytics_store),
+    pages = {"overview": lambda: overview_page(db, analytics_store, trust), "me": lambda: teacher_page(db),
              "compliance": lambda: compliance_page(db, trust, analytics_store),
              "transcripts": lambda: issuance_page(db, analytics_store),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),

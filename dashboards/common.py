@@ -4,6 +4,7 @@ navigation, Vietnamese column labels, read-only tables, where the aggregates com
 (inputs, confirmation, button, result). Nothing here authorises: core does, on every call."""
 from __future__ import annotations
 
+import datetime as dt
 import html
 import logging
 from typing import Callable
@@ -12,8 +13,12 @@ import pandas as pd
 import panel as pn
 
 from core.access import accounts
+from core.access.admin import sends_reminders
+from core.access.authz import Permission
 from core.analytics import queries as analytics_queries
 from core.analytics import store as analytics
+from core.analytics.cache import ScopedCache
+from core.kernel import formats
 from core.kernel.errors import SohoaError
 from core.logbook import queries
 from core.logbook.compliance import TREND, compliance
@@ -42,7 +47,9 @@ LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "K�
           "requested_at": "Đề nghị lúc", "applies_from": "Áp dụng từ", "changes": "Nội dung thay đổi",
           "code": "Mã xác thực", "student": "Học sinh", "version": "Lần cấp", "issued_at": "Cấp lúc",
           "transcript_id": "Mã học bạ", "class": "Lớp", "grade": "Khối", "step": "Bước đang chờ",
-          "waiting_on": "Người cần thực hiện", "transcripts": "Số học bạ", "meaning": "Nội dung"}
+          "waiting_on": "Người cần thực hiện", "transcripts": "Số học bạ", "meaning": "Nội dung",
+          "monday": "Từ ngày", "email": "Email", "periods": "Số tiết chưa ký", "created_at": "Tạo lúc",
+          "delivery": "Tình trạng gửi"}
 
 
 def current_actor(db: Database):
@@ -54,6 +61,11 @@ def current_actor(db: Database):
         return accounts.actor_for_token(db, token)
     except SohoaError:
         return None
+
+
+#: The analytics store's aggregates kept for reuse, by (caller's scope, store fingerprint,
+#: minute, query, arguments): never across scopes (:mod:`core.analytics.cache`).
+CACHE = ScopedCache()
 
 
 class Figures:
@@ -79,15 +91,16 @@ class Figures:
     def compliance(self, actor, level: str, *, school_id: int | None = None) -> pd.DataFrame:
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.compliance_figures(store, actor, level, school_id=school_id)
+            return CACHE.get(store, actor, "compliance_figures", lambda: analytics_queries.compliance_figures(
+                store, actor, level, school_id=school_id), level=level, school_id=school_id)
         return compliance(self.db, actor, level, school_id=school_id)
 
     def trend(self, actor) -> pd.DataFrame:
         """On-time rate over the teaching weeks (``week_number``)."""
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.compliance_figures(store, actor, "department", by_week=True) \
-                .rename(columns={"week": "week_number"})
+            return CACHE.get(store, actor, "trend", lambda: analytics_queries.compliance_figures(
+                store, actor, "department", by_week=True).rename(columns={"week": "week_number"}))
         return compliance(self.db, actor, TREND)
 
     def heatmap(self, actor, *, school_id: int | None = None) -> pd.DataFrame:
@@ -108,27 +121,127 @@ class Figures:
     def issuance(self, actor, level: str) -> pd.DataFrame:
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.issuance_figures(store, actor, level)
+            return CACHE.get(store, actor, "issuance_figures",
+                             lambda: analytics_queries.issuance_figures(store, actor, level), level=level)
         return transcript_figures.issuance_figures(self.db, actor, level)
 
     def note(self) -> pn.pane.Markdown:
         """Under a page's figures: as of when (from the analytics store), or nothing."""
         at = analytics.refreshed_at(self.store) if self.store is not None else None
-        text = f"*Số liệu tổng hợp từ kho phân tích, cập nhật lúc {at:%H:%M %d/%m/%Y}.*" if at else ""
+        text = f"*Số liệu tổng hợp từ kho phân tích, cập nhật lúc {formats.datetime(at)} (giờ Việt Nam).*" \
+            if at else ""
         return pn.pane.Markdown(text, name="figures-as-of")
 
 
+#: Tabulator formatters in vi-VN: counts ``3.837``, decimals ``12,5``, rates ``82,5 %`` (the
+#: values stay numbers, so a column still sorts as numbers).
+VI_COUNT = {"type": "money", "decimal": ",", "thousand": ".", "precision": 0}
+VI_DECIMAL = {**VI_COUNT, "precision": 1}
+VI_PERCENT = {**VI_DECIMAL, "symbol": " %", "symbolAfter": True}
+#: Columns that are codes or ordinals, shown as they are (never "31.777" for entry 31777).
+PLAIN = ("entry_id", "request_id", "transcript_id", "entity_id", "week", "week_number", "period_no", "grade",
+         "version", "school_code", "serial_hex", "code", "Tuần", "Khối", "Lần cấp")
+
+
+def vi_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """A frame as people read it, with the Tabulator formatters for its numbers: rates ×100
+    (``82,5 %``), counts and decimals in vi-VN, dates dd/mm/yyyy, times HH:MM dd/mm/yyyy (Vietnam),
+    statuses as words, ids as plain text."""
+    out, formatters = df.copy(), {}
+    for col in out.columns:
+        series = out[col]
+        name = str(col)
+        if name in PLAIN or name.endswith("_id"):
+            out[col] = series.map(lambda v: "" if pd.isna(v) else str(int(v)) if isinstance(v, float) else str(v))
+        elif name in ("status", "Tình trạng"):
+            out[col] = series.map(formats.status)
+        elif name == "kind":
+            out[col] = series.map(formats.kind)
+        elif pd.api.types.is_bool_dtype(series):
+            out[col] = series.map({True: "Có", False: "Không"})
+        elif pd.api.types.is_numeric_dtype(series):
+            if name.endswith("rate") or name.startswith("Tỉ lệ"):
+                out[col] = (series * 100).round(1)
+                formatters[col] = VI_PERCENT
+            elif pd.api.types.is_integer_dtype(series) or ((series.dropna() % 1) == 0).all():
+                formatters[col] = VI_COUNT
+            else:
+                formatters[col] = VI_DECIMAL
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            midnight = (series.dropna().dt.normalize() == series.dropna()).all()
+            out[col] = series.map(lambda v: "" if pd.isna(v) else formats.date(v) if midnight
+                                  else formats.datetime(v.to_pydatetime()))
+        elif series.map(lambda v: isinstance(v, dt.datetime)).any():
+            out[col] = series.map(lambda v: formats.datetime(v) if isinstance(v, dt.datetime) else
+                                  "" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+        elif series.map(lambda v: isinstance(v, dt.date)).any():
+            out[col] = series.map(lambda v: formats.date(v) if isinstance(v, dt.date) else
+                                  "" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+    return out, formatters
+
+
+#: Tabulator's own words (pagination) in Vietnamese.
+TABULATOR_VI = {"locale": "vi-vn", "langs": {"vi-vn": {"pagination": {
+    "first": "Đầu", "first_title": "Trang đầu", "last": "Cuối", "last_title": "Trang cuối", "prev": "Trước",
+    "prev_title": "Trang trước", "next": "Sau", "next_title": "Trang sau", "all": "Tất cả",
+    "page_size": "Số dòng", "page_title": "Trang"}, "data": {"loading": "Đang tải", "error": "Lỗi"}}}}
+
+
 def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs) -> pn.widgets.Tabulator:
-    """A read-only table of an already paged / aggregated frame, with Vietnamese headers."""
-    shown = df[[c for c in columns if c in df]].rename(columns=LABELS)
-    return pn.widgets.Tabulator(shown, disabled=True, pagination="local", page_size=page_size, show_index=False,
-                                sizing_mode="stretch_width", **kwargs)
+    """A read-only table of an already paged / aggregated frame, with Vietnamese headers and
+    vi-VN figures (:func:`vi_frame`)."""
+    shown, formatters = vi_frame(df[[c for c in columns if c in df]])
+    formatters = {LABELS.get(c, c): f for c, f in formatters.items()}
+    return pn.widgets.Tabulator(shown.rename(columns=LABELS), disabled=True, pagination="local",
+                                page_size=page_size, show_index=False, sizing_mode="stretch_width",
+                                formatters={**formatters, **kwargs.pop("formatters", {})},
+                                configuration={**TABULATOR_VI, **kwargs.pop("configuration", {})}, **kwargs)
+
+
+#: Which menu items a role gets: each page needs one of these permissions (the verify page is
+#: public; "me" is a teacher's own week). Nothing in a user's menu refuses that user.
+NAV_NEEDS = {"overview": {Permission.VIEW}, "compliance": {Permission.VIEW}, "missed": {Permission.VIEW},
+             "closing": {Permission.VIEW}, "certificates": {Permission.VIEW}, "audit": {Permission.VIEW_AUDIT},
+             "transcripts": {Permission.VIEW},
+             "admin": {Permission.REOPEN_WEEK, Permission.ASSIGN_MONITOR, Permission.DECIDE_TIMETABLE_CHANGE,
+                       Permission.MANAGE_CERTIFICATES, Permission.RECORD_SUBSTITUTE, Permission.ISSUE_TRANSCRIPT,
+                       Permission.CANCEL_TRANSCRIPT, Permission.SET_THRESHOLDS},
+             "verify": None}
+VIEWPORT = "width=device-width, initial-scale=1"
+#: On a phone the menu goes above the page (a row of links) instead of beside it.
+PHONE_CSS = """@media (max-width: 700px) {
+  #content { flex-direction: column; flex-wrap: nowrap; height: auto; overflow: visible !important; }
+  #sidebar { max-width: 100% !important; width: 100% !important; height: auto; border-right: 0;
+             border-bottom: 1px solid #d8dee6; padding: 6px 10px; }
+  #main { width: 100%; padding: 0 4px; }
+  .app-header .title, .navbar .title { font-size: 1.15em; }
+}"""
+MENU_CSS = ("<style>a.m{display:block;margin:2px 0}"
+            "@media (max-width:700px){a.m{display:inline-block;margin:2px 12px 2px 0}}</style>")
+
+
+def menu(actor) -> list[tuple[str, str]]:
+    """The menu of a signed-in user: the pages their role can use (a teacher: their own week)."""
+    if actor is None:
+        return []
+    if not actor.may(Permission.VIEW):
+        return [("me", "Tuần của tôi"), ("verify", "Xác thực học bạ")]
+    items = [(path, label) for path, label in NAV
+             if NAV_NEEDS.get(path) is None or any(actor.may(p) for p in NAV_NEEDS[path])]
+    if sends_reminders(actor):  # the reminders card is on the admin page
+        items = [(p, label) for p, label in NAV if (p, label) in items or p == "admin"]
+    return items
 
 
 def page(title: str, actor, body) -> pn.template.BootstrapTemplate:
-    template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89")
-    nav = pn.pane.HTML("<br>".join(f'<a href="/{path}">{label}</a>' for path, label in NAV)
-                       + '<br><br><a href="/logout" id="logout">Đăng xuất</a>')
+    template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89",
+                                             meta_viewport=VIEWPORT)
+    template.config.raw_css = [*template.config.raw_css, PHONE_CSS]
+    items = menu(actor)
+    links = "".join(f'<a class="m" href="/{path}">{label}</a>' for path, label in items)
+    nav = pn.pane.HTML(MENU_CSS + ((links + '<a class="m" href="/logout" id="logout">Đăng xuất</a>') if actor else
+                                   '<a class="m" href="/login">Đăng nhập</a>'), name="menu",
+                       sizing_mode="stretch_width")
     who = (pn.pane.Markdown(f"**{html.escape(actor.username)}** · {ROLE_VI.get(actor.role.value, actor.role.value)}")
            if actor else pn.pane.Markdown(""))
     template.sidebar.extend([who, nav])
@@ -187,6 +300,12 @@ def action_card(title: str, widgets: list, run: Callable[[], str], *, after: Cal
             try:
                 message = run()
                 result.object, result.alert_type = f"Đã thực hiện: {html.escape(message)}", "success"
+                for widget in widgets:  # the reason (and any typed text) belongs to this action only
+                    if isinstance(widget, pn.widgets.TextInput | pn.widgets.TextAreaInput
+                                  | pn.widgets.PasswordInput):
+                        widget.value = ""
+                        if "value_input" in widget.param:
+                            widget.value_input = ""
                 if after:
                     after()
             except SohoaError as err:
@@ -220,12 +339,22 @@ def indication(value: str, sub: str | None = None) -> str:
     return f"{INDICATION_VI.get(value, value)} ({value}" + (f" — {sub})" if sub else ")")
 
 
+PICK = "— chọn —"
+
+
 def set_options(select, options: dict) -> None:
-    """Replace a Select's options, keeping its value when still offered, else the first one
-    (Panel keeps a stale value otherwise and the box shows blank)."""
-    select.options = options
+    """Replace a Select's options, keeping its value when still offered. A value that is gone
+    (the item an action just used) gives an explicit "— chọn —" (nothing chosen) rather than the
+    next item, so that a second click never acts on someone else; a first fill picks the first
+    one (Panel keeps a stale value otherwise and the box shows blank)."""
     values = list(options.values())
-    if select.value not in values:
+    if select.value in values:
+        select.options = options
+    elif select.value is not None and values:
+        select.options = {PICK: None, **options}
+        select.value = None
+    else:
+        select.options = options
         select.value = values[0] if values else None
 
 
@@ -249,6 +378,9 @@ AUDIT_ACTION_VI = {
     "gradebook.summer_conduct": "Nhập kết quả rèn luyện trong hè", "gradebook.decision": "Ghi quyết định của hiệu trưởng",
     "transcript.withdraw": "Rút bản nháp học bạ để lập lại", "delegation.register": "Ghi nhận ủy quyền ký",
     "delegation.revoke": "Thu hồi ủy quyền ký",
+    "export.missed_lessons": "Tải danh sách tiết không ký / ký trễ (CSV, Excel)",
+    "department.thresholds": "Đặt ngưỡng cảnh báo của Sở", "digest.send": "Gửi bản tin tuần",
+    "alerts.send": "Gửi cảnh báo trường dưới ngưỡng",
 }
 
 

@@ -1,7 +1,8 @@
 """Regenerate docs/screenshots/: build a small demo (with gradebooks and transcripts at several
 workflow steps, and one pending timetable change request), serve the console on loopback,
-sign in as the department supervisor and photograph every page in Debian's Chromium; then
-the admin page again as a principal (change requests, handover, batch signing, cancel and
+sign in as the department supervisor and photograph every page in Debian's Chromium and the
+overview's drill-down step by step; then the admin page again as a principal, a teacher's own
+week, the overview and the teacher's page on a phone (390 px) (change requests, handover, batch signing, cancel and
 re-issue) and the public verification of an issued transcript.
 
 Usage: .venv/bin/python scripts/screenshots.py
@@ -105,7 +106,31 @@ def main() -> int:
         page = sign_in(browser, "so.giamsat")
         for name in PAGES:
             shoot(page, name if name != "verify" or not code else f"verify?code={code}", name)
+        # the drill-down, a click on the first row at each step: district, school, class, a period's report
+        page.goto(f"{url}/overview")
+        for name in ("overview-district", "overview-school", "overview-class", "overview-entry"):
+            page.locator("#drill-table tbody tr a").first.click()
+            page.wait_for_url(f"**{name.split('-')[1]}=*")
+            page.wait_for_selector("#breadcrumbs")
+            shoot(page, page.url.split("/", 3)[3], name)
         shoot(sign_in(browser, PRINCIPAL), "admin", "admin-principal")
+        teacher = sign_in(browser, "s0001-005")
+        shoot(teacher, "me", "teacher")
+        for who, path, name in (("so.giamsat", "overview", "overview-phone"), ("s0001-005", "me", "teacher-phone")):
+            context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                          is_mobile=True, has_touch=True)
+            phone = context.new_page()
+            phone.goto(f"{url}/login")
+            phone.fill("#username", who)
+            phone.fill("#password", DEMO_PASSWORD)
+            phone.click("#signin")
+            phone.wait_for_url("**/overview")
+            phone.goto(f"{url}/{path}")
+            phone.wait_for_load_state("networkidle")
+            phone.wait_for_timeout(2500)
+            phone.screenshot(path=str(out / f"{name}.png"))
+            print(f"docs/screenshots/{name}.png")
+            context.close()
         if code:  # the public check as a phone shows it, opened from the QR code
             phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
             phone.goto(f"{url}/verify?code={code}")

@@ -353,3 +353,26 @@ def test_the_console_falls_back_to_the_record_store_when_the_copy_fails(world, t
     same(figures.compliance(SYSTEM, "class"), compliance(db, SYSTEM, "class"), LEVEL_KEYS["class"])
     assert figures.store is None and figures.note().object == ""
     assert "analytics store refresh failed" in caplog.text
+
+
+@pytest.mark.parametrize("as_of", AS_OF[:2])
+def test_this_week_on_the_analytics_store_is_the_record_stores(fresh, as_of):
+    """The overview's week (core.logbook.this_week) from DuckDB (compliance_source) equals the
+    record store's: the week beside last week and the term, and who is behind, in two scopes."""
+    from core.logbook import this_week
+
+    db, store = fresh
+    for username in ("so.giamsat", "phong.1"):
+        with db.reading() as session:
+            who = actor_by_username(session, username)
+        duck = aq.compliance_source(db, store, who, as_of=as_of)
+        for week_id in queries.weeks_in_scope(db, who)["week_id"]:
+            ours = this_week.week_figures(db, who, int(week_id), as_of=as_of, source=duck)
+            theirs = this_week.week_figures(db, who, int(week_id), as_of=as_of)
+            pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+            t1, s1, _ = this_week.behind_this_week(db, who, int(week_id), as_of=as_of, source=duck)
+            t2, s2, _ = this_week.behind_this_week(db, who, int(week_id), as_of=as_of)
+            assert t1["teacher_id"].tolist() == t2["teacher_id"].tolist()
+            assert t1["unsigned"].tolist() == t2["unsigned"].tolist()
+            assert s1["school_id"].tolist() == s2["school_id"].tolist()
+            assert s1["on_time_rate"].tolist() == s2["on_time_rate"].tolist()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services.test_admin import smtp_server  # noqa: F401 - the fixture
+
 
 def run(args, cwd, env=None):
     """``sohoa ARGS`` with its data directory in ``cwd/var`` (the setting data_dir)."""
@@ -244,3 +246,16 @@ def test_exports_through_the_command_line_within_the_users_rights(tmp_path, pki,
     refused = run(["export", "national", "--user", "analyst", "--out", str(tmp_path / "no.zip")], tmp_path, env)
     assert refused.returncode == 1 and "error:" in refused.stderr and "lỗi:" in refused.stderr
     assert not (tmp_path / "no.zip").exists()
+
+
+def test_the_monday_digest_and_the_alerts_from_the_command_line(tmp_path, smtp_server):
+    inbox, port = smtp_server
+    env = {"SOHOA_DATABASE_URL": "", "SOHOA_SMTP_HOST": "127.0.0.1", "SOHOA_SMTP_PORT": str(port)}
+    done = run(["demo", "--districts", "1", "--schools-per-district", "2", "--classes-per-school", "2",
+                "--weeks", "2", "--quiet", "--no-serve", "--transcript-classes", "0"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    sent = run(["digest", "--week", "2", "--to", "phong.1=pgd1@example.vn"], tmp_path, env)
+    assert "digest → pgd1@example.vn" in sent.stdout and "digest(s) sent" in sent.stdout, sent.stderr
+    assert any(rcpt == ["pgd1@example.vn"] and "Bản tin tuần 2" in mail["Subject"] for rcpt, mail in inbox.messages)
+    alerts = run(["alerts", "--week", "2"], tmp_path, env)
+    assert "alert(s) sent" in alerts.stdout, alerts.stderr

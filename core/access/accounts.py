@@ -54,13 +54,15 @@ def check_password(password: str, stored: str | None) -> bool:
 def set_password(db: Database, actor: Actor, username: str, password: str) -> None:
     """An administrator (or the user themself) sets a password; it is stored hashed only."""
     if len(password) < MIN_PASSWORD:
-        raise RuleViolation(f"a password needs at least {MIN_PASSWORD} characters")
+        raise RuleViolation(f"a password needs at least {MIN_PASSWORD} characters",
+                            message_vi=f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự")
     with db.transaction() as session:
         user = session.scalar(select(UserAccount).where(UserAccount.username == username))
         if user is None:
-            raise PermissionDenied("unknown user")
+            raise PermissionDenied("unknown user", message_vi="Không có người dùng này")
         if actor is not SYSTEM and actor.user_id != user.id and actor.role.value != "administrator":
-            raise PermissionDenied("only an administrator sets another user's password")
+            raise PermissionDenied("only an administrator sets another user's password",
+                                   message_vi="Chỉ quản trị hệ thống được đặt mật khẩu của người khác")
         user.password_hash = hash_password(password)
         audit.record(session, actor, "account.set_password", "user_account", user.id, after={"username": username})
 

@@ -7,6 +7,7 @@ import datetime as dt
 import smtplib
 from email.message import EmailMessage
 
+import pandas as pd
 from sqlalchemy import and_, func, select
 
 from core.access import audit
@@ -24,11 +25,13 @@ def assign_monitor(db: Database, actor: Actor, user_id: int, school_id: int) -> 
         require(actor, Permission.ASSIGN_MONITOR, school_id)
         user = session.get(UserAccount, user_id)
         if user is None or user.role != Role.SCHOOL_MONITOR or not user.active:
-            raise NotFound(f"no active school-monitor account {user_id}")
+            raise NotFound(f"no active school-monitor account {user_id}",
+                           message_vi=f"Không có tài khoản giám sát trường {user_id} đang hoạt động")
         if session.scalar(select(MonitorAssignment.id).where(
                 MonitorAssignment.user_id == user_id, MonitorAssignment.school_id == school_id,
                 MonitorAssignment.unassigned_at.is_(None))):
-            raise RuleViolation(f"{user.username} already monitors this school")
+            raise RuleViolation(f"{user.username} already monitors this school",
+                                message_vi=f"{user.username} đã được phân công giám sát trường này")
         row = MonitorAssignment(user_id=user_id, school_id=school_id, assigned_at=clock.now())
         session.add(row)
         session.flush()
@@ -44,10 +47,70 @@ def unassign_monitor(db: Database, actor: Actor, user_id: int, school_id: int, r
             MonitorAssignment.user_id == user_id, MonitorAssignment.school_id == school_id,
             MonitorAssignment.unassigned_at.is_(None)))
         if row is None:
-            raise NotFound("no such current assignment")
+            raise NotFound("no such current assignment", message_vi="Không có phân công giám sát này (hoặc đã thôi)")
         row.unassigned_at = clock.now()
         audit.record(session, actor, "monitor.unassign", "monitor_assignment", row.id, school_id=school_id,
                      before={"assigned": True}, after={"assigned": False}, reason=reason)
+
+
+#: The roles that remind teachers of their unsigned periods.
+REMINDER_ROLES = frozenset({Role.ADMINISTRATOR, Role.DEPARTMENT_SUPERVISOR, Role.DISTRICT_SUPERVISOR,
+                            Role.SCHOOL_MONITOR, Role.PRINCIPAL})
+
+
+def sends_reminders(actor: Actor) -> bool:
+    """Whether the actor's role reminds teachers (the console shows the card only then)."""
+    return actor.role in REMINDER_ROLES
+
+
+def _reminded(session, school_id: int, as_of: dt.datetime) -> list[tuple[int, int]]:
+    """(teacher id, unsigned periods) of the teachers a reminder goes to: unsigned periods today
+    or earlier this week (pending or missed)."""
+    E = LogbookEntry
+    week_start = as_of.date() - dt.timedelta(days=as_of.weekday())
+    return session.execute(select(E.teacher_id, func.count()).where(
+        E.school_id == school_id, E.day >= week_start, E.day <= as_of.date(),
+        and_(E.status.in_([EntryStatus.PENDING, EntryStatus.MISSED]))).group_by(E.teacher_id)
+        .order_by(E.teacher_id)).all()
+
+
+def reminder_recipients(db: Database, actor: Actor, school_id: int,
+                        as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Who a reminder would go to now, before it is sent: ``teacher_id``, ``teacher``, ``email``
+    (empty: it will wait in the outbox) and ``periods`` unsigned."""
+    as_of = as_of or clock.now()
+    require(actor, Permission.VIEW, school_id)
+    with db.reading() as session:
+        counts = dict(_reminded(session, school_id, as_of))
+        staff = session.execute(select(Staff.id, Staff.full_name, Staff.email)
+                                .where(Staff.id.in_(list(counts)))).all() if counts else []
+    frame = pd.DataFrame([(sid, name, email or "", counts[sid]) for sid, name, email in staff],
+                         columns=["teacher_id", "teacher", "email", "periods"])
+    return frame.sort_values(["periods", "teacher"], ascending=[False, True]).reset_index(drop=True)
+
+
+#: The outbox's delivery errors in words.
+DELIVERY_ERRORS_VI = {"no e-mail address": "không có địa chỉ email"}
+
+
+def reminder_status(db: Database, actor: Actor, school_id: int, *, limit: int = 200) -> pd.DataFrame:
+    """The school's reminders, newest first, with their delivery status in words: ``teacher``,
+    ``subject``, ``created_at``, ``delivery`` (Đã gửi lúc …, Chờ gửi, Không gửi được: …)."""
+    require(actor, Permission.VIEW, school_id)
+    with db.reading() as session:
+        rows = session.execute(
+            select(Staff.full_name, Notification.subject, Notification.created_at, Notification.sent_at,
+                   Notification.error).join(Staff, Staff.id == Notification.staff_id)
+            .where(Notification.school_id == school_id).order_by(Notification.id.desc()).limit(limit)).all()
+
+    def delivery(sent_at, error) -> str:
+        if sent_at is not None:
+            return f"Đã gửi lúc {sent_at:%H:%M %d/%m/%Y}"
+        if error:
+            return f"Không gửi được: {DELIVERY_ERRORS_VI.get(error, error)}"
+        return "Chờ gửi (hộp thư đi)"
+    return pd.DataFrame([(name, subject, created, delivery(sent, error)) for name, subject, created, sent, error
+                         in rows], columns=["teacher", "subject", "created_at", "delivery"])
 
 
 def send_reminders(db: Database, actor: Actor, school_id: int, as_of: dt.datetime | None = None) -> int:
@@ -56,14 +119,9 @@ def send_reminders(db: Database, actor: Actor, school_id: int, as_of: dt.datetim
     as_of = as_of or clock.now()
     with db.transaction() as session:
         require(actor, Permission.VIEW, school_id)
-        if actor.role not in (Role.ADMINISTRATOR, Role.DEPARTMENT_SUPERVISOR, Role.DISTRICT_SUPERVISOR,
-                              Role.SCHOOL_MONITOR, Role.PRINCIPAL):
-            raise RuleViolation("this role does not send reminders")
-        E = LogbookEntry
-        week_start = as_of.date() - dt.timedelta(days=as_of.weekday())
-        rows = session.execute(select(E.teacher_id, func.count()).where(
-            E.school_id == school_id, E.day >= week_start, E.day <= as_of.date(),
-            and_(E.status.in_([EntryStatus.PENDING, EntryStatus.MISSED]))).group_by(E.teacher_id)).all()
+        if not sends_reminders(actor):
+            raise RuleViolation("this role does not send reminders", message_vi="Vai trò của bạn không gửi nhắc nhở")
+        rows = _reminded(session, school_id, as_of)
         school = session.get(School, school_id)
         for teacher_id, count in rows:
             session.add(Notification(

@@ -35,6 +35,7 @@ class Permission(str, enum.Enum):
     VIEW_AUDIT = "view_audit"
     ISSUE_TRANSCRIPT = "issue_transcript"      # the principal's approval and batch signing
     CANCEL_TRANSCRIPT = "cancel_transcript"    # hủy và cấp lại
+    SET_THRESHOLDS = "set_thresholds"          # the department's "behind this week" thresholds
 
 
 P = Permission
@@ -42,7 +43,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: frozenset(Permission) - {P.SIGN_ENTRY, P.HOMEROOM_SIGN_WEEK, P.CLOSE_WEEK,
                                                   P.ISSUE_TRANSCRIPT},
     Role.DEPARTMENT_SUPERVISOR: frozenset({P.VIEW, P.REOPEN_WEEK, P.ASSIGN_MONITOR, P.VIEW_AUDIT,
-                                           P.IMPORT_DATA, P.MANAGE_CERTIFICATES}),
+                                           P.IMPORT_DATA, P.MANAGE_CERTIFICATES, P.SET_THRESHOLDS}),
     Role.DISTRICT_SUPERVISOR: frozenset({P.VIEW, P.REOPEN_WEEK, P.ASSIGN_MONITOR, P.VIEW_AUDIT}),
     Role.SCHOOL_MONITOR: frozenset({P.VIEW, P.VIEW_AUDIT}),
     Role.PRINCIPAL: frozenset({P.VIEW, P.CLOSE_WEEK, P.REOPEN_WEEK, P.PUBLISH_TIMETABLE,

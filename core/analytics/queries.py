@@ -168,7 +168,8 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
     ``by_week``, the figures per ``school_year`` and ``week`` (the trend), without those columns."""
     require(actor, Permission.VIEW)
     if level not in _LEVELS:
-        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
+        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}",
+                            message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(LEVELS)}")
     filters, params = _where(actor, school_id=school_id, district_id=district_id, school_year=school_year,
                              week=week, week_id=week_id)
     scope, _ = _where(actor, column="s.school_id")
@@ -242,7 +243,9 @@ def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school",
 
     require(actor, Permission.VIEW)
     if level not in _ISSUANCE_LEVELS:
-        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(_ISSUANCE_LEVELS)}")
+        raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(_ISSUANCE_LEVELS)}",
+                            message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: "
+                                       f"{', '.join(_ISSUANCE_LEVELS)}")
     ids, shown, joins = _ISSUANCE_LEVELS[level]
     filters, params = _where(actor)
     if school_year_id is not None:
@@ -286,3 +289,30 @@ def portable_sql(level: str = "school", *, by_week: bool = False, dialect: str =
 
 __all__ = ["compliance_figures", "compliance_sql", "signing_heatmap", "late_signing_distribution", "issuance_figures",
            "portable_sql", "LEVELS"]
+
+
+def compliance_source(db, store: AnalyticsStore, actor: Actor, *, as_of: dt.date | dt.datetime | None = None):
+    """:func:`compliance_figures` as a ``source(level, **filters)`` for
+    :mod:`core.logbook.this_week` (the overview's week on the analytics store): the same
+    columns as the record store's for the levels it asks — the trend of one school year
+    (``TREND`` with ``school_year_id``) and the teachers / schools of one week (``week_id``)."""
+    from core.logbook.compliance import TREND
+    from core.storage.models import SchoolYear
+
+    def source(level: str, *, week_id: int | None = None, school_year_id: int | None = None,
+               school_id: int | None = None, district_id: int | None = None) -> pd.DataFrame:
+        if level != TREND:
+            return compliance_figures(store, actor, level, week_id=week_id, school_id=school_id,
+                                      district_id=district_id, as_of=as_of)
+        year = None
+        if school_year_id is not None:
+            with db.reading() as session:
+                start = session.get(SchoolYear, school_year_id)
+                year = start.start_date.year if start is not None else None
+        frame = compliance_figures(store, actor, "department", by_week=True, school_year=year, as_of=as_of)
+        counts = ["scheduled", "on_time", "late", "missed", "pending"]
+        if frame.empty:
+            return pd.DataFrame(columns=["week_number", *counts, "on_time_rate", "hours_counted", "hours_lost"])
+        frame = frame.groupby("week", as_index=False)[counts].sum().rename(columns={"week": "week_number"})
+        return with_rates(frame)
+    return source

@@ -46,6 +46,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.analytics.engines import duckdb_macros
+from core.kernel import clock
 from core.storage.db import Database
 
 #: Synthetic facts use ids from here on, so they never meet the record store's.
@@ -525,7 +526,7 @@ def ensure_fresh(db: Database, store: AnalyticsStore, max_age_seconds: float = 3
 def refreshed_at(store: AnalyticsStore) -> dt.datetime | None:
     """When the store last finished a refresh (local time), for the console's "figures as of"."""
     at = store.state().get("refreshed_at")
-    return dt.datetime.fromtimestamp(at) if at else None
+    return clock.from_utc(dt.datetime.fromtimestamp(at, dt.timezone.utc)) if at else None
 
 
 def _falses(n: int):

@@ -164,7 +164,11 @@ class ImportRejected(SohoaError):
         self.problems = problems
         first = problems[0]
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        super().__init__(f"{first}{more}; nothing was imported")
+        where = first.file + (f" dòng {first.row}" if first.row else "") + \
+            (f", cột {first.column}" if first.column and first.column != "-" else "")
+        more_vi = f" (và {len(problems) - 1} lỗi khác)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}; nothing was imported",
+                         message_vi=f"Tệp có lỗi, chưa nhập gì: {where}: {first.reason}{more_vi}")
 
 
 class TimetableError(RuntimeError):

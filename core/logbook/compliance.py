@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Integer, and_, case, cast, func, or_, select
 
 from core.access.authz import Actor, Permission, require
-from core.kernel import clock
+from core.kernel import clock, formats
 from core.kernel.errors import RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
 from core.logbook.rules.signing_window import counts_as_teaching_hours, grace_cutoff, is_missed, is_pending
@@ -64,7 +64,8 @@ def _keys(level: str):
     if level == "department":
         return [Department.id.label("department_id"), Department.name.label("department_name")], \
             [(Department, Department.id == D.department_id)]
-    raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
+    raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}",
+                        message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(LEVELS)}")
 
 
 def _filters(actor: Actor, *, school_year_id, week_id, term, school_id, district_id):
@@ -197,9 +198,11 @@ def weekly_report(db: Database, actor: Actor, week_id: int, as_of: dt.datetime |
         "late": "Trễ", "missed": "Không ký", "on_time_rate": "Tỉ lệ đúng hạn", "hours_lost": "Giờ mất",
         "weeks_closed_on_time": "Chốt đúng hạn", "weeks_open": "Chưa chốt",
         "schools_without_monitor": "Chưa có GS"})
+    table["Tỉ lệ đúng hạn"] = table["Tỉ lệ đúng hạn"].map(formats.percent)
     total = frame[["scheduled", "on_time", "late", "missed", "pending"]].sum()
     decided = total["scheduled"] - total["pending"]
     rate = total["on_time"] / decided if decided else float("nan")
-    foot = (f"\nTổng / total: {total['scheduled']} tiết, đúng hạn {total['on_time']}, trễ {total['late']}, "
-            f"không ký {total['missed']}, tỉ lệ đúng hạn {rate:.1%}\n")
+    n = formats.number
+    foot = (f"\nTổng / total: {n(total['scheduled'])} tiết, đúng hạn {n(total['on_time'])}, trễ {n(total['late'])}, "
+            f"không ký {n(total['missed'])}, tỉ lệ đúng hạn {formats.percent(rate)}\n")
     return head + table.to_string(index=False) + foot

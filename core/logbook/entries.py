@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.access import audit
 from core.access.authz import Actor, Permission, require
-from core.kernel import clock
+from core.kernel import clock, formats
 from core.kernel.documents import entry_document, sha256_hex
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import EntryStatus, WeekCloseStatus
@@ -85,10 +85,11 @@ def generate_week_in(session: Session, actor: Actor, school_id: int, week_id: in
     require(actor, Permission.PUBLISH_TIMETABLE, school_id)
     week = session.get(SchoolWeek, week_id)
     if week is None:
-        raise NotFound(f"no school week {week_id}")
+        raise NotFound(f"no school week {week_id}", message_vi=f"Không có tuần học {week_id}")
     version = version_in_force(session, school_id, week.monday)
     if version is None:
-        raise RuleViolation(f"school {school_id} has no timetable in force on {week.monday:%d/%m/%Y}")
+        raise RuleViolation(f"school {school_id} has no timetable in force on {week.monday:%d/%m/%Y}",
+                            message_vi=f"Trường {school_id} chưa có thời khóa biểu áp dụng ngày {week.monday:%d/%m/%Y}")
     rows = plan_week_entries(school_id=school_id, week_id=week.id, monday=week.monday,
                              slots=slots_of(session, version.id), bells=bells_for(session, school_id),
                              holidays=holidays_for(session, school_id, week.school_year_id))
@@ -116,7 +117,7 @@ def entry_for(session: Session, actor: Actor, entry_id: int, *, lock: bool = Fal
     entry = session.scalar(query.with_for_update() if lock else query)
     if entry is None or not actor.sees_school(entry.school_id):
         # Same answer for "absent" and "not yours": a monitor learns nothing about other schools.
-        raise NotFound(f"no logbook entry {entry_id}")
+        raise NotFound(f"no logbook entry {entry_id}", message_vi=f"Không có tiết học {entry_id} trong sổ đầu bài")
     return entry
 
 
@@ -223,9 +224,11 @@ def fill_entry(db: Database, actor: Actor, entry_id: int, content: EntryContent)
         school = session.get(School, entry.school_id)
         if content.class_rating is not None:
             if not school.lesson_rating_enabled:
-                raise RuleViolation(f"school {school.code} does not rate lessons")
+                raise RuleViolation(f"school {school.code} does not rate lessons",
+                                    message_vi=f"Trường {school.code} không xếp loại tiết học")
             if content.class_rating not in LESSON_RATINGS:
-                raise RuleViolation(f"lesson rating must be one of {', '.join(LESSON_RATINGS)}")
+                raise RuleViolation(f"lesson rating must be one of {', '.join(LESSON_RATINGS)}",
+                                    message_vi=f"Xếp loại tiết học phải là một trong: {', '.join(LESSON_RATINGS)}")
         if not content.lesson_title or not content.lesson_title.strip():
             raise RuleViolation("the lesson title is required", message_vi="Phải ghi tên bài dạy")
         students = set((content.absences or {}) | (content.student_remarks or {}))
@@ -234,7 +237,9 @@ def fill_entry(db: Database, actor: Actor, entry_id: int, content: EntryContent)
             Enrolment.valid_from <= entry.day,
             or_(Enrolment.valid_to.is_(None), Enrolment.valid_to >= entry.day)))) if students else set()
         if students - enrolled:
-            raise RuleViolation(f"students {sorted(students - enrolled)} are not in this class on {entry.day}")
+            raise RuleViolation(f"students {sorted(students - enrolled)} are not in this class on {entry.day}",
+                                message_vi=f"Học sinh {sorted(students - enrolled)} không thuộc lớp này "
+                                           f"ngày {entry.day:%d/%m/%Y}")
         entry.lesson_title, entry.curriculum_seq = content.lesson_title.strip(), content.curriculum_seq
         entry.class_remark, entry.class_rating = content.class_remark, content.class_rating
         session.query(EntryAbsence).filter(EntryAbsence.entry_id == entry.id).delete()
@@ -257,16 +262,20 @@ def record_substitute(db: Database, actor: Actor, entry_id: int, substitute_id: 
         entry = entry_for(session, actor, entry_id, lock=True)
         require(actor, Permission.RECORD_SUBSTITUTE, entry.school_id)
         if entry.status != EntryStatus.PENDING:
-            raise RuleViolation(f"entry {entry_id} is already {entry.status.value}")
+            raise RuleViolation(f"entry {entry_id} is already {entry.status.value}",
+                                message_vi=f"Tiết {entry_id} đã ở tình trạng "
+                                           f"\"{formats.status(entry.status)}\", không đổi người dạy được")
         _require_week_editable(session, entry)
         sub = session.get(Staff, substitute_id)
         if sub is None or sub.school_id != entry.school_id or not sub.active:
-            raise NotFound(f"staff {substitute_id} is not an active teacher of this school")
+            raise NotFound(f"staff {substitute_id} is not an active teacher of this school",
+                           message_vi=f"Cán bộ {substitute_id} không phải giáo viên đang công tác tại trường này")
         busy = session.scalar(select(LogbookEntry.id).where(
             LogbookEntry.teacher_id == substitute_id, LogbookEntry.day == entry.day,
             LogbookEntry.period_no == entry.period_no, LogbookEntry.id != entry.id))
         if busy:
-            raise RuleViolation(f"{sub.full_name} already teaches entry {busy} in that period")
+            raise RuleViolation(f"{sub.full_name} already teaches entry {busy} in that period",
+                                message_vi=f"{sub.full_name} đã dạy tiết {busy} vào giờ đó")
         before = {"teacher_id": entry.teacher_id}
         entry.teacher_id, entry.is_substitute = substitute_id, substitute_id != entry.scheduled_teacher_id
         audit.record(session, actor, "entry.substitute", "logbook_entry", entry.id, school_id=entry.school_id,
@@ -330,7 +339,7 @@ def teaching_hours(db: Database, actor: Actor, teacher_id: int, start: dt.date, 
     with db.reading() as session:
         school_id = session.scalar(select(Staff.school_id).where(Staff.id == teacher_id))
         if school_id is None:
-            raise NotFound(f"no staff {teacher_id}")
+            raise NotFound(f"no staff {teacher_id}", message_vi=f"Không có cán bộ {teacher_id}")
         if actor.staff_id != teacher_id:
             require(actor, Permission.VIEW, school_id)
         rows = dict(session.execute(

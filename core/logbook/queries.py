@@ -59,16 +59,33 @@ def missed_lessons(db: Database, actor: Actor, *, school_id: int | None = None, 
     return frame.drop(columns=["period_end"])
 
 
-def week_closing(db: Database, actor: Actor, *, school_id: int | None = None, page: int = 0,
-                 page_size: int = PAGE) -> pd.DataFrame:
-    """Class-weeks and their closing state: open, closed on time, closed late, reopened."""
-    require(actor, Permission.VIEW)
-    E, W = LogbookEntry, SchoolWeek
+def _class_weeks_over(actor: Actor, school_id: int | None):
+    """The class-weeks in scope that are over (their last day before today), as a subquery."""
+    E = LogbookEntry
     weeks = (select(E.class_id.label("cid"), E.week_id.label("wid")).where(actor.school_filter(E.school_id))
              .group_by(E.class_id, E.week_id).having(func.max(E.day) < clock.now().date()))
     if school_id is not None:
         weeks = weeks.where(E.school_id == school_id)
-    weeks = weeks.subquery()
+    return weeks.subquery()
+
+
+def closing_state(status, closed_on_time, reopen_count) -> str:
+    """A class-week's closing state in words (tình trạng chốt sổ tuần)."""
+    if status in (WeekCloseStatus.CLOSED.value, WeekCloseStatus.CLOSED):
+        label = "Đã chốt đúng hạn" if closed_on_time else "Đã chốt trễ"
+        return label + (" (đã mở lại)" if reopen_count else "")
+    if status in (WeekCloseStatus.REOPENED.value, WeekCloseStatus.REOPENED):
+        return "Đang mở lại"
+    return "Chưa chốt"
+
+
+def week_closing(db: Database, actor: Actor, *, school_id: int | None = None, page: int = 0,
+                 page_size: int = PAGE) -> pd.DataFrame:
+    """Class-weeks and their closing state: open, closed on time, closed late, reopened (one
+    page; :func:`week_closing_counts` counts them all)."""
+    require(actor, Permission.VIEW)
+    W = SchoolWeek
+    weeks = _class_weeks_over(actor, school_id)
     stmt = (select(weeks.c.cid.label("class_id"), weeks.c.wid.label("week_id"), School.name.label("school_name"),
                    SchoolClass.name.label("class_name"), W.number.label("week"),
                    W.monday, WeekClose.status, WeekClose.closed_on_time, WeekClose.closed_at, WeekClose.reopen_count)
@@ -78,16 +95,31 @@ def week_closing(db: Database, actor: Actor, *, school_id: int | None = None, pa
             .order_by(W.number.desc(), School.name, SchoolClass.name).limit(page_size).offset(page * page_size))
     with db.reading() as session:
         frame = pd.read_sql(stmt, session.connection())
-
-    def state(row):
-        if row["status"] in (WeekCloseStatus.CLOSED.value, WeekCloseStatus.CLOSED):
-            label = "Đã chốt đúng hạn" if row["closed_on_time"] else "Đã chốt trễ"
-            return label + (" (đã mở lại)" if row["reopen_count"] else "")
-        if row["status"] in (WeekCloseStatus.REOPENED.value, WeekCloseStatus.REOPENED):
-            return "Đang mở lại"
-        return "Chưa chốt"
-    frame["state"] = frame.apply(state, axis=1) if not frame.empty else []
+    frame["state"] = [closing_state(*r) for r in zip(frame["status"], frame["closed_on_time"],
+                                                     frame["reopen_count"], strict=True)]
     return frame
+
+
+def week_closing_counts(db: Database, actor: Actor, *, school_id: int | None = None) -> pd.DataFrame:
+    """How many class-weeks in scope (all of them, counted in the database) are in each closing
+    state: columns ``state`` and ``class_weeks``, largest first."""
+    require(actor, Permission.VIEW)
+    weeks = _class_weeks_over(actor, school_id)
+    reopened = func.coalesce(WeekClose.reopen_count, 0) > 0
+    stmt = (select(WeekClose.status, WeekClose.closed_on_time, reopened.label("reopened"),
+                   func.count().label("n"))
+            .select_from(weeks)
+            .outerjoin(WeekClose, and_(WeekClose.class_id == weeks.c.cid, WeekClose.week_id == weeks.c.wid))
+            .group_by(WeekClose.status, WeekClose.closed_on_time, reopened))
+    with db.reading() as session:
+        rows = session.execute(stmt).all()
+    counts: dict[str, int] = {}
+    for status, on_time, again, n in rows:
+        state = closing_state(status, on_time, again)
+        counts[state] = counts.get(state, 0) + int(n)
+    frame = pd.DataFrame({"state": list(counts), "class_weeks": list(counts.values())},
+                         columns=["state", "class_weeks"])
+    return frame.sort_values(["class_weeks", "state"], ascending=[False, True]).reset_index(drop=True)
 
 
 def signing_heatmap(db: Database, actor: Actor, *, school_id: int | None = None,

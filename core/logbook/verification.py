@@ -84,7 +84,8 @@ def verify_week_document(db: Database, actor: Actor, class_id: int, week_id: int
         klass = session.get(SchoolClass, class_id)
         row = session.scalar(select(WeekClose).where(WeekClose.class_id == class_id, WeekClose.week_id == week_id))
         if klass is None or row is None or not actor.sees_school(klass.school_id):
-            raise NotFound(f"no closed class-week {class_id}/{week_id}")
+            raise NotFound(f"no closed class-week {class_id}/{week_id}",
+                           message_vi=f"Không có lớp - tuần đã chốt {class_id}/{week_id}")
         require(actor, Permission.VIEW, klass.school_id)
         target = f"week {week_id} of class {klass.name}"
         if row.homeroom_signature is None and row.document is None:

@@ -295,7 +295,8 @@ def principal_close_week(db: Database, actor: Actor, class_id: int, week_id: int
         registered_certificate(session, actor.staff_id, signer.fingerprint, at)
         data = week_bytes(session, klass, week)
         if sha256_hex(data) != row.summary_hash:
-            raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again")
+            raise RuleViolation("the week changed after the homeroom teacher signed it; it must be signed again",
+                                message_vi="Sổ tuần đã thay đổi sau khi giáo viên chủ nhiệm ký; cần ký lại")
         row.principal_signature = signer.sign_detached(data, at)
         if row.document is not None:
             row.document, row.archive_valid_until = sign_document(  # closed: B-LTA with a TSA

@@ -142,6 +142,31 @@ def analytics_refresh(context: JobContext) -> str:
     return str(refresh(context.db, AnalyticsStore(context.settings.effective_analytics_dir)))
 
 
+def _mail(context: JobContext):
+    from core.access.channels import EmailChannel
+
+    configured = context.settings
+    return EmailChannel(configured.smtp_host, configured.smtp_port, configured.mail_from)
+
+
+def digests(context: JobContext) -> str:
+    """The Monday digest (bản tin tuần) to every principal and district with an e-mail, each of
+    their own scope, with a chart and an Excel attachment (``sohoa digest``)."""
+    from core.logbook.digest import send_digests
+
+    sent = send_digests(context.db, _mail(context), as_of=context.now())
+    return f"{sum(d.ok for d in sent)} digests sent, {sum(not d.ok for d in sent)} not sent"
+
+
+def alerts(context: JobContext) -> str:
+    """Alerts to the principal of each school below the department's threshold this week
+    (``sohoa alerts``)."""
+    from core.logbook.digest import threshold_alerts
+
+    sent = threshold_alerts(context.db, _mail(context), as_of=context.now())
+    return f"{sum(d.ok for d in sent)} alerts sent, {sum(not d.ok for d in sent)} not sent"
+
+
 register(Job("logbook-weeks", "this week's and next week's logbook entries from the timetables",
              {"hour": 5, "minute": 0}, logbook_weeks))
 register(Job("lessons-missed", "unsigned periods of past days marked missed", {"hour": 23, "minute": 30},
@@ -152,6 +177,10 @@ register(Job("receipts-seal", "receipts left unsealed sealed (a batch of the cha
              receipts_seal))
 register(Job("checkpoint", "a checkpoint outside the database (sealed, timestamped)", {"minute": 5}, checkpoint))
 register(Job("retimestamp", "archive timestamps renewed before they lapse", {"hour": 2, "minute": 0}, retimestamp))
+register(Job("digests", "the Monday digest by mail (chart and Excel attached)",
+             {"day_of_week": "mon", "hour": 7, "minute": 0}, digests))
+register(Job("alerts", "schools below the department's threshold: their principal alerted",
+             {"day_of_week": "mon-fri", "hour": 17, "minute": 0}, alerts))
 register(Job("analytics-refresh", "the analytics store refreshed from the record store", {"minute": "*/15"},
              analytics_refresh))
 

@@ -716,7 +716,8 @@ def import_file(db: Database, actor: Actor, kind: str, path: str | Path, *, depa
     every problem when anything is wrong; then nothing has been written."""
     require(actor, Permission.IMPORT_DATA)
     if kind not in _BUILDERS:
-        raise SohoaError(f"unknown import kind {kind!r}; choose one of {', '.join(KINDS)}")
+        raise SohoaError(f"unknown import kind {kind!r}; choose one of {', '.join(KINDS)}",
+                         message_vi=f"Không có loại dữ liệu nhập {kind!r}; chọn một trong: {', '.join(KINDS)}")
     if kind == "timetable":
         require(actor, Permission.PUBLISH_TIMETABLE)
     path = Path(path)

@@ -49,15 +49,17 @@ def register_certificate(db: Database, actor: Actor, der: bytes, *, staff_id: in
         if staff_id is not None:
             staff = session.get(Staff, staff_id)
             if staff is None:
-                raise NotFound(f"no staff {staff_id}")
+                raise NotFound(f"no staff {staff_id}", message_vi=f"Không có cán bộ {staff_id}")
             school_id, kind = staff.school_id, CertificateKind.PERSONAL
         elif school_id is not None:
             kind = CertificateKind.SEAL
         else:
-            raise RuleViolation("a certificate belongs to a staff member or to a school")
+            raise RuleViolation("a certificate belongs to a staff member or to a school",
+                                message_vi="Chứng thư số phải thuộc về một cán bộ hoặc một trường")
         require(actor, Permission.MANAGE_CERTIFICATES, school_id)
         if session.scalar(select(Certificate.id).where(Certificate.fingerprint == info["fingerprint"])):
-            raise RuleViolation(f"certificate {info['serial_hex']} is already registered")
+            raise RuleViolation(f"certificate {info['serial_hex']} is already registered",
+                                message_vi=f"Chứng thư số {info['serial_hex']} đã được đăng ký")
         cert = Certificate(kind=kind, staff_id=staff_id, school_id=school_id, der=der, **info)
         session.add(cert)
         session.flush()
@@ -73,14 +75,17 @@ def revoke_certificate(db: Database, actor: Actor, certificate_id: int, reason: 
     stay valid: their signing time is the server's receipt time, recorded with them."""
     at = at or clock.now()
     if not reason or not reason.strip():
-        raise RuleViolation("a reason is required to revoke a certificate")
+        raise RuleViolation("a reason is required to revoke a certificate",
+                            message_vi="Cần ghi lý do thu hồi chứng thư số")
     with db.transaction() as session:
         cert = session.get(Certificate, certificate_id)
         if cert is None or not actor.sees_school(cert.school_id):
-            raise NotFound(f"no certificate {certificate_id}")
+            raise NotFound(f"no certificate {certificate_id}", message_vi=f"Không có chứng thư số {certificate_id}")
         require(actor, Permission.MANAGE_CERTIFICATES, cert.school_id)
         if cert.revoked_at is not None:
-            raise RuleViolation(f"certificate {cert.serial_hex} was already revoked on {cert.revoked_at:%d/%m/%Y}")
+            raise RuleViolation(f"certificate {cert.serial_hex} was already revoked on {cert.revoked_at:%d/%m/%Y}",
+                                message_vi=f"Chứng thư số {cert.serial_hex} đã bị thu hồi ngày "
+                                           f"{cert.revoked_at:%d/%m/%Y}")
         cert.revoked_at = at
         audit.record(session, actor, "certificate.revoke", "certificate", cert.id, school_id=cert.school_id,
                      before={"revoked_at": None}, after={"revoked_at": at}, reason=reason.strip())

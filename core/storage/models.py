@@ -487,6 +487,20 @@ class MonitorAssignment(Base):
     unassigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class DepartmentThreshold(Base):
+    """Ngưỡng cảnh báo: the department's thresholds for "behind this week" — a teacher below
+    ``teacher_min_rate`` % on time or with more than ``teacher_max_unsigned`` unsigned / late
+    periods, a school below ``school_min_rate`` % (see :mod:`core.logbook.this_week`)."""
+
+    __tablename__ = "department_threshold"
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), primary_key=True)
+    teacher_min_rate: Mapped[int] = mapped_column(SmallInteger)
+    teacher_max_unsigned: Mapped[int] = mapped_column(SmallInteger)
+    school_min_rate: Mapped[int] = mapped_column(SmallInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
 class AuditEvent(Base):
     """Nhật ký: one append-only, hash-chained audit event (see :mod:`core.access.audit`)."""
 

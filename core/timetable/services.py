@@ -64,15 +64,19 @@ def describe_lessons(session: Session, school_id: int, slots: list[SlotSpec]) ->
     lessons = []
     for s in slots:
         if s.class_id not in classes:
-            raise NotFound(f"class {s.class_id} is not a class of school {school_id}")
+            raise NotFound(f"class {s.class_id} is not a class of school {school_id}",
+                           message_vi=f"Lớp {s.class_id} không phải lớp của trường {school_id}")
         if s.teacher_id not in teachers:
-            raise NotFound(f"teacher {s.teacher_id} is not on the staff of school {school_id}")
+            raise NotFound(f"teacher {s.teacher_id} is not on the staff of school {school_id}",
+                           message_vi=f"Giáo viên {s.teacher_id} không thuộc biên chế trường {school_id}")
         if s.subject_id not in subjects:
-            raise NotFound(f"unknown subject {s.subject_id}")
+            raise NotFound(f"unknown subject {s.subject_id}", message_vi=f"Không có môn học {s.subject_id}")
         if s.period_no not in periods:
-            raise RuleViolation(f"period {s.period_no} is not in the bell schedule of school {school_id}")
+            raise RuleViolation(f"period {s.period_no} is not in the bell schedule of school {school_id}",
+                                message_vi=f"Tiết {s.period_no} không có trong lịch chuông của trường {school_id}")
         if not 1 <= s.weekday <= 7:
-            raise RuleViolation(f"weekday {s.weekday} must be 1 (Monday) to 7 (Sunday)")
+            raise RuleViolation(f"weekday {s.weekday} must be 1 (Monday) to 7 (Sunday)",
+                                message_vi=f"Thứ {s.weekday} phải từ 1 (thứ Hai) đến 7 (Chủ nhật)")
         lessons.append(Lesson(classes[s.class_id], teachers[s.teacher_id], s.weekday, s.period_no,
                               subjects[s.subject_id], class_key=s.class_id, teacher_key=s.teacher_id))
     return lessons
@@ -222,13 +226,17 @@ def decide_change(db: Database, actor: Actor, request_id: int, approve: bool, no
     with db.transaction() as session:
         req = session.get(TimetableChangeRequest, request_id)
         if req is None:
-            raise NotFound(f"no timetable change request {request_id}")
+            raise NotFound(f"no timetable change request {request_id}",
+                           message_vi=f"Không có đề nghị đổi thời khóa biểu {request_id}")
         require(actor, Permission.DECIDE_TIMETABLE_CHANGE, req.school_id)
         if req.status != ChangeRequestStatus.PENDING:
-            raise RuleViolation(f"change request {request_id} was already {req.status.value}")
+            raise RuleViolation(f"change request {request_id} was already {req.status.value}",
+                                message_vi=f"Đề nghị đổi thời khóa biểu {request_id} đã được quyết định")
         if at.date() >= req.applies_from:
             raise RuleViolation(f"change request {request_id} was for the week of {req.applies_from:%d/%m/%Y}; "
-                                "it can no longer be decided")
+                                "it can no longer be decided",
+                                message_vi=f"Đề nghị đổi thời khóa biểu {request_id} áp dụng từ tuần "
+                                           f"{req.applies_from:%d/%m/%Y}; không còn quyết định được nữa")
         before = {"status": req.status.value}
         req.decided_by, req.decided_at, req.decision_note = actor.user_id, at, note
         version_id = None

@@ -96,7 +96,7 @@ def blocking_steps(db: Database, actor: Actor, *, school_id: int | None = None, 
     (classes with unissued transcripts only); returns (rows, number of such classes)."""
     require(actor, Permission.VIEW)
     if school_id is not None and not actor.sees_school(school_id):
-        raise NotFound(f"no school {school_id}")
+        raise NotFound(f"no school {school_id}", message_vi=f"Không có trường {school_id}")
     T = Transcript
     students = (select(SubjectResult.class_id.label("cid"), SubjectResult.student_id.label("sid"))
                 .where(true() if school_year_id is None else SubjectResult.school_year_id == school_year_id)

@@ -214,7 +214,7 @@ def _teaches(session: Session, actor: Actor, klass: SchoolClass, subject_id: int
                                message_vi="Chỉ giáo viên dạy môn này ở lớp được nhập điểm")
     subject = session.get(Subject, subject_id)
     if subject is None:
-        raise NotFound(f"no subject {subject_id}")
+        raise NotFound(f"no subject {subject_id}", message_vi=f"Không có môn học {subject_id}")
     return subject
 
 
@@ -553,7 +553,8 @@ def record_decision(db: Database, actor: Actor, student_id: int, year_id: int, k
                                    .where(Enrolment.student_id == student_id, SchoolClass.school_year_id == year_id)
                                    .order_by(Enrolment.valid_from.desc()))
         if enrolment is None:
-            raise NotFound(f"student {student_id} is in no class this year")
+            raise NotFound(f"student {student_id} is in no class this year",
+                           message_vi=f"Học sinh {student_id} không thuộc lớp nào trong năm học này")
         klass = class_in_scope(session, actor, enrolment)
         if kind == DecisionKind.SUPPLEMENTARY:
             if klass.homeroom_teacher_id != actor.staff_id:
@@ -573,7 +574,7 @@ def record_decision(db: Database, actor: Actor, student_id: int, year_id: int, k
                                     value=subject_id, field=(("subject", "môn học"),), student=student_id)
         subject = session.get(Subject, subject_id) if subject_id is not None else None
         if subject_id is not None and subject is None:
-            raise NotFound(f"no subject {subject_id}")
+            raise NotFound(f"no subject {subject_id}", message_vi=f"Không có môn học {subject_id}")
         try:
             decision = _decision(kind, subject, actor.staff_id, document_no, decided_on, terms, reason, outcome)
         except InvalidAssessment as err:

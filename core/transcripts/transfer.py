@@ -411,14 +411,15 @@ def handover(db: Database, actor: Actor, from_staff_id: int, to_staff_id: int, r
     leaving teacher already signed is untouched."""
     effective = effective or clock.now().date()
     if not reason or not reason.strip():
-        raise RuleViolation("a reason is required for a handover")
+        raise RuleViolation("a reason is required for a handover", message_vi="Cần ghi lý do bàn giao")
     with db.transaction() as session:
         leaving, replacement = session.get(Staff, from_staff_id), session.get(Staff, to_staff_id)
         if leaving is None or replacement is None or not actor.sees_school(leaving.school_id):
-            raise NotFound("no such staff members")
+            raise NotFound("no such staff members", message_vi="Không có các cán bộ này")
         require(actor, Permission.RECORD_SUBSTITUTE, leaving.school_id)
         if replacement.school_id != leaving.school_id or not replacement.active:
-            raise RuleViolation("the replacement must be active staff of the same school")
+            raise RuleViolation("the replacement must be active staff of the same school",
+                                message_vi="Người nhận bàn giao phải là cán bộ đang công tác tại cùng trường")
         periods = session.execute(update(LogbookEntry).where(
             LogbookEntry.teacher_id == from_staff_id, LogbookEntry.status == EntryStatus.PENDING,
             LogbookEntry.day >= effective).values(teacher_id=to_staff_id, is_substitute=True)).rowcount

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.access import audit
 from core.access.authz import Actor, Permission, require
-from core.kernel import clock
+from core.kernel import clock, formats
 from core.kernel.documents import canonical_json, sha256_hex
 from core.kernel.errors import CertificateNotRegistered, NotFound, PermissionDenied, RuleViolation
 from core.kernel.vocabulary import CertificateKind, Role, TranscriptStatus
@@ -85,7 +85,8 @@ def prepare_transcripts(db: Database, actor: Actor, class_id: int, year_id: int)
     with db.transaction() as session:
         klass = class_in_scope(session, actor, class_id)
         if klass.homeroom_teacher_id != actor.staff_id and actor.role != Role.PRINCIPAL:
-            raise PermissionDenied("the homeroom teacher prepares the class's transcripts")
+            raise PermissionDenied("the homeroom teacher prepares the class's transcripts",
+                                   message_vi="Giáo viên chủ nhiệm lập học bạ của lớp")
         year = session.get(SchoolYear, year_id)
         school = session.get(School, klass.school_id)
         students = session.scalars(select(Student).join(SubjectResult, SubjectResult.student_id == Student.id)
@@ -147,7 +148,7 @@ def _new_codes(session: Session, n: int) -> list[str]:
 def _transcript(session: Session, actor: Actor, transcript_id: int) -> Transcript:
     row = session.scalar(select(Transcript).where(Transcript.id == transcript_id).with_for_update())
     if row is None or not actor.sees_school(row.school_id):
-        raise NotFound(f"no transcript {transcript_id}")
+        raise NotFound(f"no transcript {transcript_id}", message_vi=f"Không có học bạ {transcript_id}")
     return row
 
 
@@ -156,11 +157,12 @@ def homeroom_sign(db: Database, actor: Actor, transcript_id: int, signer, at: dt
     with db.reading() as session:
         row = session.get(Transcript, transcript_id)
         if row is None or not actor.sees_school(row.school_id):
-            raise NotFound(f"no transcript {transcript_id}")
+            raise NotFound(f"no transcript {transcript_id}", message_vi=f"Không có học bạ {transcript_id}")
         class_id, year_id = row.class_id, row.school_year_id
     result = homeroom_sign_class(db, actor, class_id, year_id, signer, only=[transcript_id], at=at)
     if result.not_signed:
-        raise RuleViolation(f"transcript {transcript_id}: {result.not_signed[0][1]}")
+        raise RuleViolation(f"transcript {transcript_id}: {result.not_signed[0][1]}",
+                            message_vi=f"Học bạ {transcript_id} chưa ký được: {result.not_signed[0][1]}")
 
 
 def homeroom_sign_class(db: Database, actor: Actor, class_id: int, year_id: int, signer, *,
@@ -348,12 +350,14 @@ def cancel_and_reissue(db: Database, actor: Actor, transcript_id: int, reason: s
     the record) and a new draft built from the corrected gradebook replaces it; the new one
     goes through the whole signing workflow again."""
     if not reason or not reason.strip():
-        raise RuleViolation("a reason is required to cancel a transcript")
+        raise RuleViolation("a reason is required to cancel a transcript", message_vi="Cần ghi lý do hủy học bạ")
     with db.transaction() as session:
         row = _transcript(session, actor, transcript_id)
         require(actor, Permission.CANCEL_TRANSCRIPT, row.school_id)
         if row.status != TranscriptStatus.ISSUED:
-            raise RuleViolation(f"only an issued transcript is cancelled (this one is {row.status.value})")
+            raise RuleViolation(f"only an issued transcript is cancelled (this one is {row.status.value})",
+                                message_vi="Chỉ hủy được học bạ đã cấp (học bạ này đang ở tình trạng "
+                                           f"\"{formats.status(row.status)}\")")
         row.status, row.cancelled_at, row.cancel_reason = TranscriptStatus.CANCELLED, clock.now(), reason.strip()
         session.flush()
         klass = session.get(SchoolClass, row.class_id)

@@ -164,10 +164,10 @@ def test_injected_text_is_shown_as_text_in_the_console(page, demo):
 
 
 def _card(page, label: str) -> str:
-    """The value shown by the overview's figure card titled ``label``."""
-    title = page.get_by_text(label, exact=True).first
-    title.wait_for(timeout=30000)
-    return title.evaluate("e => e.parentElement.innerText").split("\n")[-1].strip()
+    """The value shown by the overview's term card titled ``label``."""
+    card = page.locator("#term-cards .sh-card", has=page.get_by_text(label, exact=True)).first
+    card.wait_for(timeout=30000)
+    return card.locator(".sh-value").inner_text().strip()
 
 
 def _cell(row, field: str) -> str:
@@ -181,6 +181,7 @@ def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypat
     pages still show every figure — and they are the record store's figures."""
     from core.analytics import queries as analytics_queries
     from core.analytics.store import AnalyticsStore, refresh
+    from core.kernel import formats
     from core.logbook import queries
     from core.logbook.compliance import compliance
     from core.transcripts import figures as transcript_figures
@@ -206,18 +207,20 @@ def test_the_console_figures_come_from_the_analytics_store(page, demo, monkeypat
 
     sign_in(page, demo.url, "so.giamsat")
     rate = total["on_time"] / (total["scheduled"] - total["pending"])
-    assert _card(page, "Tỉ lệ ký đúng hạn") == f"{round(rate * 100, 1)}%"
-    assert _card(page, "Tiết không ký") == str(int(total["missed"]))
-    assert _card(page, "Giờ dạy bị mất") == str(int(total["hours_lost"]))
-    assert _card(page, "Tuần chưa chốt") == str(int(total["weeks_open"]))
-    assert _card(page, "Trường chưa có giám sát") == str(int(total["schools_without_monitor"]))
-    assert _card(page, "Học bạ đã cấp / cần cấp") == f"{int(issued['issued'])}/{int(issued['students'])}"
+    assert _card(page, "Tỉ lệ ký đúng hạn (cả học kỳ)") == formats.percent(rate)  # vi-VN: "79,6 %"
+    assert _card(page, "Tiết không ký") == formats.number(total["missed"])
+    assert _card(page, "Giờ dạy bị mất") == formats.number(total["hours_lost"])
+    assert _card(page, "Tuần chưa chốt") == formats.number(total["weeks_open"])
+    assert _card(page, "Trường chưa có giám sát") == formats.number(total["schools_without_monitor"])
+    assert _card(page, "Học bạ đã cấp / cần cấp") == \
+        f"{formats.number(issued['issued'])}/{formats.number(issued['students'])}"
     page.get_by_text("Số liệu tổng hợp từ kho phân tích", exact=False).first.wait_for(timeout=30000)
     worst = schools.sort_values("on_time_rate").iloc[0]
-    row = page.locator(".tabulator-row", has_text=worst["school_name"]).first
+    row = page.locator("#worst-schools tbody tr", has_text=worst["school_name"]).first
     row.wait_for(timeout=30000)
-    assert (_cell(row, "Số tiết"), _cell(row, "Không ký"), _cell(row, "Tuần chưa chốt")) == \
-        (str(worst["scheduled"]), str(worst["missed"]), str(worst["weeks_open"]))
+    cells = row.locator("td").all_inner_texts()  # Trường, Quận/huyện, Số tiết, Không ký, Tỉ lệ, Tuần chưa chốt
+    assert (cells[2], cells[3], cells[5]) == \
+        (formats.number(worst["scheduled"]), formats.number(worst["missed"]), formats.number(worst["weeks_open"]))
 
     page.goto(f"{demo.url}/compliance")
     page.wait_for_selector(f"text={late:,} tiết ký trễ".replace(",", "."), timeout=30000)

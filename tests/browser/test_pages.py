@@ -3,9 +3,8 @@ compliance page, the Excel export of missed lessons and the audit trail's filter
 figure the page shows is compared with what core returns for the same user."""
 import datetime as dt
 
-from core.logbook import queries
-from dashboards.app import MISSED_COLUMNS, missed_pages
-from dashboards.common import LABELS
+from core.access import queries as access_queries
+from core.logbook import exports, queries
 from tests.browser.conftest import actor, choose, school_id, sign_in
 
 
@@ -34,12 +33,16 @@ def test_late_signing_distribution_matches_core(page, demo):
     assert page.errors == []
 
 
-def test_missed_lessons_excel_export(page, demo, tmp_path):
+def test_missed_lessons_excel_and_csv_exports(page, demo, tmp_path):
+    import csv
+
     from openpyxl import load_workbook
 
     so = actor(demo.db, "so.giamsat")
-    expected = sum(len(p) for p in missed_pages(demo.db, so, school_id=None, include_late=True))
+    expected = sum(1 for _ in exports.missed_rows(demo.db, so))
     assert expected > 0
+    before = len(access_queries.audit_trail(demo.db, actor(demo.db, "admin"), action="export.",
+                                            page_size=1000, check_chain=False)[0])
     sign_in(page, demo.url, "so.giamsat", then="missed")
     page.wait_for_selector("text=Tiết không ký và ký trễ", timeout=30000)
     with page.expect_download(timeout=60000) as download:
@@ -49,9 +52,20 @@ def test_missed_lessons_excel_export(page, demo, tmp_path):
     assert download.value.suggested_filename == "tiet-khong-ky.xlsx"
     sheet = load_workbook(path, read_only=True)["Tiết không ký"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == [LABELS[c] for c in MISSED_COLUMNS]
+    assert list(rows[0]) == exports.HEADERS
     assert len(rows) - 1 == expected
-    assert {r[6] for r in rows[1:]} <= {"Không ký", "Ký trễ"} and all(r[8] == 1 for r in rows[1:])
+    assert {r[7] for r in rows[1:]} <= {"Không ký", "Ký trễ"} and all(r[10] == 1 for r in rows[1:])
+    with page.expect_download(timeout=60000) as download:
+        page.locator("button, a", has_text="Tải CSV").first.click()
+    path = tmp_path / "missed.csv"
+    download.value.save_as(path)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # Excel reads the Vietnamese
+    lines = list(csv.reader(data.decode("utf-8-sig").splitlines()))
+    assert lines[0] == exports.HEADERS and len(lines) - 1 == expected
+    after = access_queries.audit_trail(demo.db, actor(demo.db, "admin"), action="export.", page_size=1000,
+                                       check_chain=False)[0]
+    assert len(after) == before + 2 and set(after["actor_name"]) == {"so.giamsat"}
     assert page.errors == []
 
 

@@ -1,0 +1,410 @@
+"""The overview a supervisor opens on Monday: this week first, then a drill-down by clicking.
+
+- A week picker (default: the current week, :func:`core.logbook.this_week.current_week`); each
+  figure of the week beside last week's and the term's (:func:`~core.logbook.this_week.week_figures`);
+  the teachers and schools behind this week by the department's thresholds
+  (:func:`~core.logbook.this_week.behind_this_week`); today's unsigned periods so far.
+- The drill-down: department → district → school → class or teacher → the week's periods →
+  one period's verification report, each step a click on a row, with breadcrumbs. The state
+  lives in the URL (``?week=…&district=…&school=…&class=…&teacher=…&entry=…``), so a view can
+  be bookmarked and shared and the back button works (every step is a navigation).
+
+Every figure comes from core for the signed-in actor; nothing here filters or authorises.
+"""
+from __future__ import annotations
+
+import html
+from urllib.parse import urlencode
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import param
+
+from core.access.authz import Permission
+from core.analytics import queries as analytics_queries
+from core.kernel import formats
+from core.kernel.errors import SohoaError
+from core.logbook import queries, this_week, verification
+from core.signatures import certificates
+from core.storage.db import Database
+from dashboards.common import SIGNER_ROLE_VI, Figures, current_actor, indication, page, refusal, signed_out
+
+hv.extension("bokeh", logo=False)
+TITLE = "Tổng quan"
+CSS = """<style>
+.sh-cards{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 12px}
+.sh-card{flex:1 1 150px;max-width:240px;min-width:140px;background:#fff;border:1px solid #d8dee6;border-radius:8px;
+ padding:8px 12px;box-sizing:border-box}
+.sh-label{font-size:.85em;color:#44536a}.sh-value{font-size:1.7em;font-weight:600;color:#1d4e89}
+.sh-delta{font-size:.8em;color:#555}.sh-good{color:#1e7b34}.sh-bad{color:#b00020}
+.sh-wrap{max-width:100%;overflow-x:auto}
+table.sh{border-collapse:collapse;width:100%;font-size:.92em}
+table.sh th{background:#eef2f7;text-align:left;padding:5px 8px;white-space:nowrap}
+table.sh td{border-top:1px solid #e3e8ee;padding:5px 8px}
+table.sh td.n,table.sh th.n{text-align:right;white-space:nowrap}
+table.sh tr[data-href]{cursor:pointer} table.sh tr[data-href]:hover{background:#f3f7fc}
+.sh-crumbs{font-size:.95em;margin:4px 0 8px}.sh-crumbs a{text-decoration:none}
+.sh-weeks a{margin-right:1em}
+</style>"""
+#: The figures of the week's cards: (figure, label, formatter, whether a rise is good).
+CARDS = [("on_time_rate", "Tỉ lệ ký đúng hạn", formats.percent, True),
+         ("missed", "Tiết không ký", formats.number, False),
+         ("late", "Tiết ký trễ", formats.number, False),
+         ("hours_lost", "Giờ dạy bị mất", formats.number, False),
+         ("scheduled", "Số tiết theo thời khóa biểu", formats.number, None)]
+KEYS = ("week", "district", "school", "class", "teacher", "entry")
+
+
+def url_args() -> dict[str, int]:
+    """The view's state from the URL query (integers only; anything else is ignored)."""
+    found = {}
+    for key in KEYS:
+        raw = (pn.state.session_args or {}).get(key)
+        if raw:
+            text = raw[0].decode() if isinstance(raw[0], bytes) else str(raw[0])
+            if text.isdigit():
+                found[key] = int(text)
+    return found
+
+
+def href(**state) -> str:
+    """A link to the overview in that state (``None`` values left out)."""
+    query = urlencode({k: v for k, v in state.items() if v is not None})
+    return f"/overview?{query}" if query else "/overview"
+
+
+def _delta(value, better_when_up: bool | None, rate: bool) -> str:
+    text = formats.points(value) if rate else formats.signed(value, 1 if value == value and value % 1 else 0)
+    if better_when_up is None or value != value or value == 0:
+        return html.escape(text)
+    good = (value > 0) == better_when_up
+    return f'<span class="{"sh-good" if good else "sh-bad"}">{html.escape(text)}</span>'
+
+
+def week_cards(fig: pd.DataFrame, unsigned_today: int) -> str:
+    """The week's figures as cards, each with its change against last week and the term."""
+    cards = []
+    for name, label, fmt, up in CARDS:
+        row = fig.loc[name]
+        rate = name == "on_time_rate"
+        cards.append(f'<div class="sh-card" data-figure="{name}"><div class="sh-label">{label}</div>'
+                     f'<div class="sh-value">{html.escape(fmt(row["this_week"]))}</div>'
+                     f'<div class="sh-delta">so với tuần trước: {_delta(row["vs_last_week"], up, rate)}</div>'
+                     f'<div class="sh-delta">so với học kỳ: {_delta(row["vs_term"], up, rate)}</div></div>')
+    cards.append(f'<div class="sh-card" data-figure="unsigned_today"><div class="sh-label">Tiết chưa ký hôm nay</div>'
+                 f'<div class="sh-value">{formats.number(unsigned_today)}</div>'
+                 f'<div class="sh-delta">đã hết giờ ký đúng hạn, vẫn chưa ký</div></div>')
+    return '<div class="sh-cards">' + "".join(cards) + "</div>"
+
+
+def _cell(value, column: str) -> tuple[str, bool]:
+    """(text, is a number) of one cell in vi-VN."""
+    if column.endswith("rate"):
+        return formats.percent(value), True
+    if column == "status":
+        return formats.status(value), False
+    if column == "day":
+        return formats.date(value), False
+    if column in ("signed_at", "period_end"):
+        return ("" if pd.isna(value) else formats.datetime(pd.Timestamp(value).to_pydatetime())), False
+    if column.endswith("_id") or column in ("period_no", "week"):
+        return ("" if pd.isna(value) else str(int(value))), False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return formats.number(value), True
+    return ("" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)), False
+
+
+def link_table(df: pd.DataFrame, columns: dict[str, str], link, *, name: str, empty: str) -> pn.pane.HTML:
+    """An HTML table in vi-VN whose rows are links (``link(row) -> URL``; the first cell holds
+    the anchor, and a click anywhere on the row follows it)."""
+    if df.empty:
+        return pn.pane.HTML(f"<p>{html.escape(empty)}</p>", name=name, sizing_mode="stretch_width")
+    first = df.iloc[0].to_dict()
+    head = "".join(f'<th{" class=n" if _cell(first.get(column), column)[1] else ""}>{html.escape(label)}</th>'
+                   for column, label in columns.items())
+    rows = []
+    for row in df.to_dict("records"):
+        target = link(row) if link else None
+        cells = []
+        for i, column in enumerate(columns):
+            text, numeric = _cell(row.get(column), column)
+            text = html.escape(text)
+            if i == 0 and target:
+                text = f'<a href="{html.escape(target)}">{text}</a>'
+            cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
+        attrs = f' data-href="{html.escape(target)}" onclick="if(event.target.tagName!==\'A\')' \
+                f'{{window.location.href=this.dataset.href}}"' if target else ""
+        rows.append(f"<tr{attrs}>{''.join(cells)}</tr>")
+    return pn.pane.HTML(f'{CSS}<div class="sh-wrap"><table class="sh" id="{name}"><thead><tr>{head}</tr></thead>'
+                        f'<tbody>{"".join(rows)}</tbody></table></div>', name=name, sizing_mode="stretch_width")
+
+
+def breadcrumbs(path: dict, week: int | None) -> pn.pane.HTML:
+    """Toàn bộ phạm vi › district › school › class or teacher › period."""
+    steps = [("Toàn bộ phạm vi", href(week=week))]
+    if "district" in path:
+        steps.append((path["district"][1], href(week=week, district=path["district"][0])))
+    if "school" in path:
+        steps.append((path["school"][1], href(week=week, school=path["school"][0])))
+    if "class" in path:
+        steps.append((path["class"][1], href(week=week, **{"class": path["class"][0]})))
+    if "teacher" in path:
+        steps.append((path["teacher"][1], href(week=week, teacher=path["teacher"][0])))
+    if "entry" in path:
+        steps.append((path["entry"][1], href(week=week, entry=path["entry"][0])))
+    links = [f'<a href="{html.escape(u)}">{html.escape(t)}</a>' for t, u in steps[:-1]]
+    links.append(f"<strong>{html.escape(steps[-1][0])}</strong>")
+    return pn.pane.HTML(f'{CSS}<nav class="sh-crumbs" id="breadcrumbs">' + " › ".join(links) + "</nav>",
+                        name="breadcrumbs", sizing_mode="stretch_width")
+
+
+RATE_COLUMNS = {"scheduled": "Số tiết", "on_time": "Đúng hạn", "late": "Trễ", "missed": "Không ký",
+                "on_time_rate": "Tỉ lệ đúng hạn"}
+
+
+def drill(view: "Overview", args: dict) -> list:
+    """The drill-down at the view's place: its breadcrumbs, then its rows (each a link one step down)."""
+    db, actor, week, level = view.db, view.actor, view.week, view.level()
+    path = view.path()
+    parts: list = [breadcrumbs(path, week)]
+    if level == "entry":
+        return parts + entry_report(db, actor, view.trust, view.entry)
+    rows = view.rows()
+    if level in ("class", "teacher"):
+        who = path["class" if level == "class" else "teacher"][1]
+        columns = {"entry_id": "Mã tiết", "day": "Ngày", "period_no": "Tiết",
+                   **({"subject": "Môn", "teacher": "Giáo viên"} if level == "class" else
+                      {"class_name": "Lớp", "subject": "Môn"}),
+                   "status": "Tình trạng", "signed_at": "Ký lúc"}
+        return parts + [pn.pane.Markdown(f"### {html.escape(who)} — các tiết trong tuần"),
+                        link_table(rows, columns, lambda r: href(week=week, entry=r["entry_id"]), name="drill-table",
+                                   empty="Không có tiết nào trong tuần này.")]
+    if level == "school":
+        return parts + [pn.pane.Markdown("### Các lớp"),
+                        link_table(rows, {"class_name": "Lớp", **RATE_COLUMNS},
+                                   lambda r: href(week=week, **{"class": r["class_id"]}), name="drill-table",
+                                   empty="Không có lớp nào có tiết trong tuần này."),
+                        pn.pane.Markdown("### Các giáo viên"),
+                        link_table(view.teachers(), {"teacher_name": "Giáo viên", **RATE_COLUMNS},
+                                   lambda r: href(week=week, teacher=r["teacher_id"]), name="drill-teachers",
+                                   empty="Không có giáo viên nào có tiết trong tuần này.")]
+    if level == "district":
+        return parts + [pn.pane.Markdown("### Các trường"),
+                        link_table(rows, {"school_name": "Trường", **RATE_COLUMNS},
+                                   lambda r: href(week=week, school=r["school_id"]), name="drill-table",
+                                   empty="Không có trường nào có tiết trong tuần này.")]
+    return parts + [pn.pane.Markdown("### Theo quận/huyện"),
+                    link_table(rows, {"district_name": "Quận/huyện", **RATE_COLUMNS},
+                               lambda r: href(week=week, district=r["district_id"]), name="drill-table",
+                               empty="Không có tiết nào trong tuần này.")]
+
+
+def entry_report(db: Database, actor, trust, entry_id: int) -> list:
+    """One period's verification report (the drill-down's last step)."""
+    try:
+        result = verification.verify(db, actor, trust, entry_id=entry_id)
+    except SohoaError as err:
+        return [refusal(err)]
+    lines = [f"### Báo cáo xác thực chữ ký số của tiết {entry_id}",
+             f"**Kết quả: {indication(result.indication, result.sub_indication)}**"]
+    lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: "
+              f"{indication(s.verification.indication, s.verification.sub_indication)} — "
+              f"{html.escape(s.verification.message or '')} "
+              f"({html.escape(s.verification.signer_subject or '—')})" for s in result.signatures]
+    if not result.signatures:
+        lines.append("- Tiết chưa có chữ ký số.")
+    return [pn.pane.Markdown("\n".join(lines), name="entry-report", sizing_mode="stretch_width")]
+
+
+def week_picker(weeks: pd.DataFrame, week: int, args: dict) -> list:
+    """The week picker (a change navigates, so the week is in the URL) with last / next week links."""
+    options = {f"Tuần {int(r.number)} (từ {formats.date(r.monday)})": str(int(r.week_id))
+               for r in weeks.itertuples()}
+    picker = pn.widgets.Select(label="Tuần", options=options, value=str(week), width=260)
+    picker.jscallback(value="const p = new URLSearchParams(window.location.search); p.set('week', cb_obj.value);"
+                            " p.delete('entry'); window.location.search = p.toString();")
+    ids = [int(w) for w in weeks["week_id"]]
+    at = ids.index(week) if week in ids else -1
+    keep = {k: v for k, v in args.items() if k not in ("week", "entry")}
+    around = []
+    if at > 0:
+        around.append(f'<a id="previous-week" href="{html.escape(href(week=ids[at - 1], **keep))}">‹ Tuần trước</a>')
+    if 0 <= at < len(ids) - 1:
+        around.append(f'<a id="next-week" href="{html.escape(href(week=ids[at + 1], **keep))}">Tuần sau ›</a>')
+    return [picker, pn.pane.HTML(f'{CSS}<div class="sh-weeks">{"".join(around)}</div>', margin=(28, 10, 0, 10))]
+
+
+def this_week_section(view: "Overview", args: dict) -> list:
+    """The week's cards, who is behind, today's unsigned periods."""
+    week = view.week
+    fig = view.figures()
+    today = this_week.unsigned_today(view.db, view.actor)
+    teachers, schools, limits = view.behind()
+    monday = fig.attrs["monday"]
+    return [
+        pn.pane.Markdown(f"### Tuần {fig.attrs['number']} (từ {formats.date(monday)}), "
+                         f"học kỳ {fig.attrs['term_number']}", name="week-title"),
+        pn.pane.HTML(CSS + week_cards(fig, len(today)), name="week-cards", sizing_mode="stretch_width"),
+        pn.pane.Markdown(f"### Giáo viên chậm ký tuần này\nNgưỡng của Sở: tỉ lệ đúng hạn dưới "
+                         f"**{limits.teacher_min_rate} %** hoặc quá **{limits.teacher_max_unsigned}** tiết "
+                         f"không ký / ký trễ.", name="behind-note"),
+        link_table(teachers, {"teacher_name": "Giáo viên", "school_name": "Trường", "unsigned": "Không ký + trễ",
+                              "on_time_rate": "Tỉ lệ đúng hạn"},
+                   lambda r: href(week=week, teacher=r["teacher_id"]), name="behind-teachers",
+                   empty="Không có giáo viên nào dưới ngưỡng tuần này."),
+        pn.pane.Markdown(f"### Trường dưới ngưỡng tuần này\nNgưỡng của Sở: tỉ lệ đúng hạn dưới "
+                         f"**{limits.school_min_rate} %**."),
+        link_table(schools, {"school_name": "Trường", "district_name": "Quận/huyện", "missed": "Không ký",
+                             "late": "Trễ", "on_time_rate": "Tỉ lệ đúng hạn"},
+                   lambda r: href(week=week, school=r["school_id"]), name="behind-schools",
+                   empty="Không có trường nào dưới ngưỡng tuần này."),
+        pn.pane.Markdown("### Tiết chưa ký hôm nay (đến giờ này)"),
+        link_table(today.head(50), {"teacher": "Giáo viên", "school_name": "Trường", "class_name": "Lớp",
+                                    "period_no": "Tiết", "subject": "Môn", "period_end": "Hết tiết lúc"},
+                   lambda r: href(week=int(r["week_id"]), teacher=r["teacher_id"]), name="unsigned-today",
+                   empty="Không có tiết nào quá hạn ký hôm nay."),
+    ]
+
+
+def term_section(db: Database, actor, store) -> list:
+    """The term as before: the whole-term figures, the trend over the weeks, the lowest schools."""
+    figures = Figures(db, store).fresh()
+    trend = figures.trend(actor)
+    schools = figures.compliance(actor, "school")
+    total = schools.sum(numeric_only=True) if not schools.empty else pd.Series(dtype=float)
+    issuance = figures.issuance(actor, "district").sum(numeric_only=True)
+    cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
+    decided = total.get("scheduled", 0) - total.get("pending", 0)
+    rate = total.get("on_time", 0) / decided if decided else float("nan")
+    cards = [("Tỉ lệ ký đúng hạn (cả học kỳ)", formats.percent(rate)),
+             ("Tiết không ký", formats.number(total.get("missed", 0))),
+             ("Giờ dạy bị mất", formats.number(total.get("hours_lost", 0))),
+             ("Tuần chưa chốt", formats.number(total.get("weeks_open", 0))),
+             ("Trường chưa có giám sát", formats.number(total.get("schools_without_monitor", 0))),
+             ("Học bạ đã cấp / cần cấp", f"{formats.number(issuance.get('issued', 0))}/"
+                                         f"{formats.number(issuance.get('students', 0))}"),
+             ("Cán bộ có chứng thư số", formats.percent(cover["with_valid_certificate"] / cover["staff"])
+              if cover.get("staff") else "—")]
+    html_cards = '<div class="sh-cards" id="term-cards">' + "".join(
+        f'<div class="sh-card"><div class="sh-label">{html.escape(label)}</div>'
+        f'<div class="sh-value">{html.escape(value)}</div></div>' for label, value in cards) + "</div>"
+    parts = [pn.pane.Markdown("## Cả học kỳ"), pn.pane.HTML(CSS + html_cards, name="term-cards",
+                                                             sizing_mode="stretch_width")]
+    if not trend.empty:
+        curve = hv.Curve(trend.assign(rate=trend["on_time_rate"] * 100), hv.Dimension("week_number", label="Tuần"),
+                         hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")).opts(
+            xlabel="Tuần", ylabel="Tỉ lệ đúng hạn (%)", height=260, responsive=True, tools=["hover"],
+            ylim=(0, 100), yformatter="%d %%")
+        parts += [pn.pane.Markdown("### Xu hướng theo tuần"), pn.pane.HoloViews(curve, sizing_mode="stretch_width")]
+    worst = schools.sort_values("on_time_rate").head(10) if not schools.empty else schools
+    parts += [pn.pane.Markdown("### Các trường có tỉ lệ thấp nhất (cả học kỳ)"),
+              link_table(worst, {"school_name": "Trường", "district_name": "Quận/huyện", "scheduled": "Số tiết",
+                                 "missed": "Không ký", "on_time_rate": "Tỉ lệ đúng hạn",
+                                 "weeks_open": "Tuần chưa chốt"},
+                         lambda r: href(school=r["school_id"]), name="worst-schools",
+                         empty="Chưa có dữ liệu."), figures.note()]
+    return parts
+
+
+class Overview(pn.viewable.Viewer):
+    """The overview as a Panel component over core: its state (the week and the place of the
+    drill-down, as in the URL) is parameters, its data are methods, so both are tested without a
+    browser (``tests/test_console_views.py``); ``__panel__`` lays them out."""
+
+    week = param.Integer(default=None, allow_None=True, doc="the school week shown (default: the current one)")
+    district = param.Integer(default=None, allow_None=True)
+    school = param.Integer(default=None, allow_None=True)
+    klass = param.Integer(default=None, allow_None=True, doc="the class (``class`` in the URL)")
+    teacher = param.Integer(default=None, allow_None=True)
+    entry = param.Integer(default=None, allow_None=True)
+
+    def __init__(self, db: Database, actor, *, store=None, trust=None, **params):
+        super().__init__(**params)
+        self.db, self.actor, self.store, self.trust = db, actor, store, trust
+        # with an analytics store the week's aggregates run on DuckDB (the same figures as the record store's)
+        fresh = Figures(db, store).fresh().store if store is not None else None
+        self.source = analytics_queries.compliance_source(db, fresh, actor) if fresh is not None else \
+            this_week.record_store(db, actor)
+        self.weeks = queries.weeks_in_scope(db, actor)
+        known = {int(w) for w in self.weeks["week_id"]}
+        if self.week not in known:
+            self.week = this_week.current_week(db, actor) if known else None
+
+    @classmethod
+    def from_url(cls, db: Database, actor, args: dict, **kwargs) -> "Overview":
+        places = {("klass" if k == "class" else k): v for k, v in args.items()}
+        return cls(db, actor, **places, **kwargs)
+
+    def state(self) -> dict:
+        """The URL's state (``class`` for the class)."""
+        return {k: v for k, v in (("week", self.week), ("district", self.district), ("school", self.school),
+                                  ("class", self.klass), ("teacher", self.teacher), ("entry", self.entry))
+                if v is not None}
+
+    def level(self) -> str:
+        """How deep the drill-down stands."""
+        for name, value in (("entry", self.entry), ("class", self.klass), ("teacher", self.teacher),
+                            ("school", self.school), ("district", self.district)):
+            if value is not None:
+                return name
+        return "department"
+
+    def path(self) -> dict:
+        return this_week.drill_path(self.db, self.actor, district_id=self.district, school_id=self.school,
+                                    class_id=self.klass, teacher_id=self.teacher, entry_id=self.entry)
+
+    def rows(self) -> pd.DataFrame:
+        """The rows one click leads down from: districts, a district's schools, a school's classes
+        (its teachers: :meth:`teachers`), a class's or a teacher's periods of the week."""
+        level, week = self.level(), self.week
+        if level == "class":
+            return queries.class_week_entries(self.db, self.actor, self.klass, week)
+        if level == "teacher":
+            return this_week.teacher_week_entries(self.db, self.actor, self.teacher, week)
+        if level == "school":
+            return self.source("class", week_id=week, school_id=self.school)
+        if level == "district":
+            return self.source("school", week_id=week, district_id=self.district).sort_values("on_time_rate")
+        if level == "department":
+            return self.source("district", week_id=week).sort_values("on_time_rate")
+        return pd.DataFrame()
+
+    def teachers(self) -> pd.DataFrame:
+        return self.source("teacher", week_id=self.week, school_id=self.school).sort_values("on_time_rate")
+
+    def figures(self) -> pd.DataFrame:
+        return this_week.week_figures(self.db, self.actor, self.week, source=self.source)
+
+    def behind(self):
+        return this_week.behind_this_week(self.db, self.actor, self.week, limit=10, source=self.source)
+
+    def __panel__(self):
+        if self.week is None:
+            return pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"),
+                             pn.pane.Markdown("Chưa có tiết nào trong phạm vi của bạn."))
+        args = self.state()
+        body = [pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), pn.Row(*week_picker(self.weeks, self.week, args))]
+        if self.level() != "department":
+            body += drill(self, args)
+        else:
+            body += this_week_section(self, args)
+            body += [pn.pane.Markdown("## Đi sâu: chọn một dòng")] + drill(self, args)
+            body += term_section(self.db, self.actor, self.store)
+        return pn.Column(*body, name="overview", sizing_mode="stretch_width")
+
+
+def overview_page(db: Database, store=None, trust=None):
+    """The overview: this week first, the drill-down at the URL's place, then the term."""
+    actor = current_actor(db)
+    if actor is None:
+        return page(TITLE, None, signed_out())
+    if not actor.may(Permission.VIEW):
+        from dashboards.teacher import teacher_body
+
+        return page("Tuần của tôi", actor, teacher_body(db, actor))
+    try:
+        view = Overview.from_url(db, actor, url_args(), store=store, trust=trust)
+        return page(TITLE, actor, view.__panel__())
+    except SohoaError as err:
+        return page(TITLE, actor, refusal(err))
