@@ -1,0 +1,29 @@
+"""sign-in throttle: failed sign-ins per (name, client), per client and per name, and the clients
+each user signed in from (core.access.accounts.sign_in)
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-07
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sign_in_throttle",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", sa.DateTime(), nullable=True),
+        sa.Column("blocked_until", sa.DateTime(), nullable=True),
+        sa.Column("last_success_at", sa.DateTime(), nullable=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("sign_in_throttle")
