@@ -45,6 +45,7 @@ from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor ar
     school_options,
     signed_out,
 )
+from dashboards.oidc import oidc_handlers
 from dashboards.public import public_handlers
 from dashboards.security import LoginHandler, LogoutHandler, header_transform  # noqa: F401 - part of this API
 
@@ -395,13 +396,15 @@ def audit_page(db: Database):
 
 
 def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, *,
-          pki_dir: Path | None = None, analytics_store=None, https: bool = False, **kwargs):
+          pki_dir: Path | None = None, analytics_store=None, https: bool = False, oidc=None, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
     demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch
     signing. ``analytics_store`` (:class:`core.analytics.store.AnalyticsStore`): where the overview's,
     the compliance page's and the transcript issuance page's aggregates run (DuckDB), refreshed
     from the record store when stale; without one they run on the record store. ``https``: the
-    console is reached over HTTPS (directly or behind a proxy): Secure cookies and HSTS.
+    console is reached over HTTPS (directly or behind a proxy): Secure cookies and HSTS. ``oidc``
+    (:class:`dashboards.oidc.OidcProvider`): sign-in through the department's identity provider
+    beside the passwords.
 
     Every page is opened on a record store bound to its sign-in
     (:func:`dashboards.common.browser_session`): each load and action re-checks the session in
@@ -416,9 +419,10 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
                 "audit": audit_page, "admin": lambda db: admin_page(db, pki_dir)}
     pages = {name: (lambda build=build: build(browser_session(db))) for name, build in builders.items()}
     kwargs.setdefault("websocket_origin", [f"{address}:{port}", f"localhost:{port}"])
+    sso, link = oidc_handlers(db, oidc, https=https)
     # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
-                    extra_patterns=[(r"/login", LoginHandler, {"db": db, "https": https}),
+                    extra_patterns=[(r"/login", LoginHandler, {"db": db, "https": https, "providers": link}), *sso,
                                     (r"/logout", LogoutHandler, {"db": db, "https": https}),
                                     (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust),
                                     *kwargs.pop("extra_patterns", [])],

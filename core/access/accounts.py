@@ -32,7 +32,14 @@ from core.kernel import clock
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation, SessionEnded, SohoaError, TooManyAttempts
 from core.storage.bulk import among
 from core.storage.db import Database, is_postgres
-from core.storage.models import CredentialLockout, LoginSession, SignInThrottle, Staff, UserAccount
+from core.storage.models import (
+    CredentialLockout,
+    LinkedIdentity,
+    LoginSession,
+    SignInThrottle,
+    Staff,
+    UserAccount,
+)
 from core.storage.statements import rows
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
@@ -369,3 +376,52 @@ def sign_out_everywhere(db: Database, actor: Actor, at: dt.datetime | None = Non
         audit.record(session, actor, "account.revoke_token", "user_account", actor.user_id,
                      after={"sessions_ended": len(open_sessions_)})
         return len(open_sessions_)
+
+
+def link_identity(db: Database, actor: Actor, username: str, issuer: str, subject: str) -> None:
+    """An administrator links a person's identity at the department's identity provider
+    (``issuer`` and the ``sub`` it names them by) to their account; one identity, one account.
+    Audited."""
+    if actor is not SYSTEM and actor.role.value != "administrator":
+        raise PermissionDenied("only an administrator links identities to accounts",
+                               message_vi="Chỉ quản trị hệ thống được liên kết tài khoản định danh")
+    if not issuer.startswith(("https://", "http://")) or not subject or len(subject) > 255 or len(issuer) > 300:
+        raise RuleViolation("an identity is the provider's issuer URL and a subject of at most 255 characters",
+                            message_vi="Định danh gồm địa chỉ nhà cung cấp (issuer) và mã người dùng (sub) "
+                                       "tối đa 255 ký tự")
+    with db.transaction() as session:
+        user = session.scalar(select(UserAccount).where(UserAccount.username == username))
+        if user is None:
+            raise NotFound(f"no user {username!r}", message_vi=f"Không có người dùng {username!r}")
+        link = session.get(LinkedIdentity, (issuer, subject))
+        if link is not None and link.user_id != user.id:
+            raise RuleViolation("this identity is already linked to another account",
+                                message_vi="Định danh này đã được liên kết với tài khoản khác")
+        if link is None:
+            session.add(LinkedIdentity(issuer=issuer, subject=subject, user_id=user.id, linked_at=clock.now()))
+        audit.record(session, actor, "account.link_identity", "user_account", user.id,
+                     after={"username": username, "issuer": issuer, "subject": subject})
+
+
+def sign_in_with_identity(db: Database, issuer: str, subject: str, at: dt.datetime | None = None) -> str:
+    """A console session for the account linked to an identity the department's identity
+    provider has just vouched for (its ID token checked by the caller: signature, issuer,
+    audience, expiry, nonce). An identity linked to no account, or to an inactive one, is
+    refused; the provider's other claims (groups, roles) grant nothing. Audited as a sign-in
+    ``by`` ``oidc:<issuer>``."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        user = session.scalar(select(UserAccount).join(LinkedIdentity, LinkedIdentity.user_id == UserAccount.id)
+                              .where(LinkedIdentity.issuer == issuer, LinkedIdentity.subject == subject))
+        if user is None or not user.active:
+            refused = PermissionDenied(
+                "your identity provider signed you in, but no active account here is linked to that identity; "
+                "ask the administrator",
+                message_vi="Nhà cung cấp định danh đã xác thực bạn, nhưng chưa có tài khoản đang hoạt động nào "
+                           "được liên kết với định danh này; hãy liên hệ quản trị hệ thống")
+            token = None
+        else:
+            refused, token = None, _open_sessions(session, [user], at, f"oidc:{issuer}", CONSOLE)[user.username]
+    if refused:
+        raise refused
+    return token

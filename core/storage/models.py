@@ -744,6 +744,19 @@ class SignInThrottle(Base):
     last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class LinkedIdentity(Base):
+    """An account's identity at the department's identity provider (định danh liên kết, OIDC):
+    the provider's issuer and the subject it names the person by. Signing in through the
+    provider opens a session for the linked account; what that account may do is decided here,
+    never by the provider's claims."""
+
+    __tablename__ = "linked_identity"
+    issuer: Mapped[str] = mapped_column(String(300), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    linked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 #: a receipt that is a leaf and not sealed yet (core.logbook.receipts)
 _UNSEALED = "batch_id IS NULL AND leaf_hash IS NOT NULL"
 
