@@ -12,9 +12,11 @@ import asyncio
 import gc
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,6 +30,16 @@ from api.routes import ApiState, router
 from core.kernel.errors import SohoaError
 from core.logbook.receipts import Sealer
 from core.logbook.submissions import warm_certificates
+from core.operations.observability import (
+    BATCH_SIZE,
+    CONTENT_TYPE,
+    QUEUE_DEPTH,
+    metrics_text,
+    new_request_id,
+    observe,
+    request_id,
+    watch_record_store,
+)
 from core.signatures.service import ServiceSeal
 from core.storage.db import Database, database_errors
 
@@ -54,8 +66,11 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     certificate's chain at start-up (``GET /api/v1/health`` says when it is done); a
     :class:`Database` bound to one connection (the tests' isolated ones) needs ``warm=False`` and no
     ``seal``, as that connection cannot serve two threads."""
-    state = ApiState(db, trust, Batcher(db, trust, window=batch_window, max_batch=max_batch, receipts=receipts),
+    state = ApiState(db, trust, ObservedBatcher(db, trust, window=batch_window, max_batch=max_batch,
+                                                receipts=receipts),
                      pki_dir, token_cache_seconds, checkpoints=checkpoints)
+    QUEUE_DEPTH.set_function(lambda: state.batcher.queue.qsize() if state.batcher.queue is not None else 0)
+    watch_record_store(db)
     state.remote_signing = remote_signing
     sealer = Sealer(db, seal, interval=seal_interval) if seal is not None and receipts else None
 
@@ -101,7 +116,65 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     app.add_middleware(Guard)
     # outermost of ours: a well-formed signature submission skips the framework's routing
     app.add_middleware(SignatureHotPath, batcher=state.batcher)
+    app.add_middleware(Observed)  # outermost: every request has its id, its log lines and its metrics
     return app
+
+
+class ObservedBatcher(Batcher):
+    """The batcher, each batch's size observed (``sohoa_signature_batch_size``)."""
+
+    def _settle(self, raw: list[tuple]) -> list:
+        BATCH_SIZE.observe(len(raw))
+        return super()._settle(raw)
+
+
+class Observed:
+    """Pure ASGI (cheap on the bell's hot path): the request id (the proxy's ``X-Request-ID``
+    or a new one; answered in ``X-Request-ID``, carried by every log line of the request), the
+    request metrics, ``GET /metrics`` (Prometheus text), and a JSON log line for every answer
+    that is an error or slow (all of them at debug level)."""
+
+    SLOW = 1.0
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["path"] == "/metrics" and scope["method"] == "GET":
+            body = metrics_text()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", CONTENT_TYPE.encode()),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        offered = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        rid = new_request_id(offered)
+        token = request_id.set(rid)
+        status = [500]
+        started = time.perf_counter()
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            seconds = time.perf_counter() - started
+            observe("api", scope["method"], scope["path"], status[0], seconds)
+            if status[0] >= 400 or seconds > self.SLOW or _access.isEnabledFor(logging.DEBUG):
+                _access.log(logging.WARNING if status[0] >= 500 else logging.INFO if status[0] >= 400 or
+                            seconds > self.SLOW else logging.DEBUG, "request",
+                            extra={"method": scope["method"], "path": scope["path"][:200], "status": status[0],
+                                   "seconds": round(seconds, 4)})
+            request_id.reset(token)
+
+
+_access = logging.getLogger("sohoa.api.access")
 
 
 async def _answer(_request: Request, err: Exception):
@@ -131,54 +204,92 @@ async def _http_error(_request: Request, err: StarletteHTTPException):
 
 
 def app_from_environment() -> FastAPI:
-    """The app for ``uvicorn --factory`` (``sohoa api``): the record store from
-    ``SOHOA_DATABASE_URL`` (or the demo file), the trust anchors from ``SOHOA_PKI_DIR``
-    (default ``var/pki``; its ``anchors/`` only — the server never reads a CA key), the staff's
-    server-held keys only when ``SOHOA_SERVER_HELD_KEYS`` says so (default off:
-    :class:`core.signatures.held_keys.HeldKeys`); the batching window from
-    ``SOHOA_API_BATCH_WINDOW_MS`` (see :class:`api.batching.Batcher`); checkpoints when
-    ``SOHOA_CHECKPOINT_DIR`` and the service seal are configured
-    (:meth:`core.evidence.checkpoints.Checkpointer.from_environment`)."""
-    import os
-
-    from core.signatures.anchors import load_anchors
+    """The app for ``uvicorn --factory`` (``sohoa api``), from this process's settings
+    (:mod:`core.kernel.settings`): the record store (``database_url``, or the embedded file),
+    the trust anchors of ``pki_dir`` (its ``anchors/`` only — the server never reads a CA key),
+    the staff's server-held keys only when ``server_held_keys`` says so (default off:
+    :class:`core.signatures.held_keys.HeldKeys`); the batching window ``api_batch_window_ms``
+    (see :class:`api.batching.Batcher`); checkpoints when ``checkpoint_dir`` and the service seal
+    are configured (:meth:`core.evidence.checkpoints.Checkpointer.from_environment`)."""
+    from core.kernel import settings
+    from core.signatures.anchors import configured_anchors
     from core.signatures.held_keys import HeldKeys
     from core.storage.db import make_engine
 
+    configured = settings.current()
+    from core.operations.observability import configure_logging
+
+    configure_logging(configured)
     # No pre-ping per checkout (a round trip per request at the bell): a connection lost to a
     # database restart fails its request with a retryable 503 and the pool is renewed.
-    url = os.environ.get("SOHOA_DATABASE_URL") or None
+    url = configured.database_url or None
     db = Database(make_engine(url, pool_pre_ping=False) if url and not url.startswith("sqlite") else make_engine(url))
-    pki_dir = FilePath(os.environ.get("SOHOA_PKI_DIR", "var/pki"))
-    anchors = load_anchors(pki_dir)
+    pki_dir = configured.effective_pki_dir
+    anchors = configured_anchors(configured, responder_tsa=False)
     trust = anchors.trust_store()
-    if anchors.tsa_url:
-        os.environ.setdefault("SOHOA_TSA_URL", anchors.tsa_url)
-    window = float(os.environ.get("SOHOA_API_BATCH_WINDOW_MS", "4")) / 1000
+    window = configured.api_batch_window_ms / 1000
     from core.evidence.checkpoints import Checkpointer
     from core.signatures.remote import RemoteSigning
 
-    receipts = os.environ.get("SOHOA_RECEIPTS", "on") != "off"
+    receipts = configured.receipts
     return create_app(db, trust, pki_dir=HeldKeys.from_environment(pki_dir), batch_window=window,
                       remote_signing=RemoteSigning.from_environment(), checkpoints=Checkpointer.from_environment(db),
-                      receipts=receipts, seal=_seal_from_environment(pki_dir) if receipts else None,
-                      seal_interval=float(os.environ.get("SOHOA_SEAL_INTERVAL_MS", "1000")) / 1000)
+                      receipts=receipts, seal=_seal_from_environment(configured) if receipts else None,
+                      seal_interval=configured.seal_interval_ms / 1000)
 
 
-def _seal_from_environment(pki_dir: FilePath) -> ServiceSeal | None:
-    """The service seal that seals the receipts: its key file (``SOHOA_SEAL_KEY``, default
-    ``<SOHOA_PKI_DIR>/keys/service-seal.p12``) opened with ``SOHOA_SEAL_PIN``, timestamped by
-    ``SOHOA_TSA_URL``. Without a PIN or a key file receipts are kept but not sealed (logged):
+def _seal_from_environment(configured) -> ServiceSeal | None:
+    """The service seal that seals the receipts: its key file (setting ``seal_key``, default
+    ``<pki_dir>/keys/service-seal.p12``) opened with ``seal_pin``, timestamped by the
+    ``tsa_url``. Without a PIN or a key file receipts are kept but not sealed (logged):
     entries then verify INDETERMINATE until a sealer with the seal runs."""
-    import os
-
     from core.logbook.weekly_close import tsa_url
     from core.signatures.service import SEAL_OWNER
 
-    key = FilePath(os.environ.get("SOHOA_SEAL_KEY") or pki_dir / "keys" / f"{SEAL_OWNER}.p12")
-    pin = os.environ.get("SOHOA_SEAL_PIN")
-    if pin is None or not key.exists():
-        logging.getLogger("sohoa.api").warning("receipts are kept but not sealed: set SOHOA_SEAL_PIN (and "
-                                               "SOHOA_SEAL_KEY) to the service seal's key")
+    key = configured.seal_key or configured.effective_pki_dir / "keys" / f"{SEAL_OWNER}.p12"
+    if configured.seal_pin is None or not key.exists():
+        logging.getLogger("sohoa.api").warning("receipts are kept but not sealed: set seal_pin (and "
+                                               "seal_key) to the service seal's key")
         return None
-    return ServiceSeal.open(key, pin, tsa_url())
+    return ServiceSeal.open(key, configured.seal_pin, tsa_url())
+
+
+class ServerConfig(uvicorn.Config):
+    """uvicorn's configuration carrying the installation's settings: a worker process receives
+    it pickled and makes them its own before it builds the app (never through ``os.environ``)."""
+
+    def __init__(self, *args, sohoa_settings=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sohoa_settings = sohoa_settings
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.sohoa_settings is not None:
+            from core.kernel import settings
+
+            settings.configure(self.sohoa_settings)
+
+
+def run(configured) -> None:
+    """Serve the API with ``configured`` (:class:`core.kernel.settings.Settings`): its host,
+    port and workers (default one per CPU), as ``uvicorn.run`` would."""
+    import os
+
+    from uvicorn.supervisors import Multiprocess
+
+    workers = configured.api_workers or os.cpu_count() or 1
+    config = ServerConfig("api.app:app_from_environment", factory=True, host=configured.api_host,
+                          port=configured.api_port, workers=workers, log_level="warning", access_log=False,
+                          sohoa_settings=configured)
+    server = uvicorn.Server(config)
+    try:
+        if workers > 1:
+            import inspect
+
+            older = "target" in inspect.signature(Multiprocess.__init__).parameters  # uvicorn < 0.55
+            extra = {"target": server.run} if older else {}
+            Multiprocess(config, sockets=[config.bind_socket()], **extra).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass

@@ -396,38 +396,88 @@ def audit_page(db: Database):
 
 
 def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, *,
-          pki_dir: Path | None = None, analytics_store=None, https: bool = False, oidc=None, **kwargs):
+          pki_dir: Path | None = None, analytics_store=None, https: bool | None = None, oidc=None, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
     demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch
     signing. ``analytics_store`` (:class:`core.analytics.store.AnalyticsStore`): where the overview's,
     the compliance page's and the transcript issuance page's aggregates run (DuckDB), refreshed
     from the record store when stale; without one they run on the record store. ``https``: the
-    console is reached over HTTPS (directly or behind a proxy): Secure cookies and HSTS. ``oidc``
-    (:class:`dashboards.oidc.OidcProvider`): sign-in through the department's identity provider
-    beside the passwords.
+    console is reached over HTTPS (directly or behind a proxy): Secure cookies and HSTS (default:
+    the settings' ``https``). ``oidc`` (:class:`dashboards.oidc.OidcProvider`): sign-in through the
+    department's identity provider beside the passwords (default: the settings' ``oidc_issuer``,
+    ``oidc_client_id``, ``oidc_client_secret``, ``oidc_scopes`` when an issuer is set).
 
     Every page is opened on a record store bound to its sign-in
     (:func:`dashboards.common.browser_session`): each load and action re-checks the session in
     core. No cookie and no Cookie header is written into a page (its Bokeh session token), and
     every answer carries the security headers of :mod:`dashboards.security`."""
+    from core.kernel import settings
+    from core.operations.observability import configure_logging, watch_record_store
     from dashboards.admin import admin_page
+    from dashboards.oidc import OidcProvider
 
+    configured = settings.current()
+    configure_logging(configured)
+    watch_record_store(db)
+    https = configured.https if https is None else https
+    if oidc is None and configured.oidc_issuer:
+        oidc = OidcProvider(issuer=configured.oidc_issuer, client_id=configured.oidc_client_id,
+                            client_secret=configured.oidc_client_secret or None,
+                            scopes=" ".join(configured.oidc_scopes))
     builders = {"overview": lambda db: overview_page(db, analytics_store),
                 "compliance": lambda db: compliance_page(db, trust, analytics_store),
                 "transcripts": lambda db: issuance_page(db, analytics_store),
                 "missed": missed_page, "closing": closing_page, "certificates": certificates_page,
                 "audit": audit_page, "admin": lambda db: admin_page(db, pki_dir)}
     pages = {name: (lambda build=build: build(browser_session(db))) for name, build in builders.items()}
-    kwargs.setdefault("websocket_origin", [f"{address}:{port}", f"localhost:{port}"])
     sso, link = oidc_handlers(db, oidc, https=https)
     # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)
+    # behind the reverse proxy (deploy/nginx-sohoa.conf): its host in the websocket's allowed
+    # origins (settings allowed_hosts, public_url), X-Forwarded-For/-Proto believed when trusted_proxies
+    origins = [f"{address}:{port}", f"localhost:{port}", *configured.allowed_hosts]
+    if configured.public_url:
+        origins.append(configured.public_url.split("://", 1)[-1].split("/", 1)[0])
+    kwargs.setdefault("use_xheaders", configured.trusted_proxies > 0)
+    kwargs.setdefault("log_function", _log_request)
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
                     extra_patterns=[(r"/login", LoginHandler, {"db": db, "https": https, "providers": link}), *sso,
                                     (r"/logout", LogoutHandler, {"db": db, "https": https}),
+                                    (r"/metrics", MetricsHandler),
                                     (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust),
                                     *kwargs.pop("extra_patterns", [])],
                     include_cookies=[], exclude_headers=["Cookie"],
-                    transforms=[header_transform(https)], **kwargs)
+                    transforms=[header_transform(https)], websocket_origin=kwargs.pop("websocket_origin", origins),
+                    **kwargs)
+
+
+class MetricsHandler(web.RequestHandler):
+    """``GET /metrics``: Prometheus text (core/operations/observability.py); the reverse proxy
+    serves it to the monitoring network only."""
+
+    def get(self):
+        from core.operations.observability import CONTENT_TYPE, metrics_text
+
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.write(metrics_text())
+
+
+def _log_request(handler) -> None:
+    """Tornado's log function: each answer in the metrics; errors and slow answers (everything at
+    debug level) as a JSON line with the proxy's request id."""
+    import logging
+
+    from core.operations.observability import new_request_id, observe
+
+    access = logging.getLogger("sohoa.console.access")
+    request = handler.request
+    status, seconds = handler.get_status(), request.request_time()
+    observe("console", request.method, request.path, status, seconds)
+    level = (logging.WARNING if status >= 500 else logging.INFO if status >= 400 or seconds > 1.0
+             else logging.DEBUG)
+    if access.isEnabledFor(level):
+        access.log(level, "request", extra={"request_id": new_request_id(request.headers.get("X-Request-ID")),
+                                             "method": request.method, "path": request.path[:200], "status": status,
+                                             "seconds": round(seconds, 4), "client": request.remote_ip})
 
 
 def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None,

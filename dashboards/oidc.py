@@ -135,7 +135,6 @@ class OidcCallbackHandler(web.RequestHandler):
         except SohoaError as err:
             return self._refuse(403, err.message_vi, err.message)
         self.clear_cookie(FLOW_COOKIE, path="/login/oidc")
-        self.clear_cookie(CSRF_COOKIE, path="/")
         self.set_cookie(COOKIE, token, **cookie_options(self.https))
         # a page of ours moves on: a redirect would keep the provider's site as the navigation's
         # origin, and the browser would not send the SameSite=Strict session cookie with it

@@ -114,9 +114,10 @@ class LoginHandler(web.RequestHandler):
 
     def _same_site(self) -> bool:
         """The form comes from this site: its CSRF field matches its cookie (another site can
-        read neither), and an Origin header, when the browser sends one, is this host."""
+        read neither), and an Origin header, when the browser sends one, names this host (any
+        port: behind a proxy the console may not see the port the browser used)."""
         origin = self.request.headers.get("Origin")
-        if origin is not None and (origin == "null" or urlsplit(origin).netloc != self.request.host):
+        if origin is not None and (origin == "null" or urlsplit(origin).hostname != self.request.host_name):
             return False
         sent, expected = self.get_body_argument("csrf", ""), self.get_cookie(CSRF_COOKIE) or ""
         return bool(sent) and bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
@@ -136,7 +137,6 @@ class LoginHandler(web.RequestHandler):
         self.sign_in_with(token)
 
     def sign_in_with(self, token: str) -> None:
-        self.clear_cookie(CSRF_COOKIE, path="/")
         self.set_cookie(COOKIE, token, **cookie_options(self.https))
         self.redirect("/overview")
 

@@ -8,8 +8,10 @@ import pytest
 
 
 def run(args, cwd, env=None):
+    """``sohoa ARGS`` with its data directory in ``cwd/var`` (the setting data_dir)."""
     return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {}), "PYTHONPATH": str(Path(__file__).parents[1])},
+                          env={**os.environ, "SOHOA_DATA_DIR": str(Path(cwd) / "var"), **(env or {}),
+                               "PYTHONPATH": str(Path(__file__).parents[1])},
                           timeout=600)
 
 
@@ -26,6 +28,7 @@ def test_demo_then_report_on_the_embedded_default(tmp_path):
 
 
 def test_unknown_user_is_a_clear_error(tmp_path):
+    assert run(["init"], tmp_path, {"SOHOA_DATABASE_URL": ""}).returncode == 0
     done = run(["report", "--user", "nobody"], tmp_path, {"SOHOA_DATABASE_URL": ""})
     assert done.returncode == 1
     assert "no active user 'nobody'" in done.stderr and "Không có người dùng 'nobody'" in done.stderr

@@ -86,6 +86,7 @@ def dataset(request, tmp_path_factory):
     if request.param == "demo":
         work = tmp_path_factory.mktemp("notebook-demo")
         env = {k: v for k, v in os.environ.items() if k != "SOHOA_DATABASE_URL"}  # the embedded default
+        env["SOHOA_DATA_DIR"] = str(work / "var")
         built = subprocess.run([sys.executable, "-m", "core.cli", *DEMO], cwd=work, env=env, capture_output=True,
                                text=True, timeout=600)
         assert built.returncode == 0, built.stderr[-3000:]

@@ -23,6 +23,7 @@ CONDA_NAMES = {
     "duckdb": "python-duckdb",
     "uvicorn[standard]": "uvicorn-standard",   # conda-forge packages the extra as its own package
     "psycopg[binary]": "psycopg",              # the wheel's bundled libpq; conda-forge links its own
+    "prometheus-client": "prometheus_client",  # conda-forge keeps the underscore
 }
 #: What environment.yml lists besides the project's dependencies.
 ENVIRONMENT_ITSELF = {"python", "pip"}

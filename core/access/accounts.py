@@ -182,6 +182,11 @@ def sign_in(db: Database, username: str, password: str, at: dt.datetime | None =
                 session.add(found[k])
         if not right or user is None:
             _fail(found["pair"], at, FREE_FAILURES, doubling=True)
+            if user is not None and found["pair"].failures == FREE_FAILURES:  # this device now waits: audited
+                audit.record(session, SYSTEM, "account.locked", "user_account", user.id,
+                             after={"credential": "password", "until": found["pair"].blocked_until.isoformat(),
+                                    "scope": "one device"},
+                             reason=f"{FREE_FAILURES} failed sign-ins in a row from one device")
             _fail(found["client"], at, CLIENT_LIMIT, doubling=False)
             _fail(found["account"], at, ACCOUNT_LIMIT, doubling=False)
             refused = PermissionDenied(WRONG[0], message_vi=WRONG[1])

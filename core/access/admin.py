@@ -4,7 +4,6 @@ the notification outbox (delivered by e-mail when SMTP is configured)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import smtplib
 from email.message import EmailMessage
 
@@ -78,14 +77,18 @@ def send_reminders(db: Database, actor: Actor, school_id: int, as_of: dt.datetim
         return len(rows)
 
 
-def deliver_outbox(db: Database, host: str | None = None, port: int | None = None, sender: str = "sohoa@localhost",
+def deliver_outbox(db: Database, host: str | None = None, port: int | None = None, sender: str | None = None,
                    limit: int = 500) -> int:
-    """Send queued notifications by SMTP (``SOHOA_SMTP_HOST``/``SOHOA_SMTP_PORT``); staff without
+    """Send queued notifications by SMTP (settings ``smtp_host``, ``smtp_port``, ``mail_from``); staff without
     an e-mail address keep theirs in the outbox with the reason. Returns how many were sent."""
-    host = host or os.environ.get("SOHOA_SMTP_HOST")
+    from core.kernel import settings
+
+    configured = settings.current()
+    host = host or configured.smtp_host
     if not host:
         return 0
-    port = port or int(os.environ.get("SOHOA_SMTP_PORT", "25"))
+    port = port or configured.smtp_port
+    sender = sender or configured.mail_from
     sent = 0
     with db.transaction() as session:
         queued = session.execute(select(Notification, Staff.email).join(Staff, Staff.id == Notification.staff_id)

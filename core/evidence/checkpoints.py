@@ -35,11 +35,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -294,17 +292,19 @@ def _moves_forward(before: Checkpoint, after: Checkpoint) -> list[tuple[str, str
 
 # ---------------------------------------------------------------- configuration and the loop
 def seal_from_environment() -> ServiceSeal | None:
-    """The service seal (``SOHOA_SEAL_KEY``: its PKCS#12 file, default
-    ``$SOHOA_PKI_DIR/keys/service-seal.p12``; ``SOHOA_SEAL_PIN``) and the timestamp authority
-    (``SOHOA_TSA_URL``), or None when no seal key is there."""
+    """The service seal (settings ``seal_key``: its PKCS#12 file, default
+    ``<pki_dir>/keys/service-seal.p12``; ``seal_pin``) and the timestamp authority
+    (``tsa_url``), or None when no seal key is there."""
+    from core.kernel import settings
+    from core.signatures.ltv import tsa_url
     from core.signatures.pki import DEFAULT_PIN
     from core.signatures.service import SEAL_OWNER
 
-    key = Path(os.environ.get("SOHOA_SEAL_KEY") or
-               Path(os.environ.get("SOHOA_PKI_DIR", "var/pki")) / "keys" / f"{SEAL_OWNER}.p12")
+    configured = settings.current()
+    key = configured.seal_key or configured.effective_pki_dir / "keys" / f"{SEAL_OWNER}.p12"
     if not key.exists():
         return None
-    return ServiceSeal.open(key, os.environ.get("SOHOA_SEAL_PIN", DEFAULT_PIN), os.environ.get("SOHOA_TSA_URL") or None)
+    return ServiceSeal.open(key, configured.seal_pin if configured.seal_pin is not None else DEFAULT_PIN, tsa_url())
 
 
 @dataclass
@@ -327,13 +327,14 @@ class Checkpointer:
     @classmethod
     def from_environment(cls, db: Database) -> Checkpointer | None:
         """Configured by ``SOHOA_CHECKPOINT_DIR``, the seal (:func:`seal_from_environment`) and
-        ``SOHOA_CHECKPOINT_INTERVAL`` (seconds, default 3600); None when not configured."""
+        ``checkpoint_interval`` (seconds, default 3600); None when not configured."""
         from core.evidence.store import store_from_environment
+        from core.kernel import settings
 
         store, seal = store_from_environment(), seal_from_environment()
         if store is None or seal is None:
             return None
-        return cls(db, seal, store, interval=float(os.environ.get("SOHOA_CHECKPOINT_INTERVAL", "3600")))
+        return cls(db, seal, store, interval=settings.current().checkpoint_interval)
 
     def request(self, reason: str) -> None:
         """Ask for a checkpoint soon (after a weekly close commits)."""

@@ -88,6 +88,8 @@ class DirectoryStore:
 
 
 def store_from_environment() -> DirectoryStore | None:
-    """The configured checkpoint directory (``SOHOA_CHECKPOINT_DIR``), or None."""
-    path = os.environ.get("SOHOA_CHECKPOINT_DIR")
+    """The configured checkpoint directory (setting ``checkpoint_dir``), or None."""
+    from core.kernel import settings
+
+    path = settings.current().checkpoint_dir
     return DirectoryStore(path) if path else None

@@ -8,14 +8,24 @@ attributes, certificates) converts with :func:`to_utc` / :func:`from_utc`.
 from __future__ import annotations
 
 import datetime as dt
-import os
+
+from core.kernel import settings
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 
 #: Shift of the product's clock, for replaying a school day of the demo calendar in a load
-#: test or a demonstration (``SOHOA_CLOCK_OFFSET_SECONDS``; 0 in production).
-OFFSET = dt.timedelta(seconds=float(os.environ.get("SOHOA_CLOCK_OFFSET_SECONDS", "0") or 0))
+#: test or a demonstration (setting ``clock_offset_seconds``; 0 in production), read once.
+def _offset() -> dt.timedelta:
+    from core.kernel.errors import SohoaError
+
+    try:
+        return dt.timedelta(seconds=settings.current().clock_offset_seconds)
+    except SohoaError:  # a wrong settings file: reported where the settings are read for good
+        return dt.timedelta(0)
+
+
+OFFSET = _offset()
 
 
 def now() -> dt.datetime:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 
@@ -107,9 +106,11 @@ def week_bytes(session: Session, klass: SchoolClass, week: SchoolWeek) -> bytes:
 
 
 def tsa_url() -> str | None:
-    """The timestamp authority for PDF signatures (``SOHOA_TSA_URL``); without one the
+    """The timestamp authority for PDF signatures (setting ``tsa_url``); without one the
     signatures are PAdES B-B and their time is the server's receipt, recorded alongside."""
-    return os.environ.get("SOHOA_TSA_URL") or None
+    from core.signatures.ltv import tsa_url as configured
+
+    return configured()
 
 
 #: Both signature fields, created by the homeroom teacher's certifying signature (so it covers

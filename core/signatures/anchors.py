@@ -72,6 +72,24 @@ def load_anchors(pki_dir: Path) -> TrustAnchors:
                         frozenset(config.get("seal_policies", ())))
 
 
+def configured_anchors(settings, *, responder_tsa: bool = True) -> TrustAnchors:
+    """The trust anchors of the installation (:class:`core.kernel.settings.Settings`): those of
+    its ``pki_dir``, with its ``ocsp_url`` (the CRL / OCSP responder) when set. The timestamp
+    authority they publish is used when the setting ``tsa_url`` is unset
+    (:func:`core.signatures.ltv.use_published_tsa`); with ``responder_tsa`` the responder's
+    ``/tsa`` when they publish none."""
+    import dataclasses
+
+    from core.signatures.ltv import use_published_tsa
+
+    anchors = load_anchors(settings.effective_pki_dir)
+    if settings.ocsp_url:
+        anchors = dataclasses.replace(anchors, responder_url=settings.ocsp_url.rstrip("/"))
+    fallback = f"{anchors.responder_url}/tsa" if anchors.responder_url and responder_tsa else None
+    use_published_tsa(anchors.tsa_url or fallback)
+    return anchors
+
+
 def read_seals(folder: Path) -> tuple[x509.Certificate, ...]:
     """The service seal's certificate published in an ``anchors/`` folder, if any."""
     path = Path(folder) / "service-seal.pem"

@@ -147,15 +147,18 @@ class HeldKeys:
 
     @classmethod
     def from_environment(cls, pki_dir: Path, environ=None) -> HeldKeys | None:
-        """The setting ``SOHOA_SERVER_HELD_KEYS`` (default ``off``: None)."""
-        environ = os.environ if environ is None else environ
-        mode = (environ.get(SETTING) or OFF).strip().lower()
+        """The setting ``server_held_keys`` (``SOHOA_SERVER_HELD_KEYS``, default ``off``: None); a
+        mapping ``environ`` of ``SOHOA_*`` variables instead of this process's settings."""
+        from core.kernel import settings
+
+        configured = settings.current() if environ is None else settings.load(environ=environ)
+        mode = (configured.server_held_keys or OFF).strip().lower()
         if mode == OFF:
             return None
         if mode == DEMO:
             return cls(Path(pki_dir), DEMO)
         if mode == PROTECTED:
-            path = environ.get(PEPPER_SETTING)
+            path = configured.key_pepper_file
             if not path or not Path(path).is_file():
                 raise SigningUnavailable(f"{SETTING}=protected needs {PEPPER_SETTING}: a file of 32 random bytes "
                                          "kept off the disk that holds the keys",

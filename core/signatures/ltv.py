@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import os
 import re
 import threading
 import urllib.request
@@ -558,9 +557,24 @@ def long_term_signer(tsa_url: str) -> LongTermSigner:
 
 
 def tsa_url() -> str | None:
-    """The timestamp authority (``SOHOA_TSA_URL``). With one, issued transcripts and closed weeks
-    are PAdES B-LTA; without, their signatures are B-B (docs/long-term-signatures.md)."""
-    return os.environ.get("SOHOA_TSA_URL") or None
+    """The timestamp authority (setting ``tsa_url``, ``SOHOA_TSA_URL``). With one, issued transcripts
+    and closed weeks are PAdES B-LTA; without, their signatures are B-B (docs/long-term-signatures.md).
+    Unset, a process that read the trust anchors uses the TSA they publish (:func:`use_published_tsa`)."""
+    from core.kernel import settings
+
+    configured = settings.current().tsa_url
+    if configured is None:
+        return _PUBLISHED_TSA[0]
+    return configured or None
+
+
+_PUBLISHED_TSA: list[str | None] = [None]
+
+
+def use_published_tsa(url: str | None) -> None:
+    """The TSA the trust anchors publish (``anchors/services.json``), used when the setting
+    ``tsa_url`` is unset (a server does this once at start, having read its anchors)."""
+    _PUBLISHED_TSA[0] = url or None
 
 
 # ---------------------------------------------------------------- a chunk of documents, in phases

@@ -86,13 +86,12 @@ class RemoteSigning:
 
     @classmethod
     def from_environment(cls, environ=None) -> "RemoteSigning | None":
-        import os
+        from core.kernel import settings
 
-        environ = os.environ if environ is None else environ
-        url = environ.get("SOHOA_CSC_URL")
-        if not url:
+        configured = settings.current() if environ is None else settings.load(environ=environ)
+        if not configured.csc_url:
             return None
-        return cls(url, environ.get("SOHOA_CSC_TOKEN", ""), environ.get("SOHOA_CSC_CREDENTIAL", "staff-{staff_id}"))
+        return cls(configured.csc_url, configured.csc_token, configured.csc_credential)
 
     def signer_for(self, staff_id: int, pin: str, otp: str | None) -> RemoteSigner:
         """The staff member's credential, opened for the signatures of one completion (close it)."""

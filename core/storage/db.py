@@ -1,30 +1,28 @@
 """Database engines, sessions and the unit of work (thin persistence layer).
 
-``SOHOA_DATABASE_URL`` selects the record store. PostgreSQL (``postgresql+psycopg://…``)
-is production; without it the embedded default is a single SQLite file,
-``./var/sohoa.db`` (no server needed).
+The setting ``database_url`` (``SOHOA_DATABASE_URL``, :mod:`core.kernel.settings`) selects the
+record store. PostgreSQL (``postgresql+psycopg://…``) is production; without it the embedded
+default is a single SQLite file, ``<data_dir>/sohoa.db`` (no server needed).
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_DB_PATH = Path("var") / "sohoa.db"
+from core.kernel import settings
 
 
 def database_url() -> str:
-    """The configured database URL, or the embedded default file."""
-    url = os.environ.get("SOHOA_DATABASE_URL")
-    if url:
-        return normalise_url(url)
-    DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_DB_PATH}"
+    """The configured database URL, or the embedded default file (``<data_dir>/sohoa.db``)."""
+    configured = settings.current()
+    if configured.database_url:
+        return normalise_url(configured.database_url)
+    configured.database_file.parent.mkdir(parents=True, exist_ok=True)
+    return configured.effective_database_url
 
 
 def normalise_url(url: str) -> str:

@@ -7,7 +7,6 @@ re-issued (:mod:`core.transcripts.rules.lifecycle`)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,9 +45,10 @@ from core.transcripts.rules.lifecycle import is_final
 
 
 def verify_url(code: str) -> str:
-    """Where the QR code points: the public verification page (``SOHOA_PUBLIC_URL``)."""
-    base = os.environ.get("SOHOA_PUBLIC_URL", "http://127.0.0.1:5006")
-    return f"{base.rstrip('/')}/verify?code={code}"
+    """Where the QR code points: the public verification page (setting ``public_url``)."""
+    from core.kernel import settings
+
+    return f"{settings.current().effective_public_url}/verify?code={code}"
 
 
 def class_status(db: Database, actor: Actor, class_id: int, year_id: int) -> dict:

@@ -268,7 +268,7 @@ def test_the_console_runs_on_trust_anchors_only(tmp_path):
                                  cwd=ROOT, env=clean_env())
     log = tmp_path / "console-opened-ca-files.log"
     console = audited(log, "console", "--database", f"sqlite:///{tmp_path / 'var' / 'sohoa.db'}", "serve",
-                      "--port", str(console_port), env=clean_env(), cwd=tmp_path)
+                      "--port", str(console_port), env=clean_env(SOHOA_DATA_DIR=str(tmp_path / "var")), cwd=tmp_path)
     try:
         _wait(f"http://127.0.0.1:{port}/crl", responder)
         base = f"http://127.0.0.1:{console_port}"

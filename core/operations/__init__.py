@@ -1,0 +1,1 @@
+"""Operations (vận hành): the scheduler and its jobs, backup and restore, logs and metrics."""
