@@ -20,9 +20,10 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batching import Batcher
-from api.errors import invalid_request, refusal
+from api.errors import invalid_request, problem, refusal
 from api.hotpath import Guard, SignatureHotPath
 from api.models import ErrorBody
 from api.routes import ApiState, router
@@ -111,6 +112,7 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     for kind in database_errors():
         app.add_exception_handler(kind, _answer)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(Guard)
     # outermost of ours: a well-formed signature submission skips the framework's routing
     app.add_middleware(SignatureHotPath, batcher=state.batcher)
@@ -186,6 +188,19 @@ async def _answer(_request: Request, err: Exception):
 async def _invalid(_request: Request, err: RequestValidationError):
     status, body, headers = invalid_request(err.errors())
     return JSONResponse(status_code=status, content=body)
+
+
+_HTTP_ERRORS = {404: ("NotFound", "no such path in this API", "Không có đường dẫn này trong API"),
+                405: ("MethodNotAllowed", "this path does not take that method", "Đường dẫn này không nhận phương thức đó")}
+
+
+async def _http_error(_request: Request, err: StarletteHTTPException):
+    """The framework's own refusals (an unknown path, a wrong method) in the API's problem body,
+    in both languages."""
+    code, message, message_vi = _HTTP_ERRORS.get(err.status_code, (
+        "InvalidRequest", f"the request was refused: {err.detail}", "Yêu cầu bị từ chối"))
+    return JSONResponse(status_code=err.status_code, content=problem(code, message, message_vi),
+                        headers=getattr(err, "headers", None))
 
 
 def app_from_environment() -> FastAPI:

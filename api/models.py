@@ -38,6 +38,10 @@ class Token(BaseModel):
     expires_in: int = Field(description="seconds")
 
 
+class Revoked(BaseModel):
+    sessions_ended: int = Field(description="sessions ended: this user's app tokens and console sessions")
+
+
 class Period(BaseModel):
     entry_id: int
     day: dt.date

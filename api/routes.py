@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ from api.models import (
     PrepareIn,
     ReceiptOut,
     ReceiptProof,
+    Revoked,
     SignatureIn,
     SubjectId,
     SubjectResultsIn,
@@ -54,7 +56,7 @@ from api.models import (
     TranscriptId,
     WeekId,
 )
-from core.access.accounts import SESSION_LIFETIME, actor_for_token, sign_in
+from core.access.accounts import API, SESSION_LIFETIME, actor_for_token, sign_in, sign_out, sign_out_everywhere
 from core.access.authz import Actor
 from core.kernel import clock
 from core.kernel.errors import BadRequest, PermissionDenied, SigningNotOffered, SohoaError, Unauthorized
@@ -127,7 +129,7 @@ async def teacher(credentials: HTTPAuthorizationCredentials | None = Depends(bea
     if cached and cached[1] > now:
         return cached[0]
     try:
-        actor = await run(actor_for_token, state.db, token)
+        actor = await run(functools.partial(actor_for_token, kind=API), state.db, token)
     except PermissionDenied as err:
         raise Unauthorized(err.message, message_vi=err.message_vi) from err
     if len(state.tokens) > 100_000:
@@ -150,12 +152,35 @@ async def health(state: ApiState = Depends(api_state)):
 
 @router.post("/api/v1/token", response_model=Token, responses=ERRORS, tags=["sign-in"],
              summary="Sign in (đăng nhập): a bearer token for the other calls")
-async def token(body: Credentials, state: ApiState = Depends(api_state)):
+async def token(body: Credentials, request: Request, state: ApiState = Depends(api_state)):
+    """The same answer for an unknown name and a wrong password (401); a device that failed too
+    often waits (429, Retry-After) — never the account itself (core.access.accounts.sign_in).
+    The token is for the API only: the console's cookie is another kind."""
+    client = request.client.host if request.client else None
     try:
-        value = await run(sign_in, state.db, body.username, body.password)
+        value = await run(functools.partial(sign_in, client=client, kind=API), state.db, body.username,
+                          body.password)
     except PermissionDenied as err:
         raise Unauthorized(err.message, message_vi=err.message_vi) from err
     return Token(access_token=value, expires_in=int(SESSION_LIFETIME.total_seconds()))
+
+
+@router.post("/api/v1/logout", status_code=204, responses=ERRORS, tags=["sign-in"],
+             summary="Sign out (đăng xuất): this bearer token stops working at once")
+async def logout(actor: Actor = Depends(teacher), credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                 state: ApiState = Depends(api_state)):
+    state.tokens.pop(credentials.credentials, None)
+    await run(functools.partial(sign_out, kind=API), state.db, credentials.credentials)
+
+
+@router.post("/api/v1/me/sessions/revoke", response_model=Revoked, responses=ERRORS, tags=["sign-in"],
+             summary="Revoke every token of the signed-in user (a lost phone): the apps' and the console's")
+async def revoke(actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
+    ended = await run(sign_out_everywhere, state.db, actor)
+    for token, (cached, _) in list(state.tokens.items()):
+        if cached.user_id == actor.user_id:
+            state.tokens.pop(token, None)
+    return Revoked(sessions_ended=ended)
 
 
 @router.get("/api/v1/me/timetable", response_model=list[Period], responses=ERRORS, tags=["logbook"],

@@ -19,10 +19,9 @@ import pandas as pd
 import panel as pn
 from tornado import web
 
-from core.access import accounts
 from core.access import queries as access_queries
 from core.kernel import formats
-from core.kernel.errors import SohoaError, TooManyAttempts
+from core.kernel.errors import SohoaError
 from core.logbook import exports, queries, verification
 from core.school import queries as school_queries
 from core.signatures import certificates
@@ -36,6 +35,7 @@ from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor ar
     SIZE,
     Figures,
     audit_action_vi,
+    browser_session,
     current_actor,
     frame,
     guarded,
@@ -47,53 +47,12 @@ from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor ar
     set_options,
     signed_out,
 )
+from dashboards.oidc import oidc_handlers
 from dashboards.public import public_handlers
+from dashboards.security import LoginHandler, LogoutHandler, header_transform  # noqa: F401 - part of this API
 
 hv.extension("bokeh", logo=False)
 
-LOGIN_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập — Sổ đầu bài số</title>
-<style>body{{font-family:'DejaVu Sans',sans-serif;background:#f3f6fa;display:flex;justify-content:center;padding-top:8em}}
-form{{background:#fff;padding:2em;border-radius:8px;box-shadow:0 1px 4px #0002;width:22em}}
-input{{width:100%;margin:.4em 0 1em;padding:.5em}} button{{padding:.6em 1.4em}} .err{{color:#b00020}}</style></head>
-<body><form method="post" action="/login"><h2>Sổ đầu bài số &amp; Học bạ số</h2>
-<p class="err">{error}</p><label>Tên đăng nhập<input name="username" id="username" autofocus></label>
-<label>Mật khẩu<input name="password" id="password" type="password"></label>
-<button type="submit" id="signin">Đăng nhập</button>
-<p><a href="/verify">Tra cứu, xác thực học bạ (không cần đăng nhập)</a></p></form></body></html>"""
-
-
-class LoginHandler(web.RequestHandler):
-    def initialize(self, db: Database):
-        self.db = db
-
-    def get(self):
-        self.write(LOGIN_PAGE.format(error=""))
-
-    def post(self):
-        try:
-            token = accounts.sign_in(self.db, self.get_body_argument("username", ""),
-                                     self.get_body_argument("password", ""))
-        except SohoaError as err:  # wrong password (401) or locked after too many (429)
-            self.set_status(401)
-            if isinstance(err, TooManyAttempts):
-                self.set_status(err.status)
-                self.set_header("Retry-After", str(err.retry_after))
-            self.write(LOGIN_PAGE.format(error=refusal_text(err)))
-            return
-        self.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
-        self.redirect("/overview")
-
-
-class LogoutHandler(web.RequestHandler):
-    def initialize(self, db: Database):
-        self.db = db
-
-    def get(self):
-        token = self.get_cookie(COOKIE)
-        if token:
-            accounts.sign_out(self.db, token)
-        self.clear_cookie(COOKIE)
-        self.redirect("/login")
 
 
 def late_histogram(df: pd.DataFrame, width: int):
@@ -380,27 +339,43 @@ def audit_page(db: Database):
 
 
 def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", show: bool = False, *,
-          pki_dir: Path | None = None, analytics_store=None, **kwargs):
+          pki_dir: Path | None = None, analytics_store=None, https: bool | None = None, oidc=None, **kwargs):
     """Start the console (blocking unless ``threaded=True`` is passed). ``pki_dir`` is the
     demo PKI's directory: its key store lets a principal unlock their key (PIN) for batch
     signing. ``analytics_store`` (:class:`core.analytics.store.AnalyticsStore`): where the overview's,
     the compliance page's and the transcript issuance page's aggregates run (DuckDB), refreshed
-    from the record store when stale; without one they run on the record store."""
+    from the record store when stale; without one they run on the record store. ``https``: the
+    console is reached over HTTPS (directly or behind a proxy): Secure cookies and HSTS (default:
+    the settings' ``https``). ``oidc`` (:class:`dashboards.oidc.OidcProvider`): sign-in through the
+    department's identity provider beside the passwords (default: the settings' ``oidc_issuer``,
+    ``oidc_client_id``, ``oidc_client_secret``, ``oidc_scopes`` when an issuer is set).
+
+    Every page is opened on a record store bound to its sign-in
+    (:func:`dashboards.common.browser_session`): each load and action re-checks the session in
+    core. No cookie and no Cookie header is written into a page (its Bokeh session token), and
+    every answer carries the security headers of :mod:`dashboards.security`."""
     from core.kernel import settings
     from core.operations.observability import configure_logging, watch_record_store
     from dashboards.admin import admin_page
+    from dashboards.oidc import OidcProvider
     from dashboards.overview import overview_page
     from dashboards.teacher import teacher_page
 
     configured = settings.current()
     configure_logging(configured)
     watch_record_store(db)
-    pages = {"overview": lambda: overview_page(db, analytics_store, trust), "me": lambda: teacher_page(db),
-             "compliance": lambda: compliance_page(db, trust, analytics_store),
-             "transcripts": lambda: issuance_page(db, analytics_store),
-             "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
-             "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
-             "admin": lambda: admin_page(db, pki_dir)}
+    https = configured.https if https is None else https
+    if oidc is None and configured.oidc_issuer:
+        oidc = OidcProvider(issuer=configured.oidc_issuer, client_id=configured.oidc_client_id,
+                            client_secret=configured.oidc_client_secret or None,
+                            scopes=" ".join(configured.oidc_scopes))
+    builders = {"overview": lambda db: overview_page(db, analytics_store, trust), "me": teacher_page,
+                "compliance": lambda db: compliance_page(db, trust, analytics_store),
+                "transcripts": lambda db: issuance_page(db, analytics_store),
+                "missed": missed_page, "closing": closing_page, "certificates": certificates_page,
+                "audit": audit_page, "admin": lambda db: admin_page(db, pki_dir)}
+    pages = {name: (lambda build=build: build(browser_session(db))) for name, build in builders.items()}
+    sso, link = oidc_handlers(db, oidc, https=https)
     # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)
     # behind the reverse proxy (deploy/nginx-sohoa.conf): its host in the websocket's allowed
     # origins (settings allowed_hosts, public_url), X-Forwarded-For/-Proto believed when trusted_proxies
@@ -410,10 +385,14 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
     kwargs.setdefault("use_xheaders", configured.trusted_proxies > 0)
     kwargs.setdefault("log_function", _log_request)
     return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
-                    extra_patterns=[(r"/login", LoginHandler, {"db": db}), (r"/logout", LogoutHandler, {"db": db}),
+                    extra_patterns=[(r"/login", LoginHandler, {"db": db, "https": https, "providers": link}), *sso,
+                                    (r"/logout", LogoutHandler, {"db": db, "https": https}),
                                     (r"/metrics", MetricsHandler),
-                                    (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust)],
-                    websocket_origin=origins, **kwargs)
+                                    (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust),
+                                    *kwargs.pop("extra_patterns", [])],
+                    include_cookies=[], exclude_headers=["Cookie"],
+                    transforms=[header_transform(https)], websocket_origin=kwargs.pop("websocket_origin", origins),
+                    **kwargs)
 
 
 class MetricsHandler(web.RequestHandler):
@@ -447,7 +426,7 @@ def _log_request(handler) -> None:
 
 
 def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None,
-                        analytics_store=None) -> tuple[object, str]:
+                        analytics_store=None, **kwargs) -> tuple[object, str]:
     """Serve the console on a free loopback port from a thread; returns (server, base URL)
     once it answers. For tests, the screenshots script and the benchmark."""
     import socket
@@ -457,7 +436,7 @@ def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None,
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = serve(db, trust, port=port, threaded=True, pki_dir=pki_dir, analytics_store=analytics_store)
+    server = serve(db, trust, port=port, threaded=True, pki_dir=pki_dir, analytics_store=analytics_store, **kwargs)
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import weakref
 from typing import Callable
 
 import pandas as pd
@@ -19,14 +20,14 @@ from core.analytics import queries as analytics_queries
 from core.analytics import store as analytics
 from core.analytics.cache import ScopedCache
 from core.kernel import formats
-from core.kernel.errors import SohoaError
+from core.kernel.errors import SessionEnded, SohoaError
 from core.logbook import queries
 from core.logbook.compliance import TREND, compliance
 from core.storage.db import Database
 from core.transcripts import figures as transcript_figures
+from dashboards.security import COOKIE, request_cookie
 
 log = logging.getLogger("sohoa.console")
-COOKIE = "sohoa_session"
 NAV = [("overview", "Tổng quan"), ("compliance", "Tuân thủ ký số"), ("missed", "Tiết không ký / ký trễ"),
        ("closing", "Chốt sổ tuần"), ("certificates", "Chứng thư số"), ("audit", "Nhật ký thao tác"),
        ("transcripts", "Cấp học bạ"), ("admin", "Quản trị"), ("verify", "Xác thực học bạ")]
@@ -52,9 +53,61 @@ LABELS = {"scheduled": "Số tiết", "on_time": "Ký đúng hạn", "late": "K�
           "delivery": "Tình trạng gửi"}
 
 
+#: the actor each page's record store was bound to (:func:`browser_session`), and each page's
+#: notice that its session has ended
+_BOUND: "weakref.WeakKeyDictionary[Database, object]" = weakref.WeakKeyDictionary()
+_NOTICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def browser_session(db: Database) -> Database:
+    """The record store for the page being opened, bound to its sign-in: core's
+    :func:`~core.access.accounts.session_check` runs first in every read and every unit of work
+    the page makes — each data load, each admin action, each export — so a page left open stops
+    as soon as its session ends (logout, expiry, the account deactivated) or the user's role or
+    scope changes (a monitor unassigned), with a notice in both languages at the top of the
+    page. Without a valid session cookie: the record store as given (the page shows the
+    sign-in link and loads nothing)."""
+    token = request_cookie(COOKIE)
+    if not token:
+        return db
+    try:
+        actor = accounts.actor_for_token(db, token)
+    except SohoaError:
+        return db
+    notice = pn.pane.Alert("", alert_type="danger", visible=False, name="session-ended",
+                           css_classes=["session-ended"], sizing_mode="stretch_width")
+    in_core = accounts.session_check(token, actor)
+
+    def check(session) -> None:
+        try:
+            in_core(session)
+        except SessionEnded as err:
+            notice.object, notice.visible = session_notice(err), True
+            raise
+    bound = db.checked(check)
+    _BOUND[bound] = actor
+    if pn.state.curdoc is not None:
+        _NOTICES[pn.state.curdoc] = notice
+    return bound
+
+
+def session_notice(err: SohoaError) -> str:
+    """The session-ended notice: both languages, and the way back in."""
+    return (f"**{html.escape(err.message_vi)}**<br>{html.escape(err.message)}<br>"
+            '<a href="/login">Đăng nhập lại (sign in again)</a>')
+
+
 def current_actor(db: Database):
-    """The signed-in user of this browser session, or None."""
-    token = pn.state.cookies.get(COOKIE) if pn.state.cookies else None
+    """The signed-in user of this browser session, or None: the actor its record store was bound
+    to, re-checked now (:func:`browser_session`), or the session cookie's."""
+    if db in _BOUND:
+        try:
+            with db.reading():  # the session check runs here
+                pass
+        except SohoaError:
+            return None
+        return _BOUND[db]
+    token = request_cookie(COOKIE)
     if not token:
         return None
     try:
@@ -79,7 +132,10 @@ class Figures:
 
     def fresh(self) -> "Figures":
         """Refresh the store when stale. Should the copy fail (a full disk, the record store
-        unreachable through ADBC), the page is served from the record store, and it is logged."""
+        unreachable through ADBC), the page is served from the record store, and it is logged.
+        Figures from the store are loads like any other: the page's session is checked first."""
+        with self.db.reading():  # a browser page's record store checks its session here
+            pass
         if self.store is not None:
             try:
                 analytics.ensure_fresh(self.db, self.store)
@@ -245,6 +301,9 @@ def page(title: str, actor, body) -> pn.template.BootstrapTemplate:
     who = (pn.pane.Markdown(f"**{html.escape(actor.username)}** · {ROLE_VI.get(actor.role.value, actor.role.value)}")
            if actor else pn.pane.Markdown(""))
     template.sidebar.extend([who, nav])
+    notice = _NOTICES.get(pn.state.curdoc) if pn.state.curdoc is not None else None
+    if notice is not None:
+        template.main.append(notice)
     template.main.append(body)
     return template
 
@@ -255,7 +314,9 @@ def signed_out() -> pn.pane.HTML:
 
 def refusal_text(err: SohoaError) -> str:
     """The console's one mapping of core's errors: the Vietnamese message, escaped as text (a
-    message may quote what a user typed)."""
+    message may quote what a user typed); an ended session says it in English too."""
+    if isinstance(err, SessionEnded):
+        return html.escape(f"{err.message_vi} ({err.message})")
     return html.escape(err.message_vi)
 
 
@@ -361,7 +422,9 @@ def set_options(select, options: dict) -> None:
 #: What each audited action means, for the audit page (the action code stays beside it).
 AUDIT_ACTION_VI = {
     "account.locked": "Khóa tạm do nhập sai nhiều lần", "account.set_password": "Đặt mật khẩu",
-    "account.sign_in": "Đăng nhập",
+    "account.sign_in": "Đăng nhập", "account.deactivate": "Vô hiệu hóa tài khoản",
+    "account.sign_out": "Đăng xuất", "account.revoke_token": "Thu hồi mã truy cập",
+    "account.link_identity": "Liên kết tài khoản nhà cung cấp định danh",
     "certificate.register": "Đăng ký chứng thư số", "certificate.revoke": "Thu hồi chứng thư số",
     "entry.fill": "Ghi sổ đầu bài", "entry.sign": "Ký tiết học", "entry.substitute": "Ghi nhận dạy thay",
     "gradebook.confirm": "Giáo viên bộ môn xác nhận điểm", "gradebook.enter": "Nhập điểm",

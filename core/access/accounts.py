@@ -1,9 +1,17 @@
-"""Sign-in (đăng nhập): passwords stored only as salted scrypt hashes, sessions that expire,
-logout. The console and the teachers' API both resolve a session token into the
-:class:`~core.access.authz.Actor` every service call takes.
+"""Sign-in (đăng nhập): passwords stored only as salted Argon2id hashes (older scrypt hashes
+are still read, and replaced at the next sign-in), sessions that expire, logout. The console and
+the teachers' API both resolve a session token into the :class:`~core.access.authz.Actor`
+every service call takes; their tokens are of two kinds (:data:`CONSOLE`, :data:`API`) and one
+never works as the other.
 
-Wrong passwords and wrong PINs for a server-held signing key are limited the same way
-(:func:`attempt`): five in a row lock that credential for fifteen minutes, audited.
+Sign-in resists guessing without letting anyone lock a teacher out (:func:`sign_in`): the
+answer and its cost are the same for an unknown name, an inactive account and a wrong password
+(an Argon2 check against a dummy hash when there is no account), and failures slow down the
+*client* that makes them — per name typed from that client, per client, and per name from
+clients that never signed in to it before — never the account itself.
+
+Wrong PINs for a server-held signing key are limited per account (:func:`attempt`): five in a
+row lock that credential for fifteen minutes, audited — the user is already signed in then.
 """
 from __future__ import annotations
 
@@ -14,41 +22,85 @@ import hashlib
 import hmac
 import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from core.access import audit
 from core.access.authz import SYSTEM, Actor, resolve_actor
 from core.kernel import clock
-from core.kernel.errors import PermissionDenied, RuleViolation, SohoaError, TooManyAttempts
+from core.kernel.errors import NotFound, PermissionDenied, RuleViolation, SessionEnded, SohoaError, TooManyAttempts
 from core.storage.bulk import among
 from core.storage.db import Database, is_postgres
-from core.storage.models import CredentialLockout, LoginSession, Staff, UserAccount
+from core.storage.models import (
+    CredentialLockout,
+    LinkedIdentity,
+    LoginSession,
+    SignInThrottle,
+    Staff,
+    UserAccount,
+)
 from core.storage.statements import rows
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
-#: wrong attempts in a row that lock a credential, and for how long (a failure older than the
+#: the two kinds of session token: the console's cookie and the apps' bearer token
+CONSOLE, API = "console", "api"
+#: wrong PINs in a row that lock a server-held key, and for how long (a failure older than the
 #: lock's length no longer counts)
 MAX_WRONG_ATTEMPTS = 5
 LOCKOUT = dt.timedelta(minutes=15)
 _CREDENTIAL_NAMES = {"password": ("password", "mật khẩu"), "pin": ("PIN", "mã PIN")}
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+_ARGON2 = PasswordHasher()  # Argon2id, RFC 9106's second recommended parameters (argon2-cffi's default)
 MIN_PASSWORD = 8
+
+#: sign-in throttling: free failures of one name from one client, then a wait that doubles at
+#: each further failure up to :data:`MAX_BACKOFF`; failures are forgotten after :data:`THROTTLE_WINDOW`
+FREE_FAILURES = 3
+MAX_BACKOFF = dt.timedelta(minutes=15)
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+#: failures from one client (any names) in the window that block it for the window
+CLIENT_LIMIT = 50
+#: failures for one name (from any clients) in the window after which only the clients that
+#: signed in to it before (in :data:`KNOWN_CLIENT_FOR`) may try it: a botnet slows down, the
+#: teacher on their usual phone or at their school does not
+ACCOUNT_LIMIT = 100
+KNOWN_CLIENT_FOR = dt.timedelta(days=30)
+WRONG = ("wrong user name or password", "Sai tên đăng nhập hoặc mật khẩu")
 
 
 def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$hash`` (base64), with a fresh 16-byte salt."""
+    """An Argon2id hash (``$argon2id$…``) with a fresh salt."""
+    return _ARGON2.hash(password)
+
+
+def _scrypt_hash(password: str) -> str:
+    """The former scheme, ``scrypt$n$r$p$salt$hash`` (kept to test the upgrade of old hashes)."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
     return "scrypt${n}${r}${p}$".format(**_SCRYPT) + \
         f"{base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown name's password is checked against: the same work as a real check."""
+    return _ARGON2.hash(secrets.token_urlsafe(16))
+
+
 def check_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
+    """Whether ``password`` matches ``stored`` (Argon2id, or a former scrypt hash); with no
+    hash, the check still runs against a dummy one, so it costs the same."""
+    if stored and stored.startswith("scrypt$"):
+        _, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), dklen=32, n=int(n), r=int(r),
+                                   p=int(p))
+        return hmac.compare_digest(candidate, base64.b64decode(digest))
+    try:
+        return _ARGON2.verify(stored if stored and stored.startswith("$argon2") else _dummy_hash(), password) \
+            and bool(stored)
+    except (VerificationError, InvalidHashError):
         return False
-    _, n, r, p, salt, digest = stored.split("$")
-    candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), dklen=32, n=int(n), r=int(r), p=int(p))
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
 def set_password(db: Database, actor: Actor, username: str, password: str) -> None:
@@ -67,22 +119,89 @@ def set_password(db: Database, actor: Actor, username: str, password: str) -> No
         audit.record(session, actor, "account.set_password", "user_account", user.id, after={"username": username})
 
 
-def sign_in(db: Database, username: str, password: str, at: dt.datetime | None = None) -> str:
-    """Check the password and open a session; returns the session token (shown once). Five
-    wrong passwords in a row lock the account's sign-in for :data:`LOCKOUT`."""
+def _throttle_key(kind: str, *parts: str) -> str:
+    return hashlib.sha256("\x00".join((kind, *parts)).encode()).hexdigest()
+
+
+def _blocked(state: SignInThrottle | None, at: dt.datetime) -> int:
+    """Seconds still to wait on this key (0: free)."""
+    if state is None or state.blocked_until is None or state.blocked_until <= at:
+        return 0
+    return max(1, int((state.blocked_until - at).total_seconds() + 0.999))
+
+
+def _fail(state: SignInThrottle, at: dt.datetime, block_after: int, *, doubling: bool) -> None:
+    if state.last_failure_at is None or at - state.last_failure_at > THROTTLE_WINDOW:
+        state.failures = 0
+    state.failures, state.last_failure_at = (state.failures or 0) + 1, at
+    if state.failures >= block_after:
+        wait = min(MAX_BACKOFF, dt.timedelta(seconds=2 ** (state.failures - block_after))) if doubling \
+            else THROTTLE_WINDOW
+        state.blocked_until = at + wait
+
+
+def sign_in(db: Database, username: str, password: str, at: dt.datetime | None = None, *,
+            client: str | None = None, kind: str = CONSOLE) -> str:
+    """Check the password and open a session of ``kind``; returns its token (shown once).
+
+    ``client`` is who asks (the address the request came from). Whatever the name — an
+    account's, an unknown one, an inactive one — the answer is the same: a wrong name or
+    password is :class:`~core.kernel.errors.PermissionDenied` "wrong user name or password"
+    (401) after the same Argon2 work, and a client that failed too often is asked to wait
+    (:class:`~core.kernel.errors.TooManyAttempts`, 429 with Retry-After):
+
+    - one name from one client: :data:`FREE_FAILURES` free failures, then a wait that doubles
+      with each failure (1 s, 2 s, 4 s … up to 15 minutes);
+    - one client, whatever the names: :data:`CLIENT_LIMIT` failures in 15 minutes block it;
+    - one name, from every client: past :data:`ACCOUNT_LIMIT` failures in 15 minutes, only
+      clients that signed in to it within :data:`KNOWN_CLIENT_FOR` may still try.
+
+    No counter is kept on the account itself, so guesses from elsewhere never keep the teacher
+    out: their own client is throttled only by their own mistakes, and signing with a token
+    they already hold never passes here."""
     at = at or clock.now()
-    wrong = PermissionDenied("wrong user name or password", message_vi="Sai tên đăng nhập hoặc mật khẩu")
-    if not username.isprintable() or "\x00" in password:  # no account has such a name; NUL never reaches SQL
-        raise wrong
+    client = client or "unknown"
+    name = username if username.isprintable() and len(username) <= 200 else ""
+    keys = {"pair": _throttle_key("pair", name, client), "client": _throttle_key("client", client),
+            "account": _throttle_key("account", name), "known": _throttle_key("known", name, client)}
     with db.transaction() as session:
-        user = session.scalar(select(UserAccount).where(UserAccount.username == username))
-        if user is None or not user.active:
-            raise wrong
-        refusal = attempt(session, user.id, "password", lambda: check_password(password, user.password_hash), at,
-                          wrong)
-        token = None if refusal else _open_sessions(session, [user], at, "password")[user.username]
-    if refusal:  # raised after the commit: the failure is counted even though the call fails
-        raise refusal
+        found = {k: session.get(SignInThrottle, key, with_for_update=True) for k, key in keys.items()}
+        known = found["known"] is not None and found["known"].last_success_at is not None \
+            and at - found["known"].last_success_at <= KNOWN_CLIENT_FOR
+        wait = max(_blocked(found["pair"], at), _blocked(found["client"], at),
+                   0 if known else _blocked(found["account"], at))
+        user = session.scalar(select(UserAccount).where(UserAccount.username == name)) if name else None
+        if user is not None and not user.active:
+            user = None
+        right = check_password(password, user.password_hash if user is not None else None)  # always the same work
+        if wait:
+            raise TooManyAttempts(
+                f"too many failed sign-ins from this device; try again in {wait} seconds",
+                message_vi=f"Đăng nhập sai quá nhiều lần từ thiết bị này; thử lại sau {wait} giây", retry_after=wait)
+        for k in ("pair", "client", "account", "known"):
+            if found[k] is None:
+                found[k] = SignInThrottle(key=keys[k], failures=0)
+                session.add(found[k])
+        if not right or user is None:
+            _fail(found["pair"], at, FREE_FAILURES, doubling=True)
+            if user is not None and found["pair"].failures == FREE_FAILURES:  # this device now waits: audited
+                audit.record(session, SYSTEM, "account.locked", "user_account", user.id,
+                             after={"credential": "password", "until": found["pair"].blocked_until.isoformat(),
+                                    "scope": "one device"},
+                             reason=f"{FREE_FAILURES} failed sign-ins in a row from one device")
+            _fail(found["client"], at, CLIENT_LIMIT, doubling=False)
+            _fail(found["account"], at, ACCOUNT_LIMIT, doubling=False)
+            refused = PermissionDenied(WRONG[0], message_vi=WRONG[1])
+            token = None
+        else:
+            found["pair"].failures, found["pair"].blocked_until = 0, None
+            found["known"].last_success_at = at
+            if user.password_hash and user.password_hash.startswith("scrypt$"):
+                user.password_hash = hash_password(password)  # the former scheme, replaced
+            refused = None
+            token = _open_sessions(session, [user], at, "password", kind)[user.username]
+    if refused:  # raised after the commit: the failure is counted even though the call fails
+        raise refused
     return token
 
 
@@ -132,7 +251,7 @@ def _locked(credential: str, until: dt.datetime, at: dt.datetime) -> TooManyAtte
 
 
 def open_sessions(db: Database, usernames: list[str], *, authenticated_by: str,
-                  at: dt.datetime | None = None) -> dict[str, str]:
+                  at: dt.datetime | None = None, kind: str = API) -> dict[str, str]:
     """Sessions for users someone else has already authenticated — a department's identity
     provider (OIDC, docs/console.md) or a load test's simulated phones — named in the audit
     trail by ``authenticated_by``; inactive or unknown users get none."""
@@ -142,25 +261,81 @@ def open_sessions(db: Database, usernames: list[str], *, authenticated_by: str,
         users = [u for start in range(0, len(names), 5000)  # bounded IN lists (a city's teachers)
                  for u in session.scalars(select(UserAccount).where(UserAccount.username.in_(names[start:start + 5000]),
                                                                     UserAccount.active.is_(True)))]
-        return _open_sessions(session, users, at, authenticated_by)
+        return _open_sessions(session, users, at, authenticated_by, kind)
 
 
-def _open_sessions(session, users: list[UserAccount], at: dt.datetime, how: str) -> dict[str, str]:
+def _open_sessions(session, users: list[UserAccount], at: dt.datetime, how: str, kind: str) -> dict[str, str]:
     tokens = {u.username: secrets.token_urlsafe(32) for u in users}
-    session.add_all([LoginSession(user_id=u.id, token_hash=hashlib.sha256(tokens[u.username].encode()).hexdigest(),
+    session.add_all([LoginSession(user_id=u.id, token_hash=_digest(tokens[u.username], kind),
                                   created_at=at, expires_at=at + SESSION_LIFETIME) for u in users])
     audit.record_many(session, SYSTEM, [audit.Change("account.sign_in", "user_account", u.id,
                                                      after={"username": u.username, "by": how}) for u in users])
     return tokens
 
 
-def actor_for_token(db: Database, token: str, at: dt.datetime | None = None) -> Actor:
-    """The signed-in user behind a session token; expired or ended sessions are refused."""
+def actor_for_token(db: Database, token: str, at: dt.datetime | None = None, *, kind: str = CONSOLE) -> Actor:
+    """The signed-in user behind a session token of ``kind``; expired or ended sessions, and a
+    token of the other kind, are refused."""
     with db.reading() as session:
-        actor = actors_in(session, {token}, at).get(token)
+        actor = actors_in(session, {token}, at, kind=kind).get(token)
     if actor is None:
         raise PermissionDenied("the session has ended; sign in again", message_vi="Phiên đăng nhập đã hết hạn")
     return actor
+
+
+def _digest(token: str, kind: str = CONSOLE) -> str:
+    """What the record store keeps of a token: a SHA-256 bound to its kind, so a console cookie
+    presented as an API bearer token (or the reverse) matches no session."""
+    return hashlib.sha256(f"{kind}:{token}".encode()).hexdigest()
+
+
+def session_check(token: str, actor: Actor):
+    """A check for :meth:`core.storage.db.Database.checked`: run at the start of every read and
+    unit of work of a page opened by ``actor`` with this session token, it refuses
+    (:class:`~core.kernel.errors.SessionEnded`, 401) once the session has ended — signed out,
+    expired, the account deactivated — or once the user's role or current scope is no longer
+    the one the page was opened with (a monitor unassigned from a school, a role changed): the
+    page's widgets hold that actor, so they must stop. Only the token's digest is kept."""
+    digest = _digest(token, CONSOLE)
+
+    def check(session) -> None:
+        found = rows(session, _sessions_query(is_postgres(session.bind)), {"hashes": [digest]})
+        at = clock.now()
+        live = [r for r in found if r.ended_at is None and r.expires_at > at and r.active]
+        if not live:
+            raise SessionEnded("the session has ended (signed out, expired, or the account was deactivated); "
+                               "sign in again",
+                               message_vi="Phiên đăng nhập đã kết thúc (đã đăng xuất, hết hạn hoặc tài khoản đã bị "
+                                          "vô hiệu hóa); vui lòng đăng nhập lại")
+        if resolve_actor(session, live[0], staff_school_id=live[0].staff_school_id) != actor:
+            raise SessionEnded("your role or the schools in your scope changed since this page was opened; "
+                               "open the page again",
+                               message_vi="Vai trò hoặc phạm vi trường của bạn đã thay đổi từ khi mở trang này; "
+                                          "vui lòng mở lại trang")
+    return check
+
+
+def deactivate(db: Database, actor: Actor, username: str, reason: str) -> None:
+    """An administrator deactivates an account (vô hiệu hóa tài khoản: a teacher who left):
+    its sessions end at once — the console's open pages and the apps' tokens — and it can no
+    longer sign in. Audited with the reason."""
+    if actor is not SYSTEM and actor.role.value != "administrator":
+        raise PermissionDenied("only an administrator deactivates an account",
+                               message_vi="Chỉ quản trị hệ thống được vô hiệu hóa tài khoản")
+    if not reason.strip():
+        raise RuleViolation("give the reason for deactivating the account",
+                            message_vi="Hãy ghi lý do vô hiệu hóa tài khoản")
+    at = clock.now()
+    with db.transaction() as session:
+        user = session.scalar(select(UserAccount).where(UserAccount.username == username).with_for_update())
+        if user is None:
+            raise NotFound(f"no user {username!r}", message_vi=f"Không có người dùng {username!r}")
+        user.active = False
+        for open_session in session.scalars(select(LoginSession).where(LoginSession.user_id == user.id,
+                                                                       LoginSession.ended_at.is_(None))):
+            open_session.ended_at = at
+        audit.record(session, actor, "account.deactivate", "user_account", user.id,
+                     after={"username": username, "active": False}, reason=reason)
 
 
 @functools.cache
@@ -174,21 +349,86 @@ def _sessions_query(postgres: bool):
             .where(among(LoginSession.token_hash, "hashes", postgres=postgres)))
 
 
-def actors_in(session, tokens: set[str], at: dt.datetime | None = None) -> dict[str, Actor]:
+def actors_in(session, tokens: set[str], at: dt.datetime | None = None, *, kind: str = API) -> dict[str, Actor]:
     """The actors behind many session tokens, in one query for the session, its user and a
     staff member's school, inside the caller's transaction (the signing API resolves a whole
     batch of requests with the rest of the batch); tokens that are unknown, ended or expired,
     or whose user is inactive, are left out."""
     at = at or clock.now()
-    by_hash = {hashlib.sha256(t.encode()).hexdigest(): t for t in tokens}
+    by_hash = {_digest(t, kind): t for t in tokens}
     found = rows(session, _sessions_query(is_postgres(session.bind)), {"hashes": list(by_hash)})
     return {by_hash[r.token_hash]: resolve_actor(session, r, staff_school_id=r.staff_school_id)
             for r in found if r.ended_at is None and r.expires_at > at and r.active}
 
 
-def sign_out(db: Database, token: str, at: dt.datetime | None = None) -> None:
+def sign_out(db: Database, token: str, at: dt.datetime | None = None, *, kind: str = CONSOLE) -> bool:
+    """End the session of this token (logout); True when one was open."""
     with db.transaction() as session:
-        row = session.scalar(select(LoginSession).where(
-            LoginSession.token_hash == hashlib.sha256(token.encode()).hexdigest()))
-        if row is not None and row.ended_at is None:
-            row.ended_at = at or clock.now()
+        row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _digest(token, kind)))
+        if row is None or row.ended_at is not None:
+            return False
+        row.ended_at = at or clock.now()
+        return True
+
+
+def sign_out_everywhere(db: Database, actor: Actor, at: dt.datetime | None = None) -> int:
+    """End every open session of the acting user — the console's and every app token (a phone
+    lost, a password seen): token revocation. Audited; returns how many ended."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        open_sessions_ = list(session.scalars(select(LoginSession).where(
+            LoginSession.user_id == actor.user_id, LoginSession.ended_at.is_(None), LoginSession.expires_at > at)))
+        for row in open_sessions_:
+            row.ended_at = at
+        audit.record(session, actor, "account.revoke_token", "user_account", actor.user_id,
+                     after={"sessions_ended": len(open_sessions_)})
+        return len(open_sessions_)
+
+
+def link_identity(db: Database, actor: Actor, username: str, issuer: str, subject: str) -> None:
+    """An administrator links a person's identity at the department's identity provider
+    (``issuer`` and the ``sub`` it names them by) to their account; one identity, one account.
+    Audited."""
+    if actor is not SYSTEM and actor.role.value != "administrator":
+        raise PermissionDenied("only an administrator links identities to accounts",
+                               message_vi="Chỉ quản trị hệ thống được liên kết tài khoản định danh")
+    if not issuer.startswith(("https://", "http://")) or not subject or len(subject) > 255 or len(issuer) > 300:
+        raise RuleViolation("an identity is the provider's issuer URL and a subject of at most 255 characters",
+                            message_vi="Định danh gồm địa chỉ nhà cung cấp (issuer) và mã người dùng (sub) "
+                                       "tối đa 255 ký tự")
+    with db.transaction() as session:
+        user = session.scalar(select(UserAccount).where(UserAccount.username == username))
+        if user is None:
+            raise NotFound(f"no user {username!r}", message_vi=f"Không có người dùng {username!r}")
+        link = session.get(LinkedIdentity, (issuer, subject))
+        if link is not None and link.user_id != user.id:
+            raise RuleViolation("this identity is already linked to another account",
+                                message_vi="Định danh này đã được liên kết với tài khoản khác")
+        if link is None:
+            session.add(LinkedIdentity(issuer=issuer, subject=subject, user_id=user.id, linked_at=clock.now()))
+        audit.record(session, actor, "account.link_identity", "user_account", user.id,
+                     after={"username": username, "issuer": issuer, "subject": subject})
+
+
+def sign_in_with_identity(db: Database, issuer: str, subject: str, at: dt.datetime | None = None) -> str:
+    """A console session for the account linked to an identity the department's identity
+    provider has just vouched for (its ID token checked by the caller: signature, issuer,
+    audience, expiry, nonce). An identity linked to no account, or to an inactive one, is
+    refused; the provider's other claims (groups, roles) grant nothing. Audited as a sign-in
+    ``by`` ``oidc:<issuer>``."""
+    at = at or clock.now()
+    with db.transaction() as session:
+        user = session.scalar(select(UserAccount).join(LinkedIdentity, LinkedIdentity.user_id == UserAccount.id)
+                              .where(LinkedIdentity.issuer == issuer, LinkedIdentity.subject == subject))
+        if user is None or not user.active:
+            refused = PermissionDenied(
+                "your identity provider signed you in, but no active account here is linked to that identity; "
+                "ask the administrator",
+                message_vi="Nhà cung cấp định danh đã xác thực bạn, nhưng chưa có tài khoản đang hoạt động nào "
+                           "được liên kết với định danh này; hãy liên hệ quản trị hệ thống")
+            token = None
+        else:
+            refused, token = None, _open_sessions(session, [user], at, f"oidc:{issuer}", CONSOLE)[user.username]
+    if refused:
+        raise refused
+    return token

@@ -26,6 +26,12 @@ class Unauthorized(SohoaError):
     status = 401
 
 
+class SessionEnded(Unauthorized):
+    """A page or app acts on a session that is no longer what it was (phiên đăng nhập đã kết
+    thúc): signed out, expired, the account deactivated, or its rights changed since the page
+    opened (a monitor unassigned). Sign in again."""
+
+
 class PermissionDenied(SohoaError):
     """The acting user may not do this, or may not see this school's data."""
 

@@ -7,7 +7,8 @@ default is a single SQLite file, ``<data_dir>/sohoa.db`` (no server needed).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,6 +68,7 @@ class Database:
         self._factory = session_factory or sessionmaker(engine, expire_on_commit=False)
         self._own_factory = session_factory is None
         self._autocommit: sessionmaker | None = None
+        self._check: Callable[[Session], None] | None = None
 
     @classmethod
     def from_url(cls, url: str | None = None) -> "Database":
@@ -76,11 +78,23 @@ class Database:
     def is_postgres(self) -> bool:
         return is_postgres(self.engine)
 
+    def checked(self, check: Callable[[Session], None]) -> "Database":
+        """The same record store (engine, sessions) with ``check(session)`` run first in every
+        unit of work and every read, inside it: a check that raises stops the work before it
+        starts. The console binds each browser page to its sign-in this way
+        (:func:`core.access.accounts.session_check`), so a page left open loses its rights with
+        the session."""
+        other = copy.copy(self)
+        other._check = check
+        return other
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """A unit of work: commits when the block ends normally, rolls back otherwise."""
         with self._factory() as session:
             try:
+                if self._check is not None:
+                    self._check(session)
                 yield session
                 session.commit()
             except BaseException:
@@ -92,6 +106,8 @@ class Database:
         """A session for reads: never commits; on exit its objects are detached but keep
         what they loaded."""
         with self._factory() as session:
+            if self._check is not None:
+                self._check(session)
             yield session
 
     def autocommit_reader(self, pool_size: int = 4) -> sessionmaker | None:

@@ -745,6 +745,32 @@ class CredentialLockout(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key (core.access.accounts.sign_in): a name typed from one
+    client, one client whatever the name, one name from every client; and the clients a user
+    signed in from before (``known``). The key is a SHA-256, so no name or address is stored."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class LinkedIdentity(Base):
+    """An account's identity at the department's identity provider (định danh liên kết, OIDC):
+    the provider's issuer and the subject it names the person by. Signing in through the
+    provider opens a session for the linked account; what that account may do is decided here,
+    never by the provider's claims."""
+
+    __tablename__ = "linked_identity"
+    issuer: Mapped[str] = mapped_column(String(300), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    linked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 #: a receipt that is a leaf and not sealed yet (core.logbook.receipts)
 _UNSEALED = "batch_id IS NULL AND leaf_hash IS NOT NULL"
 

@@ -78,21 +78,6 @@ def test_sign_in_and_refusals_in_two_languages(api):
     assert r.status_code == 401
 
 
-def test_five_wrong_passwords_lock_sign_in_with_429(api):
-    with api.db.reading() as s:  # a user no other test here signs in as
-        username = s.scalar(select(UserAccount.username).where(UserAccount.staff_id.is_(None))
-                            .order_by(UserAccount.id.desc()).limit(1))
-    for left in (4, 3, 2, 1):
-        r = api.post("/api/v1/token", json={"username": username, "password": "doan-mo"})
-        assert r.status_code == 401 and f"{left} attempts left" in r.json()["error"]["message"], r.text
-        assert f"còn {left} lần thử" in r.json()["error"]["message_vi"]
-    r = api.post("/api/v1/token", json={"username": username, "password": "doan-mo"})
-    assert r.status_code == 429 and r.json()["error"]["code"] == "TooManyAttempts", r.text
-    assert r.headers["Retry-After"] == "900" and "khóa tạm" in r.json()["error"]["message_vi"]
-    r = api.post("/api/v1/token", json={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) <= 900  # even the right one, until it lapses
-
-
 def test_timetable_content_and_an_idempotent_signature(api, at):
     entry, user = pending(api)
     headers = login(api, user)
@@ -259,6 +244,8 @@ def test_schemathesis_finds_no_server_error(api, at):
     failures = []
     for operation in schema.get_all_operations():
         op = operation.ok()
+        if op.path in ("/api/v1/logout", "/api/v1/me/sessions/revoke"):
+            continue  # they would end the run's token (tests/api/test_sign_in_abuse.py)
 
         @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=op.as_strategy())

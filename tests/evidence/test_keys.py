@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -273,7 +274,9 @@ def test_the_console_runs_on_trust_anchors_only(tmp_path):
         base = f"http://127.0.0.1:{console_port}"
         _wait(f"{base}/login", console, seconds=180)
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-        with opener.open(f"{base}/login", data=f"username=so.giamsat&password={DEMO_PASSWORD}".encode(),
+        with opener.open(f"{base}/login", timeout=120) as form:  # the form's CSRF token (dashboards/security.py)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.read().decode())[1]
+        with opener.open(f"{base}/login", data=f"username=so.giamsat&password={DEMO_PASSWORD}&csrf={csrf}".encode(),
                          timeout=120) as response:
             assert response.status == 200 and response.url.endswith("/overview")
         for page in ("/compliance", "/verify"):

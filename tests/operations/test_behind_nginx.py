@@ -188,10 +188,14 @@ def site(pg_server_url, tmp_path_factory):
 
 
 def sign_in_through(site, username="so.giamsat") -> tuple[str, str]:
-    """POST the login form through nginx: the Set-Cookie header and the cookie pair."""
-    body = urllib.parse.urlencode({"username": username, "password": DEMO_PASSWORD})
+    """POST the login form through nginx (with the form's CSRF token and its cookie,
+    dashboards/security.py): the Set-Cookie header and the cookie pair."""
+    form, page = request(site["https"], "GET", "/login", tls=site["tls"])
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', page)[1].decode()
+    body = urllib.parse.urlencode({"username": username, "password": DEMO_PASSWORD, "csrf": csrf})
     response, _ = request(site["https"], "POST", "/login", body=body, tls=site["tls"],
                           headers={"Content-Type": "application/x-www-form-urlencoded",
+                                   "Cookie": form.getheader("Set-Cookie").split(";", 1)[0],
                                    "Origin": f"https://127.0.0.1:{site['https']}",
                                    "Referer": f"https://127.0.0.1:{site['https']}/login"})
     assert response.status in (302, 303), (response.status, _[:3000])
