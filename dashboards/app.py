@@ -400,7 +400,7 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
              "transcripts": lambda: issuance_page(db, analytics_store),
              "missed": lambda: missed_page(db), "closing": lambda: closing_page(db),
              "certificates": lambda: certificates_page(db), "audit": lambda: audit_page(db),
-             "admin": lambda: admin_page(db, pki_dir)}
+             "admin": lambda: admin_page(db, pki_dir, trust)}
     # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)
     # behind the reverse proxy (deploy/nginx-sohoa.conf): its host in the websocket's allowed
     # origins (settings allowed_hosts, public_url), X-Forwarded-For/-Proto believed when trusted_proxies

@@ -296,6 +296,36 @@ def school_and_students(db: Database, actor: Actor, school_code: str, permission
     return school_id, [found[p] for p in wanted]
 
 
+@dataclass(frozen=True)
+class ExportableStudent:
+    """A student with an issued, current transcript at a school: what a package can carry."""
+
+    student_id: int
+    personal_id: str
+    full_name: str
+    class_name: str
+    transcripts: int
+
+
+def exportable_students(db: Database, actor: Actor, school_id: int) -> list[ExportableStudent]:
+    """The students of ``school_id`` with at least one issued transcript, by class and name,
+    for the principal choosing whom a package carries (checked: the right to issue there)."""
+    require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
+    with db.reading() as session:
+        rows = session.execute(
+            select(Student.id, Student.personal_id, Student.full_name, SchoolClass.name, Transcript.id)
+            .join(Transcript, Transcript.student_id == Student.id)
+            .join(SchoolClass, SchoolClass.id == Transcript.class_id)
+            .where(Transcript.school_id == school_id, Transcript.status == TranscriptStatus.ISSUED)
+            .order_by(SchoolClass.name, Student.full_name, Student.id)).all()
+    found: dict[int, ExportableStudent] = {}
+    for student_id, personal_id, name, class_name, _ in rows:
+        before = found.get(student_id)
+        found[student_id] = ExportableStudent(student_id, personal_id, name, before.class_name if before else
+                                              class_name, (before.transcripts if before else 0) + 1)
+    return list(found.values())
+
+
 def city_return_packages(db: Database, actor: Actor, pushed: list[bytes], admissions: dict[str, str],
                          department_seal, trust: TrustStore | TrustPolicy, *, department_code: str,
                          at: dt.datetime | None = None) -> dict[str, bytes]:

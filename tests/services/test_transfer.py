@@ -168,3 +168,15 @@ def test_a_school_cannot_forge_a_city_return(school, trust):  # noqa: F811
     with pytest.raises(RuleViolation):
         export_package(school.db, school.actor("binh"), school.ids["A"], school.seal,
                        student_ids=[school.ids["student0"]], to="B01", purpose="city-return")
+
+
+def test_exportable_students_are_those_with_issued_transcripts_for_the_principal_only(school):  # noqa: F811
+    from core.transcripts.transfer import exportable_students
+
+    assert exportable_students(school.db, school.actor("binh"), school.ids["A"]) == []  # nothing issued yet
+    issue_all(school)
+    listed = exportable_students(school.db, school.actor("binh"), school.ids["A"])
+    assert school.ids["student0"] in [s.student_id for s in listed]
+    assert all(s.transcripts >= 1 and s.personal_id for s in listed)
+    with pytest.raises(PermissionDenied):
+        exportable_students(school.db, school.actor("lan"), school.ids["A"])
