@@ -10,7 +10,8 @@ signs it only under a written delegation, which core checks), giving / revoking 
 delegation to sign for the principal (giao ký thay), cancelling / re-issuing a transcript, and
 the transcript packages (gói học bạ, docs/packages.md): the principal exports a transfer package
 or the push to the city, sealed with the school's seal, and downloads it; a receiving school
-uploads a package, verified in full under the trust policy and recorded once.
+uploads a package, verified in full under the trust policy and recorded once; the department
+supervisor returns the admitted cohort to the admitting schools after admissions.
 """
 from __future__ import annotations
 
@@ -460,6 +461,77 @@ def _import_card(db, actor, schools, trust) -> pn.Card:
 
 
 
+def _city_return_card(db, actor, pki_dir: Path | None, trust) -> pn.Card:
+    """The department's return after admissions (tuyển sinh lớp 6): the schools' pushed
+    packages uploaded, the admissions typed or pasted (personal ID, admitting school), the
+    department's seal opened with its PIN from the key store (``department-<id>``); core
+    verifies every pushed package (in a worker thread), writes one package per admitting school
+    and audits; the bundle (a ZIP of ``<school>.zip``) is offered for download."""
+    title = "Trả hồ sơ học bạ sau tuyển sinh (Sở)"
+    if pki_dir is None or trust is None or actor.department_id is None:
+        return pn.Card(pn.pane.Alert("Kho khóa ký số hoặc danh sách tin cậy chưa được cấu hình.", alert_type="warning"),
+                       title=title, collapsible=False, sizing_mode="stretch_width")
+    uploads = pn.widgets.FileInput(accept=".zip", multiple=True)
+    admissions = pn.widgets.TextAreaInput(label="Kết quả tuyển sinh: mỗi dòng một học sinh — số định danh, mã trường "
+                                                "trúng tuyển", height=140, width=WIDTH,
+                                          placeholder="079213000001, S0002")
+    pin = pn.widgets.PasswordInput(label="Mã PIN con dấu số của Sở", width=240)
+    confirm = pn.widgets.Checkbox(label="Tôi xác nhận lập các gói trả về")
+    button = pn.widgets.Button(label="Lập gói trả về", color="primary", disabled=True)
+    result = pn.pane.Alert("", alert_type="light", visible=False)
+    made: dict[str, bytes] = {}
+    download = pn.widgets.FileDownload(callback=lambda: io.BytesIO(made["bundle"]), filename="goi-tra-ve.zip",
+                                       label="Tải các gói trả về", color="success", visible=False, embed=False)
+    confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
+
+    def show(text: str, kind: str):
+        result.object, result.alert_type, result.visible = text, kind, True
+        button.loading, confirm.value = False, False
+
+    def go(_):
+        from core.signatures import KeyStore
+
+        download.visible = False
+        files = uploads.value if isinstance(uploads.value, list) else [uploads.value] if uploads.value else []
+        pushed = [bytes(f) for f in files if f]
+        typed, pin.value = pin.value, ""
+        if not pushed or not admissions.value.strip() or not typed:
+            return show("Chưa thực hiện: " + ("chưa chọn gói các trường gửi lên" if not pushed else
+                                              "chưa nhập kết quả tuyển sinh" if not admissions.value.strip() else
+                                              "cần nhập mã PIN con dấu của Sở"), "warning")
+        if sum(len(f) for f in pushed) > MAX_UPLOAD_BYTES:
+            return show(f"Chưa thực hiện: các tệp lớn hơn {MAX_UPLOAD_BYTES // 2**20} MB", "warning")
+        try:
+            seal = KeyStore(getattr(pki_dir, "directory", pki_dir)).signer_for(f"department-{actor.department_id}",
+                                                                               typed)
+        except SohoaError:
+            return show("Không thực hiện được: sai mã PIN hoặc không có con dấu số của Sở trong kho khóa", "danger")
+        text = admissions.value
+        result.visible, button.loading = False, True
+
+        def work():  # every pushed PDF is verified (pyHanko's own loop): off the server's
+            try:
+                bundle, counts = transfer.department_city_return(db, actor, pushed, text, seal, trust)
+                made["bundle"] = bundle
+                download.filename = f"goi-tra-ve-{clock.now():%Y%m%d-%H%M}.zip"
+                download.visible = True
+                each = ", ".join(f"{school}: {n}" for school, n in sorted(counts.items()))
+                show(f"Đã thực hiện: đã lập {len(counts)} gói trả về ({html.escape(each)} học bạ); "
+                     "bấm \"Tải các gói trả về\" và gửi mỗi trường gói mang mã của trường", "success")
+            except SohoaError as err:
+                show(f"Không thực hiện được: {refusal_text(err)}", "danger")
+            except Exception:  # noqa: BLE001 - shown to the user, the worker must not die silently
+                log.exception("city return failed")
+                show("Không thực hiện được: lỗi hệ thống (đã ghi nhật ký máy chủ)", "danger")
+
+        threading.Thread(target=work, name="city-return", daemon=True).start()
+
+    button.on_click(go)
+    return pn.Card(pn.pane.Markdown("Các gói các trường gửi lên thành phố (.zip, chọn được nhiều tệp):"), uploads,
+                   admissions, pin, confirm, button, result, download, title=title, collapsible=False,
+                   sizing_mode="stretch_width")
+
+
 ACTS_VI = {"transcript": "Phê duyệt học bạ", "week_close": "Chốt sổ đầu bài tuần"}
 
 
@@ -579,6 +651,8 @@ def admin_page(db: Database, pki_dir: Path | None = None, trust=None):
             cards.append(_export_card(db, actor, pki_dir))
         elif actor.role == Role.VICE_PRINCIPAL and actor.school_ids:  # signs only under a delegation (core checks)
             cards.append(_batch_card(db, actor, pki_dir))
+        if actor.role in (Role.DEPARTMENT_SUPERVISOR, Role.ADMINISTRATOR) and actor.department_id is not None:
+            cards.append(_city_return_card(db, actor, pki_dir, trust))  # core checks the role again
         if actor.may(Permission.IMPORT_DATA) and actor.school_ids:  # a school receives; core checks the right
             cards.append(_import_card(db, actor, schools, trust))
         if actor.may(Permission.CANCEL_TRANSCRIPT):

@@ -10,8 +10,8 @@ import zipfile
 from sqlalchemy import func, select
 
 from core.demo.synthetic import Scale
-from core.signatures import KeyStore
-from core.storage.models import ReceivedTranscript
+from core.signatures import DemoPKI, KeyStore
+from core.storage.models import Department, ReceivedTranscript
 from core.transcripts import transfer
 from tests.browser.conftest import actor, card, school_id, see_in_audit, sign_in
 from tests.services.test_transfer import _flip_pdf, rebuild
@@ -27,6 +27,10 @@ def prepare_demo(db, pki_dir):
 
     generate_transcripts(db, pki_dir=pki_dir, classes_per_school=1, stages=("issued", "homeroom_signed"), seed=11,
                          renew_certificates=True)
+    with db.reading() as session:  # the department's seal (VGCA would issue it), in the console's key store
+        department = session.execute(select(Department.id, Department.code)).first()
+    DemoPKI.load(pki_dir).issue_seal(f"department-{department.id}", "Sở GD&ĐT TP. Hồ Chí Minh",
+                                     identifier=f"MDV:{department.code}")
 
 
 def received(db) -> int:
@@ -34,13 +38,13 @@ def received(db) -> int:
         return session.scalar(select(func.count()).select_from(ReceivedTranscript))
 
 
-def _package(demo, *, to: str, students: int = 1) -> bytes:
+def _package(demo, *, to: str | None, students: int = 1, purpose: str = "transfer") -> bytes:
     """A package exported through core, as the console's card does."""
     sid = school_id(demo.db, "S0001")
     principal = actor(demo.db, "ht.s0001")
     chosen = [s.student_id for s in transfer.exportable_students(demo.db, principal, sid)][-students:]
     seal = KeyStore(demo.pki_dir).signer_for(f"school-{sid}")
-    return transfer.export_package(demo.db, principal, sid, seal, student_ids=chosen, to=to)
+    return transfer.export_package(demo.db, principal, sid, seal, student_ids=chosen, to=to, purpose=purpose)
 
 
 def _upload(page, demo, path, expect: str):
@@ -115,3 +119,43 @@ def test_a_file_that_is_not_a_package_is_refused(page, demo, tmp_path):
     path = tmp_path / "khong-phai.zip"
     path.write_bytes(b"PK not really a zip")
     _upload(page, demo, path, "Tệp không phải gói hồ sơ học bạ")
+
+
+def test_the_department_returns_the_admitted_cohort_and_the_school_imports_it(page, demo, tmp_path):
+    """Grade 5 → 6: S0001 pushes its cohort to the city; the department supervisor uploads it
+    with the admissions (one student to S0002), the department's seal (a wrong PIN first), and
+    downloads the returns; S0002 imports its own."""
+    pushed = tmp_path / "day-len.zip"
+    pushed.write_bytes(_package(demo, to=None, students=3, purpose="city-push"))
+    last = json.loads(zipfile.ZipFile(pushed).read("manifest.json"))["items"][-1]["personal_id"]
+    sign_in(page, demo.url, "so.giamsat", then="admin")
+    box = card(page, "Trả hồ sơ học bạ sau tuyển sinh (Sở)")
+    box.locator("input[type=file]").set_input_files([str(pushed)])
+    page.wait_for_timeout(700)
+    box.locator("textarea").fill(f"{last}, S0002")
+    box.locator("input[type=password]").fill("0000")
+    box.locator("input[type=checkbox]").check()
+    box.locator("button", has_text="Lập gói trả về").click()
+    box.locator(".alert", has_text="sai mã PIN").wait_for(timeout=30000)
+    box.locator("input[type=password]").fill("1234")
+    box.locator("input[type=checkbox]").check()
+    box.locator("button", has_text="Lập gói trả về").click()
+    box.locator(".alert", has_text="đã lập 1 gói trả về (S0002: 1 học bạ)").wait_for(timeout=120000)
+    with page.expect_download(timeout=30000) as download:
+        box.locator("button", has_text="Tải các gói trả về").click()
+    bundle = tmp_path / "tra-ve.zip"
+    download.value.save_as(bundle)
+    returned = tmp_path / "S0002.zip"
+    returned.write_bytes(zipfile.ZipFile(bundle).read("S0002.zip"))
+    manifest = json.loads(zipfile.ZipFile(returned).read("manifest.json"))
+    assert (manifest["purpose"], manifest["addressee"]) == ("city-return", "S0002")
+    assert [i["personal_id"] for i in manifest["items"]] == [last]
+    from core.access import queries as access_queries
+
+    trail, _ = access_queries.audit_trail(demo.db, actor(demo.db, "so.giamsat"), action="package.export.city-return",
+                                          check_chain=False)
+    assert list(trail["actor_name"]) == ["so.giamsat"]
+    before = received(demo.db)
+    _upload(page, demo, returned, f"Đã nhập 1 học bạ từ {manifest['school_code']}")
+    assert received(demo.db) == before + 1
+    assert page.errors == []
