@@ -7,11 +7,16 @@ Actions: reopen a closed week, remind teachers, assign / unassign a school monit
 reject a timetable change request, register / revoke a certificate, record a handover, the
 principal's batch signing of transcripts (key unlocked by PIN, progress bar; a vice-principal
 signs it only under a written delegation, which core checks), giving / revoking a written
-delegation to sign for the principal (giao ký thay) and cancelling / re-issuing a transcript.
+delegation to sign for the principal (giao ký thay), cancelling / re-issuing a transcript, and
+the transcript packages (gói học bạ, docs/packages.md): the principal exports a transfer package
+or the push to the city, sealed with the school's seal, and downloads it; a receiving school
+uploads a package, verified in full under the trust policy and recorded once; the department
+supervisor returns the admitted cohort to the admitting schools after admissions.
 """
 from __future__ import annotations
 
 import html
+import io
 import threading
 from pathlib import Path
 
@@ -32,7 +37,7 @@ from core.signatures.certificates import register_certificate, revoke_certificat
 from core.storage.db import Database
 from core.timetable import queries as timetable_queries
 from core.timetable.services import decide_change
-from core.transcripts import delegations
+from core.transcripts import delegations, transfer
 from core.transcripts import queries as transcript_queries
 from core.transcripts.transfer import handover
 from core.transcripts.workflow import cancel_and_reissue, principal_sign_batch
@@ -337,6 +342,195 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
     return pn.Card(status, scope, klass, grade, pin, confirm, button, progress, result, details, title=title,
                    collapsible=False, sizing_mode="stretch_width")
 
+#: The largest package the console takes as an upload (it travels over the page's websocket,
+#: whose own limit is 20 MB): a transfer of a few students is far smaller; a school's whole
+#: cohort goes through ``sohoa package import`` (docs/packages.md).
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+PURPOSE_VI = {"transfer": "Chuyển trường", "city-push": "Gửi lên thành phố (tuyển sinh lớp 6)"}
+
+
+def _export_card(db, actor, pki_dir: Path | None) -> pn.Card:
+    """The principal's transfer package (hồ sơ chuyển trường) or push to the city: the chosen
+    students' issued transcripts, the manifest sealed with the school's seal (server-held key
+    store; the principal's PIN is checked first, counted against the lock, as for batch
+    signing), then a download button. Core checks the right, the seal and the addressee, and
+    audits the export."""
+    title = "Xuất gói hồ sơ học bạ (chuyển trường / gửi lên thành phố)"
+    school_id = sorted(actor.school_ids)[0] if actor.school_ids else None
+    if pki_dir is None or school_id is None:
+        return pn.Card(pn.pane.Alert("Kho khóa ký số chưa được cấu hình cho bảng điều khiển này.",
+                                     alert_type="warning"), title=title, collapsible=False, sizing_mode="stretch_width")
+    purpose = pn.widgets.RadioButtonGroup(label="Mục đích", options={v: k for k, v in PURPOSE_VI.items()},
+                                          value="transfer")
+    students = pn.widgets.MultiSelect(label="Học sinh (giữ Ctrl để chọn nhiều em)", size=8, width=WIDTH)
+    to = pn.widgets.TextInput(label="Mã trường nhận (VD: S0007)", width=WIDTH)
+    pin = pn.widgets.PasswordInput(label="Mã PIN khóa ký số của hiệu trưởng", width=240)
+    made: dict[str, bytes | str] = {}
+    download = pn.widgets.FileDownload(callback=lambda: io.BytesIO(made["package"]), filename="goi-hoc-ba.zip",
+                                       label="Tải gói về máy", color="success", visible=False, embed=False)
+
+    def refresh(*_):
+        students.options = {f"{s.class_name} · {s.full_name} · {s.personal_id}": s.student_id
+                            for s in transfer.exportable_students(db, actor, school_id)}
+        students.value = []
+
+    def shown(*_):
+        to.visible = purpose.value == "transfer"
+    purpose.param.watch(shown, "value")
+
+    def check():
+        if not students.value:
+            return "chưa chọn học sinh"
+        if purpose.value == "transfer" and not to.value.strip():
+            return "cần nhập mã trường nhận"
+        return "cần nhập mã PIN" if not pin.value else None
+
+    def run():
+        from core.signatures import KeyStore
+
+        download.visible = False
+        typed, pin.value = pin.value, ""
+        held_keys.unlock_signing_key(db, actor, pki_dir, typed)  # the principal's PIN: counted against the lock
+        seal = KeyStore(getattr(pki_dir, "directory", pki_dir)).signer_for(f"school-{school_id}")
+        package = transfer.export_package(db, actor, school_id, seal, student_ids=list(students.value),
+                                          to=to.value.strip() or None, purpose=purpose.value)
+        manifest = transfer.read_package(package)[2]
+        made["package"] = package
+        download.filename = f"goi-hoc-ba-{manifest['school_code']}-{manifest['addressee']}-" \
+                            f"{manifest['package_id'][:8]}.zip"
+        download.visible = True
+        size = f"{len(package):,}".replace(",", ".")
+        return (f"đã xuất gói {manifest['package_id'][:8]}… gửi {manifest['addressee']} "
+                f"({PURPOSE_VI[manifest['purpose']].lower()}): {len(manifest['items'])} học bạ, {size} byte; "
+                "bấm \"Tải gói về máy\"")
+
+    refresh()
+    shown()
+    body = action_card(title, [purpose, students, to, pin], run, check=check, label="Xuất gói")
+    body.append(download)
+    return body
+
+
+def _import_card(db, actor, schools, trust) -> pn.Card:
+    """A receiving school takes a package: uploaded (at most :data:`MAX_UPLOAD_BYTES`), verified
+    in full by core under the trust policy (addressee, the sender's seal, every transcript's
+    signatures) in a worker thread, then recorded once; a refusal names what failed."""
+    title = "Nhận gói hồ sơ học bạ (chuyển đến / thành phố trả về)"
+    school = pn.widgets.Select(label="Trường nhận", options=school_options(schools), width=WIDTH)
+    upload = pn.widgets.FileInput(accept=".zip")
+    confirm = pn.widgets.Checkbox(label="Tôi xác nhận kiểm tra và nhập gói này")
+    button = pn.widgets.Button(label="Kiểm tra và nhập", color="primary", disabled=True)
+    result = pn.pane.Alert("", alert_type="light", visible=False, name="package-import-result")
+    confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
+    if trust is None:
+        return pn.Card(pn.pane.Alert("Chưa cấu hình danh sách tin cậy để kiểm tra chữ ký.", alert_type="warning"),
+                       title=title, collapsible=False, sizing_mode="stretch_width")
+
+    def show(text: str, kind: str):
+        result.object, result.alert_type, result.visible = text, kind, True
+        button.loading, confirm.value = False, False
+
+    def go(_):
+        data = bytes(upload.value or b"")
+        if not school.value or not data:
+            return show("Chưa thực hiện: " + ("chưa chọn trường nhận" if not school.value else
+                                              "chưa chọn tệp gói (.zip)"), "warning")
+        if len(data) > MAX_UPLOAD_BYTES:
+            return show(f"Chưa thực hiện: tệp lớn hơn {MAX_UPLOAD_BYTES // 2**20} MB; gói lớn (cả khối lớp) "
+                        "hãy nhập bằng lệnh sohoa package import", "warning")
+        receiving = school.value
+        result.visible, button.loading = False, True
+
+        def work():  # pyHanko verifies every PDF with its own event loop: off the server's
+            try:
+                outcome = transfer.import_package(db, actor, receiving, data, trust)
+                show(f"{'Không ghi thêm' if outcome.already_imported else 'Đã thực hiện'}: "
+                     f"{html.escape(outcome.message_vi)}", "info" if outcome.already_imported else "success")
+            except SohoaError as err:
+                show(f"Không nhập: {refusal_text(err)}", "danger")
+            except Exception:  # noqa: BLE001 - shown to the user, the worker must not die silently
+                log.exception("package import failed")
+                show("Không nhập: lỗi hệ thống (đã ghi nhật ký máy chủ)", "danger")
+
+        threading.Thread(target=work, name="package-import", daemon=True).start()
+
+    button.on_click(go)
+    return pn.Card(school, pn.pane.Markdown(f"Tệp gói .zip (tối đa {MAX_UPLOAD_BYTES // 2**20} MB; gói lớn hơn: "
+                                            "lệnh `sohoa package import`):"), upload, confirm, button, result,
+                   title=title, collapsible=False, sizing_mode="stretch_width")
+
+
+
+def _city_return_card(db, actor, pki_dir: Path | None, trust) -> pn.Card:
+    """The department's return after admissions (tuyển sinh lớp 6): the schools' pushed
+    packages uploaded, the admissions typed or pasted (personal ID, admitting school), the
+    department's seal opened with its PIN from the key store (``department-<id>``); core
+    verifies every pushed package (in a worker thread), writes one package per admitting school
+    and audits; the bundle (a ZIP of ``<school>.zip``) is offered for download."""
+    title = "Trả hồ sơ học bạ sau tuyển sinh (Sở)"
+    if pki_dir is None or trust is None or actor.department_id is None:
+        return pn.Card(pn.pane.Alert("Kho khóa ký số hoặc danh sách tin cậy chưa được cấu hình.", alert_type="warning"),
+                       title=title, collapsible=False, sizing_mode="stretch_width")
+    uploads = pn.widgets.FileInput(accept=".zip", multiple=True)
+    admissions = pn.widgets.TextAreaInput(label="Kết quả tuyển sinh: mỗi dòng một học sinh — số định danh, mã trường "
+                                                "trúng tuyển", height=140, width=WIDTH,
+                                          placeholder="079213000001, S0002")
+    pin = pn.widgets.PasswordInput(label="Mã PIN con dấu số của Sở", width=240)
+    confirm = pn.widgets.Checkbox(label="Tôi xác nhận lập các gói trả về")
+    button = pn.widgets.Button(label="Lập gói trả về", color="primary", disabled=True)
+    result = pn.pane.Alert("", alert_type="light", visible=False)
+    made: dict[str, bytes] = {}
+    download = pn.widgets.FileDownload(callback=lambda: io.BytesIO(made["bundle"]), filename="goi-tra-ve.zip",
+                                       label="Tải các gói trả về", color="success", visible=False, embed=False)
+    confirm.param.watch(lambda e: setattr(button, "disabled", not e.new), "value")
+
+    def show(text: str, kind: str):
+        result.object, result.alert_type, result.visible = text, kind, True
+        button.loading, confirm.value = False, False
+
+    def go(_):
+        from core.signatures import KeyStore
+
+        download.visible = False
+        files = uploads.value if isinstance(uploads.value, list) else [uploads.value] if uploads.value else []
+        pushed = [bytes(f) for f in files if f]
+        typed, pin.value = pin.value, ""
+        if not pushed or not admissions.value.strip() or not typed:
+            return show("Chưa thực hiện: " + ("chưa chọn gói các trường gửi lên" if not pushed else
+                                              "chưa nhập kết quả tuyển sinh" if not admissions.value.strip() else
+                                              "cần nhập mã PIN con dấu của Sở"), "warning")
+        if sum(len(f) for f in pushed) > MAX_UPLOAD_BYTES:
+            return show(f"Chưa thực hiện: các tệp lớn hơn {MAX_UPLOAD_BYTES // 2**20} MB", "warning")
+        try:
+            seal = KeyStore(getattr(pki_dir, "directory", pki_dir)).signer_for(f"department-{actor.department_id}",
+                                                                               typed)
+        except SohoaError:
+            return show("Không thực hiện được: sai mã PIN hoặc không có con dấu số của Sở trong kho khóa", "danger")
+        text = admissions.value
+        result.visible, button.loading = False, True
+
+        def work():  # every pushed PDF is verified (pyHanko's own loop): off the server's
+            try:
+                bundle, counts = transfer.department_city_return(db, actor, pushed, text, seal, trust)
+                made["bundle"] = bundle
+                download.filename = f"goi-tra-ve-{clock.now():%Y%m%d-%H%M}.zip"
+                download.visible = True
+                each = ", ".join(f"{school}: {n}" for school, n in sorted(counts.items()))
+                show(f"Đã thực hiện: đã lập {len(counts)} gói trả về ({html.escape(each)} học bạ); "
+                     "bấm \"Tải các gói trả về\" và gửi mỗi trường gói mang mã của trường", "success")
+            except SohoaError as err:
+                show(f"Không thực hiện được: {refusal_text(err)}", "danger")
+            except Exception:  # noqa: BLE001 - shown to the user, the worker must not die silently
+                log.exception("city return failed")
+                show("Không thực hiện được: lỗi hệ thống (đã ghi nhật ký máy chủ)", "danger")
+
+        threading.Thread(target=work, name="city-return", daemon=True).start()
+
+    button.on_click(go)
+    return pn.Card(pn.pane.Markdown("Các gói các trường gửi lên thành phố (.zip, chọn được nhiều tệp):"), uploads,
+                   admissions, pin, confirm, button, result, download, title=title, collapsible=False,
+                   sizing_mode="stretch_width")
+
 
 ACTS_VI = {"transcript": "Phê duyệt học bạ", "week_close": "Chốt sổ đầu bài tuần"}
 
@@ -432,7 +626,7 @@ def _thresholds_card(db, actor) -> pn.Card:
                        label="Lưu ngưỡng")
 
 
-def admin_page(db: Database, pki_dir: Path | None = None):
+def admin_page(db: Database, pki_dir: Path | None = None, trust=None):
     def build(actor):
         cards = []
         schools = school_queries.schools_in_scope(db, actor)
@@ -454,8 +648,13 @@ def admin_page(db: Database, pki_dir: Path | None = None):
         if actor.may(Permission.ISSUE_TRANSCRIPT) and actor.role == Role.PRINCIPAL:
             cards.append(_batch_card(db, actor, pki_dir))
             cards += _delegation_cards(db, actor)
+            cards.append(_export_card(db, actor, pki_dir))
         elif actor.role == Role.VICE_PRINCIPAL and actor.school_ids:  # signs only under a delegation (core checks)
             cards.append(_batch_card(db, actor, pki_dir))
+        if actor.role in (Role.DEPARTMENT_SUPERVISOR, Role.ADMINISTRATOR) and actor.department_id is not None:
+            cards.append(_city_return_card(db, actor, pki_dir, trust))  # core checks the role again
+        if actor.may(Permission.IMPORT_DATA) and actor.school_ids:  # a school receives; core checks the right
+            cards.append(_import_card(db, actor, schools, trust))
         if actor.may(Permission.CANCEL_TRANSCRIPT):
             cards.append(_cancel_card(db, actor))
         if not cards:

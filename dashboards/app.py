@@ -373,7 +373,7 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
                 "compliance": lambda db: compliance_page(db, trust, analytics_store),
                 "transcripts": lambda db: issuance_page(db, analytics_store),
                 "missed": missed_page, "closing": closing_page, "certificates": certificates_page,
-                "audit": audit_page, "admin": lambda db: admin_page(db, pki_dir)}
+                "audit": audit_page, "admin": lambda db: admin_page(db, pki_dir, trust)}
     pages = {name: (lambda build=build: build(browser_session(db))) for name, build in builders.items()}
     sso, link = oidc_handlers(db, oidc, https=https)
     # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)

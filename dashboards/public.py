@@ -84,9 +84,9 @@ def _date(value) -> str:
     return value.strftime("%d/%m/%Y") if value else "—"
 
 
-def render_result(check: TranscriptCheck, *, upload_sha256: str | None = None) -> str:
+def render_result(check: TranscriptCheck, *, upload_sha256: str | None = None, link: str = "/verify?code=") -> str:
     """The answer as HTML: the verdict (word, icon, border, colour), what was issued, the
-    signatures; every value escaped."""
+    signatures; every value escaped. ``link`` leads to the check of a replacement's code."""
     e = html.escape
     icon, border, colour, background = LOOKS[check.verdict]
     parts = [f'<section class="verdict verdict-{check.verdict}" id="verdict" data-verdict="{check.verdict}" '
@@ -111,7 +111,7 @@ def render_result(check: TranscriptCheck, *, upload_sha256: str | None = None) -
         for label, value in rows:
             shown = e(value)
             if label == "Thay thế bằng học bạ":
-                shown = f'<a href="/verify?code={e(value)}" id="replacement">{shown}</a>'
+                shown = f'<a href="{e(link)}{e(value)}" id="replacement">{shown}</a>'
             elif label.startswith("Mã băm"):
                 shown = f"<code>{shown}</code>"
             items.append(f"<dt>{e(label)}</dt><dd>{shown}</dd>")
@@ -250,31 +250,71 @@ def make_app(db, trust, *, cache: VerificationCache | None = None) -> web.Applic
     return web.Application(public_handlers(db, trust, cache=cache))
 
 
-class NationalVerifyHandler(web.RequestHandler):
-    """``/national/verify.json?code=79-XXXXXXXXXX``: the public check for the whole country, a
-    code routed by its province prefix to that province's record store
-    (:class:`core.analytics.federation.FederatedVerifier`). A province that does not answer
-    gives 503 with a message in Vietnamese and English for its codes only."""
+NATIONAL_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tra cứu, xác thực học bạ số toàn quốc</title><style>{style}</style></head><body>
+<header><h1>Tra cứu, xác thực học bạ số toàn quốc</h1></header><main>
+<form method="get" action="/national/verify" id="by-code"><label for="code">Mã học bạ (mã tỉnh, dấu gạch và mã
+xác thực in dưới mã QR)</label>
+<input type="text" id="code" name="code" value="{code}" maxlength="{maxlength}" autocomplete="off"
+ autocapitalize="characters" spellcheck="false" placeholder="VD: 79-K7QX2MP9AB"><button type="submit">Kiểm tra</button>
+</form>
+{result}
+</main><footer>Trang công khai, không cần đăng nhập. Mỗi mã được kiểm tra tại hệ thống học bạ của tỉnh, thành phố
+đã cấp (hai chữ số đầu của mã); nếu hệ thống của một tỉnh tạm ngừng, chỉ học bạ của tỉnh đó chưa tra cứu được.
+</footer></body></html>"""
 
-    def initialize(self, verifier, executor: ThreadPoolExecutor):
-        self.verifier, self.executor = verifier, executor
+
+class NationalVerifyHandler(web.RequestHandler):
+    """``/national/verify?code=79-XXXXXXXXXX`` (the page, in Vietnamese, for a phone) and
+    ``/national/verify.json`` (``json=True``): the public check for the whole country, a code
+    routed by its province prefix to that province's record store
+    (:class:`core.analytics.federation.FederatedVerifier`); the page names the province that
+    answered. A province that does not answer gives 503 with a message in Vietnamese and
+    English for its codes only."""
+
+    def initialize(self, verifier, executor: ThreadPoolExecutor, json: bool = True):
+        self.verifier, self.executor, self.json = verifier, executor, json
 
     def set_default_headers(self):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                                                   "form-action 'self'; frame-ancestors 'none'")
+        self.set_header("Referrer-Policy", "no-referrer")
 
     async def get(self):
         typed = self.get_query_argument("code", "")
+        if not typed and not self.json:
+            return self._page("")
         try:
+            province, _ = self.verifier.directory.route(typed)  # refused here: a malformed or unknown prefix
             check = await IOLoop.current().run_in_executor(self.executor, self.verifier.check, typed)
         except SohoaError as err:
             self.set_status(err.status)
-            return self.finish(json.dumps({"error": err.message_vi, "error_en": err.message}, ensure_ascii=False))
-        self.finish(json.dumps(as_json(check), ensure_ascii=False))
+            if self.json:
+                self.set_header("Content-Type", "application/json; charset=utf-8")
+                return self.finish(json.dumps({"error": err.message_vi, "error_en": err.message}, ensure_ascii=False))
+            e = html.escape
+            return self._page(typed, f'<p class="err" id="error" role="alert">{e(err.message_vi)}</p>'
+                                     f'<p lang="en" id="error-en">{e(err.message)}</p>')
+        if self.json:
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            return self.finish(json.dumps(as_json(check), ensure_ascii=False))
+        where = (f'<p id="province">Trả lời từ hệ thống học bạ của <strong>{html.escape(province.name)}</strong> '
+                 f"(mã tỉnh {html.escape(province.code)}).</p>")
+        self._page(typed, where + render_result(check, link=f"/national/verify?code={province.code}-"))
+
+    def _page(self, code: str, result: str = ""):
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(NATIONAL_PAGE.format(style=STYLE, code=html.escape(code[:CODE_INPUT_MAX + 3]),
+                                         maxlength=CODE_INPUT_MAX + 3, result=result))
 
 
 def national_handlers(verifier) -> list[tuple]:
-    """The national public check's route (a :class:`~core.analytics.federation.FederatedVerifier`)."""
+    """The national public check's routes, the page and the JSON (a
+    :class:`~core.analytics.federation.FederatedVerifier`)."""
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify-national")
-    return [(r"/national/verify\.json", NationalVerifyHandler, {"verifier": verifier, "executor": executor})]
+    shared = {"verifier": verifier, "executor": executor}
+    return [(r"/national/verify", NationalVerifyHandler, {**shared, "json": False}),
+            (r"/national/verify\.json", NationalVerifyHandler, {**shared, "json": True})]

@@ -296,6 +296,36 @@ def school_and_students(db: Database, actor: Actor, school_code: str, permission
     return school_id, [found[p] for p in wanted]
 
 
+@dataclass(frozen=True)
+class ExportableStudent:
+    """A student with an issued, current transcript at a school: what a package can carry."""
+
+    student_id: int
+    personal_id: str
+    full_name: str
+    class_name: str
+    transcripts: int
+
+
+def exportable_students(db: Database, actor: Actor, school_id: int) -> list[ExportableStudent]:
+    """The students of ``school_id`` with at least one issued transcript, by class and name,
+    for the principal choosing whom a package carries (checked: the right to issue there)."""
+    require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
+    with db.reading() as session:
+        rows = session.execute(
+            select(Student.id, Student.personal_id, Student.full_name, SchoolClass.name, Transcript.id)
+            .join(Transcript, Transcript.student_id == Student.id)
+            .join(SchoolClass, SchoolClass.id == Transcript.class_id)
+            .where(Transcript.school_id == school_id, Transcript.status == TranscriptStatus.ISSUED)
+            .order_by(SchoolClass.name, Student.full_name, Student.id)).all()
+    found: dict[int, ExportableStudent] = {}
+    for student_id, personal_id, name, class_name, _ in rows:
+        before = found.get(student_id)
+        found[student_id] = ExportableStudent(student_id, personal_id, name, before.class_name if before else
+                                              class_name, (before.transcripts if before else 0) + 1)
+    return list(found.values())
+
+
 def city_return_packages(db: Database, actor: Actor, pushed: list[bytes], admissions: dict[str, str],
                          department_seal, trust: TrustStore | TrustPolicy, *, department_code: str,
                          at: dt.datetime | None = None) -> dict[str, bytes]:
@@ -327,6 +357,76 @@ def city_return_packages(db: Database, actor: Actor, pushed: list[bytes], admiss
                                     "school_code": department_code, "school_name": "", "addressee": school,
                                     "created_at": at.isoformat(), "items": items}, docs, department_seal, at)
             for school, (items, docs) in by_school.items()}
+
+
+_ADMISSION = re.compile(r"\s*(\d{12})\s*[,;\t ]\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,15})\s*")
+
+
+def parse_admissions(text: str) -> dict[str, str]:
+    """The admissions result (kết quả tuyển sinh) as typed or pasted: one student a line, the
+    personal ID (số định danh cá nhân, 12 digits) and the admitting school's code, separated by
+    a comma, semicolon, tab or space; blank lines are skipped. A line that is neither, or a
+    student named twice with two schools, is refused naming the line."""
+    admissions: dict[str, str] = {}
+    for n, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        found = _ADMISSION.fullmatch(line)
+        if found is None:
+            raise RuleViolation(f"admissions line {n} is not a 12-digit personal ID and a school code: {line[:60]!r}",
+                                message_vi=f"Dòng {n} của kết quả tuyển sinh không đúng dạng \"số định danh 12 chữ "
+                                           f"số, mã trường\": {line[:60]!r}")
+        pid, code = found.groups()
+        if admissions.get(pid, code) != code:
+            raise RuleViolation(f"admissions line {n}: {pid} is admitted to {admissions[pid]} and {code}",
+                                message_vi=f"Dòng {n} của kết quả tuyển sinh: học sinh {pid} trúng tuyển hai "
+                                           f"trường {admissions[pid]} và {code}")
+        admissions[pid] = code
+    if not admissions:
+        raise RuleViolation("no admissions given", message_vi="Chưa có kết quả tuyển sinh (số định danh, mã trường)")
+    return admissions
+
+
+def department_city_return(db: Database, actor: Actor, pushed: list[bytes], admissions_text: str,
+                           department_seal, trust: TrustStore | TrustPolicy,
+                           at: dt.datetime | None = None) -> tuple[bytes, dict[str, int]]:
+    """The department supervisor's return after admissions, as the console runs it: the
+    actor's own department (never a code typed in), the admissions parsed
+    (:func:`parse_admissions`; every admitting school must be one of this system's), the
+    returns written by :func:`city_return_packages`, audited (one event per admitting school,
+    in its chain), and bundled as one ZIP of
+    ``<school code>.zip`` packages to hand to each school; with how many transcripts each holds."""
+    if actor.role not in (Role.DEPARTMENT_SUPERVISOR, Role.ADMINISTRATOR) or actor.department_id is None:
+        raise PermissionDenied("the department returns the admitted cohort",
+                               message_vi="Chỉ Sở trả hồ sơ học bạ sau tuyển sinh")
+    if not pushed:
+        raise RuleViolation("no pushed package given", message_vi="Chưa chọn gói nào các trường gửi lên thành phố")
+    admissions = parse_admissions(admissions_text)
+    with db.reading() as session:
+        department_code = session.scalar(select(Department.code).where(Department.id == actor.department_id))
+        known = dict(session.execute(select(School.code, School.id)
+                                     .where(School.code.in_(set(admissions.values())))).all())
+    unknown = sorted(set(admissions.values()) - set(known))
+    if unknown:
+        raise NotFound(f"no school with the code {', '.join(unknown)}",
+                       message_vi=f"Không có trường nào mã {', '.join(unknown)}")
+    returns = city_return_packages(db, actor, pushed, admissions, department_seal, trust,
+                                   department_code=department_code, at=at)
+    if not returns:
+        raise NotFound("none of the admitted students is in these packages",
+                       message_vi="Không học sinh trúng tuyển nào có trong các gói đã chọn")
+    counts = {school: len(json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))["items"])
+              for school, data in returns.items()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        for school, data in sorted(returns.items()):
+            zf.writestr(f"{school}.zip", data)
+    with db.transaction() as session:  # one event per admitting school, in that school's chain
+        for school, n in sorted(counts.items()):
+            audit.record(session, actor, "package.export.city-return", "department", actor.department_id,
+                         school_id=known[school], after={"to": school, "transcripts": n, "pushed": len(pushed),
+                                                         "admissions": len(admissions)})
+    return out.getvalue(), counts
 
 
 def import_package(db: Database, actor: Actor, receiving_school_id: int, package: bytes,

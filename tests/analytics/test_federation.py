@@ -193,3 +193,62 @@ def test_the_national_public_check_over_http(verifier):
     assert status == 200 and body["verdict"] == "valid"
     status, body = ask(verifier, "22-ABCDEFGHJK")
     assert status == 404 and "22" in body["error"]
+
+
+def page(verifier, typed: str | None) -> tuple[int, str]:
+    url = f"{verifier.url}/national/verify" + ("" if typed is None else f"?code={urllib.parse.quote(typed)}")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_the_national_check_page_for_people(verifier):
+    """The page (Vietnamese, a phone's viewport): the answer from the code's province, named;
+    a province down says so for its codes only; a malformed or unknown prefix is refused."""
+    status, html = page(verifier, None)
+    assert status == 200 and '<meta name="viewport" content="width=device-width' in html
+    assert 'action="/national/verify"' in html and "data-verdict" not in html
+    status, html = page(verifier, f"79-{verifier.codes[0]}")
+    assert status == 200 and 'data-verdict="valid"' in html and "HỢP LỆ" in html
+    assert "Trả lời từ hệ thống học bạ của <strong>Thành phố Hồ Chí Minh</strong>" in html
+    assert verifier.codes[0] in html
+    status, html = page(verifier, "01-ABCDEFGHJK")
+    assert status == 200 and 'data-verdict="unknown"' in html and "Thành phố Hà Nội" in html
+    status, html = page(verifier, "48-ABCDEFGHJK")
+    assert status == 503 and 'id="error"' in html and "data-verdict" not in html
+    assert "Hệ thống học bạ của Thành phố Đà Nẵng hiện không phản hồi" in html and "thử lại sau" in html
+    assert "does not answer" in html  # and in English
+    status, html = page(verifier, f"79-{verifier.codes[1]}")  # the province down changed nothing here
+    assert status == 200 and 'data-verdict="valid"' in html
+    status, html = page(verifier, "22-ABCDEFGHJK")
+    assert status == 404 and "Không có tỉnh, thành phố nào mang mã 22" in html
+    status, html = page(verifier, "79-<script>")
+    assert status == 400 and "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_the_national_check_page_on_a_phone_in_chromium(verifier):
+    """Typed on a phone-sized Chromium: the form answers from the province; a province down
+    shows its message."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import ARGS, CHROMIUM
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+            tab = phone.new_page()
+            tab.goto(f"{verifier.url}/national/verify")
+            tab.fill("#code", f"79-{verifier.codes[0]}")
+            tab.click("#by-code button")
+            tab.wait_for_selector('#verdict[data-verdict="valid"]', timeout=30000)
+            assert "Thành phố Hồ Chí Minh" in tab.inner_text("#province")
+            assert tab.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+            tab.fill("#code", "48-ABCDEFGHJK")
+            tab.click("#by-code button")
+            tab.wait_for_selector("#error", timeout=30000)
+            assert "Thành phố Đà Nẵng hiện không phản hồi" in tab.inner_text("#error")
+        finally:
+            browser.close()

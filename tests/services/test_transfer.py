@@ -168,3 +168,60 @@ def test_a_school_cannot_forge_a_city_return(school, trust):  # noqa: F811
     with pytest.raises(RuleViolation):
         export_package(school.db, school.actor("binh"), school.ids["A"], school.seal,
                        student_ids=[school.ids["student0"]], to="B01", purpose="city-return")
+
+
+def test_exportable_students_are_those_with_issued_transcripts_for_the_principal_only(school):  # noqa: F811
+    from core.transcripts.transfer import exportable_students
+
+    assert exportable_students(school.db, school.actor("binh"), school.ids["A"]) == []  # nothing issued yet
+    issue_all(school)
+    listed = exportable_students(school.db, school.actor("binh"), school.ids["A"])
+    assert school.ids["student0"] in [s.student_id for s in listed]
+    assert all(s.transcripts >= 1 and s.personal_id for s in listed)
+    with pytest.raises(PermissionDenied):
+        exportable_students(school.db, school.actor("lan"), school.ids["A"])
+
+
+def test_admissions_are_parsed_or_refused_naming_the_line():
+    from core.transcripts.transfer import parse_admissions
+
+    assert parse_admissions("079213000001, S0002\n\n079213000002;S0003\n079213000003\tS0002 ") == {
+        "079213000001": "S0002", "079213000002": "S0003", "079213000003": "S0002"}
+    for text, line in [("079213000001 S0002\n07921300000, S0002", "Dòng 2"), ("", "Chưa có"),
+                       ("079213000001,S0002\n079213000001,S0003", "hai trường")]:
+        with pytest.raises(RuleViolation) as refused:
+            parse_admissions(text)
+        assert line in refused.value.message_vi
+
+
+def test_the_department_returns_from_the_console_audited(school, trust):  # noqa: F811
+    """The console's path: the actor's own department, admissions as typed, one bundle of one
+    package per admitting school, an audit event; a school's principal is refused."""
+    from sqlalchemy import select as sa_select
+
+    from core.storage.models import AuditEvent, Department, School, Student
+    from core.transcripts.transfer import department_city_return
+
+    issue_all(school)
+    ids = school.ids
+    pushed = export_package(school.db, school.actor("binh"), ids["A"], school.seal,
+                            student_ids=[ids["student0"], ids["student1"]], purpose="city-push")
+    with school.db.reading() as s:
+        code = s.scalar(sa_select(Department.code).where(Department.id == school.actor("so").department_id))
+        pid = s.get(Student, ids["student0"]).personal_id
+        code_b = s.get(School, ids["B"]).code
+    school.pki.issue_seal("sgd", "Sở GD&ĐT", identifier=f"MDV:{code}")
+    department = school.keys.signer_for("sgd")
+    with pytest.raises(PermissionDenied):
+        department_city_return(school.db, school.actor("binh"), [pushed], f"{pid},{code_b}", department, trust)
+    from core.kernel.errors import NotFound
+    with pytest.raises(NotFound, match="ZZ99"):
+        department_city_return(school.db, school.actor("so"), [pushed], f"{pid},ZZ99", department, trust)
+    bundle, counts = department_city_return(school.db, school.actor("so"), [pushed], f"{pid}, {code_b}",
+                                            department, trust)
+    assert counts == {code_b: 1}
+    inner = zipfile.ZipFile(io.BytesIO(bundle)).read(f"{code_b}.zip")
+    assert import_package(school.db, school.actor("dung"), ids["B"], inner, trust).imported == 1
+    with school.db.reading() as s:
+        assert s.scalar(sa_select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action == "package.export.city-return")) == 1
