@@ -12,7 +12,8 @@
 2. The real pages in headless Chromium (Debian's /usr/bin/chromium driven by Playwright),
    from navigation to the content being visible: overview, the overview's drill-down by
    clicking (each click → the next view visible: district, school, class, a period's
-   verification report), compliance (down to the entries table), a step there (another
+   verification report; then the back button → the class's periods again; the steps come in
+   place, in the page's session), compliance (down to the entries table), a step there (another
    class-week's entries), one entry's verification, and the other pages.
 
 The demo dataset is built first with ``core.demo.synthetic.generate`` (the ``sohoa demo`` default
@@ -222,20 +223,26 @@ def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None) -
                 rows.append((label, median, best))
 
             # The overview's drill-down by clicking: each step a click on the first row → the next view.
-            steps = {"district": [], "school": [], "class": [], "entry": []}
+            # (the steps come in place: the click hides the content until the next view is shown)
+            steps = {"district": [], "school": [], "class": [], "entry": [], "back": []}
             for _ in range(repeat):
                 visit("overview", "#drill-table")()
                 for level, times in steps.items():
                     target = "text=Báo cáo xác thực chữ ký số" if level == "entry" else "#drill-table"
                     t0 = time.perf_counter()
-                    page.locator("#drill-table tbody tr a").first.click()
-                    page.wait_for_url(f"**{level}=*", wait_until="commit")
+                    if level == "back":
+                        page.go_back(wait_until="commit")
+                        page.wait_for_url("**class=*", wait_until="commit")
+                    else:
+                        page.locator("#drill-table tbody tr a").first.click()
+                        page.wait_for_url(f"**{level}=*", wait_until="commit")
                     page.locator(target).first.wait_for(state="visible", timeout=120000)
                     times.append((time.perf_counter() - t0) * 1000)
             for level, label in (("district", "district's schools"), ("school", "school's classes and teachers"),
-                                 ("class", "class's periods of the week"), ("entry", "a period's verification")):
-                rows.append((f"overview drill-down click → {label}", statistics.median(steps[level]),
-                             min(steps[level])))
+                                 ("class", "class's periods of the week"), ("entry", "a period's verification"),
+                                 ("back", "back button → the class's periods")):
+                rows.append((f"overview drill-down {'click ' if level != 'back' else ''}→ {label}",
+                             statistics.median(steps[level]), min(steps[level])))
 
             # A drill-down step on the open page: another class-week, then one entry's verification.
             visit("compliance", entries)()

@@ -7,7 +7,9 @@
 - The drill-down: department → district → school → class or teacher → the week's periods →
   one period's verification report, each step a click on a row, with breadcrumbs. The state
   lives in the URL (``?week=…&district=…&school=…&class=…&teacher=…&entry=…``), so a view can
-  be bookmarked and shared and the back button works (every step is a navigation).
+  be bookmarked and shared and the back button works (every step is a history entry). The steps
+  come in place, in the page's session (:data:`GO`, :meth:`Overview.navigate`): only the content
+  under the week picker is built again, not the page.
 
 Every figure comes from core for the signed-in actor; nothing here filters or authorises.
 """
