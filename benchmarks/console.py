@@ -22,6 +22,7 @@ into a temporary SQLite file, or into a throwaway database on a PostgreSQL serve
 
 Usage:
     python benchmarks/console.py [--postgres URL] [--repeat 5] [--no-browser] [--no-analytics]
+                                 [--browser-stores both|analytics]
                                  [--districts 2 --schools-per-district 4 --classes-per-school 8 --weeks 18]
 ``--postgres URL`` is a server's URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): a
 database is created on it for the run and dropped at the end.
@@ -289,6 +290,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (after one warm-up)")
     parser.add_argument("--no-browser", action="store_true", help="only the core data loads")
     parser.add_argument("--no-analytics", action="store_true", help="without the analytics store (DuckDB)")
+    parser.add_argument("--browser-stores", choices=("both", "analytics"), default="both",
+                        help="the Chromium pages served on both stores, or only with the analytics store "
+                             "(a larger scale in less time)")
     parser.add_argument("--districts", type=int, default=2)
     parser.add_argument("--schools-per-district", type=int, default=4)
     parser.add_argument("--classes-per-school", type=int, default=8)
@@ -331,12 +335,12 @@ def main() -> int:
             store = analytics.AnalyticsStore(work / "analytics")
             print_table("the same aggregates on the analytics store (DuckDB)",
                         analytics_loads(db, store, actor, args.repeat))
-        if not args.no_browser:
+        if not args.no_browser and (store is None or args.browser_stores == "both"):
             print_table("pages in headless Chromium (navigation → content visible)",
                         browser_loads(db, trust, work / "pki", args.repeat))
-            if store is not None:
-                print_table("pages in headless Chromium, console served with the analytics store",
-                            browser_loads(db, trust, work / "pki", args.repeat, store))
+        if not args.no_browser and store is not None:
+            print_table("pages in headless Chromium, console served with the analytics store",
+                        browser_loads(db, trust, work / "pki", args.repeat, store))
     finally:
         db.engine.dispose()
         if dropper:
