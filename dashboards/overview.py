@@ -30,7 +30,7 @@ from core.kernel.errors import SohoaError
 from core.logbook import queries, this_week, verification
 from core.signatures import certificates
 from core.storage.db import Database
-from dashboards.common import CACHE, SIGNER_ROLE_VI, Figures, current_actor, indication, page, refusal, signed_out
+from dashboards.common import CACHE, SIGNER_ROLE_VI, Figures, current_actor, indication, log, page, refusal, signed_out
 
 hv.extension("bokeh", logo=False)
 TITLE = "Tổng quan"
@@ -433,20 +433,23 @@ class Overview(pn.viewable.Viewer):
 
     def navigate(self, url: str) -> None:
         """Go in place to the view of an overview URL (a click on a row or a breadcrumb, or the
-        back button): the places it names, the others cleared; the week kept unless it names a
-        known one. Only the content is built again; core scopes and refuses as on a page load."""
+        back button): the view a page load of that URL would show (the places it names, the
+        others cleared; the week it names, else the current one). Only the content is built
+        again; core scopes and refuses as on a page load."""
         parts = urlsplit(url)
         if parts.path.rstrip("/") != "/overview":
             return
         args = url_args(parse_qs(parts.query))
-        week = args.get("week", self.week)
         known = {int(w) for w in self.weeks["week_id"]}
-        self.param.update(week=week if week in known else self.week,
-                          **{("klass" if k == "class" else k): args.get(k) for k in KEYS if k != "week"})
-        try:
+        try:  # the week as a page load of that URL would choose it (none named: the current one)
+            week = args["week"] if args.get("week") in known else this_week.current_week(self.db, self.actor)
+            self.param.update(week=week, **{("klass" if k == "class" else k): args.get(k) for k in KEYS if k != "week"})
             parts_now = self.content()
         except SohoaError as err:
             parts_now = [refusal(err)]
+        except Exception:  # noqa: BLE001 - logged; the page must not stay hidden
+            log.exception("overview: the step to %s failed", url)
+            parts_now = [pn.pane.Alert("Không hiển thị được trang này; vui lòng tải lại trang.", alert_type="danger")]
         if self._picker is not None and self._picker.value != str(self.week):
             self._picker.value = str(self.week)
         if self._around is not None:

@@ -68,6 +68,6 @@ def test_a_step_in_place_is_scoped_like_a_page_load(signed):  # noqa: F811
     view.navigate(f"/overview?school={w.ids['A']}")  # another school's URL, typed or replayed
     (alert,) = view._content.objects
     assert isinstance(alert, pn.pane.Alert) and "Không có trường" in alert.object
-    view.navigate(f"/overview?school={w.ids['B']}")
-    assert view.level() == "school" and "drill-table" in _names(view)
+    view.navigate(f"/overview?school={w.ids['B']}")  # no week named: the current one, as a page load
+    assert view.level() == "school" and view.week == w.ids["week1"] and "drill-table" in _names(view)
     assert not {"6A1", "6A2"} & set(view.rows()["class_name"])
