@@ -442,6 +442,8 @@ class Overview(pn.viewable.Viewer):
         args = url_args(parse_qs(parts.query))
         known = {int(w) for w in self.weeks["week_id"]}
         try:  # the week as a page load of that URL would choose it (none named: the current one)
+            if self.store is not None:  # refreshed when stale, as a page load would (then a new fingerprint)
+                Figures(self.db, self.store).fresh()
             week = args["week"] if args.get("week") in known else this_week.current_week(self.db, self.actor)
             self.param.update(week=week, **{("klass" if k == "class" else k): args.get(k) for k in KEYS if k != "week"})
             parts_now = self.content()
