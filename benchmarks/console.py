@@ -12,7 +12,8 @@
 2. The real pages in headless Chromium (Debian's /usr/bin/chromium driven by Playwright),
    from navigation to the content being visible: overview, the overview's drill-down by
    clicking (each click → the next view visible: district, school, class, a period's
-   verification report), compliance (down to the entries table), a step there (another
+   verification report; then the back button → the class's periods again; the steps come in
+   place, in the page's session), compliance (down to the entries table), a step there (another
    class-week's entries), one entry's verification, and the other pages.
 
 The demo dataset is built first with ``core.demo.synthetic.generate`` (the ``sohoa demo`` default
@@ -21,6 +22,7 @@ into a temporary SQLite file, or into a throwaway database on a PostgreSQL serve
 
 Usage:
     python benchmarks/console.py [--postgres URL] [--repeat 5] [--no-browser] [--no-analytics]
+                                 [--browser-stores both|analytics]
                                  [--districts 2 --schools-per-district 4 --classes-per-school 8 --weeks 18]
 ``--postgres URL`` is a server's URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): a
 database is created on it for the run and dropped at the end.
@@ -222,20 +224,26 @@ def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None) -
                 rows.append((label, median, best))
 
             # The overview's drill-down by clicking: each step a click on the first row → the next view.
-            steps = {"district": [], "school": [], "class": [], "entry": []}
+            # (the steps come in place: the click hides the content until the next view is shown)
+            steps = {"district": [], "school": [], "class": [], "entry": [], "back": []}
             for _ in range(repeat):
                 visit("overview", "#drill-table")()
                 for level, times in steps.items():
                     target = "text=Báo cáo xác thực chữ ký số" if level == "entry" else "#drill-table"
                     t0 = time.perf_counter()
-                    page.locator("#drill-table tbody tr a").first.click()
-                    page.wait_for_url(f"**{level}=*", wait_until="commit")
+                    if level == "back":
+                        page.go_back(wait_until="commit")
+                        page.wait_for_url("**class=*", wait_until="commit")
+                    else:
+                        page.locator("#drill-table tbody tr a").first.click()
+                        page.wait_for_url(f"**{level}=*", wait_until="commit")
                     page.locator(target).first.wait_for(state="visible", timeout=120000)
                     times.append((time.perf_counter() - t0) * 1000)
             for level, label in (("district", "district's schools"), ("school", "school's classes and teachers"),
-                                 ("class", "class's periods of the week"), ("entry", "a period's verification")):
-                rows.append((f"overview drill-down click → {label}", statistics.median(steps[level]),
-                             min(steps[level])))
+                                 ("class", "class's periods of the week"), ("entry", "a period's verification"),
+                                 ("back", "back button → the class's periods")):
+                rows.append((f"overview drill-down {'click ' if level != 'back' else ''}→ {label}",
+                             statistics.median(steps[level]), min(steps[level])))
 
             # A drill-down step on the open page: another class-week, then one entry's verification.
             visit("compliance", entries)()
@@ -282,6 +290,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (after one warm-up)")
     parser.add_argument("--no-browser", action="store_true", help="only the core data loads")
     parser.add_argument("--no-analytics", action="store_true", help="without the analytics store (DuckDB)")
+    parser.add_argument("--browser-stores", choices=("both", "analytics"), default="both",
+                        help="the Chromium pages served on both stores, or only with the analytics store "
+                             "(a larger scale in less time)")
     parser.add_argument("--districts", type=int, default=2)
     parser.add_argument("--schools-per-district", type=int, default=4)
     parser.add_argument("--classes-per-school", type=int, default=8)
@@ -324,12 +335,12 @@ def main() -> int:
             store = analytics.AnalyticsStore(work / "analytics")
             print_table("the same aggregates on the analytics store (DuckDB)",
                         analytics_loads(db, store, actor, args.repeat))
-        if not args.no_browser:
+        if not args.no_browser and (store is None or args.browser_stores == "both"):
             print_table("pages in headless Chromium (navigation → content visible)",
                         browser_loads(db, trust, work / "pki", args.repeat))
-            if store is not None:
-                print_table("pages in headless Chromium, console served with the analytics store",
-                            browser_loads(db, trust, work / "pki", args.repeat, store))
+        if not args.no_browser and store is not None:
+            print_table("pages in headless Chromium, console served with the analytics store",
+                        browser_loads(db, trust, work / "pki", args.repeat, store))
     finally:
         db.engine.dispose()
         if dropper:

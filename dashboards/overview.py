@@ -7,14 +7,16 @@
 - The drill-down: department → district → school → class or teacher → the week's periods →
   one period's verification report, each step a click on a row, with breadcrumbs. The state
   lives in the URL (``?week=…&district=…&school=…&class=…&teacher=…&entry=…``), so a view can
-  be bookmarked and shared and the back button works (every step is a navigation).
+  be bookmarked and shared and the back button works (every step is a history entry). The steps
+  come in place, in the page's session (:data:`GO`, :meth:`Overview.navigate`): only the content
+  under the week picker is built again, not the page.
 
 Every figure comes from core for the signed-in actor; nothing here filters or authorises.
 """
 from __future__ import annotations
 
 import html
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import holoviews as hv
 import pandas as pd
@@ -23,12 +25,12 @@ import param
 
 from core.access.authz import Permission
 from core.analytics import queries as analytics_queries
-from core.kernel import formats
+from core.kernel import clock, formats
 from core.kernel.errors import SohoaError
 from core.logbook import queries, this_week, verification
 from core.signatures import certificates
 from core.storage.db import Database
-from dashboards.common import SIGNER_ROLE_VI, Figures, current_actor, indication, page, refusal, signed_out
+from dashboards.common import CACHE, SIGNER_ROLE_VI, Figures, current_actor, indication, log, page, refusal, signed_out
 
 hv.extension("bokeh", logo=False)
 TITLE = "Tổng quan"
@@ -54,13 +56,37 @@ CARDS = [("on_time_rate", "Tỉ lệ ký đúng hạn", formats.percent, True),
          ("hours_lost", "Giờ dạy bị mất", formats.number, False),
          ("scheduled", "Số tiết theo thời khóa biểu", formats.number, None)]
 KEYS = ("week", "district", "school", "class", "teacher", "entry")
+#: The class of the overview's two in-place parts: the hidden navigator (a text input whose value
+#: is the URL to show) and the drill-down's content (hidden from the click until the next view).
+NAVIGATOR, CONTENT = "sh-navigator", "sh-content"
+#: A click on a link of the overview's tables or breadcrumbs (one handler a table): the next
+#: view comes in place, in the same session — the URL pushed to the history (so bookmarks, new
+#: tabs and the back button still work; back comes in place too), the content hidden, the URL
+#: given to the navigator, whose change the server answers with the new content only. The
+#: template, the menu, the week picker and the browser's session stay; without a navigator
+#: (another page) or with a modifier key (a new tab), the link is followed as a link.
+GO = ("(function(e){const a=e.target.closest('a[href],tr[data-href]');"
+      "if(!a||e.ctrlKey||e.metaKey||e.shiftKey||e.altKey||e.button)return;"
+      "const url=a.getAttribute('href')||a.dataset.href;"
+      "const find=c=>{for(const d of (window.Bokeh&&Bokeh.documents)||[])for(const m of d._all_models.values())"
+      "if(m.css_classes&&m.css_classes.includes(c))return m;return null};"
+      f"const nav=find('{NAVIGATOR}'),box=find('{CONTENT}');e.preventDefault();"
+      "if(!nav||!box||!window.history.pushState){window.location.href=url;return}"
+      "const show=u=>{box.visible=false;nav.value=u};"
+      "if(!window.shPopstate){window.shPopstate=true;window.addEventListener('popstate',"
+      "()=>{const n=find('" + NAVIGATOR + "'),b=find('" + CONTENT + "');"
+      "if(n&&b){b.visible=false;n.value=window.location.pathname+window.location.search}"
+      "else window.location.reload()})}"
+      "window.history.pushState({},'',url);show(url)})(event)")
 
 
-def url_args() -> dict[str, int]:
-    """The view's state from the URL query (integers only; anything else is ignored)."""
+def url_args(query: dict | None = None) -> dict[str, int]:
+    """The view's state from the URL query (the session's, or ``query`` as
+    :func:`urllib.parse.parse_qs` gives it; integers only, anything else is ignored)."""
+    query = (pn.state.session_args or {}) if query is None else query
     found = {}
     for key in KEYS:
-        raw = (pn.state.session_args or {}).get(key)
+        raw = query.get(key)
         if raw:
             text = raw[0].decode() if isinstance(raw[0], bytes) else str(raw[0])
             if text.isdigit():
@@ -133,11 +159,11 @@ def link_table(df: pd.DataFrame, columns: dict[str, str], link, *, name: str, em
             if i == 0 and target:
                 text = f'<a href="{html.escape(target)}">{text}</a>'
             cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
-        attrs = f' data-href="{html.escape(target)}" onclick="if(event.target.tagName!==\'A\')' \
-                f'{{window.location.href=this.dataset.href}}"' if target else ""
+        attrs = f' data-href="{html.escape(target)}"' if target else ""
         rows.append(f"<tr{attrs}>{''.join(cells)}</tr>")
-    return pn.pane.HTML(f'{CSS}<div class="sh-wrap"><table class="sh" id="{name}"><thead><tr>{head}</tr></thead>'
-                        f'<tbody>{"".join(rows)}</tbody></table></div>', name=name, sizing_mode="stretch_width")
+    click = f' onclick="{html.escape(GO)}"' if link else ""
+    return pn.pane.HTML(f'{CSS}<div class="sh-wrap"><table class="sh" id="{name}"{click}><thead><tr>{head}</tr>'
+                        f'</thead><tbody>{"".join(rows)}</tbody></table></div>', name=name, sizing_mode="stretch_width")
 
 
 def breadcrumbs(path: dict, week: int | None) -> pn.pane.HTML:
@@ -155,7 +181,8 @@ def breadcrumbs(path: dict, week: int | None) -> pn.pane.HTML:
         steps.append((path["entry"][1], href(week=week, entry=path["entry"][0])))
     links = [f'<a href="{html.escape(u)}">{html.escape(t)}</a>' for t, u in steps[:-1]]
     links.append(f"<strong>{html.escape(steps[-1][0])}</strong>")
-    return pn.pane.HTML(f'{CSS}<nav class="sh-crumbs" id="breadcrumbs">' + " › ".join(links) + "</nav>",
+    return pn.pane.HTML(f'{CSS}<nav class="sh-crumbs" id="breadcrumbs" onclick="{html.escape(GO)}">'
+                        + " › ".join(links) + "</nav>",
                         name="breadcrumbs", sizing_mode="stretch_width")
 
 
@@ -222,8 +249,15 @@ def week_picker(weeks: pd.DataFrame, week: int, args: dict) -> list:
     options = {f"Tuần {int(r.number)} (từ {formats.date(r.monday)})": str(int(r.week_id))
                for r in weeks.itertuples()}
     picker = pn.widgets.Select(label="Tuần", options=options, value=str(week), width=260)
-    picker.jscallback(value="const p = new URLSearchParams(window.location.search); p.set('week', cb_obj.value);"
+    # (a week the URL already shows, as after an in-place step to another week, loads nothing)
+    picker.jscallback(value="const p = new URLSearchParams(window.location.search);"
+                            " if (p.get('week') === cb_obj.value) return; p.set('week', cb_obj.value);"
                             " p.delete('entry'); window.location.search = p.toString();")
+    return [picker, pn.pane.HTML(around_weeks(weeks, week, args), margin=(28, 10, 0, 10))]
+
+
+def around_weeks(weeks: pd.DataFrame, week: int, args: dict) -> str:
+    """The last / next week links, at the same place of the drill-down."""
     ids = [int(w) for w in weeks["week_id"]]
     at = ids.index(week) if week in ids else -1
     keep = {k: v for k, v in args.items() if k not in ("week", "entry")}
@@ -232,7 +266,7 @@ def week_picker(weeks: pd.DataFrame, week: int, args: dict) -> list:
         around.append(f'<a id="previous-week" href="{html.escape(href(week=ids[at - 1], **keep))}">‹ Tuần trước</a>')
     if 0 <= at < len(ids) - 1:
         around.append(f'<a id="next-week" href="{html.escape(href(week=ids[at + 1], **keep))}">Tuần sau ›</a>')
-    return [picker, pn.pane.HTML(f'{CSS}<div class="sh-weeks">{"".join(around)}</div>', margin=(28, 10, 0, 10))]
+    return f'{CSS}<div class="sh-weeks">{"".join(around)}</div>'
 
 
 def this_week_section(view: "Overview", args: dict) -> list:
@@ -324,8 +358,14 @@ class Overview(pn.viewable.Viewer):
         self.db, self.actor, self.store, self.trust = db, actor, store, trust
         # with an analytics store the week's aggregates run on DuckDB (the same figures as the record store's)
         fresh = Figures(db, store).fresh().store if store is not None else None
-        self.source = analytics_queries.compliance_source(db, fresh, actor) if fresh is not None else \
-            this_week.record_store(db, actor)
+        if fresh is not None:  # kept by (scope, store fingerprint, minute, level, filters): never across scopes
+            on_store = analytics_queries.compliance_source(db, fresh, actor)
+            self.source = lambda level, **filters: CACHE.get(
+                fresh, actor, "compliance_source", lambda: on_store(level, **filters), level=level, **filters)
+        else:
+            self.source = this_week.record_store(db, actor)
+        self._kept: dict = {}
+        self._picker = self._around = self._content = None
         self.weeks = queries.weeks_in_scope(db, actor)
         known = {int(w) for w in self.weeks["week_id"]}
         if self.week not in known:
@@ -379,19 +419,58 @@ class Overview(pn.viewable.Viewer):
     def behind(self):
         return this_week.behind_this_week(self.db, self.actor, self.week, limit=10, source=self.source)
 
+    def content(self) -> list:
+        """The parts under the week picker at the view's place (the department's, the costliest
+        and where back leads, are kept a minute for this view's session)."""
+        args = self.state()
+        if self.level() != "department":
+            return drill(self, args)
+        key = (self.week, clock.now().replace(second=0, microsecond=0))
+        if key not in self._kept:
+            self._kept = {key: [*this_week_section(self, args), pn.pane.Markdown("## Đi sâu: chọn một dòng"),
+                                *drill(self, args), *term_section(self.db, self.actor, self.store)]}
+        return list(self._kept[key])
+
+    def navigate(self, url: str) -> None:
+        """Go in place to the view of an overview URL (a click on a row or a breadcrumb, or the
+        back button): the view a page load of that URL would show (the places it names, the
+        others cleared; the week it names, else the current one). Only the content is built
+        again; core scopes and refuses as on a page load."""
+        parts = urlsplit(url)
+        if parts.path.rstrip("/") != "/overview":
+            return
+        args = url_args(parse_qs(parts.query))
+        known = {int(w) for w in self.weeks["week_id"]}
+        try:  # the week as a page load of that URL would choose it (none named: the current one)
+            if self.store is not None:  # refreshed when stale, as a page load would (then a new fingerprint)
+                Figures(self.db, self.store).fresh()
+            week = args["week"] if args.get("week") in known else this_week.current_week(self.db, self.actor)
+            self.param.update(week=week, **{("klass" if k == "class" else k): args.get(k) for k in KEYS if k != "week"})
+            parts_now = self.content()
+        except SohoaError as err:
+            parts_now = [refusal(err)]
+        except Exception:  # noqa: BLE001 - logged; the page must not stay hidden
+            log.exception("overview: the step to %s failed", url)
+            parts_now = [pn.pane.Alert("Không hiển thị được trang này; vui lòng tải lại trang.", alert_type="danger")]
+        if self._picker is not None and self._picker.value != str(self.week):
+            self._picker.value = str(self.week)
+        if self._around is not None:
+            self._around.object = around_weeks(self.weeks, self.week, self.state())
+        self._content.objects = parts_now
+        self._content.visible = False  # (the browser hid it with the click: shown again in any case)
+        self._content.visible = True
+
     def __panel__(self):
         if self.week is None:
             return pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"),
                              pn.pane.Markdown("Chưa có tiết nào trong phạm vi của bạn."))
-        args = self.state()
-        body = [pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), pn.Row(*week_picker(self.weeks, self.week, args))]
-        if self.level() != "department":
-            body += drill(self, args)
-        else:
-            body += this_week_section(self, args)
-            body += [pn.pane.Markdown("## Đi sâu: chọn một dòng")] + drill(self, args)
-            body += term_section(self.db, self.actor, self.store)
-        return pn.Column(*body, name="overview", sizing_mode="stretch_width")
+        self._picker, self._around = week_picker(self.weeks, self.week, self.state())
+        self._content = pn.Column(*self.content(), css_classes=[CONTENT], sizing_mode="stretch_width",
+                                  margin=0)
+        navigator = pn.widgets.TextInput(value=href(**self.state()), visible=False, css_classes=[NAVIGATOR])
+        navigator.param.watch(lambda event: self.navigate(event.new), "value")
+        return pn.Column(pn.pane.Markdown("## Tổng quan ký sổ đầu bài"), pn.Row(self._picker, self._around),
+                         self._content, navigator, name="overview", sizing_mode="stretch_width")
 
 
 def overview_page(db: Database, store=None, trust=None):

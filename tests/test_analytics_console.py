@@ -376,3 +376,36 @@ def test_this_week_on_the_analytics_store_is_the_record_stores(fresh, as_of):
             assert t1["unsigned"].tolist() == t2["unsigned"].tolist()
             assert s1["school_id"].tolist() == s2["school_id"].tolist()
             assert s1["on_time_rate"].tolist() == s2["on_time_rate"].tolist()
+
+
+def test_the_overviews_week_on_the_store_is_cached_by_scope(fresh):
+    """The overview's week aggregates on the analytics store are kept in the console's cache by
+    (scope, store fingerprint, …): the department supervisor's districts are found again by a
+    second view, and a monitor's view of the same level never meets them."""
+    import time
+
+    from core.kernel import clock
+    from dashboards.common import CACHE
+    from dashboards.overview import Overview
+
+    db, store = fresh
+    with db.reading() as session:
+        so = actor_by_username(session, "so.giamsat")
+    while clock.now().second >= 55:  # the key's minute must not turn between the two views
+        time.sleep(0.5)
+    first = Overview(db, so, store=store)
+    rows = first.rows()
+    hits = CACHE.hits
+    again = Overview(db, so, store=store)
+    pd.testing.assert_frame_equal(again.rows(), rows)
+    assert CACHE.hits == hits + 1
+    monitor = monitor_of(db, "S0001")
+    theirs = Overview(db, monitor, store=store, week=first.week)
+    hits = CACHE.hits
+    mine = theirs.rows()
+    assert CACHE.hits == hits  # another scope: computed, not the supervisor's frame
+    assert len(mine) == 1 and mine["scheduled"].sum() < rows["scheduled"].sum()
+    view = Overview(db, monitor, store=store, week=first.week)
+    view.__panel__()
+    view.navigate(f"/overview?week={first.week}&school={school(db, 'S0002')}")  # another school, in place
+    assert view._content.objects[0].alert_type == "danger"

@@ -38,3 +38,36 @@ def test_a_place_outside_the_scope_is_not_found(signed):  # noqa: F811
     with pytest.raises(NotFound):
         view.path()
     assert view.rows().empty  # core intersects the filter with the scope
+
+
+def _names(view: Overview) -> list[str]:
+    return [p.name for p in view._content.objects]
+
+
+def test_a_step_in_place_rebuilds_only_the_content(signed):  # noqa: F811
+    w = signed
+    view = Overview(w.db, w.actor("so"))
+    layout = view.__panel__()
+    title, picker_row, content = layout.objects[0], layout.objects[1], layout.objects[2]
+    assert "drill-table" in _names(view) and "week-cards" in _names(view)
+    view.navigate(f"/overview?week={w.ids['week1']}&school={w.ids['A']}")
+    assert view.level() == "school" and view.state() == {"week": w.ids["week1"], "school": w.ids["A"]}
+    assert layout.objects[:3] == [title, picker_row, content] and content.visible
+    assert _names(view)[0] == "breadcrumbs" and "drill-teachers" in _names(view) and "week-cards" not in _names(view)
+    # back to the department (a breadcrumb, or the back button): the places the URL names, the others cleared
+    view.navigate(f"/overview?week={w.ids['week1']}")
+    assert view.level() == "department" and view.school is None and "week-cards" in _names(view)
+    view.navigate("/compliance?school=1")  # not the overview's URL: nothing happens
+    assert view.level() == "department"
+
+
+def test_a_step_in_place_is_scoped_like_a_page_load(signed):  # noqa: F811
+    w = signed
+    view = Overview(w.db, w.actor("mon_b"))
+    view.__panel__()
+    view.navigate(f"/overview?school={w.ids['A']}")  # another school's URL, typed or replayed
+    (alert,) = view._content.objects
+    assert isinstance(alert, pn.pane.Alert) and "Không có trường" in alert.object
+    view.navigate(f"/overview?school={w.ids['B']}")  # no week named: the current one, as a page load
+    assert view.level() == "school" and view.week == w.ids["week1"] and "drill-table" in _names(view)
+    assert not {"6A1", "6A2"} & set(view.rows()["class_name"])

@@ -44,6 +44,7 @@ def test_the_overview_opens_on_this_week_with_its_changes(page, demo):
 def test_four_clicks_from_the_overview_to_a_periods_verification_report(page, demo):
     sign_in(page, demo.url, "so.giamsat")
     page.wait_for_selector("#drill-table", timeout=30000)
+    page.evaluate("() => { window.samePage = true }")  # gone if a step loaded a page
     clicks = 0
     for level in ("district", "school", "class", "entry"):
         link = page.locator("#drill-table tbody tr a").first
@@ -61,6 +62,9 @@ def test_four_clicks_from_the_overview_to_a_periods_verification_report(page, de
     page.go_back()
     page.wait_for_url("**class=*", timeout=30000)
     page.wait_for_selector("#drill-table", timeout=30000)
+    # each step came in place, in the same session (the back button too)
+    assert page.evaluate("() => window.samePage === true")
+    assert page.locator("text=Báo cáo xác thực chữ ký số của tiết").count() == 0
     page.goto(bookmark)
     page.wait_for_selector("text=Báo cáo xác thực chữ ký số của tiết", timeout=60000)
     # a breadcrumb goes back up
