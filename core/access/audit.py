@@ -126,7 +126,9 @@ def _append_one(session: Session, actor: Actor, change: Change) -> AuditEvent:
     """One event appended to its chain by one statement on PostgreSQL (see the module's
     docstring); the event is returned as a persistent object of the session, as the ORM's
     insert would leave it. The hash is the one :func:`_digest` computes: the canonical text
-    of the fields with ``seq`` (the last key) left for the database to write."""
+    of the fields with ``seq`` (the last key) left for the database to write. ``at`` (to the
+    second) is read before the lock, so two events of a school in the same moment may carry
+    times one second out of their order; the chain's order is ``seq``."""
     chain = change.school_id or 0
     event = AuditEvent(
         chain=chain, seq=0, at=clock.now(), actor_id=actor.user_id, actor_name=actor.username,
