@@ -12,9 +12,12 @@ p99 < 200 ms, nothing lost or duplicated).
    open loop at ``--rate`` requests/s for ``--seconds`` (a request is one class's subject: 35
    score rows, each a student's year in the subject); a class's subject sent again is a
    correction.
-4. Report: requests and score rows a second, p50 / p99, statuses, CPU per request; the count
-   check: every 200 is exactly one ``gradebook.enter`` audit event, and every class's subject
-   acknowledged has all its students' results in the database.
+4. Report: requests and score rows a second, p50 / p99, statuses, CPU per request; what the
+   database's sessions were doing, sampled 100 times a second from ``pg_stat_activity`` (waiting
+   on a lock — a school's requests queue at its audit chain's head —, in a transaction waiting
+   for the API process, syncing the WAL): figures that a busy machine moves far less than the
+   latencies; the count check: every 200 is exactly one ``gradebook.enter`` audit event, and
+   every class's subject acknowledged has all its students' results in the database.
 
 Usage: python benchmarks/grade_entry.py [--schools 6 --classes 10 --rate 60 --seconds 60 --workers 2]
        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
@@ -32,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -150,6 +154,31 @@ def _client(args) -> dict:
     return result
 
 
+def _sample_sessions(url: str, stop: threading.Event, seen: dict) -> None:
+    """What the benchmark database's sessions are doing, 100 times a second until ``stop``:
+    ``seen`` counts the samples and the sessions in each (state, wait) found."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        while not stop.is_set():
+            rows = conn.execute("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+            seen["samples"] = seen.get("samples", 0) + 1
+            for state, kind, event in rows:
+                if kind == "Lock":
+                    key = f"waiting on a lock ({event})"
+                elif state == "idle in transaction":
+                    key = "in a transaction, waiting for the API"
+                elif kind == "IO" and event == "WALSync":
+                    key = "syncing the WAL"
+                elif state == "active":
+                    key = "running"
+                else:
+                    continue
+                seen[key] = seen.get(key, 0) + 1
+            time.sleep(0.01)
+
+
 def _count_check(url: str, result: dict, students: dict) -> str:
     from sqlalchemy import func, select
 
@@ -200,9 +229,16 @@ def main() -> int:
             signing_api._wait_for(f"http://127.0.0.1:{args.port}/openapi.json")
             signing_api._wait_ready(f"http://127.0.0.1:{args.port}/api/v1/health")
             before = signing_api._cpu_by_component(server.pid)
-            with mp.get_context("spawn").Pool(1) as pool:
-                result = pool.apply(_client, ((args.port, str(work / "jobs.json"), args.rate, args.seconds,
-                                               args.concurrency),))
+            stop, seen = threading.Event(), {}
+            sampler = threading.Thread(target=_sample_sessions, args=(url, stop, seen), daemon=True)
+            sampler.start()
+            try:
+                with mp.get_context("spawn").Pool(1) as pool:
+                    result = pool.apply(_client, ((args.port, str(work / "jobs.json"), args.rate, args.seconds,
+                                                   args.concurrency),))
+            finally:
+                stop.set()
+                sampler.join()
             used = signing_api._cpu_used(before, signing_api._cpu_by_component(server.pid))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
@@ -216,6 +252,9 @@ def main() -> int:
         per = 1000 / max(result["sent"], 1)
         print("CPU per request: " + ", ".join(f"{name} {s * per:.2f} ms" for name, s in used.items())
               + f", load client {result['cpu'] * per:.2f} ms")
+        samples = max(seen.pop("samples", 0), 1)
+        print(f"database sessions, mean of {samples:,} samples: " + (", ".join(
+            f"{key} {n / samples:.3f}" for key, n in sorted(seen.items(), key=lambda kv: -kv[1])) or "none busy"))
         check = _count_check(url, result, students)
         print(f"count check: {check}")
         met = rows_s >= 2000 and p99 < 0.2 and check.startswith("OK")

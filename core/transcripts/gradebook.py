@@ -233,7 +233,7 @@ def enter_subject_results(db: Database, actor: Actor, class_id: int, subject_id:
 def _checked(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int,
              results: dict[int, dict], comments: dict[int, str] | None):
     """The request checked whole: (the class, the students, each student's year value and
-    stored terms, each student's problem). What refuses the request as a whole — another
+    stored terms, each student's problem, the subject). What refuses the request as a whole — another
     teacher's subject, confirmed results, a student not in the class — is raised."""
     klass = class_in_scope(session, actor, class_id)
     subject = _teaches(session, actor, klass, subject_id, year_id)
@@ -255,17 +255,17 @@ def _checked(session: Session, actor: Actor, class_id: int, subject_id: int, yea
                                                      on_plan=student_id in on_plan)
         except InvalidAssessment as err:
             problems[student_id] = err.located(student=student_id, subject=subject.name)
-    return klass, students, checked, problems
+    return klass, students, checked, problems, subject
 
 
 def enter_in(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int,
              results: dict[int, dict], comments: dict[int, str] | None = None, *,
-             before_audit: Callable[[], None] | None = None) -> int:
+             before_audit: Callable[[SchoolClass, Subject], None] | None = None) -> int:
     """:func:`enter_subject_results` inside the caller's transaction (an import of several
-    classes and subjects, all or nothing). ``before_audit`` reads what the caller needs once the
-    results are written and before the audit event: the school's audit chain stays locked from
-    the event to the commit, so nothing else should run in between."""
-    klass, students, checked, problems = _checked(session, actor, class_id, subject_id, year_id, results, comments)
+    classes and subjects, all or nothing). ``before_audit(klass, subject)`` reads what the caller
+    needs once the results are written and before the audit event: the school's audit chain stays
+    locked from the event to the commit, so nothing else should run in between."""
+    klass, students, checked, problems, subject = _checked(session, actor, class_id, subject_id, year_id, results, comments)
     if problems:
         raise next(iter(problems.values()))
     notes = {s: _comment(c, s) for s, c in (comments or {}).items()}
@@ -281,7 +281,7 @@ def enter_in(session: Session, actor: Actor, class_id: int, subject_id: int, yea
         row.term1, row.term2, row.year_value, row.entered_by = term1, term2, value, actor.staff_id
         row.comment = notes.get(student_id, row.comment)
     if before_audit is not None:
-        before_audit()
+        before_audit(klass, subject)
     audit.record(session, actor, "gradebook.enter", "subject_result", f"{class_id}/{subject_id}",
                  school_id=klass.school_id, after={"students": len(results)})
     return len(results)
@@ -669,9 +669,9 @@ def enter_and_show(db: Database, actor: Actor, class_id: int, subject_id: int, y
     API's answer to a teacher's app)."""
     sheet: dict = {}
 
-    def show() -> None:
+    def show(klass: SchoolClass, subject: Subject) -> None:  # the class and the teacher already checked
         session.flush()
-        sheet.update(_sheet_in(session, actor, class_id, subject_id, year_id))
+        sheet.update(_sheet_of(session, klass, subject, year_id))
 
     with db.transaction() as session:
         enter_in(session, actor, class_id, subject_id, year_id, results, comments, before_audit=show)
@@ -680,7 +680,12 @@ def enter_and_show(db: Database, actor: Actor, class_id: int, subject_id: int, y
 
 def _sheet_in(session: Session, actor: Actor, class_id: int, subject_id: int, year_id: int) -> dict:
     klass = class_in_scope(session, actor, class_id)
-    subject = _teaches(session, actor, klass, subject_id, year_id)
+    return _sheet_of(session, klass, _teaches(session, actor, klass, subject_id, year_id), year_id)
+
+
+def _sheet_of(session: Session, klass: SchoolClass, subject: Subject, year_id: int) -> dict:
+    """The sheet of a class's subject whose reader was checked (:func:`_sheet_in`)."""
+    class_id, subject_id = klass.id, subject.id
     students = session.execute(select(Student.id, Student.full_name).join(
         Enrolment, Enrolment.student_id == Student.id).where(Enrolment.class_id == class_id)
         .order_by(Student.full_name, Student.id)).all()
@@ -690,7 +695,8 @@ def _sheet_in(session: Session, actor: Actor, class_id: int, subject_id: int, ye
     confirmed = session.scalar(select(SubjectConfirmation.confirmed_at).where(
         SubjectConfirmation.class_id == class_id, SubjectConfirmation.subject_id == subject_id,
         SubjectConfirmation.school_year_id == year_id))
-    data = confirmation_bytes(session, class_id, subject_id, year_id)
+    data = _confirmation_data(class_id, subject_id, year_id,
+                              sorted((r.student_id, r.year_value) for r in rows.values()))
     return {"class_id": class_id, "subject_id": subject_id, "subject": subject.name, "year_id": year_id,
             "confirmed_at": confirmed, "to_confirm": data,
             "students": [{"student_id": sid, "full_name": name,
@@ -707,6 +713,11 @@ def confirmation_bytes(session: Session, class_id: int, subject_id: int, year_id
     results = session.execute(select(SubjectResult.student_id, SubjectResult.year_value).where(
         SubjectResult.class_id == class_id, SubjectResult.subject_id == subject_id,
         SubjectResult.school_year_id == year_id).order_by(SubjectResult.student_id)).all()
+    return _confirmation_data(class_id, subject_id, year_id, results)
+
+
+def _confirmation_data(class_id: int, subject_id: int, year_id: int, results) -> bytes | None:
+    """:func:`confirmation_bytes` of ``results``, the (student, year value) pairs by student."""
     if not results:
         return None
     return canonical_json({"class": class_id, "subject": subject_id, "year": year_id,
