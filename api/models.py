@@ -5,13 +5,22 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 #: Ids are 64-bit in the record store: anything larger is a 422, never a database error.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-EntryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a logbook entry's id")]
-ClassId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a class's id")]
-WeekId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a school week's id (week_id in the list of weeks)")]
+def _ascii_digits(value):
+    """An id in the path is ASCII digits only: no sign, spaces, other scripts' digits or
+    exponents (which int() would otherwise take)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("an id is written with the digits 0-9 only (mã số chỉ gồm các chữ số 0-9)")
+    return value
+
+
+AsciiId = BeforeValidator(_ascii_digits)
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a logbook entry's id"), AsciiId]
+ClassId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a class's id"), AsciiId]
+WeekId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a school week's id (week_id in the list of weeks)"), AsciiId]
 
 
 class Problem(BaseModel):
@@ -253,7 +262,7 @@ class ClassWeekSigned(ClassWeek):
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)}
 
 
-SubjectId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a subject's id")]
+SubjectId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a subject's id"), AsciiId]
 YearId = Annotated[int, Field(ge=1, le=2**63 - 1, description="the school year's id")]
 
 
@@ -325,7 +334,7 @@ class ClassStatus(BaseModel):
     students: list[StudentStatus]
 
 
-TranscriptId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an issued transcript's id")]
+TranscriptId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an issued transcript's id"), AsciiId]
 
 
 class CredentialOut(BaseModel):

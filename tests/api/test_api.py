@@ -205,7 +205,7 @@ def test_tokens_expire(api, at):
 def test_passwords_are_stored_hashed(api):
     with api.db.reading() as s:
         hashes = s.scalars(select(UserAccount.password_hash)).all()
-    assert hashes and all(DEMO_PASSWORD not in h and h.startswith("scrypt") for h in hashes)
+    assert hashes and all(DEMO_PASSWORD not in h and h.startswith("$argon2id$") for h in hashes)
 
 
 def test_the_committed_openapi_document_is_current(api):

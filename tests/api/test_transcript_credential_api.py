@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from core.access.accounts import actor_for_token
+from core.access.accounts import API, actor_for_token
 from core.demo.synthetic import Scale, generate
 from core.signatures import DemoPKI, KeyStore
 from core.signatures.jose import sign_compact
@@ -112,9 +112,9 @@ def test_grades_to_a_verified_credential(api):
     assert r.status_code == 200 and r.json()["unconfirmed_subjects"] == [], r.text
 
     # the homeroom teacher and the principal sign with their tokens (the console's steps, in core)
-    homeroom_actor = actor_for_token(api.db, headers["Authorization"].split()[1])
+    homeroom_actor = actor_for_token(api.db, headers["Authorization"].split()[1], kind=API)
     principal_headers = login(api, principal)
-    principal_actor = actor_for_token(api.db, principal_headers["Authorization"].split()[1])
+    principal_actor = actor_for_token(api.db, principal_headers["Authorization"].split()[1], kind=API)
     drafts = prepare_transcripts(api.db, homeroom_actor, klass.id, year_id)
     assert len(drafts) == len(students)
     assert homeroom_sign_class(api.db, homeroom_actor, klass.id, year_id,

@@ -28,7 +28,7 @@ def upgrade() -> None:
         "linked_identity",
         sa.Column("issuer", sa.String(300), primary_key=True),
         sa.Column("subject", sa.String(255), primary_key=True),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.ForeignKey("user_account.id"), nullable=False),
         sa.Column("linked_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_linked_identity_user_id", "linked_identity", ["user_id"])
