@@ -698,8 +698,22 @@ def cmd_package(args) -> int:
         Path(args.out).write_bytes(package)
         print(f"đã xuất gói / package written: {args.out} ({len(package):,} bytes)".replace(",", "."))
         return 0
-    school_id, _ = transfer.school_and_students(db, actor, args.school, Permission.IMPORT_DATA)
     trust = configured_anchors(_settings()).trust_store(check_revocation=True)
+    if args.verb == "city-return":  # the department after admissions: one package per admitting school
+        import getpass
+
+        from core.signatures.signer import SoftwareSigner
+
+        pin = _settings().school_seal_pin or getpass.getpass("Mã PIN con dấu của Sở / the department seal's PIN: ")
+        seal = SoftwareSigner.from_pkcs12(Path(args.seal_key), pin)
+        bundle, counts = transfer.department_city_return(
+            db, actor, [Path(f).read_bytes() for f in args.pushed], Path(args.admissions).read_text(encoding="utf-8"),
+            seal, trust)
+        Path(args.out).write_bytes(bundle)
+        each = ", ".join(f"{code} {n}" for code, n in sorted(counts.items()))
+        print(f"đã trả hồ sơ / returned: {args.out} ({each})")
+        return 0
+    school_id, _ = transfer.school_and_students(db, actor, args.school, Permission.IMPORT_DATA)
     outcome = transfer.import_package(db, actor, school_id, Path(args.file).read_bytes(), trust)
     print(f"{outcome.message_vi}\n{outcome.message}")
     return 0
@@ -938,6 +952,15 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--seal-key", required=True, help="the school seal's PKCS#12 file (PIN: the setting "
                                                        "school_seal_pin or a prompt)")
     exp.add_argument("--out", required=True, help="where to write the package (.zip)")
+    ret = pkg_verbs.add_parser("city-return", help="the department after admissions: from the schools' pushed "
+                                                    "packages, one package per admitting school (one ZIP of them)")
+    ret.add_argument("--user", required=True, help="the acting department supervisor (or administrator)")
+    ret.add_argument("--admissions", required=True,
+                     help="the admissions: a text file, one student a line: personal ID, admitting school's code")
+    ret.add_argument("--seal-key", required=True, help="the department seal's PKCS#12 file (PIN: the setting "
+                                                       "school_seal_pin or a prompt)")
+    ret.add_argument("--out", required=True, help="where to write the ZIP of <school code>.zip packages")
+    ret.add_argument("pushed", nargs="+", help="the schools' city-push packages")
     imp_pkg = pkg_verbs.add_parser("import", help="verify a package addressed to this school and record it once")
     imp_pkg.add_argument("--user", required=True, help="the acting user (import rights at the school)")
     imp_pkg.add_argument("--school", required=True, help="the receiving school's code")

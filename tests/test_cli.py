@@ -61,6 +61,55 @@ def ca_online(tmp_path_factory):
     responder.stop()
 
 
+def test_a_cohort_pushed_to_the_city_and_returned_through_the_command_line(ca_online, tmp_path):
+    """The city's round trip from the command line (docs/packages.md): school A pushes two
+    students; the department returns the one admitted to B01 with its own seal; a principal may
+    not return; B01 imports its package."""
+    import zipfile
+
+    from sqlalchemy import select
+
+    from core.signatures import KeyStore
+    from core.storage.db import Database, make_engine
+    from core.storage.migrate import upgrade
+    from core.storage.models import Department, Student
+    from tests.services.test_transcripts import issue_all, with_seal
+    from tests.world import build_world
+
+    pki = ca_online
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    w = with_seal(build_world(db, pki, KeyStore(pki.directory)))
+    issue_all(w)
+    with db.reading() as s:
+        ids = [s.scalar(select(Student.personal_id).where(Student.id == w.ids[k])) for k in ("student0", "student1")]
+        department = s.scalar(select(Department.code))
+    db.engine.dispose()
+    pki.issue_seal("sgd", "Sở GD&ĐT", identifier=f"MDV:{department}")
+    env = {"SOHOA_DATABASE_URL": url, "SOHOA_PKI_DIR": str(pki.directory), "SOHOA_SCHOOL_SEAL_PIN": "1234"}
+    pushed, returned, admissions = tmp_path / "day-len.zip", tmp_path / "tra-ve.zip", tmp_path / "trung-tuyen.txt"
+    done = run(["package", "export", "--user", "binh", "--school", "A01", "--students", ",".join(ids),
+                "--purpose", "city-push", "--seal-key", str(pki.directory / "keys" / f"school-{w.ids['A']}.p12"),
+                "--out", str(pushed)], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    admissions.write_text(f"{ids[0]}, B01\n", encoding="utf-8")
+
+    def city_return(user):
+        return run(["package", "city-return", "--user", user, "--admissions", str(admissions), "--seal-key",
+                    str(pki.directory / "keys" / "sgd.p12"), "--out", str(returned), str(pushed)], tmp_path, env)
+
+    refused = city_return("binh")
+    assert refused.returncode == 1 and "lỗi:" in refused.stderr and not returned.exists()
+    done = city_return("so")
+    assert done.returncode == 0, done.stderr
+    assert "B01 1" in done.stdout
+    (tmp_path / "B01.zip").write_bytes(zipfile.ZipFile(returned).read("B01.zip"))
+    imported = run(["package", "import", "--user", "dung", "--school", "B01", str(tmp_path / "B01.zip")], tmp_path, env)
+    assert imported.returncode == 0, imported.stderr
+    assert "Đã nhập 1 học bạ" in imported.stdout
+
+
 def test_a_transfer_package_exported_and_imported_through_the_command_line(ca_online, tmp_path):
     """The operator's door to packages (docs/packages.md): the sending principal exports with
     the school's seal, addressed to the receiving school; only the addressee imports it, once;
