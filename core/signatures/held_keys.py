@@ -200,11 +200,21 @@ def unlock_signing_key(db: Database, actor: Actor, keys: HeldKeys | Path, pin: s
     the lock (:func:`attempt`); a missing key is refused without counting."""
     if actor.staff_id is None or actor.user_id is None:
         raise PermissionDenied("only staff hold a signing key", message_vi="Chỉ cán bộ, giáo viên có khóa ký số")
+    return open_held_key(db, actor, keys, f"staff-{actor.staff_id}", pin, at,
+                         missing=KeyNotOpened("no signing key is held for you on this server",
+                                              message_vi="Chưa có khóa ký số của bạn trên máy chủ"),
+                         wrong=KeyNotOpened("the signing key could not be opened: wrong PIN",
+                                            message_vi="Không mở được khóa ký số: sai mã PIN"))
+
+
+def open_held_key(db: Database, actor: Actor, keys: HeldKeys | Path, owner: str, pin: str,
+                  at: dt.datetime | None, *, missing: KeyNotOpened, wrong: KeyNotOpened):
+    """The server-held key of ``owner`` (``staff-<id>``, ``school-<id>``), opened with ``pin`` in
+    a fresh key store; a wrong PIN counts towards the actor's lock (:func:`attempt`) and raises
+    ``wrong``, a key not held raises ``missing`` without counting."""
     held = keys if isinstance(keys, HeldKeys) else HeldKeys(Path(keys), DEMO)
-    owner = f"staff-{actor.staff_id}"
     if not held.key_file(owner).exists():
-        raise KeyNotOpened("no signing key is held for you on this server",
-                           message_vi="Chưa có khóa ký số của bạn trên máy chủ")
+        raise missing
     opened = []
 
     def check() -> bool:
@@ -214,11 +224,8 @@ def unlock_signing_key(db: Database, actor: Actor, keys: HeldKeys | Path, pin: s
         except KeyAccessError:
             return False
 
-    at = at or clock.now()
     with db.transaction() as session:
-        refusal = attempt(session, actor.user_id, "pin", check, at,
-                          KeyNotOpened("the signing key could not be opened: wrong PIN",
-                                       message_vi="Không mở được khóa ký số: sai mã PIN"))
+        refusal = attempt(session, actor.user_id, "pin", check, at or clock.now(), wrong)
     if refusal:
         raise refusal
     return opened[0]

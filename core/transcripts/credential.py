@@ -121,35 +121,15 @@ def unlock_school_seal(db: Database, actor: Actor, keys, school_id: int, pin: st
     """The school's server-held seal key (``school-<id>`` in :class:`~core.signatures.held_keys.HeldKeys`),
     opened with its PIN by the school's principal; wrong PINs count towards the principal's
     lock like their own key's."""
-    from pathlib import Path
-
-    from core.access.accounts import attempt
     from core.kernel.errors import KeyNotOpened
-    from core.signatures.held_keys import DEMO, HeldKeys
-    from core.signatures.signer import KeyAccessError
+    from core.signatures.held_keys import open_held_key
 
     require(actor, Permission.ISSUE_TRANSCRIPT, school_id)
-    held = keys if isinstance(keys, HeldKeys) else HeldKeys(Path(keys), DEMO)
-    owner = f"school-{school_id}"
-    if not held.key_file(owner).exists():
-        raise KeyNotOpened("no seal key of this school is held on this server",
-                           message_vi="Máy chủ không lưu khóa con dấu số của trường này")
-    opened = []
-
-    def check() -> bool:
-        try:
-            opened.append(held.open(owner, pin))
-            return True
-        except KeyAccessError:
-            return False
-
-    with db.transaction() as session:
-        refusal = attempt(session, actor.user_id, "pin", check, at or clock.now(),
-                          KeyNotOpened("the seal key could not be opened: wrong PIN",
-                                       message_vi="Không mở được khóa con dấu số: sai mã PIN"))
-    if refusal:
-        raise refusal
-    return opened[0]
+    return open_held_key(db, actor, keys, f"school-{school_id}", pin, at,
+                         missing=KeyNotOpened("no seal key of this school is held on this server",
+                                              message_vi="Máy chủ không lưu khóa con dấu số của trường này"),
+                         wrong=KeyNotOpened("the seal key could not be opened: wrong PIN",
+                                            message_vi="Không mở được khóa con dấu số: sai mã PIN"))
 
 
 @dataclass(frozen=True)
