@@ -87,23 +87,25 @@ def _actor(db, username: str):
         return actor_by_username(session, username)
 
 
+def _roles(url: str, args) -> None:
+    """``--roles`` of ``sohoa init`` and ``sohoa setup``: one core call, one report."""
+    from core.storage.privileges import prepare_roles
+
+    ready = prepare_roles(url, args.owner, args.runtime)
+    print(f"roles ready: {ready.owner} owns the schema and runs the migrations; {ready.runtime} is the runtime "
+          f"role (no ownership, no TRUNCATE, evidence tables append-only)")
+    print(f"  migrations (migration_database_url): {ready.owner_url}")
+    print(f"  console, API, jobs (database_url):    {ready.runtime_url}")
+
+
 def cmd_init(args) -> int:
     from core.storage.db import database_url, normalise_url
-    from core.storage.privileges import grant_again, role_url, setup_roles
+    from core.storage.privileges import grant_again
 
     # migrations run as the owner role: --database, else migration_database_url, else database_url
     url = normalise_url(args.database or _settings().migration_database_url or database_url())
     if args.roles:
-        if not url.startswith("postgresql"):
-            from core.kernel.errors import BadRequest
-
-            raise BadRequest("--roles is for PostgreSQL: the embedded database has no roles",
-                             message_vi="--roles chỉ dùng với PostgreSQL: cơ sở dữ liệu nhúng không có vai trò")
-        setup_roles(url, args.owner, args.runtime)
-        print(f"roles ready: {args.owner} owns the schema and runs the migrations; {args.runtime} is the runtime "
-              f"role (no ownership, no TRUNCATE, evidence tables append-only)")
-        print(f"  migrations (migration_database_url): {role_url(url, args.owner)}")
-        print(f"  console, API, jobs (database_url):    {role_url(url, args.runtime)}")
+        _roles(url, args)
         return 0
     db = _db_at(url)
     print(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
@@ -132,16 +134,10 @@ def cmd_setup(args) -> int:
     from core.kernel.errors import BadRequest
     from core.school.installation import set_up
     from core.storage.db import database_url, normalise_url
-    from core.storage.privileges import role_url, setup_roles
 
     url = normalise_url(args.database or _settings().migration_database_url or database_url())
     if args.roles:
-        if not url.startswith("postgresql"):
-            raise BadRequest("--roles is for PostgreSQL: the embedded database has no roles",
-                             message_vi="--roles chỉ dùng với PostgreSQL: cơ sở dữ liệu nhúng không có vai trò")
-        setup_roles(url, args.owner, args.runtime)
-        print(f"roles ready: {args.owner} (migrations: migration_database_url = {role_url(url, args.owner)}), "
-              f"{args.runtime} (console, API, jobs: database_url = {role_url(url, args.runtime)})")
+        _roles(url, args)
     db = _db_at(url)
     try:
         first_monday = dt.date.fromisoformat(args.first_monday)

@@ -18,12 +18,15 @@ from __future__ import annotations
 import html
 import io
 import threading
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 import panel as pn
+import param
 
-from core.access import admin
+from core.access import accounts, admin
 from core.access import queries as access_queries
 from core.access.authz import Permission
 from core.kernel import clock
@@ -41,9 +44,39 @@ from core.transcripts import delegations, transfer
 from core.transcripts import queries as transcript_queries
 from core.transcripts.transfer import handover
 from core.transcripts.workflow import cancel_and_reissue, principal_sign_batch
-from dashboards.common import action_card, chosen, frame, guarded, log, refusal_text, school_options, set_options
+from dashboards.common import (
+    ROLE_VI,
+    action_card,
+    chosen,
+    frame,
+    guarded,
+    log,
+    refusal_text,
+    school_options,
+    set_options,
+)
 
 WIDTH = 460
+
+
+def in_background(name: str, work: Callable[[], None], failed: Callable[[str], None]) -> threading.Thread:
+    """Run ``work`` in a daemon worker thread (pyHanko signs and verifies with its own event
+    loop: off the server's); a refusal of core reaches ``failed`` as its Vietnamese text, any
+    other failure is logged and reaches it as a system error — the worker never dies silently.
+    Returns the started thread."""
+    def run():
+        try:
+            work()
+        except SohoaError as err:
+            failed(refusal_text(err))
+        except Exception:  # noqa: BLE001 - shown to the user, the worker must not die silently
+            log.exception("%s failed", name)
+            failed("lỗi hệ thống (đã ghi nhật ký máy chủ)")
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
 
 
 def _reopen_card(db, actor) -> pn.Card:
@@ -248,7 +281,7 @@ def _handover_card(db, actor, schools) -> pn.Card:
                        [school, leaving, replacement, effective, reason], run, check=check)
 
 
-def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
+def _batch_card(db, actor, pki_dir: Path | None, background=in_background) -> pn.Card:
     """The principal's batch signing: unlock the personal key with the PIN, sign and seal every
     transcript of a class / grade / the school that the homeroom teacher has signed; a progress
     bar while it runs (in a worker thread), then the list of what was not signed and why."""
@@ -281,7 +314,7 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
 
     def finish(outcome, error):
         if error is not None:
-            result.object, result.alert_type = f"Không thực hiện được: {html.escape(error)}", "danger"
+            result.object, result.alert_type = f"Không thực hiện được: {error}", "danger"  # already escaped
             status.object = "Đã dừng."
         else:
             done = len(outcome.signed) + len(outcome.not_signed)
@@ -321,16 +354,9 @@ def _batch_card(db, actor, pki_dir: Path | None) -> pn.Card:
         status.object = "Đang chuẩn bị…"
 
         def work():
-            try:
-                outcome = principal_sign_batch(db, actor, school_id, signer, seal, progress=tick, **options)
-                finish(outcome, None)
-            except SohoaError as err:
-                finish(None, refusal_text(err))
-            except Exception as err:  # noqa: BLE001 - shown to the user, the worker must not die silently
-                log.exception("principal batch signing failed")
-                finish(None, f"lỗi khi ký: {err}")
+            finish(principal_sign_batch(db, actor, school_id, signer, seal, progress=tick, **options), None)
 
-        threading.Thread(target=work, name="principal-batch-sign", daemon=True).start()
+        background("principal-batch-sign", work, lambda why: finish(None, why))
 
     def shown(*_):
         klass.visible, grade.visible = scope.value == "class", scope.value == "grade"
@@ -411,7 +437,7 @@ def _export_card(db, actor, pki_dir: Path | None) -> pn.Card:
     return body
 
 
-def _import_card(db, actor, schools, trust) -> pn.Card:
+def _import_card(db, actor, schools, trust, background=in_background) -> pn.Card:
     """A receiving school takes a package: uploaded (at most :data:`MAX_UPLOAD_BYTES`), verified
     in full by core under the trust policy (addressee, the sender's seal, every transcript's
     signatures) in a worker thread, then recorded once; a refusal names what failed."""
@@ -442,17 +468,11 @@ def _import_card(db, actor, schools, trust) -> pn.Card:
         result.visible, button.loading = False, True
 
         def work():  # pyHanko verifies every PDF with its own event loop: off the server's
-            try:
-                outcome = transfer.import_package(db, actor, receiving, data, trust)
-                show(f"{'Không ghi thêm' if outcome.already_imported else 'Đã thực hiện'}: "
-                     f"{html.escape(outcome.message_vi)}", "info" if outcome.already_imported else "success")
-            except SohoaError as err:
-                show(f"Không nhập: {refusal_text(err)}", "danger")
-            except Exception:  # noqa: BLE001 - shown to the user, the worker must not die silently
-                log.exception("package import failed")
-                show("Không nhập: lỗi hệ thống (đã ghi nhật ký máy chủ)", "danger")
+            outcome = transfer.import_package(db, actor, receiving, data, trust)
+            show(f"{'Không ghi thêm' if outcome.already_imported else 'Đã thực hiện'}: "
+                 f"{html.escape(outcome.message_vi)}", "info" if outcome.already_imported else "success")
 
-        threading.Thread(target=work, name="package-import", daemon=True).start()
+        background("package-import", work, lambda why: show(f"Không nhập: {why}", "danger"))
 
     button.on_click(go)
     return pn.Card(school, pn.pane.Markdown(f"Tệp gói .zip (tối đa {MAX_UPLOAD_BYTES // 2**20} MB; gói lớn hơn: "
@@ -461,7 +481,7 @@ def _import_card(db, actor, schools, trust) -> pn.Card:
 
 
 
-def _city_return_card(db, actor, pki_dir: Path | None, trust) -> pn.Card:
+def _city_return_card(db, actor, pki_dir: Path | None, trust, background=in_background) -> pn.Card:
     """The department's return after admissions (tuyển sinh lớp 6): the schools' pushed
     packages uploaded, the admissions typed or pasted (personal ID, admitting school), the
     department's seal opened with its PIN from the key store (``department-<id>``); core
@@ -510,21 +530,15 @@ def _city_return_card(db, actor, pki_dir: Path | None, trust) -> pn.Card:
         result.visible, button.loading = False, True
 
         def work():  # every pushed PDF is verified (pyHanko's own loop): off the server's
-            try:
-                bundle, counts = transfer.department_city_return(db, actor, pushed, text, seal, trust)
-                made["bundle"] = bundle
-                download.filename = f"goi-tra-ve-{clock.now():%Y%m%d-%H%M}.zip"
-                download.visible = True
-                each = ", ".join(f"{school}: {n}" for school, n in sorted(counts.items()))
-                show(f"Đã thực hiện: đã lập {len(counts)} gói trả về ({html.escape(each)} học bạ); "
-                     "bấm \"Tải các gói trả về\" và gửi mỗi trường gói mang mã của trường", "success")
-            except SohoaError as err:
-                show(f"Không thực hiện được: {refusal_text(err)}", "danger")
-            except Exception:  # noqa: BLE001 - shown to the user, the worker must not die silently
-                log.exception("city return failed")
-                show("Không thực hiện được: lỗi hệ thống (đã ghi nhật ký máy chủ)", "danger")
+            bundle, counts = transfer.department_city_return(db, actor, pushed, text, seal, trust)
+            made["bundle"] = bundle
+            download.filename = f"goi-tra-ve-{clock.now():%Y%m%d-%H%M}.zip"
+            download.visible = True
+            each = ", ".join(f"{school}: {n}" for school, n in sorted(counts.items()))
+            show(f"Đã thực hiện: đã lập {len(counts)} gói trả về ({html.escape(each)} học bạ); "
+                 "bấm \"Tải các gói trả về\" và gửi mỗi trường gói mang mã của trường", "success")
 
-        threading.Thread(target=work, name="city-return", daemon=True).start()
+        background("city-return", work, lambda why: show(f"Không thực hiện được: {why}", "danger"))
 
     button.on_click(go)
     return pn.Card(pn.pane.Markdown("Các gói các trường gửi lên thành phố (.zip, chọn được nhiều tệp):"), uploads,
@@ -626,41 +640,155 @@ def _thresholds_card(db, actor) -> pn.Card:
                        label="Lưu ngưỡng")
 
 
-def admin_page(db: Database, pki_dir: Path | None = None, trust=None):
-    def build(actor):
-        cards = []
-        schools = school_queries.schools_in_scope(db, actor)
-        options = school_options(schools)
-        if actor.may(Permission.REOPEN_WEEK):
-            cards.append(_reopen_card(db, actor))
+def _deactivate_card(db, actor) -> pn.Card:
+    """The administrator locks an account (khóa tài khoản: a teacher or monitor who left, a
+    device lost with its password): found by a piece of the user name or the name, with a
+    required reason. Core checks the right (administrators only), ends every session of the
+    account at once — its console pages stop at their next load or action, its apps' tokens are
+    refused — and audits it. Core has no reactivation: a locked account stays locked (a new
+    account is made for someone who comes back)."""
+    search = pn.widgets.TextInput(label="Tìm theo tên đăng nhập hoặc họ tên", width=WIDTH)
+    pick = pn.widgets.Select(label="Tài khoản đang hoạt động", width=WIDTH)
+    reason = pn.widgets.TextInput(label="Lý do khóa tài khoản (bắt buộc)", width=WIDTH)
+
+    def refresh(*_):
+        rows = access_queries.account_list(db, actor, search=search.value or None, page_size=50)
+        set_options(pick, {f"{r.username} — {r.display_name} · {ROLE_VI.get(r.role, r.role)}"
+                           + (f" · {r.school_code}" if r.school_code else ""): r.username
+                           for r in rows.itertuples() if r.id != actor.user_id})  # core refuses one's own anyway
+
+    def run():
+        label = chosen(pick)
+        accounts.deactivate(db, actor, pick.value, reason.value)
+        return (f"đã khóa tài khoản {label}; mọi phiên đăng nhập và mã truy cập ứng dụng của tài khoản này "
+                "đã kết thúc")
+
+    search.param.watch(refresh, "value")
+    refresh()
+    return action_card("Khóa tài khoản", [search, pick, reason], run, after=refresh,
+                       check=lambda: ("chưa chọn tài khoản" if not pick.value else
+                                      "cần nhập lý do khóa tài khoản" if not reason.value.strip() else None))
+
+
+class AdminPage(pn.viewable.Viewer):
+    """The admin page as a Panel component over core: which cards the signed-in role gets
+    (:meth:`offered`, from core's permission model, before anything is built), each card by its
+    key (:attr:`cards`), its inputs by label (:meth:`inputs`), an action run as the button does
+    (:meth:`act`) and the result each card last showed (:attr:`results`) — all testable without
+    a browser (``tests/test_admin_viewer.py``); ``__panel__`` lays the cards out. Core checks
+    the right and the school scope again on every call: a card left out is a convenience."""
+
+    results = param.Dict(default={}, doc="each card's last result shown: key -> {'kind': alert type, 'text': HTML}")
+
+    def __init__(self, db: Database, actor, *, pki_dir: Path | None = None, trust=None, **params):
+        super().__init__(**params)
+        self.db, self.actor, self.pki_dir, self.trust = db, actor, pki_dir, trust
+        #: the worker thread each background action started last (batch signing, package import, city return)
+        self.workers: dict[str, threading.Thread] = {}
+        self.cards: dict[str, pn.Card] = {}
+        for keys, build in self._groups():
+            made = build()
+            for key, card in zip(keys, made if isinstance(made, list) else [made], strict=True):
+                self.cards[key] = card
+                self._track(key, card)
+
+    @cached_property
+    def schools(self) -> pd.DataFrame:
+        return school_queries.schools_in_scope(self.db, self.actor)
+
+    def _groups(self) -> list[tuple[tuple[str, ...], Callable]]:
+        """The cards this actor gets, in the page's order: (their keys, how to build them)."""
+        db, actor, may = self.db, self.actor, self.actor.may
+        groups: list[tuple[tuple[str, ...], Callable]] = []
+
+        def offer(keys, build):
+            groups.append((keys, build))
+
+        if may(Permission.REOPEN_WEEK):
+            offer(("reopen_week",), lambda: _reopen_card(db, actor))
         if admin.sends_reminders(actor):
-            cards.append(_remind_card(db, actor, options))
-        if actor.may(Permission.SET_THRESHOLDS) and actor.department_id is not None:
-            cards.append(_thresholds_card(db, actor))
-        if actor.may(Permission.ASSIGN_MONITOR):
-            cards += _monitor_cards(db, actor, options)
-        if actor.may(Permission.DECIDE_TIMETABLE_CHANGE):
-            cards.append(_change_request_card(db, actor))
-        if actor.may(Permission.MANAGE_CERTIFICATES):
-            cards += _certificate_cards(db, actor, schools)
-        if actor.may(Permission.RECORD_SUBSTITUTE):
-            cards.append(_handover_card(db, actor, schools))
-        if actor.may(Permission.ISSUE_TRANSCRIPT) and actor.role == Role.PRINCIPAL:
-            cards.append(_batch_card(db, actor, pki_dir))
-            cards += _delegation_cards(db, actor)
-            cards.append(_export_card(db, actor, pki_dir))
+            offer(("remind",), lambda: _remind_card(db, actor, school_options(self.schools)))
+        if may(Permission.SET_THRESHOLDS) and actor.department_id is not None:
+            offer(("thresholds",), lambda: _thresholds_card(db, actor))
+        if may(Permission.ASSIGN_MONITOR):
+            offer(("assign_monitor", "unassign_monitor"), lambda: _monitor_cards(db, actor, school_options(self.schools)))
+        if may(Permission.DECIDE_TIMETABLE_CHANGE):
+            offer(("timetable_change",), lambda: _change_request_card(db, actor))
+        if may(Permission.MANAGE_CERTIFICATES):
+            offer(("register_certificate", "revoke_certificate"), lambda: _certificate_cards(db, actor, self.schools))
+        if may(Permission.MANAGE_ACCOUNTS):
+            offer(("deactivate_account",), lambda: _deactivate_card(db, actor))
+        if may(Permission.RECORD_SUBSTITUTE):
+            offer(("handover",), lambda: _handover_card(db, actor, self.schools))
+        if may(Permission.ISSUE_TRANSCRIPT) and actor.role == Role.PRINCIPAL:
+            offer(("batch_sign",), lambda: _batch_card(db, actor, self.pki_dir, self.in_background))
+            offer(("give_delegation", "revoke_delegation"), lambda: _delegation_cards(db, actor))
+            offer(("export_package",), lambda: _export_card(db, actor, self.pki_dir))
         elif actor.role == Role.VICE_PRINCIPAL and actor.school_ids:  # signs only under a delegation (core checks)
-            cards.append(_batch_card(db, actor, pki_dir))
+            offer(("batch_sign",), lambda: _batch_card(db, actor, self.pki_dir, self.in_background))
         if actor.role in (Role.DEPARTMENT_SUPERVISOR, Role.ADMINISTRATOR) and actor.department_id is not None:
-            cards.append(_city_return_card(db, actor, pki_dir, trust))  # core checks the role again
-        if actor.may(Permission.IMPORT_DATA) and actor.school_ids:  # a school receives; core checks the right
-            cards.append(_import_card(db, actor, schools, trust))
-        if actor.may(Permission.CANCEL_TRANSCRIPT):
-            cards.append(_cancel_card(db, actor))
-        if not cards:
-            cards = [pn.pane.Alert("Vai trò của bạn không có thao tác quản trị nào.", alert_type="info")]
+            # core checks the role again
+            offer(("city_return",), lambda: _city_return_card(db, actor, self.pki_dir, self.trust, self.in_background))
+        if may(Permission.IMPORT_DATA) and actor.school_ids:  # a school receives; core checks the right
+            offer(("import_package",), lambda: _import_card(db, actor, self.schools, self.trust, self.in_background))
+        if may(Permission.CANCEL_TRANSCRIPT):
+            offer(("cancel_transcript",), lambda: _cancel_card(db, actor))
+        return groups
+
+    def offered(self) -> list[str]:
+        """The keys of the cards this actor gets, in the page's order."""
+        return [key for keys, _ in self._groups() for key in keys]
+
+    def in_background(self, name: str, work: Callable[[], None], failed: Callable[[str], None]) -> threading.Thread:
+        """:func:`in_background`, the thread kept in :attr:`workers` (a test waits for it)."""
+        self.workers[name] = in_background(name, work, failed)
+        return self.workers[name]
+
+    def _track(self, key: str, card: pn.Card) -> None:
+        alerts = [part for part in card.objects if isinstance(part, pn.pane.Alert)]
+        if not alerts:
+            return
+        result = alerts[-1]  # a card's result is its last alert
+
+        def seen(*_):
+            if result.visible:
+                self.results = {**self.results, key: {"kind": result.alert_type, "text": result.object}}
+        result.param.watch(seen, ["object", "alert_type", "visible"])
+
+    def inputs(self, key: str) -> dict[str, pn.widgets.Widget]:
+        """A card's inputs by their label (the confirmation box and the button left out)."""
+        found = {}
+        for widget in self.cards[key].select(pn.widgets.Widget):
+            label = getattr(widget, "label", None) or widget.name
+            if label and not isinstance(widget, pn.widgets.Button | pn.widgets.FileDownload) \
+                    and not str(label).startswith("Tôi xác nhận"):
+                found[label] = widget
+        return found
+
+    def act(self, key: str, *, timeout: float = 120) -> dict | None:
+        """Tick the card's confirmation and press its button, as a user does; wait for a
+        background action to finish; the card's result (:attr:`results`)."""
+        card = self.cards[key]
+        confirm = next(w for w in card.select(pn.widgets.Checkbox)
+                       if str(getattr(w, "label", None) or w.name).startswith("Tôi xác nhận"))
+        button = next(w for w in card.select(pn.widgets.Button) if not isinstance(w, pn.widgets.FileDownload))
+        before = dict(self.workers)
+        confirm.value = True
+        button.clicks += 1
+        for name, thread in self.workers.items():
+            if before.get(name) is not thread:
+                thread.join(timeout)
+        return self.results.get(key)
+
+    def __panel__(self):
+        cards = list(self.cards.values()) or \
+            [pn.pane.Alert("Vai trò của bạn không có thao tác quản trị nào.", alert_type="info")]
         return pn.Column(pn.pane.Markdown("## Quản trị"), *cards)
-    return guarded("Quản trị", db, build)
 
 
-__all__ = ["admin_page", "certificate_der"]
+def admin_page(db: Database, pki_dir: Path | None = None, trust=None):
+    """The admin page of the signed-in user (``dashboards/app.py`` serves it at ``/admin``)."""
+    return guarded("Quản trị", db, lambda actor: AdminPage(db, actor, pki_dir=pki_dir, trust=trust).__panel__())
+
+
+__all__ = ["AdminPage", "admin_page", "certificate_der", "in_background"]

@@ -27,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from core.access import audit
-from core.access.authz import SYSTEM, Actor, resolve_actor
+from core.access.authz import SYSTEM, Actor, Permission, require, resolve_actor
 from core.kernel import clock
 from core.kernel.errors import NotFound, PermissionDenied, RuleViolation, SessionEnded, SohoaError, TooManyAttempts
 from core.storage.bulk import among
@@ -318,10 +318,14 @@ def session_check(token: str, actor: Actor):
 def deactivate(db: Database, actor: Actor, username: str, reason: str) -> None:
     """An administrator deactivates an account (vô hiệu hóa tài khoản: a teacher who left):
     its sessions end at once — the console's open pages and the apps' tokens — and it can no
-    longer sign in. Audited with the reason."""
-    if actor is not SYSTEM and actor.role.value != "administrator":
-        raise PermissionDenied("only an administrator deactivates an account",
-                               message_vi="Chỉ quản trị hệ thống được vô hiệu hóa tài khoản")
+    longer sign in. Audited with the reason.
+
+    Only :data:`~core.access.authz.Permission.MANAGE_ACCOUNTS` may (administrators, whose scope
+    is every school); a principal, a monitor or a supervisor may not deactivate anyone, in their
+    school or another. An administrator does not deactivate their own account (the last way in
+    could go with it), nor one already inactive."""
+    if actor is not SYSTEM:
+        require(actor, Permission.MANAGE_ACCOUNTS)
     if not reason.strip():
         raise RuleViolation("give the reason for deactivating the account",
                             message_vi="Hãy ghi lý do vô hiệu hóa tài khoản")
@@ -330,12 +334,21 @@ def deactivate(db: Database, actor: Actor, username: str, reason: str) -> None:
         user = session.scalar(select(UserAccount).where(UserAccount.username == username).with_for_update())
         if user is None:
             raise NotFound(f"no user {username!r}", message_vi=f"Không có người dùng {username!r}")
+        if actor.user_id is not None and user.id == actor.user_id:
+            raise RuleViolation("you cannot deactivate your own account",
+                                message_vi="Không thể tự vô hiệu hóa tài khoản của chính mình")
+        if not user.active:
+            raise RuleViolation(f"the account {username!r} is already inactive",
+                                message_vi=f"Tài khoản {username!r} đã bị vô hiệu hóa từ trước")
         user.active = False
+        school_id = user.school_id or (session.scalar(select(Staff.school_id).where(Staff.id == user.staff_id))
+                                       if user.staff_id is not None else None)
         for open_session in session.scalars(select(LoginSession).where(LoginSession.user_id == user.id,
                                                                        LoginSession.ended_at.is_(None))):
             open_session.ended_at = at
-        audit.record(session, actor, "account.deactivate", "user_account", user.id,
-                     after={"username": username, "active": False}, reason=reason)
+        # in the school's chain too: its principal and monitor see on their audit page who was deactivated
+        audit.record(session, actor, "account.deactivate", "user_account", user.id, school_id=school_id,
+                     after={"username": username, "active": False}, reason=reason.strip())
 
 
 @functools.cache

@@ -36,6 +36,7 @@ class Permission(str, enum.Enum):
     ISSUE_TRANSCRIPT = "issue_transcript"      # the principal's approval and batch signing
     CANCEL_TRANSCRIPT = "cancel_transcript"    # hủy và cấp lại
     SET_THRESHOLDS = "set_thresholds"          # the department's "behind this week" thresholds
+    MANAGE_ACCOUNTS = "manage_accounts"        # deactivate an account (installation-wide: administrators only)
 
 
 P = Permission

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from core.access import audit
 from core.access.authz import Actor, Permission, require
@@ -19,6 +19,7 @@ from core.storage.models import (
     AuditEvent,
     MonitorAssignment,
     School,
+    Staff,
     UserAccount,
 )
 
@@ -87,3 +88,29 @@ def monitor_assignments(db: Database, actor: Actor) -> pd.DataFrame:
             .order_by(School.code, UserAccount.username))
     with db.reading() as session:
         return pd.read_sql(stmt, session.connection())
+
+
+def account_list(db: Database, actor: Actor, *, search: str | None = None, active: bool | None = True,
+                 page_size: int = 50) -> pd.DataFrame:
+    """Accounts for the deactivation form (needs the right to manage accounts): user name,
+    name, role and school (the account's own, else its staff member's), filtered by a piece of
+    the user name or the name (case-insensitive), ``active`` ones by default, at most
+    ``page_size`` of them (a city has tens of thousands of teachers: the form searches)."""
+    require(actor, Permission.MANAGE_ACCOUNTS)
+    school_id = func.coalesce(UserAccount.school_id, Staff.school_id)
+    stmt = (select(UserAccount.id, UserAccount.username, UserAccount.display_name, UserAccount.role,
+                   UserAccount.active, School.code.label("school_code"), School.name.label("school_name"))
+            .outerjoin(Staff, Staff.id == UserAccount.staff_id)
+            .outerjoin(School, School.id == school_id)
+            .where(or_(school_id.is_(None), actor.school_filter(school_id))))
+    if active is not None:
+        stmt = stmt.where(UserAccount.active.is_(active))
+    if search and search.strip():
+        needle = f"%{search.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(UserAccount.username).like(needle),
+                              func.lower(UserAccount.display_name).like(needle)))
+    stmt = stmt.order_by(UserAccount.username).limit(page_size)
+    with db.reading() as session:
+        frame = pd.read_sql(stmt, session.connection())
+    frame["role"] = [getattr(r, "value", r) for r in frame["role"]]
+    return frame

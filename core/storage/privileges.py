@@ -28,7 +28,8 @@ Two roles, besides the cluster's administrators:
   move them with ``setval``). Functions: EXECUTE only where granted (the school year's partition,
   a ``SECURITY DEFINER`` function of the owner, migration 0012).
 
-:func:`setup_roles` (``sohoa init --roles``) creates both roles if needed, hands every object of
+:func:`prepare_roles` (``sohoa init --roles`` and ``sohoa setup --roles``) checks what it is
+given and calls :func:`setup_roles`, which creates both roles if needed, hands every object of
 the schema to the owner, runs the migrations as the owner and grants; :func:`grant_runtime`
 (also run by a plain ``sohoa init`` when a runtime role was set up) grants again after a
 migration. Both are idempotent, and creating a role that another process creates at the same
@@ -37,10 +38,12 @@ moment is not an error (roles are cluster-wide: two databases' set-ups may race)
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
+from core.kernel.errors import BadRequest
 from core.storage.db import make_engine, normalise_url
 from core.storage.migrate import upgrade
 
@@ -135,6 +138,36 @@ def setup_roles(admin_url: str, owner: str = OWNER_ROLE, runtime: str = RUNTIME_
         owner_engine.dispose()
     with psycopg.connect(url, autocommit=True, options=f"-c role={owner}") as conn:
         grant_runtime(conn, runtime)
+
+
+@dataclass(frozen=True)
+class RolesReady:
+    """The two roles a set-up left ready, and the URLs to configure for them."""
+
+    owner: str
+    runtime: str
+    owner_url: str  #: the migrations' (``migration_database_url``)
+    runtime_url: str  #: the console's, the API's and the jobs' (``database_url``)
+
+
+def prepare_roles(admin_url: str, owner: str = OWNER_ROLE, runtime: str = RUNTIME_ROLE) -> RolesReady:
+    """Least privilege for the database at ``admin_url``, as ``sohoa init --roles`` and
+    ``sohoa setup --roles`` both ask it: refused (:class:`~core.kernel.errors.BadRequest`) for
+    the embedded database, which has no roles, for one name used for both roles and for a name
+    that is not a plain role name; else :func:`setup_roles` (idempotent)."""
+    url = normalise_url(admin_url)
+    if not url.startswith("postgresql"):
+        raise BadRequest("--roles is for PostgreSQL: the embedded database has no roles",
+                         message_vi="--roles chỉ dùng với PostgreSQL: cơ sở dữ liệu nhúng không có vai trò")
+    if owner == runtime:
+        raise BadRequest("the owner and the runtime role must differ",
+                         message_vi="Vai trò sở hữu và vai trò chạy ứng dụng phải khác nhau")
+    for role in (owner, runtime):
+        if not _NAME.match(role):
+            raise BadRequest(f"{role!r} is not a plain role name (lower-case letters, digits, _)",
+                             message_vi=f"{role!r} không phải tên vai trò hợp lệ (chữ thường, chữ số, _)")
+    setup_roles(url, owner, runtime)
+    return RolesReady(owner, runtime, role_url(url, owner), role_url(url, runtime))
 
 
 def _hand_over(conn: psycopg.Connection, schema: str, owner: str) -> None:
