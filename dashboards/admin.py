@@ -11,7 +11,14 @@ delegation to sign for the principal (giao ký thay), cancelling / re-issuing a 
 the transcript packages (gói học bạ, docs/packages.md): the principal exports a transfer package
 or the push to the city, sealed with the school's seal, and downloads it; a receiving school
 uploads a package, verified in full under the trust policy and recorded once; the department
-supervisor returns the admitted cohort to the admitting schools after admissions.
+supervisor returns the admitted cohort to the admitting schools after admissions; the
+administrator locks an account (khóa tài khoản: its sessions and app tokens end at once).
+
+:class:`AdminPage` is the page as a Panel component (which cards a role gets, each card's
+inputs, an action run as its button does, the results shown), tested without a browser;
+:func:`admin_page` is the entry ``dashboards/app.py`` serves. The actions that run in a worker
+thread (batch signing, a package's import, the city return) start it through one helper,
+:func:`in_background`.
 """
 from __future__ import annotations
 
@@ -76,7 +83,6 @@ def in_background(name: str, work: Callable[[], None], failed: Callable[[str], N
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     return thread
-
 
 
 def _reopen_card(db, actor) -> pn.Card:
@@ -597,6 +603,17 @@ def _delegation_cards(db, actor) -> list[pn.Card]:
                                        "cần nhập lý do thu hồi" if not reason.value.strip() else None))]
 
 
+def _searched_card(title: str, search, pick, reason, refresh, run, *, what: str, why: str) -> pn.Card:
+    """An action on one item found by a search and needing a reason (a transcript to cancel, an
+    account to lock): the choices follow the search and are refreshed after a success; nothing
+    is done without a chosen ``what`` or a ``why``."""
+    search.param.watch(refresh, "value")
+    refresh()
+    return action_card(title, [search, pick, reason], run, after=refresh,
+                       check=lambda: (f"chưa chọn {what}" if not pick.value else
+                                      f"cần nhập {why}" if not reason.value.strip() else None))
+
+
 def _cancel_card(db, actor) -> pn.Card:
     search = pn.widgets.TextInput(label="Tìm theo mã xác thực hoặc tên học sinh", width=WIDTH)
     pick = pn.widgets.Select(label="Học bạ đã cấp", width=WIDTH)
@@ -614,11 +631,8 @@ def _cancel_card(db, actor) -> pn.Card:
         return (f"đã hủy học bạ {label.split(' · ')[0]}; bản cấp lại #{new_id} đã được lập (bản nháp), "
                 "chờ giáo viên chủ nhiệm và hiệu trưởng ký lại")
 
-    search.param.watch(refresh, "value")
-    refresh()
-    return action_card("Hủy và cấp lại học bạ", [search, pick, reason], run, after=refresh,
-                       check=lambda: ("chưa chọn học bạ" if not pick.value else
-                                      "cần nhập lý do hủy" if not reason.value.strip() else None))
+    return _searched_card("Hủy và cấp lại học bạ", search, pick, reason, refresh, run, what="học bạ",
+                          why="lý do hủy")
 
 
 def _thresholds_card(db, actor) -> pn.Card:
@@ -663,11 +677,8 @@ def _deactivate_card(db, actor) -> pn.Card:
         return (f"đã khóa tài khoản {label}; mọi phiên đăng nhập và mã truy cập ứng dụng của tài khoản này "
                 "đã kết thúc")
 
-    search.param.watch(refresh, "value")
-    refresh()
-    return action_card("Khóa tài khoản", [search, pick, reason], run, after=refresh,
-                       check=lambda: ("chưa chọn tài khoản" if not pick.value else
-                                      "cần nhập lý do khóa tài khoản" if not reason.value.strip() else None))
+    return _searched_card("Khóa tài khoản", search, pick, reason, refresh, run, what="tài khoản",
+                          why="lý do khóa tài khoản")
 
 
 class AdminPage(pn.viewable.Viewer):

@@ -308,3 +308,22 @@ def test_the_monday_digest_and_the_alerts_from_the_command_line(tmp_path, smtp_s
     assert any(rcpt == ["pgd1@example.vn"] and "Bản tin tuần 2" in mail["Subject"] for rcpt, mail in inbox.messages)
     alerts = run(["alerts", "--week", "2"], tmp_path, env)
     assert "alert(s) sent" in alerts.stdout, alerts.stderr
+
+
+def test_init_and_setup_refuse_the_same_role_set_ups_alike(tmp_path):
+    """``init --roles`` and ``setup --roles`` make one core call (core.storage.privileges.prepare_roles):
+    the same refusals, in both languages, before anything is created."""
+    setup = ["setup", "--department-code", "SGD01", "--department-name", "Sở", "--province", "001",
+             "--school-year", "2025-2026", "--first-monday", "2025-09-08", "--one-time-password", "--roles"]
+    unreachable = "postgresql://nobody@127.0.0.1:1/none"  # refused before any connection
+    cases = [([], {"SOHOA_DATABASE_URL": ""}, "--roles is for PostgreSQL", "--roles chỉ dùng với PostgreSQL"),
+             (["--database", unreachable], {}, "the owner and the runtime role must differ", "phải khác nhau"),
+             (["--database", unreachable], {}, "is not a plain role name", "không phải tên vai trò hợp lệ")]
+    for options, env, english, vietnamese in cases:
+        roles = ["--owner", "same", "--runtime", "same"] if "differ" in english else \
+            ["--owner", "Owner-1", "--runtime", "app"] if "plain" in english else []
+        for command in (["init", "--roles"], setup):
+            done = run([*options, *command, *roles], tmp_path, env)
+            assert done.returncode == 1, (command, done.stdout, done.stderr)
+            assert english in done.stderr and vietnamese in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "var" / "sohoa.db").exists()  # refused before the embedded database was made

@@ -4,10 +4,13 @@ events with the reason; the monitor's admin page, left open in another browser, 
 its next action, the teacher's page at its next load, and the teacher's API token at its next
 request — nothing else than core's session re-check on every load and action. A principal's
 and a monitor's admin page offer no such card (core refuses them in any case)."""
+import datetime as dt
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from core.kernel import clock
 from core.kernel.vocabulary import Role
 from core.storage.models import School, Staff, UserAccount
 from tests.browser.conftest import card, choose, perform, see_in_audit, sign_in
@@ -40,7 +43,9 @@ def test_the_administrator_locks_a_teacher_and_a_monitor_and_their_rights_end(pa
         answer = api.post("/api/v1/token", json={"username": teacher, "password": "sohoa-demo"})
         assert answer.status_code == 200, answer.text
         bearer = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-        assert api.get("/api/v1/me/timetable", headers=bearer).status_code == 200
+        today = clock.now().date()
+        week = {"monday": (today - dt.timedelta(days=today.weekday())).isoformat()}
+        assert api.get("/api/v1/me/timetable", params=week, headers=bearer).status_code == 200
 
         others = [browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(2)]
         try:
@@ -65,7 +70,7 @@ def test_the_administrator_locks_a_teacher_and_a_monitor_and_their_rights_end(pa
             teachers_page.reload()
             teachers_page.wait_for_selector("#signed-out", timeout=30000)
             # the teacher's app: the token is refused, and signing in again too
-            refused = api.get("/api/v1/me/timetable", headers=bearer)
+            refused = api.get("/api/v1/me/timetable", params=week, headers=bearer)
             assert refused.status_code == 401, refused.text
             again = api.post("/api/v1/token", json={"username": teacher, "password": "sohoa-demo"})
             assert again.status_code == 401
