@@ -82,9 +82,8 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
     options = {"compliance": {"store": analytics_store, "trust": trust}, "transcripts": {"store": analytics_store}}
     builders = {"overview": lambda db: overview_page(db, analytics_store, trust),
                 "admin": lambda db: admin_page(db, pki_dir, trust),
-                **{path: (lambda db, title=title, view=view, path=path: view_page(title, db, view,
-                                                                                  **options.get(path, {})))
-                   for path, (title, view) in VIEWS.items()}}
+                **{path: (lambda db, title=title, view=view, extra=options.get(path, {}):
+                          view_page(title, db, view, **extra)) for path, (title, view) in VIEWS.items()}}
     pages = {name: (lambda build=build: build(browser_session(db))) for name, build in builders.items()}
     sso, link = oidc_handlers(db, oidc, https=https)
     # the public check is plain HTTP rendered here, not a Panel page (dashboards/public.py)

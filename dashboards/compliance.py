@@ -81,12 +81,12 @@ class Compliance(pn.viewable.Viewer):
     def __init__(self, db: Database, actor, *, store=None, trust=None, **params):
         super().__init__(**params)
         self.db, self.actor, self.trust = db, actor, trust
+        self._class_week_picker = None
         self.schools = school_queries.schools_in_scope(db, actor)
         self.weeks = queries.weeks_in_scope(db, actor)
         self.figures = Figures(db, store).fresh()
         if self.class_week is None:
             self.class_week = next(iter(self.class_weeks().values()), None)
-        self._class_week_picker = None
 
     # -- the data: core's answers for the current choices ------------------------------------
     def rows(self) -> pd.DataFrame:
