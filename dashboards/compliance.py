@@ -1,0 +1,206 @@
+"""Signing compliance (``/compliance``): the table per school / class / teacher, the weekday ×
+period heatmap and the late-signing distribution (from the analytics store when the console has
+one, see :class:`dashboards.common.Figures`), then the drill-down to one class-week's periods and
+one period's verification (always the record store).
+
+:class:`Compliance` is a Panel component over core: the user's choices (the school, the level,
+the week and bucket of the distribution, the class-week, the period) are parameters, the data
+are methods of them calling core for the signed-in actor, so both are tested without a browser
+(``tests/test_page_viewers.py``). Nothing here filters or authorises: a school id sent over the
+websocket goes to core, which intersects it with the actor's scope."""
+from __future__ import annotations
+
+import asyncio
+import html
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+
+from core.kernel import formats
+from core.kernel.errors import SohoaError
+from core.logbook import queries, verification
+from core.school import queries as school_queries
+from core.storage.db import Database
+from dashboards.common import SIGNER_ROLE_VI, Figures, frame, indication, refusal_text, school_options, set_options
+
+hv.extension("bokeh", logo=False)
+TITLE = "Tuân thủ ký số"
+LEVELS = {"Trường": "school", "Lớp": "class", "Giáo viên": "teacher"}
+BUCKETS = {"1 phút": 1, "5 phút": 5, "15 phút": 15}
+#: The table's first columns at each level (then the figures).
+NAMES = {"school": "school_name", "class": "class_name", "teacher": "teacher_name"}
+
+
+def late_histogram(df: pd.DataFrame, width: int):
+    """The late-signing distribution as a histogram over contiguous buckets (empty ones as 0)."""
+    lo, hi = int(df["minutes_after_end"].min()), int(df["minutes_after_end"].max())
+    edges = np.arange(lo, hi + 2 * width, width)
+    counts = df.set_index("minutes_after_end")["entries"].reindex(edges[:-1], fill_value=0).to_numpy()
+    return hv.Histogram((edges, counts), kdims=[hv.Dimension("minutes", label="Phút sau khi hết tiết")],
+                        vdims=[hv.Dimension("entries", label="Số tiết ký trễ")]).opts(
+        height=260, responsive=True, tools=["hover"], color="#d9822b", line_color="white",
+        title="Phân bố thời điểm ký trễ (phút sau khi hết tiết)")
+
+
+def late_summary(df: pd.DataFrame, bucket: int) -> str:
+    """The distribution in one line: how many, the median delay, the share within 15 minutes."""
+    n = int(df["entries"].sum())
+    cumulative = df["entries"].cumsum()
+    median = int(df["minutes_after_end"][cumulative >= n / 2].iloc[0])
+    within = int(df.loc[df["minutes_after_end"] < 15, "entries"].sum())
+    return (f"**{formats.number(n)}** tiết ký trễ · một nửa được ký trong khoảng "
+            f"**{formats.number(median + bucket)} phút** sau khi hết tiết"
+            f" · {formats.percent(within / n, 0)} trong 15 phút đầu")
+
+
+def verification_report(entry_id: int, result) -> str:
+    """One period's verification in Vietnamese: the overall result, then each signature."""
+    lines = [f"**Tiết {entry_id}: {indication(result.indication, result.sub_indication)}**"]
+    lines += [f"- {SIGNER_ROLE_VI.get(s.role, s.role)}: "
+              f"{indication(s.verification.indication, s.verification.sub_indication)} — "
+              f"{html.escape(s.verification.message or '')} "
+              f"({html.escape(s.verification.signer_subject or '—')})" for s in result.signatures]
+    return "\n".join(lines)
+
+
+class Compliance(pn.viewable.Viewer):
+    """The compliance page for one signed-in actor (core refuses, in the constructor, a role
+    without the right to view: the page shows that refusal)."""
+
+    school = param.Integer(default=0, doc="the school filter (0: every school in scope)")
+    level = param.Selector(objects=list(LEVELS.values()), default="school", doc="the table's level")
+    week = param.Integer(default=0, doc="the late-signing distribution's week id (0: the whole term)")
+    bucket = param.Selector(objects=list(BUCKETS.values()), default=5, doc="its bars' width, in minutes")
+    class_week = param.Tuple(default=None, allow_None=True, length=2,
+                             doc="(class id, week id) of the drill-down (default: the school's newest)")
+    entry = param.Integer(default=None, allow_None=True, doc="the period whose signatures are verified")
+
+    def __init__(self, db: Database, actor, *, store=None, trust=None, **params):
+        super().__init__(**params)
+        self.db, self.actor, self.trust = db, actor, trust
+        self._class_week_picker = None
+        self.schools = school_queries.schools_in_scope(db, actor)
+        self.weeks = queries.weeks_in_scope(db, actor)
+        self.figures = Figures(db, store).fresh()
+        if self.class_week is None:
+            self.class_week = next(iter(self.class_weeks().values()), None)
+
+    # -- the data: core's answers for the current choices ------------------------------------
+    def rows(self) -> pd.DataFrame:
+        """The compliance figures at the chosen level (core intersects the school with the scope)."""
+        return self.figures.compliance(self.actor, self.level, school_id=self.school or None)
+
+    def heatmap_rows(self) -> pd.DataFrame:
+        """On-time rate per weekday × period for the chosen school."""
+        return self.figures.heatmap(self.actor, school_id=self.school or None)
+
+    def late_rows(self) -> pd.DataFrame:
+        """Late-signed periods by minutes after the period's end, in the chosen buckets."""
+        return self.figures.late_signing(self.actor, school_id=self.school or None, week_id=self.week or None,
+                                         bucket_minutes=self.bucket)
+
+    def class_weeks(self) -> dict:
+        """The chosen school's class-weeks offered to the drill-down, newest first (core pages
+        them; the newest 500): label → (class id, week id)."""
+        closing = queries.week_closing(self.db, self.actor, school_id=self.school or None, page_size=500)
+        return {f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+                for r in closing.itertuples()}
+
+    def entries(self) -> pd.DataFrame:
+        """The periods of the chosen class-week."""
+        if not self.class_week:
+            return pd.DataFrame()
+        return queries.class_week_entries(self.db, self.actor, *self.class_week)
+
+    def verification(self):
+        """The chosen period's verification (:func:`core.logbook.verification.verify`)."""
+        return verification.verify(self.db, self.actor, self.trust, entry_id=self.entry)
+
+    # -- the layout ------------------------------------------------------------------------------
+    @param.depends("school", "level")
+    def _table(self):
+        level = self.level
+        return frame(self.rows(), [NAMES[level], "school_name" if level != "school" else "district_name",
+                                   "scheduled", "on_time", "late", "missed", "on_time_rate", "hours_lost"])
+
+    @param.depends("school")
+    def _heatmap(self):
+        df = self.heatmap_rows()
+        if df.empty:
+            return pn.pane.Markdown("Chưa có dữ liệu.")
+        df = df.assign(rate=df["on_time_rate"] * 100, day=df["weekday"].map(lambda d: "CN" if d == 8 else f"T{d}"))
+        return hv.HeatMap(df, [hv.Dimension("day", label="Thứ"), hv.Dimension("period_no", label="Tiết")],
+                          hv.Dimension("rate", label="Đúng hạn (%)")).opts(clabel="Đúng hạn (%)",
+            cmap="RdYlGn", colorbar=True, tools=["hover"], height=260, responsive=True, xlabel="Thứ",
+            ylabel="Tiết", title="Tỉ lệ ký đúng hạn (%) theo thứ × tiết", invert_yaxis=True)
+
+    @param.depends("school", "week", "bucket")
+    def _late(self):
+        df = self.late_rows()
+        if df.empty:
+            return pn.pane.Markdown("Không có tiết ký trễ trong phạm vi đã chọn.", name="late-distribution")
+        return pn.Column(pn.pane.Markdown(late_summary(df, self.bucket), name="late-summary"),
+                         pn.pane.HoloViews(late_histogram(df, self.bucket), sizing_mode="stretch_width"),
+                         name="late-distribution", sizing_mode="stretch_width")
+
+    @param.depends("school", watch=True)
+    def _offer_class_weeks(self):
+        """Another school: its class-weeks in the drill-down's picker (the chosen one kept when
+        still offered, see :func:`dashboards.common.set_options`)."""
+        if self._class_week_picker is not None:
+            set_options(self._class_week_picker, self.class_weeks())
+
+    def __panel__(self):
+        school = pn.widgets.Select.from_param(self.param.school, name="Trường", width=420,
+                                              options=school_options(self.schools, everything="(tất cả)"))
+        level = pn.widgets.RadioButtonGroup.from_param(self.param.level, name="Mức", options=LEVELS)
+        week = pn.widgets.Select.from_param(self.param.week, name="Tuần", width=200, options={"(cả học kỳ)": 0, **{
+            f"Tuần {r.number} ({r.monday:%d/%m})": int(r.week_id) for r in self.weeks.itertuples()}})
+        bucket = pn.widgets.RadioButtonGroup.from_param(self.param.bucket, name="Độ rộng cột", options=BUCKETS)
+        self._class_week_picker = pn.widgets.Select.from_param(self.param.class_week, name="Lớp - tuần", width=420,
+                                                               options=self.class_weeks())
+        entry_id = pn.widgets.TextInput(label="Mã tiết", placeholder="Mã tiết cần xác thực", width=200)
+        check = pn.widgets.Button(label="Xác thực chữ ký", color="primary")
+        report = pn.pane.Markdown("", name="entry-report")
+
+        async def verify_one(_):
+            typed = (entry_id.value_input or entry_id.value or "").strip().replace(".", "").replace(",", "")
+            if not typed.isdigit():
+                report.object = "**Nhập mã tiết (số)**"
+                return
+            report.object = "Đang xác thực…"
+            self.entry = int(typed)
+            try:  # off the server's event loop: verification may validate PDFs (pyHanko runs its own loop)
+                result = await asyncio.to_thread(self.verification)
+            except SohoaError as err:
+                report.object = f"**{refusal_text(err)}**"
+                return
+            report.object = verification_report(self.entry, result)
+
+        def entries(class_week):
+            if not class_week:
+                return pn.pane.Markdown("")
+            rows = self.entries()
+            table = frame(rows, ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status",
+                                 "signed_at"])
+
+            async def clicked(event):  # a click on a period verifies it: no id to retype
+                if event.row is not None and 0 <= event.row < len(rows):
+                    entry_id.value = entry_id.value_input = str(int(rows.iloc[event.row]["entry_id"]))
+                    await verify_one(None)
+            table.on_click(clicked)
+            return table
+
+        check.on_click(verify_one)
+        return pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), self.figures.note(), pn.Row(school, level),
+                         pn.panel(self._table, loading_indicator=True),
+                         pn.panel(self._heatmap, loading_indicator=True),
+                         pn.pane.Markdown("### Ký trễ: bao lâu sau khi hết tiết"), pn.Row(week, bucket),
+                         pn.panel(self._late, loading_indicator=True),
+                         pn.pane.Markdown("### Chi tiết một lớp - tuần (bấm vào một tiết để xác thực chữ ký; "
+                                          "đi nhanh hơn từ [Tổng quan](/overview))"), self._class_week_picker,
+                         pn.panel(pn.bind(entries, self.param.class_week), loading_indicator=True),
+                         pn.Row(entry_id, check), report, name="compliance")
