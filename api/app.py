@@ -69,7 +69,7 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     state = ApiState(db, trust, ObservedBatcher(db, trust, window=batch_window, max_batch=max_batch,
                                                 receipts=receipts),
                      pki_dir, token_cache_seconds, checkpoints=checkpoints)
-    QUEUE_DEPTH.set_function(lambda: state.batcher.queue.qsize() if state.batcher.queue is not None else 0)
+    QUEUE_DEPTH.set_function(state.batcher.depth)
     watch_record_store(db)
     state.remote_signing = remote_signing
     sealer = Sealer(db, seal, interval=seal_interval) if seal is not None and receipts else None
@@ -85,6 +85,7 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     @asynccontextmanager
     async def lifespan(_app):
         state.batcher.start()
+        state.tokens.start()  # revocations heard from the database (PostgreSQL)
         if checkpoints is not None:
             checkpoints.start()
         if sealer is not None:
@@ -99,6 +100,7 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
         gc.freeze()
         yield
         await state.batcher.stop()
+        await asyncio.get_running_loop().run_in_executor(None, state.tokens.stop)
         if sealer is not None:  # what is left is sealed before the process ends
             await asyncio.get_running_loop().run_in_executor(None, sealer.stop)
         if checkpoints is not None:

@@ -12,8 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import functools
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -56,7 +55,7 @@ from api.models import (
     TranscriptId,
     WeekId,
 )
-from core.access.accounts import API, SESSION_LIFETIME, actor_for_token, sign_in, sign_out, sign_out_everywhere
+from core.access.accounts import API, SESSION_LIFETIME, TokenCache, sign_in, sign_out, sign_out_everywhere
 from core.access.authz import Actor
 from core.kernel import clock
 from core.kernel.errors import BadRequest, PermissionDenied, SigningNotOffered, SohoaError, Unauthorized
@@ -101,12 +100,17 @@ class ApiState:
     batcher: Batcher
     pki_dir: object = None   # the server-held keys (core.signatures.held_keys.HeldKeys, demo), or None
     token_cache_seconds: float = 10.0
-    tokens: dict[str, tuple[Actor, float]] = field(default_factory=dict)
+    #: the bearer tokens' actors, evicted in every process at a revocation (core.access.accounts.TokenCache)
+    tokens: TokenCache = None
     ready: bool = False
     certificates_checked: int = 0
     remote_signing: object = None   # core.signatures.remote.RemoteSigning, or None
     #: writes checkpoints outside the database (core.evidence.checkpoints.Checkpointer), or None
     checkpoints: object = None
+
+    def __post_init__(self):
+        if self.tokens is None:
+            self.tokens = TokenCache(self.db, self.token_cache_seconds, kind=API)
 
 
 def api_state(request: Request) -> ApiState:
@@ -120,22 +124,18 @@ async def run(fn, *args):
 
 async def teacher(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                   state: ApiState = Depends(api_state)) -> Actor:
-    """The signed-in user of the bearer token (cached for a few seconds)."""
+    """The signed-in user of the bearer token (kept a few seconds, evicted at once in every
+    process when it is revoked: :class:`core.access.accounts.TokenCache`)."""
     if credentials is None:
         raise Unauthorized("sign in first: Authorization: Bearer <token>", message_vi="Hãy đăng nhập trước")
     token = credentials.credentials
-    cached = state.tokens.get(token)
-    now = time.monotonic()
-    if cached and cached[1] > now:
-        return cached[0]
+    actor = state.tokens.cached(token)
+    if actor is not None:
+        return actor
     try:
-        actor = await run(functools.partial(actor_for_token, kind=API), state.db, token)
+        return await run(state.tokens.lookup, token)
     except PermissionDenied as err:
         raise Unauthorized(err.message, message_vi=err.message_vi) from err
-    if len(state.tokens) > 100_000:
-        state.tokens.clear()
-    state.tokens[token] = (actor, now + state.token_cache_seconds)
-    return actor
 
 
 def _monday(monday: dt.date) -> dt.date:
@@ -169,17 +169,15 @@ async def token(body: Credentials, request: Request, state: ApiState = Depends(a
              summary="Sign out (đăng xuất): this bearer token stops working at once")
 async def logout(actor: Actor = Depends(teacher), credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                  state: ApiState = Depends(api_state)):
-    state.tokens.pop(credentials.credentials, None)
     await run(functools.partial(sign_out, kind=API), state.db, credentials.credentials)
+    state.tokens.evict_token(credentials.credentials)  # the other processes hear it from the database
 
 
 @router.post("/api/v1/me/sessions/revoke", response_model=Revoked, responses=ERRORS, tags=["sign-in"],
              summary="Revoke every token of the signed-in user (a lost phone): the apps' and the console's")
 async def revoke(actor: Actor = Depends(teacher), state: ApiState = Depends(api_state)):
     ended = await run(sign_out_everywhere, state.db, actor)
-    for token, (cached, _) in list(state.tokens.items()):
-        if cached.user_id == actor.user_id:
-            state.tokens.pop(token, None)
+    state.tokens.evict_user(actor.user_id)  # the other processes hear it from the database
     return Revoked(sessions_ended=ended)
 
 

@@ -16,11 +16,16 @@ row lock that credential for fifteen minutes, audited — the user is already si
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
+import select as selector
+import threading
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -372,6 +377,146 @@ def actors_in(session, tokens: set[str], at: dt.datetime | None = None, *, kind:
     found = rows(session, _sessions_query(is_postgres(session.bind)), {"hashes": list(by_hash)})
     return {by_hash[r.token_hash]: resolve_actor(session, r, staff_school_id=r.staff_school_id)
             for r in found if r.ended_at is None and r.expires_at > at and r.active}
+
+
+#: the channel on which PostgreSQL announces, at commit, the sessions that ended and the accounts
+#: whose standing changed (migration 0019's triggers): ``s:<token hash>``, ``u:<user id>``, ``t:<staff id>``
+REVOCATIONS = "sohoa_session_ended"
+
+
+class TokenCache:
+    """The actors behind bearer tokens of one kind, kept ``seconds`` in this process so that a
+    request's sign-in usually costs no query — and revocation still immediate in every process.
+
+    On PostgreSQL a thread LISTENs on :data:`REVOCATIONS`: a logout, a revoke-all, a deactivation
+    (or a session deleted, a role, scope or school changed — by any process, the console's or a
+    script's) evicts the token or the user at once, as its transaction commits. The cache answers
+    only while that thread listens: before it is connected, and from a lost connection until it
+    is back (the cache then emptied), every token is looked up. A lookup that overlaps an eviction
+    is not kept (it may have read the session before it ended).
+
+    On SQLite (the embedded mode: one process) nothing is announced; the process evicts what it
+    ends itself (:meth:`evict_token`, :meth:`evict_user`) and keeps entries ``seconds`` at most."""
+
+    MAX_ENTRIES = 100_000
+    HEARTBEAT = 5.0  #: seconds between the listener's checks that its connection is alive
+
+    def __init__(self, db: Database, seconds: float, *, kind: str = API):
+        self.db, self.seconds, self.kind = db, seconds, kind
+        self._entries: dict[str, tuple[Actor, float]] = {}   # token digest -> (actor, until)
+        self._generation = 0  # moved on by every eviction
+        self._lock = threading.Lock()
+        self.announced = db.is_postgres
+        self.listening = False
+        self._arriving = None  # a poll of the listener's socket
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Listen for revocations (PostgreSQL; nothing to do on SQLite)."""
+        if self.announced and self.seconds > 0 and self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._listen, name="token-revocations", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.HEARTBEAT + 5)
+            self._thread = None
+
+    def cached(self, token: str) -> Actor | None:
+        """The actor if this process knows it (no query; cheap enough for the event loop). Not
+        while an announcement is arriving on the listener's socket (a poll of it, microseconds):
+        a revocation committed elsewhere is never answered from the cache while its
+        announcement waits for the listener thread."""
+        if self.seconds <= 0:
+            return None
+        if self.announced:
+            arriving = self._arriving
+            try:
+                if not self.listening or arriving is None or arriving.poll(0):
+                    return None
+            except (OSError, ValueError, RuntimeError):  # the connection closing meanwhile, or polled twice at once
+                return None
+        hit = self._entries.get(_digest(token, self.kind))
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+    def lookup(self, token: str, at: dt.datetime | None = None) -> Actor:
+        """The actor behind ``token``, read from the record store (refused with
+        :class:`~core.kernel.errors.PermissionDenied` as :func:`actor_for_token`), then kept."""
+        generation = self._generation
+        actor = actor_for_token(self.db, token, at, kind=self.kind)
+        if self.seconds > 0:
+            with self._lock:
+                if generation == self._generation and (self.listening or not self.announced):
+                    if len(self._entries) >= self.MAX_ENTRIES:
+                        self._entries.clear()
+                    self._entries[_digest(token, self.kind)] = (actor, time.monotonic() + self.seconds)
+        return actor
+
+    def evict_token(self, token: str) -> None:
+        self._evict(lambda digest, _actor: digest == _digest(token, self.kind))
+
+    def evict_user(self, user_id: int) -> None:
+        self._evict(lambda _digest_, actor: actor.user_id == user_id)
+
+    def _evict(self, which) -> None:
+        with self._lock:
+            self._generation += 1
+            for digest, (actor, _) in list(self._entries.items()):
+                if which(digest, actor):
+                    del self._entries[digest]
+
+    def _clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+    def _announced(self, payload: str) -> None:
+        kind, _, value = payload.partition(":")
+        if kind == "s":
+            self._evict(lambda digest, _actor: digest == value)
+        elif kind == "u" and value.isdigit():
+            self._evict(lambda _digest_, actor: actor.user_id == int(value))
+        elif kind == "t" and value.isdigit():
+            self._evict(lambda _digest_, actor: actor.staff_id == int(value))
+        else:  # not ours to read: forget everything rather than keep a revoked token
+            self._clear()
+
+    def _listen(self) -> None:
+        """LISTEN on a connection of its own (taken out of the pool), reconnecting after a loss."""
+        log = logging.getLogger("sohoa.access")
+        while not self._stop.is_set():
+            conn = None
+            try:
+                pooled = self.db.engine.raw_connection()
+                conn = pooled.driver_connection
+                pooled.detach()  # this connection is the listener's for good
+                conn.autocommit = True
+                conn.execute(f"LISTEN {REVOCATIONS}")
+                self._clear()  # what was announced while nobody listened is unknown
+                self._arriving = selector.poll()
+                self._arriving.register(conn.fileno(), selector.POLLIN)
+                self.listening = True
+                beat = time.monotonic()
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=0.5):
+                        self._announced(note.payload)
+                    if time.monotonic() - beat > self.HEARTBEAT:
+                        conn.execute("SELECT 1")
+                        beat = time.monotonic()
+            except Exception:  # noqa: BLE001 - the database away: every token is looked up until it is back
+                if not self._stop.is_set():
+                    log.warning("token revocations: the listener lost its connection; looking every token up",
+                                exc_info=True)
+            finally:
+                self.listening, self._arriving = False, None
+                self._clear()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            self._stop.wait(1.0)
 
 
 def sign_out(db: Database, token: str, at: dt.datetime | None = None, *, kind: str = CONSOLE) -> bool:
