@@ -200,10 +200,12 @@ def _file_values(directory: Path):
 
 
 @contextlib.contextmanager
-def _locked(directory: Path):
-    """One process at a time cleans the directory (several start together)."""
+def _locked(directory: Path, exclusive: bool = True):
+    """One process at a time cleans the directory (several start together), and never while
+    another reads it for a scrape (``exclusive=False``: a file merged but not yet removed would
+    count twice, one removed mid-scrape would fail it)."""
     with open(directory / ".lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
             yield
         finally:
@@ -250,13 +252,14 @@ def metrics_text() -> bytes:
     else this process's (and the record store's counts, either way)."""
     if _shared is None:
         return generate_latest(REGISTRY)
-    for _, path in list(_files_of_gone_processes(_shared, ("gauge",))):
-        if os.getpid() != int(path.stem.rsplit("_", 1)[-1]):  # a gauge of a process gone since
-            path.unlink(missing_ok=True)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(_shared))
     registry.register(_store_counters)
-    return generate_latest(registry)
+    with _locked(_shared, exclusive=False):
+        for _, path in list(_files_of_gone_processes(_shared, ("gauge",))):
+            if os.getpid() != int(path.stem.rsplit("_", 1)[-1]):  # a gauge of a process gone since
+                path.unlink(missing_ok=True)
+        return generate_latest(registry)
 
 
 # ---------------------------------------------------------------------------------- logs
