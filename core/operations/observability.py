@@ -141,9 +141,14 @@ def share_metrics(directory: Path) -> None:
     directory = Path(directory)
     if _shared == directory:
         return
-    directory.mkdir(parents=True, exist_ok=True)
-    with _locked(directory):
-        _compact(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _locked(directory):
+            _compact(directory)
+    except OSError as err:  # not writable here (another user's?): this process counts alone
+        logging.getLogger("sohoa.metrics").warning("metrics_dir %s unusable (%s): metrics of this process only",
+                                                   directory, err)
+        return
     values.ValueClass = _file_values(directory)
     for metric in _OURS:  # made at import: their values from now on in this process's files
         if metric._labelnames:
@@ -204,12 +209,12 @@ def _locked(directory: Path, exclusive: bool = True):
     """One process at a time cleans the directory (several start together), and never while
     another reads it for a scrape (``exclusive=False``: a file merged but not yet removed would
     count twice, one removed mid-scrape would fail it)."""
-    with open(directory / ".lock", "a") as handle:
+    handle = os.open(directory / ".lock", os.O_RDONLY | os.O_CREAT, 0o664)
+    try:
         fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def _running(pid: int) -> bool:
