@@ -69,7 +69,6 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
     state = ApiState(db, trust, ObservedBatcher(db, trust, window=batch_window, max_batch=max_batch,
                                                 receipts=receipts),
                      pki_dir, token_cache_seconds, checkpoints=checkpoints)
-    QUEUE_DEPTH.set_function(state.batcher.depth)
     watch_record_store(db)
     state.remote_signing = remote_signing
     sealer = Sealer(db, seal, interval=seal_interval) if seal is not None and receipts else None
@@ -123,10 +122,17 @@ def create_app(db: Database, trust, *, pki_dir: FilePath | None = None, batch_wi
 
 
 class ObservedBatcher(Batcher):
-    """The batcher, each batch's size observed (``sohoa_signature_batch_size``)."""
+    """The batcher, each batch's size observed (``sohoa_signature_batch_size``) and the
+    signatures waiting (``sohoa_signature_queue_depth``) set as each one comes and each batch
+    goes (a value in the process's metrics, summed over the API's workers)."""
+
+    async def submit(self, *args, **kwargs):
+        QUEUE_DEPTH.set(self.depth() + 1)
+        return await super().submit(*args, **kwargs)
 
     def _settle(self, raw: list[tuple]) -> list:
         BATCH_SIZE.observe(len(raw))
+        QUEUE_DEPTH.set(self.depth())
         return super()._settle(raw)
 
 
@@ -219,9 +225,10 @@ def app_from_environment() -> FastAPI:
     from core.storage.db import make_engine
 
     configured = settings.current()
-    from core.operations.observability import configure_logging
+    from core.operations.observability import configure_logging, share_metrics
 
     configure_logging(configured)
+    share_metrics(configured.effective_metrics_dir)  # each worker: one scrape totals every process
     # No pre-ping per checkout (a round trip per request at the bell): a connection lost to a
     # database restart fails its request with a retryable 503 and the pool is renewed.
     url = configured.database_url or None

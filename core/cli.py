@@ -259,7 +259,7 @@ def cmd_scheduler(args) -> int:
     """The periodic jobs: ``--list`` them, ``--run JOB`` one now, else run the scheduler (one
     process per installation; Ctrl-C or SIGTERM stops it)."""
     from core.operations import jobs
-    from core.operations.observability import configure_logging
+    from core.operations.observability import configure_logging, share_metrics
     from core.signatures.anchors import configured_anchors
 
     configured = _settings()
@@ -269,6 +269,7 @@ def cmd_scheduler(args) -> int:
             print(f"{job.name:<18} {fields:<32} {job.description}")
         return 0
     configure_logging(configured)
+    share_metrics(configured.effective_metrics_dir)  # the jobs' runs in the servers' scrapes
     db = _db(args)
     try:
         configured_anchors(configured)  # the TSA the trust anchors publish, when tsa_url is unset
@@ -410,11 +411,13 @@ def cmd_alerts(args) -> int:
 def _serve(db, args) -> int:
     """The console, with the trust anchors only (``<pki_dir>/anchors``): never a CA key. With
     ``args.responder`` the demo CA's responder runs beside it as its own process."""
+    from core.operations.observability import share_metrics
     from core.signatures.held_keys import HeldKeys
     from dashboards.app import serve
 
     configured = _settings()
     ensure_port_free(configured.console_host, configured.console_port, "console_port")
+    share_metrics(configured.effective_metrics_dir)  # one scrape totals every process
     _print_report(db, "so.giamsat", None, quiet_if_missing=True)
     anchors = _anchors(configured)
     trust = anchors.trust_store()

@@ -10,16 +10,20 @@ session cookie, the login form's CSRF token, and the security headers every answ
   cross-site Origin is refused, so another site cannot sign a visitor in to an account of its
   choosing (login CSRF).
 - Every answer: a Content-Security-Policy (scripts, styles, connections only from the console
-  itself; ``frame-ancestors 'none'``), ``X-Frame-Options: DENY``, ``Referrer-Policy:
+  itself; no inline script but the page's own, by a nonce fresh for each answer;
+  ``frame-ancestors 'none'``), ``X-Frame-Options: DENY``, ``Referrer-Policy:
   same-origin``, ``X-Content-Type-Options: nosniff``; over HTTPS also
-  ``Strict-Transport-Security``.
+  ``Strict-Transport-Security``. What the policy still allows and why: docs/console.md.
 
 Deciding who may sign in and what a session may do is core's (:mod:`core.access.accounts`).
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import html
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -33,19 +37,58 @@ from core.storage.db import Database
 
 COOKIE = "sohoa_session"
 CSRF_COOKIE = "sohoa_login_csrf"
-#: Bokeh and Panel render with inline scripts and styles (their page templates): those stay
-#: allowed, from the console's own origin only; nothing may be loaded from elsewhere, nothing
-#: may frame the console, forms post only to it.
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
-       "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+#: Everything from the console's own origin only; nothing may be loaded from elsewhere, nothing
+#: may frame the console, forms post only to it. Scripts (``{scripts}``, filled in per answer by
+#: :func:`policy_for`): the console's files, the ``<script>`` elements of the page being
+#: answered by that answer's nonce (:func:`with_nonce`), the one inline click handler the
+#: console writes by its hash (:func:`handler_hashes`) — no ``'unsafe-inline'``, so an injected
+#: ``<script>``, ``onerror=`` attribute or ``javascript:`` link does not run. Still allowed, because
+#: Panel 1.9 and Bokeh 3.9 need them (docs/console.md): ``'unsafe-eval'`` (Panel compiles its page
+#: template's actions, ``TemplateActions``, a ReactiveHTML, and a widget's ``jscallback``, Bokeh's
+#: ``CustomJS``, with ``new Function``) and inline styles (Bokeh and Panel style their widgets
+#: with ``<style>`` elements and ``style`` attributes; CSS runs no script).
+CSP = ("default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self'; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+SCRIPTS = "'self' 'unsafe-eval'"
 HSTS = "max-age=31536000; includeSubDomains"
+_SCRIPT_TAG = re.compile(rb"<script\b", re.I)
+
+
+def handler_hashes() -> list[str]:
+    """The hash sources of the inline event handlers the console writes itself: the overview's
+    in-place links (:data:`dashboards.overview.GO`, one constant text). Nothing else written into
+    an ``on…=`` attribute runs."""
+    from dashboards.overview import GO
+
+    return [f"'sha256-{base64.b64encode(hashlib.sha256(GO.encode()).digest()).decode()}'"]
+
+
+def policy_for(nonce: str | None = None) -> str:
+    """The Content-Security-Policy of an answer; with ``nonce``, of an HTML page whose
+    ``<script>`` elements carry it."""
+    scripts = SCRIPTS
+    if nonce:
+        scripts += f" 'nonce-{nonce}' 'unsafe-hashes' " + " ".join(handler_hashes())
+    return CSP.format(scripts=scripts)
+
+
+def with_nonce(page: bytes, nonce: str) -> bytes:
+    """``page`` with ``nonce`` on each of its ``<script>`` elements.
+
+    Only pages the console writes itself pass here, and none carries a value a user typed:
+    Panel's server pages hold Bokeh's and Panel's own bootstrap code and the page's session
+    token (the content arrives over the page's websocket and is drawn by the browser); the
+    login and public pages hold no script. Scripts the page's own scripts add later take the
+    nonce from it (es-module-shims reads it from the first ``<script nonce>``)."""
+    return _SCRIPT_TAG.sub(f'<script nonce="{nonce}"'.encode(), page)
 
 
 def security_headers(https: bool) -> dict[str, str]:
-    """The headers every answer of the console carries."""
-    headers = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
-               "X-Content-Type-Options": "nosniff"}
+    """The headers every answer of the console carries (the policy of an answer that is not an
+    HTML page: no inline script at all)."""
+    headers = {"Content-Security-Policy": policy_for(), "X-Frame-Options": "DENY",
+               "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff"}
     if https:
         headers["Strict-Transport-Security"] = HSTS
     return headers
@@ -53,11 +96,22 @@ def security_headers(https: bool) -> dict[str, str]:
 
 def header_transform(https: bool):
     """A Tornado output transform adding :func:`security_headers` to every answer (the pages,
-    their static files, the login and the public check), for ``Application(transforms=…)``."""
+    their static files, the login and the public check), for ``Application(transforms=…)``. An
+    HTML page answered in one piece, with no policy of its own, gets a fresh nonce on its scripts
+    and in its policy (:func:`with_nonce`); a page sent in pieces would get none, and its inline
+    scripts would not run (seen at once, never silently allowed)."""
     extra = security_headers(https)
 
     class SecurityHeaders(OutputTransform):
         def transform_first_chunk(self, status_code, headers, chunk, finishing):
+            if ("Content-Security-Policy" not in headers and finishing and chunk
+                    and headers.get("Content-Type", "").startswith("text/html")
+                    and not headers.get("Content-Encoding")):
+                nonce = secrets.token_urlsafe(18)
+                chunk = with_nonce(chunk, nonce)
+                headers["Content-Security-Policy"] = policy_for(nonce)
+                if "Content-Length" in headers:
+                    headers["Content-Length"] = str(len(chunk))
             for name, value in extra.items():
                 if name not in headers:
                     headers[name] = value

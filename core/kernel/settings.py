@@ -69,6 +69,9 @@ class Settings:
     #: default to ``<data_dir>/checkpoints``
     checkpoint_dir: Path | None = None
     checkpoint_interval: float = 3600.0
+    #: where the servers and the scheduler keep their metrics (one file per process and kind),
+    #: so that a scrape of any process totals them all; default ``<data_dir>/metrics[-<database>]``
+    metrics_dir: Path | None = None
 
     # the servers
     console_host: str = "127.0.0.1"
@@ -157,6 +160,10 @@ class Settings:
     @property
     def effective_checkpoint_dir(self) -> Path:
         return self.checkpoint_dir or self.data_dir / f"checkpoints{self.instance}"
+
+    @property
+    def effective_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / f"metrics{self.instance}"
 
     @property
     def effective_public_url(self) -> str:

@@ -18,21 +18,34 @@ the API (the reverse proxy keeps ``/metrics`` to the monitoring network):
   restart agrees;
 - ``sohoa_job_runs_total{job,outcome}`` (the scheduler).
 
-Request metrics are per process: scrape each console and API process (or run one worker per
-port behind the proxy).
+**Every process counts into one total.** The console processes, the API's workers and the
+scheduler keep their metrics in files of the directory ``metrics_dir`` (setting; prometheus_client's
+multiprocess mode, :func:`share_metrics`): a scrape of any console's or the API's ``/metrics`` gives
+the totals of all of them, each counter and histogram summed, the queue depth summed over the
+running processes. A process starting cleans the directory of the processes no longer running:
+their counters and histograms are added into ``counter_archive.db`` / ``histogram_archive.db`` (so
+a total never goes down when a process restarts: no false counter reset), their gauges dropped.
+A process that never calls :func:`share_metrics` (the tests' in-process servers) counts alone.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
+import fcntl
 import json
 import logging
+import os
 import re
 import sys
+import threading
 import uuid
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import CounterMetricFamily
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.multiprocess import MultiProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -43,7 +56,8 @@ LATENCY = Histogram("sohoa_request_seconds", "Time to answer an HTTP request", [
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=REGISTRY)
 BATCH_SIZE = Histogram("sohoa_signature_batch_size", "Signatures settled in one batch",
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=REGISTRY)
-QUEUE_DEPTH = Gauge("sohoa_signature_queue_depth", "Signatures waiting to be settled", registry=REGISTRY)
+QUEUE_DEPTH = Gauge("sohoa_signature_queue_depth", "Signatures waiting to be settled", registry=REGISTRY,
+                    multiprocess_mode="livesum")
 JOB_RUNS = Counter("sohoa_job_runs", "Runs of the periodic jobs", ["job", "outcome"], registry=REGISTRY)
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -113,8 +127,144 @@ def watch_record_store(db) -> None:
     _store_counters.db = weakref.ref(db)
 
 
+#: The metrics made above (their values move to the shared files in :func:`share_metrics`).
+_OURS = (REQUESTS, LATENCY, BATCH_SIZE, QUEUE_DEPTH, JOB_RUNS)
+#: The directory this process shares its metrics in, once :func:`share_metrics` ran.
+_shared: Path | None = None
+
+
+def share_metrics(directory: Path) -> None:
+    """Count this process's metrics in ``directory`` with every other process's (the setting
+    ``metrics_dir``; called by ``sohoa serve``, the API's workers and ``sohoa scheduler`` at
+    start), after cleaning it of the processes no longer running (:func:`_compact`). Idempotent."""
+    global _shared
+    directory = Path(directory)
+    if _shared == directory:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _locked(directory):
+            _compact(directory)
+    except OSError as err:  # not writable here (another user's?): this process counts alone
+        logging.getLogger("sohoa.metrics").warning("metrics_dir %s unusable (%s): metrics of this process only",
+                                                   directory, err)
+        return
+    values.ValueClass = _file_values(directory)
+    for metric in _OURS:  # made at import: their values from now on in this process's files
+        if metric._labelnames:
+            metric.clear()
+        else:
+            metric._metric_init()
+    _shared = directory
+
+
+def _file_values(directory: Path):
+    """prometheus_client's value class for multiprocess mode, in ``directory`` (which
+    prometheus_client would read from the process environment): one file per process and kind,
+    ``<kind>_<pid>.db`` (gauges ``gauge_<mode>_<pid>.db``), the names its collector reads. The
+    servers never fork after start (the API's workers are spawned and call
+    :func:`share_metrics` themselves)."""
+    files: dict[str, MmapedDict] = {}
+    lock = threading.Lock()
+    pid = os.getpid()
+
+    class FileValue:
+        _multiprocess = True
+
+        def __init__(self, typ, metric_name, name, labelnames, labelvalues, help_text, multiprocess_mode="",
+                     **_kwargs):
+            prefix = f"{typ}_{multiprocess_mode}" if typ == "gauge" else typ
+            with lock:
+                if prefix not in files:
+                    files[prefix] = MmapedDict(str(directory / f"{prefix}_{pid}.db"))
+                self._file = files[prefix]
+                self._key = mmap_key(metric_name, name, labelnames, labelvalues, help_text)
+                self._value, _ = self._file.read_value(self._key)
+
+        def inc(self, amount):
+            with lock:
+                self._value += amount
+                self._file.write_value(self._key, self._value, 0.0)
+
+        def set(self, value, timestamp=None):
+            with lock:
+                self._value = value
+                self._file.write_value(self._key, value, timestamp or 0.0)
+
+        def get(self):
+            with lock:
+                return self._value
+
+        def set_exemplar(self, _exemplar):
+            return None
+
+        def get_exemplar(self):
+            return None
+
+    return FileValue
+
+
+@contextlib.contextmanager
+def _locked(directory: Path, exclusive: bool = True):
+    """One process at a time cleans the directory (several start together), and never while
+    another reads it for a scrape (``exclusive=False``: a file merged but not yet removed would
+    count twice, one removed mid-scrape would fail it)."""
+    handle = os.open(directory / ".lock", os.O_RDONLY | os.O_CREAT, 0o664)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: running
+        return True
+    return True
+
+
+def _files_of_gone_processes(directory: Path, kinds: tuple[str, ...] = ("counter", "histogram", "gauge")):
+    """(kind, file) of each metrics file whose process no longer runs (or is this process's pid,
+    left by an earlier process that had it)."""
+    own = os.getpid()
+    for path in sorted(directory.glob("*.db")):
+        kind, owner = path.name.split("_", 1)[0], path.stem.rsplit("_", 1)[-1]
+        if kind in kinds and owner.isdigit() and (int(owner) == own or not _running(int(owner))):
+            yield kind, path
+
+
+def _compact(directory: Path) -> None:
+    """The files of processes no longer running: counters and histograms added into
+    ``<kind>_archive.db`` (their totals stay), gauges dropped; then removed."""
+    for kind, path in list(_files_of_gone_processes(directory)):
+        if kind != "gauge":
+            archive = MmapedDict(str(directory / f"{kind}_archive.db"))
+            try:
+                for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(str(path)):
+                    total, _ = archive.read_value(key)
+                    archive.write_value(key, total + value, timestamp)
+            finally:
+                archive.close()
+        path.unlink()
+
+
 def metrics_text() -> bytes:
-    return generate_latest(REGISTRY)
+    """The Prometheus text of a scrape: every process's totals once :func:`share_metrics` ran,
+    else this process's (and the record store's counts, either way)."""
+    if _shared is None:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(_shared))
+    registry.register(_store_counters)
+    with _locked(_shared, exclusive=False):
+        for _, path in list(_files_of_gone_processes(_shared, ("gauge",))):
+            if os.getpid() != int(path.stem.rsplit("_", 1)[-1]):  # a gauge of a process gone since
+                path.unlink(missing_ok=True)
+        return generate_latest(registry)
 
 
 # ---------------------------------------------------------------------------------- logs

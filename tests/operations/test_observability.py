@@ -154,3 +154,52 @@ def test_the_registry_has_the_periodic_jobs_and_refuses_an_unknown_one():
 
     with pytest.raises(NotFound, match="no job 'cron-loop'"):
         jobs.run_job("cron-loop", jobs.JobContext(db=None, settings=settings.Settings()))
+
+
+# ---------------------------------------------------------------------------------- several processes
+_PROCESS = """
+import os, sys
+from pathlib import Path
+from core.operations import observability as o
+o.share_metrics(Path(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    o.observe("console", "GET", "/login", 200, 0.02)
+if sys.argv[3] != "-":
+    o.QUEUE_DEPTH.set(float(sys.argv[3]))
+print(os.getpid(), file=sys.stderr)
+sys.stdout.buffer.write(o.metrics_text())
+"""
+
+
+def _process(directory, requests: int, depth: str = "-") -> tuple[int, str]:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", _PROCESS, str(directory), str(requests), depth], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.returncode == 0, done.stderr
+    return int(done.stderr.strip().splitlines()[-1]), done.stdout
+
+
+def _sample(text: str, name: str, **labels) -> float:
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_shared_metrics_keep_a_stopped_process_s_counts_and_clean_its_files_at_the_next_start(tmp_path):
+    """A process counts 3 requests and a queue of 5, then stops; the next one to start adds its
+    counters into the archive, drops its gauge and its files: its own scrape totals 3 + 2, the
+    queue is 0 (nobody waits in a running process), the histogram counts all 5."""
+    first, text = _process(tmp_path, 3, "5")
+    assert _sample(text, "sohoa_requests_total", route="/login") == 3
+    assert _sample(text, "sohoa_signature_queue_depth") == 5
+    assert {p.name for p in tmp_path.glob("*.db")} >= {f"counter_{first}.db", f"gauge_livesum_{first}.db"}
+    second, text = _process(tmp_path, 2)
+    assert second != first
+    assert _sample(text, "sohoa_requests_total", route="/login", status="200") == 5  # no false reset
+    assert _sample(text, "sohoa_request_seconds_count", route="/login") == 5
+    assert _sample(text, "sohoa_signature_queue_depth") == 0
+    left = {p.name for p in tmp_path.glob("*.db")}
+    assert not [name for name in left if name.endswith(f"_{first}.db")], left  # cleaned at start
+    assert {"counter_archive.db", "histogram_archive.db", f"counter_{second}.db"} <= left
