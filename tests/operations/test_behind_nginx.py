@@ -52,6 +52,7 @@ def test_https_only_with_hsts_and_secure_cookies(site):
     page, body = request(site.https, "GET", "/login", tls=site.tls)
     assert page.status == 200 and b"password" in body
     assert page.getheader("Strict-Transport-Security").startswith("max-age=31536000")
+    assert len(page.headers.get_all("Strict-Transport-Security")) == 1  # not the console's and nginx's
     set_cookie, _ = sign_in_through(site)
     attributes = {a.strip().lower() for a in set_cookie.split(";")[1:]}
     assert "secure" in attributes and "httponly" in attributes, set_cookie
