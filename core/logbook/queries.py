@@ -185,11 +185,23 @@ def late_signing_distribution(db: Database, actor: Actor, *, school_id: int | No
     return frame.astype({"minutes_after_end": "int64", "entries": "int64"})
 
 
+def used_weeks(session, actor: Actor) -> list[tuple[int, int, dt.date]]:
+    """(week_id, number, monday) of the school weeks with logbook entries in the caller's scope,
+    by Monday. One probe per school week (a year has about 35) for its first entry within its
+    seven days, on the entries' (day, status) index (school_id, week_id for a school's staff):
+    a few milliseconds whatever the year's size, where ``DISTINCT week_id`` read every entry."""
+    E, W = LogbookEntry, SchoolWeek
+    found = []
+    for week_id, number, monday in session.execute(select(W.id, W.number, W.monday).order_by(W.monday, W.id)):
+        probe = select(E.id).where(E.week_id == week_id, E.day >= monday, E.day < monday + dt.timedelta(days=7),
+                                   actor.school_filter(E.school_id)).limit(1)
+        if session.scalar(probe) is not None:
+            found.append((week_id, number, monday))
+    return found
+
+
 def weeks_in_scope(db: Database, actor: Actor) -> pd.DataFrame:
     """The school weeks that have logbook entries in the caller's scope (week filters)."""
     require(actor, Permission.VIEW)
-    E, W = LogbookEntry, SchoolWeek
-    used = select(E.week_id).where(actor.school_filter(E.school_id)).distinct()
-    stmt = select(W.id.label("week_id"), W.number, W.monday).where(W.id.in_(used)).order_by(W.monday)
     with db.reading() as session:
-        return pd.read_sql(stmt, session.connection())
+        return pd.DataFrame(used_weeks(session, actor), columns=["week_id", "number", "monday"])
