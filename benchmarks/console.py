@@ -20,9 +20,15 @@ The demo dataset is built first with ``core.demo.synthetic.generate`` (the ``soh
 scale: 2 districts × 4 schools × 8 classes, 18 weeks, 2 classes of transcripts per school)
 into a temporary SQLite file, or into a throwaway database on a PostgreSQL server.
 
+3. With ``--city-db URL --city-dir DIR``: after the demo, in the same run, the console served on
+   the city a ``benchmarks/city.py --keep`` run kept (its PostgreSQL database and its
+   ``--store`` directory: the analytics store and the PKI), every page and the overview's
+   drill-down clicks measured there, and both scales printed side by side with the load
+   average at each measure and the targets (a page < 1.5 s, a drill-down step < 500 ms).
+
 Usage:
     python benchmarks/console.py [--postgres URL] [--repeat 5] [--no-browser] [--no-analytics]
-                                 [--browser-stores both|analytics]
+                                 [--browser-stores both|analytics] [--city-db URL --city-dir DIR]
                                  [--districts 2 --schools-per-district 4 --classes-per-school 8 --weeks 18]
 ``--postgres URL`` is a server's URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): a
 database is created on it for the run and dropped at the end.
