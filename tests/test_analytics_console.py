@@ -409,3 +409,46 @@ def test_the_overviews_week_on_the_store_is_cached_by_scope(fresh):
     view.__panel__()
     view.navigate(f"/overview?week={first.week}&school={school(db, 'S0002')}")  # another school, in place
     assert view._content.objects[0].alert_type == "danger"
+
+
+def test_the_cache_never_crosses_scopes_and_a_real_refresh_misses(fresh):
+    """The console's cache of the store's aggregates on a real store: two monitors of two
+    schools and the department each get their own entry (never another scope's frame, even for
+    the same query and arguments); once a period is changed in the record store and the store
+    refreshed, its fingerprint is new and the same query is computed again, with the change."""
+    import time
+
+    from core.analytics.cache import ScopedCache, store_fingerprint
+    from core.kernel import clock
+
+    db, store = fresh
+    with db.reading() as session:
+        so = actor_by_username(session, "so.giamsat")
+    one, two = monitor_of(db, "S0001"), monitor_of(db, "S0002")
+    first, second = school(db, "S0001"), school(db, "S0002")
+    cache = ScopedCache()
+
+    def schools(actor):
+        return cache.get(store, actor, "compliance_figures", lambda: aq.compliance_figures(store, actor, "school"),
+                         level="school")
+    while clock.now().second >= 50:  # the key's minute must not turn within the test
+        time.sleep(0.5)
+    everyone = schools(so)
+    assert schools(one)["school_id"].tolist() == [first]
+    assert schools(two)["school_id"].tolist() == [second]  # the same query and arguments: not S0001's frame
+    assert (cache.hits, cache.misses) == (0, 3)
+    pd.testing.assert_frame_equal(schools(so), everyone)
+    assert schools(two)["school_id"].tolist() == [second] and (cache.hits, cache.misses) == (2, 3)
+
+    before = store_fingerprint(store)
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "UPDATE logbook_entry SET status = 'missed', signed_at = NULL, signed_by = NULL WHERE id = "
+            "(SELECT MIN(id) FROM logbook_entry WHERE school_id = :s AND status = 'on_time')"), {"s": first})
+    refresh(db, store)
+    assert store_fingerprint(store) != before
+    after = schools(so)
+    assert (cache.hits, cache.misses) == (2, 4)  # the refreshed store: computed again
+    missed = {s: int(n) for s, n in zip(after["school_id"], after["missed"])}
+    was = {s: int(n) for s, n in zip(everyone["school_id"], everyone["missed"])}
+    assert missed[first] == was[first] + 1 and missed[second] == was[second]

@@ -216,6 +216,8 @@ def chain_problems(session: Session, batch: int = 5000) -> Iterator[ChainProblem
                                        f"chain {chain}: event {ev.seq} does not match its hash (altered)", checked)
                 prev, expected_seq, last_seq = ev.hash, ev.seq + 1, ev.seq
                 checked += 1
+            if len(rows) < batch:  # the chain's last batch: no query to find it empty
+                break
         head = heads.get(chain)
         if head is None or head.seq != expected_seq - 1 or head.hash != prev:
             yield ChainProblem(chain, expected_seq, "tail",

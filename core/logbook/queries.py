@@ -185,11 +185,27 @@ def late_signing_distribution(db: Database, actor: Actor, *, school_id: int | No
     return frame.astype({"minutes_after_end": "int64", "entries": "int64"})
 
 
+def used_weeks(session, actor: Actor) -> list[tuple[int, int, dt.date]]:
+    """(week_id, number, monday) of the school weeks with logbook entries in the caller's scope,
+    by Monday: for each school week (a year has about 35) its first entry within its seven days,
+    found on the entries' (day, status) index (school_id, week_id for a school's staff) — a few
+    milliseconds whatever the year's size, where ``DISTINCT week_id`` read every entry. On
+    PostgreSQL a LATERAL probe with LIMIT 1 (an EXISTS becomes a hash semi-join over every entry)."""
+    E, W = LogbookEntry, SchoolWeek
+    postgres = session.get_bind().dialect.name == "postgresql"
+    week_end = W.monday + 7 if postgres else func.date(W.monday, "+7 days")
+    probe = select(E.id).where(E.week_id == W.id, E.day >= W.monday, E.day < week_end,
+                               actor.school_filter(E.school_id))
+    if postgres:
+        first = probe.limit(1).lateral("first_entry")
+        stmt = select(W.id, W.number, W.monday).join(first, literal_column("true"))
+    else:
+        stmt = select(W.id, W.number, W.monday).where(probe.exists())
+    return [tuple(row) for row in session.execute(stmt.order_by(W.monday, W.id))]
+
+
 def weeks_in_scope(db: Database, actor: Actor) -> pd.DataFrame:
     """The school weeks that have logbook entries in the caller's scope (week filters)."""
     require(actor, Permission.VIEW)
-    E, W = LogbookEntry, SchoolWeek
-    used = select(E.week_id).where(actor.school_filter(E.school_id)).distinct()
-    stmt = select(W.id.label("week_id"), W.number, W.monday).where(W.id.in_(used)).order_by(W.monday)
     with db.reading() as session:
-        return pd.read_sql(stmt, session.connection())
+        return pd.DataFrame(used_weeks(session, actor), columns=["week_id", "number", "monday"])

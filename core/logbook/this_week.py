@@ -34,6 +34,7 @@ from core.kernel import clock
 from core.kernel.errors import MalformedInput, NotFound, PermissionDenied
 from core.kernel.vocabulary import EntryStatus
 from core.logbook.compliance import TREND, compliance
+from core.logbook.queries import used_weeks
 from core.logbook.rules.signing_window import grace_cutoff
 from core.storage.db import Database
 from core.storage.models import (
@@ -77,12 +78,10 @@ def current_week(db: Database, actor: Actor, today: dt.date | None = None) -> in
     the scope has no periods at all."""
     require(actor, Permission.VIEW)
     today = today or clock.now().date()
-    E, W = LogbookEntry, SchoolWeek
-    used = select(E.week_id).where(actor.school_filter(E.school_id)).distinct()
     with db.reading() as session:
-        started = session.scalar(select(W.id).where(W.id.in_(used), W.monday <= today)
-                                 .order_by(W.monday.desc(), W.id.desc()).limit(1))
-        return started or session.scalar(select(W.id).where(W.id.in_(used)).order_by(W.monday).limit(1))
+        used = used_weeks(session, actor)
+    started = [week_id for week_id, _, monday in used if monday <= today]
+    return started[-1] if started else used[0][0] if used else None
 
 
 def _rate(on_time: float, decided: float) -> float:

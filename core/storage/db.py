@@ -53,7 +53,11 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # No JIT compilation: on the partitioned logbook a large estimate made PostgreSQL compile a
+    # console read for 1–2 s that then ran in tens of milliseconds (docs/benchmarks.md, city pages).
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("options", "-c jit=off")
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def is_postgres(bind) -> bool:

@@ -335,6 +335,8 @@ class LogbookEntry(Base):
         UniqueConstraint("class_id", "day", "period_no", "school_id", name="uq_entry_slot"),
         Index("ix_entry_school_week", "school_id", "week_id"),
         Index("ix_entry_teacher_week", "teacher_id", "week_id"),
+        # today's unsigned periods (core.logbook.this_week.unsigned_today): one day, not the year
+        Index("ix_entry_day_status", "day", "status"),
     )
 
 

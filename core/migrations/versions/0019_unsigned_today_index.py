@@ -1,0 +1,22 @@
+"""today's unsigned periods by their day: an index on the logbook entries' (day, status), so
+the console's "unsigned today" (core.logbook.this_week.unsigned_today) reads one day's pending
+periods instead of scanning the year (on PostgreSQL the index is created on every partition)
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-07
+"""
+from alembic import op
+
+revision = "0019"
+down_revision = "0018"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_entry_day_status", "logbook_entry", ["day", "status"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_entry_day_status", "logbook_entry")
