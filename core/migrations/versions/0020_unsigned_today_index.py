@@ -2,14 +2,14 @@
 the console's "unsigned today" (core.logbook.this_week.unsigned_today) reads one day's pending
 periods instead of scanning the year (on PostgreSQL the index is created on every partition)
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07
 """
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
