@@ -225,6 +225,7 @@ def rate_bars(df: pd.DataFrame, label: str, link, *, name: str, title: str) -> l
         from bokeh.models import CustomJS
 
         plot.state.name = name
+        plot.state.min_border_right = 24  # (the last tick, 100, and the axis label inside the box on a phone)
         source = plot.handles["source"]
         source.selected.js_on_change("indices", CustomJS(args={"source": source, "links": links}, code=TAP))
 
@@ -234,7 +235,7 @@ def rate_bars(df: pd.DataFrame, label: str, link, *, name: str, title: str) -> l
     bars = hv.Bars(data, category, rate).opts(color="#1d4e89", **common)
     chart = (track * bars).opts(
         responsive=True, min_width=200, height=50 + 28 * len(data), active_tools=["tap"], toolbar=None,
-        xlabel="", ylabel="Tỉ lệ ký đúng hạn trong tuần (%)", xticks=[0, 25, 50, 75, 100],  # (axes inverted)
+        xlabel="", ylabel="Đúng hạn trong tuần (%)", xticks=[0, 25, 50, 75, 100],  # (axes inverted)
         fontsize={"yticks": "9pt", "xticks": "8pt", "xlabel": "9pt"})
     note = f" (chỉ {MAX_BARS} dòng có tỉ lệ thấp nhất)" if len(df) > MAX_BARS else ""
     return [pn.pane.Markdown(f"*Bấm vào một thanh để đi sâu, như bấm vào dòng{note}.*", name=f"{name}-note",
@@ -488,7 +489,7 @@ class Overview(pn.viewable.Viewer):
             return drill(self, args)
         key = (self.week, clock.now().replace(second=0, microsecond=0))
         if key not in self._kept:
-            self._kept = {key: [*this_week_section(self, args), pn.pane.Markdown("## Đi sâu: chọn một dòng hoặc một cột"),
+            self._kept = {key: [*this_week_section(self, args), pn.pane.Markdown("## Đi sâu: chọn một dòng hoặc một thanh"),
                                 *drill(self, args), *term_section(self.db, self.actor, self.store)]}
         return list(self._kept[key])
 
