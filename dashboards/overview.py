@@ -92,7 +92,7 @@ GO = ("(function(e){const a=e.target.closest('a[href],tr[data-href]');"
 #: a click on the row would.
 TAP = ("const i=source.selected.indices[0];if(i===undefined)return;"
        "const url=links[source.data.name[i]];source.selected.indices=[];if(url)" + STEP + "(url)")
-#: At most this many bars in one chart (the lowest rates first, as the table is ordered).
+#: At most this many bars in one chart (the table's first rows: the lowest rates, where it is so ordered).
 MAX_BARS = 40
 
 
@@ -218,7 +218,7 @@ def rate_bars(df: pd.DataFrame, label: str, link, *, name: str, title: str) -> l
         names[i] = text + "\u200b" * (seen[text] - 1)
     data = pd.DataFrame({"name": names, "rate": (rated["on_time_rate"] * 100).round(1).tolist()})
     links = dict(zip(names, (link(r) for r in rated.to_dict("records"))))
-    category = hv.Dimension("name", label=title, values=names[::-1])  # the lowest rate on top, as in the table
+    category = hv.Dimension("name", label=title, values=names[::-1])  # the table's first row on top
     rate = hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")
 
     def clickable(plot, element):
@@ -237,7 +237,7 @@ def rate_bars(df: pd.DataFrame, label: str, link, *, name: str, title: str) -> l
         responsive=True, min_width=200, height=50 + 28 * len(data), active_tools=["tap"], toolbar=None,
         xlabel="", ylabel="Đúng hạn trong tuần (%)", xticks=[0, 25, 50, 75, 100],  # (axes inverted)
         fontsize={"yticks": "9pt", "xticks": "8pt", "xlabel": "9pt"})
-    note = f" (chỉ {MAX_BARS} dòng có tỉ lệ thấp nhất)" if len(df) > MAX_BARS else ""
+    note = f" (chỉ {MAX_BARS} dòng đầu của bảng)" if len(df) > MAX_BARS else ""
     return [pn.pane.Markdown(f"*Bấm vào một thanh để đi sâu, như bấm vào dòng{note}.*", name=f"{name}-note",
                              margin=(0, 10)),
             pn.pane.HoloViews(chart, name=name, sizing_mode="stretch_width", css_classes=[name])]
