@@ -301,6 +301,11 @@ def test_each_rows_reason_is_given_in_vietnamese_too(base, tmp_path, kind, needs
         import_file(base, SYSTEM, kind, changed(tmp_path / f"{kind}.csv", f"{kind}.csv", change))
     assert expected in "\n".join(p.vi() for p in err.value.problems)
     assert expected in err.value.message_vi
+    from api.errors import refusal  # the API answers it as every refusal: both languages
+
+    status, body, _ = refusal(err.value)
+    assert status == 400 and body["error"]["message_vi"] == err.value.message_vi
+    assert body["error"]["message"] == err.value.message and expected not in body["error"]["message"]
     first = err.value.problems[0]
     assert first.as_dict() == {"file": first.file, "row": first.row, "column": first.column, "reason": first.reason,
                                "reason_vi": first.reason_vi}
