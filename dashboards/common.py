@@ -275,8 +275,13 @@ PHONE_CSS = """@media (max-width: 700px) {
 #: On a phone a row of widgets wraps, and nothing set to a fixed width (a picker of 420 px, a
 #: column of cards of 460 px) is wider than the screen: each part's own stylesheet, since Panel
 #: draws each in its own shadow root, out of the page's CSS's reach (:func:`fit_phone`).
-PHONE_ROW = "@media (max-width: 700px) { :host { flex-wrap: wrap !important; max-width: 100% !important; } }"
-PHONE_FIT = "@media (max-width: 700px) { :host { max-width: calc(100vw - 28px) !important; } }"
+PHONE_ROW = ("@media (max-width: 700px) { :host { flex-wrap: wrap !important; max-width: 100% !important;"
+             " min-width: 0 !important; } }")
+PHONE_BOX = "@media (max-width: 700px) { :host { max-width: 100% !important; min-width: 0 !important; } }"
+PHONE_BUTTONS = ("@media (max-width: 700px) { :host { max-width: 100% !important; min-width: 0 !important; }"
+                 " .bk-btn-group { flex-wrap: wrap !important; } }")
+PHONE_FIT = ("@media (max-width: 700px) { :host { max-width: calc(100vw - 28px) !important;"
+             " min-width: 0 !important; } }")
 MENU_CSS = ("<style>a.m{display:block;margin:2px 0}"
             "@media (max-width:700px){a.m{display:inline-block;margin:2px 12px 2px 0}}</style>")
 
@@ -295,12 +300,15 @@ def menu(actor) -> list[tuple[str, str]]:
 
 
 def fit_phone(body) -> None:
-    """Give a page's rows and its fixed-width parts the phone rules (:data:`PHONE_ROW`,
-    :data:`PHONE_FIT`): below 700 px a row wraps and no part is wider than the screen."""
+    """Give a page's rows, boxes, button groups and fixed-width parts the phone rules
+    (:data:`PHONE_ROW`, :data:`PHONE_BOX`, :data:`PHONE_BUTTONS`, :data:`PHONE_FIT`): below
+    700 px a row and a group of buttons wrap and no part is wider than the screen."""
     if not isinstance(body, pn.viewable.Viewable):
         return
     for part in body.select(pn.viewable.Viewable):
-        rule = PHONE_ROW if isinstance(part, pn.Row) else PHONE_FIT if getattr(part, "width", None) else None
+        rule = (PHONE_ROW if isinstance(part, pn.Row) else PHONE_FIT if getattr(part, "width", None) else
+                PHONE_BUTTONS if isinstance(part, pn.widgets.RadioButtonGroup | pn.widgets.CheckButtonGroup) else
+                PHONE_BOX if isinstance(part, pn.layout.ListPanel) else None)
         if rule and "stylesheets" in part.param and rule not in part.stylesheets:
             part.stylesheets = [*part.stylesheets, rule]
 
