@@ -270,7 +270,8 @@ PHONE_CSS = """@media (max-width: 700px) {
   #sidebar { max-width: 100% !important; width: 100% !important; height: auto; border-right: 0;
              border-bottom: 1px solid #d8dee6; padding: 6px 10px; }
   #main { width: 100%; padding: 0 4px; }
-  .app-header .title, .navbar .title { font-size: 1.15em; }
+  .app-header .title, .navbar .title, a.title { font-size: 1.15em !important; white-space: normal !important;
+                                               overflow-wrap: anywhere; max-width: calc(100vw - 90px); }
 }"""
 #: On a phone a row of widgets wraps, and nothing set to a fixed width (a picker of 420 px, a
 #: column of cards of 460 px) is wider than the screen: each part's own stylesheet, since Panel
