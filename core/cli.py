@@ -341,10 +341,11 @@ def cmd_import(args) -> int:
         else:
             result = import_file(db, _actor(db, args.user), args.kind, args.file,
                                  department_id=args.department, school_year_id=args.school_year)
-    except ImportRejected as err:
-        print(f"import rejected, nothing was imported ({len(err.problems)} problems):", file=sys.stderr)
+    except ImportRejected as err:  # each row's reason in both languages
+        print(f"chưa nhập gì: tệp có {len(err.problems)} lỗi / import rejected, nothing was imported "
+              f"({len(err.problems)} problems):", file=sys.stderr)
         for problem in err.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {problem.vi()}\n    {problem}", file=sys.stderr)
         return 2
     print(result)
     return 0

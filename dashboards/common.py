@@ -270,8 +270,19 @@ PHONE_CSS = """@media (max-width: 700px) {
   #sidebar { max-width: 100% !important; width: 100% !important; height: auto; border-right: 0;
              border-bottom: 1px solid #d8dee6; padding: 6px 10px; }
   #main { width: 100%; padding: 0 4px; }
-  .app-header .title, .navbar .title { font-size: 1.15em; }
+  .app-header .title, .navbar .title, a.title { font-size: 1.15em !important; white-space: normal !important;
+                                               overflow-wrap: anywhere; max-width: calc(100vw - 90px); }
 }"""
+#: On a phone a row of widgets wraps, and nothing set to a fixed width (a picker of 420 px, a
+#: column of cards of 460 px) is wider than the screen: each part's own stylesheet, since Panel
+#: draws each in its own shadow root, out of the page's CSS's reach (:func:`fit_phone`).
+PHONE_ROW = ("@media (max-width: 700px) { :host { flex-wrap: wrap !important; max-width: 100% !important;"
+             " min-width: 0 !important; } }")
+PHONE_BOX = "@media (max-width: 700px) { :host { max-width: 100% !important; min-width: 0 !important; } }"
+PHONE_BUTTONS = ("@media (max-width: 700px) { :host { max-width: 100% !important; min-width: 0 !important; }"
+                 " .bk-btn-group { flex-wrap: wrap !important; } }")
+PHONE_FIT = ("@media (max-width: 700px) { :host { max-width: calc(100vw - 28px) !important;"
+             " min-width: 0 !important; } }")
 MENU_CSS = ("<style>a.m{display:block;margin:2px 0}"
             "@media (max-width:700px){a.m{display:inline-block;margin:2px 12px 2px 0}}</style>")
 
@@ -289,6 +300,20 @@ def menu(actor) -> list[tuple[str, str]]:
     return items
 
 
+def fit_phone(body) -> None:
+    """Give a page's rows, boxes, button groups and fixed-width parts the phone rules
+    (:data:`PHONE_ROW`, :data:`PHONE_BOX`, :data:`PHONE_BUTTONS`, :data:`PHONE_FIT`): below
+    700 px a row and a group of buttons wrap and no part is wider than the screen."""
+    if not isinstance(body, pn.viewable.Viewable):
+        return
+    for part in body.select(pn.viewable.Viewable):
+        rule = (PHONE_ROW if isinstance(part, pn.Row) else PHONE_FIT if getattr(part, "width", None) else
+                PHONE_BUTTONS if isinstance(part, pn.widgets.RadioButtonGroup | pn.widgets.CheckButtonGroup) else
+                PHONE_BOX if isinstance(part, pn.layout.ListPanel) else None)
+        if rule and "stylesheets" in part.param and rule not in part.stylesheets:
+            part.stylesheets = [*part.stylesheets, rule]
+
+
 def page(title: str, actor, body) -> pn.template.BootstrapTemplate:
     template = pn.template.BootstrapTemplate(title=f"Sổ đầu bài số — {title}", header_background="#1d4e89",
                                              meta_viewport=VIEWPORT)
@@ -304,6 +329,7 @@ def page(title: str, actor, body) -> pn.template.BootstrapTemplate:
     notice = _NOTICES.get(pn.state.curdoc) if pn.state.curdoc is not None else None
     if notice is not None:
         template.main.append(notice)
+    fit_phone(body)
     template.main.append(body)
     return template
 

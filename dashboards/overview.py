@@ -5,7 +5,9 @@
   the teachers and schools behind this week by the department's thresholds
   (:func:`~core.logbook.this_week.behind_this_week`); today's unsigned periods so far.
 - The drill-down: department → district → school → class or teacher → the week's periods →
-  one period's verification report, each step a click on a row, with breadcrumbs. The state
+  one period's verification report, each step a click on a row or on its bar (the on-time
+  rates of the districts, schools, classes and teachers as bar charts, :func:`rate_bars`),
+  with breadcrumbs. The state
   lives in the URL (``?week=…&district=…&school=…&class=…&teacher=…&entry=…``), so a view can
   be bookmarked and shared and the back button works (every step is a history entry). The steps
   come in place, in the page's session (:data:`GO`, :meth:`Overview.navigate`): only the content
@@ -56,28 +58,42 @@ CARDS = [("on_time_rate", "Tỉ lệ ký đúng hạn", formats.percent, True),
          ("hours_lost", "Giờ dạy bị mất", formats.number, False),
          ("scheduled", "Số tiết theo thời khóa biểu", formats.number, None)]
 KEYS = ("week", "district", "school", "class", "teacher", "entry")
+#: The text of a step in place as a page load shows it: the parts a callback adds get the
+#: template's Bootstrap rules (headings of 28 px, other margins and link colours), the parts
+#: of a page load do not, so the same view looked different after a click and after a reload.
+SAME_LOOK = ("h2{font-size:1.5em!important;font-weight:700!important;margin:.42em 0!important;line-height:1.43}"
+             "h3{font-size:1.17em!important;font-weight:700!important;margin:.5em 0!important;line-height:1.43}"
+             "p{margin:1em 0!important}a{color:#0000ee}")
 #: The class of the overview's two in-place parts: the hidden navigator (a text input whose value
 #: is the URL to show) and the drill-down's content (hidden from the click until the next view).
 NAVIGATOR, CONTENT = "sh-navigator", "sh-content"
+#: Go to an overview URL in place, in the same session (a function of the URL): the URL pushed
+#: to the history (so bookmarks, new tabs and the back button still work; back comes in place
+#: too), the content hidden, the URL given to the navigator, whose change the server answers
+#: with the new content only. The template, the menu, the week picker and the browser's session
+#: stay; without a navigator (another page) the URL is loaded as a page.
+STEP = ("(function(url){"
+        "const find=c=>{for(const d of (window.Bokeh&&Bokeh.documents)||[])for(const m of d._all_models.values())"
+        "if(m.css_classes&&m.css_classes.includes(c))return m;return null};"
+        f"const nav=find('{NAVIGATOR}'),box=find('{CONTENT}');"
+        "if(!nav||!box||!window.history.pushState){window.location.href=url;return}"
+        "const show=u=>{box.visible=false;nav.value=u};"
+        "if(!window.shPopstate){window.shPopstate=true;window.addEventListener('popstate',"
+        "()=>{const n=find('" + NAVIGATOR + "'),b=find('" + CONTENT + "');"
+        "if(n&&b){b.visible=false;n.value=window.location.pathname+window.location.search}"
+        "else window.location.reload()})}"
+        "window.history.pushState({},'',url);show(url)})")
 #: A click on a link of the overview's tables or breadcrumbs (one handler a table): the next
-#: view comes in place, in the same session — the URL pushed to the history (so bookmarks, new
-#: tabs and the back button still work; back comes in place too), the content hidden, the URL
-#: given to the navigator, whose change the server answers with the new content only. The
-#: template, the menu, the week picker and the browser's session stay; without a navigator
-#: (another page) or with a modifier key (a new tab), the link is followed as a link.
+#: view in place (:data:`STEP`); with a modifier key (a new tab) the link is followed as a link.
 GO = ("(function(e){const a=e.target.closest('a[href],tr[data-href]');"
       "if(!a||e.ctrlKey||e.metaKey||e.shiftKey||e.altKey||e.button)return;"
-      "const url=a.getAttribute('href')||a.dataset.href;"
-      "const find=c=>{for(const d of (window.Bokeh&&Bokeh.documents)||[])for(const m of d._all_models.values())"
-      "if(m.css_classes&&m.css_classes.includes(c))return m;return null};"
-      f"const nav=find('{NAVIGATOR}'),box=find('{CONTENT}');e.preventDefault();"
-      "if(!nav||!box||!window.history.pushState){window.location.href=url;return}"
-      "const show=u=>{box.visible=false;nav.value=u};"
-      "if(!window.shPopstate){window.shPopstate=true;window.addEventListener('popstate',"
-      "()=>{const n=find('" + NAVIGATOR + "'),b=find('" + CONTENT + "');"
-      "if(n&&b){b.visible=false;n.value=window.location.pathname+window.location.search}"
-      "else window.location.reload()})}"
-      "window.history.pushState({},'',url);show(url)})(event)")
+      "e.preventDefault();" + STEP + "(a.getAttribute('href')||a.dataset.href)})(event)")
+#: A tap on a bar (:func:`rate_bars`): the step its row leads to (``links``: bar name → URL), as
+#: a click on the row would.
+TAP = ("const i=source.selected.indices[0];if(i===undefined)return;"
+       "const url=links[source.data.name[i]];source.selected.indices=[];if(url)" + STEP + "(url)")
+#: At most this many bars in one chart (the table's first rows: the lowest rates, where it is so ordered).
+MAX_BARS = 40
 
 
 def url_args(query: dict | None = None) -> dict[str, int]:
@@ -186,6 +202,47 @@ def breadcrumbs(path: dict, week: int | None) -> pn.pane.HTML:
                         name="breadcrumbs", sizing_mode="stretch_width")
 
 
+def rate_bars(df: pd.DataFrame, label: str, link, *, name: str, title: str) -> list:
+    """The week's on-time rate of each row as a horizontal bar, named with its rate in vi-VN
+    (``Quận 3 · 82,5 %``); a tap anywhere on a bar's band (its light track runs to 100 %, so a
+    0 % row is tapped too) goes where a click on its row goes (``link(row) -> URL``, :data:`TAP`),
+    in place. Rows with nothing decided yet have no rate and no bar (their row is still in the
+    table)."""
+    rated = df[df["on_time_rate"].notna()].head(MAX_BARS) if not df.empty else df
+    if rated.empty:
+        return []
+    names = [f"{row[label]} · {formats.percent(row['on_time_rate'])}" for row in rated.to_dict("records")]
+    seen: dict[str, int] = {}
+    for i, text in enumerate(names):  # two classes 6A1 at one rate: a bar each (a zero-width suffix)
+        seen[text] = seen.get(text, 0) + 1
+        names[i] = text + "\u200b" * (seen[text] - 1)
+    data = pd.DataFrame({"name": names, "rate": (rated["on_time_rate"] * 100).round(1).tolist()})
+    links = dict(zip(names, (link(r) for r in rated.to_dict("records"))))
+    category = hv.Dimension("name", label=title, values=names[::-1])  # the table's first row on top
+    rate = hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")
+
+    def clickable(plot, element):
+        from bokeh.models import CustomJS
+
+        plot.state.name = name
+        plot.state.min_border_right = 24  # (the last tick, 100, and the axis label inside the box on a phone)
+        source = plot.handles["source"]
+        source.selected.js_on_change("indices", CustomJS(args={"source": source, "links": links}, code=TAP))
+
+    common = {"invert_axes": True, "nonselection_alpha": 1.0, "selection_alpha": 1.0, "default_tools": [],
+              "tools": ["tap"], "line_alpha": 0, "padding": (0, 0.02)}
+    track = hv.Bars(data.assign(rate=100.0), category, rate).opts(color="#e8edf3", hooks=[clickable], **common)
+    bars = hv.Bars(data, category, rate).opts(color="#1d4e89", **common)
+    chart = (track * bars).opts(
+        responsive=True, min_width=200, height=50 + 28 * len(data), active_tools=["tap"], toolbar=None,
+        xlabel="", ylabel="Đúng hạn trong tuần (%)", xticks=[0, 25, 50, 75, 100],  # (axes inverted)
+        fontsize={"yticks": "9pt", "xticks": "8pt", "xlabel": "9pt"})
+    note = f" (chỉ {MAX_BARS} dòng đầu của bảng)" if len(df) > MAX_BARS else ""
+    return [pn.pane.Markdown(f"*Bấm vào một thanh để đi sâu, như bấm vào dòng{note}.*", name=f"{name}-note",
+                             margin=(0, 10)),
+            pn.pane.HoloViews(chart, name=name, sizing_mode="stretch_width", css_classes=[name])]
+
+
 RATE_COLUMNS = {"scheduled": "Số tiết", "on_time": "Đúng hạn", "late": "Trễ", "missed": "Không ký",
                 "on_time_rate": "Tỉ lệ đúng hạn"}
 
@@ -208,23 +265,28 @@ def drill(view: "Overview", args: dict) -> list:
                         link_table(rows, columns, lambda r: href(week=week, entry=r["entry_id"]), name="drill-table",
                                    empty="Không có tiết nào trong tuần này.")]
     if level == "school":
+        to_class = lambda r: href(week=week, **{"class": r["class_id"]})  # noqa: E731
+        to_teacher = lambda r: href(week=week, teacher=r["teacher_id"])  # noqa: E731
+        teachers = view.teachers()
         return parts + [pn.pane.Markdown("### Các lớp"),
-                        link_table(rows, {"class_name": "Lớp", **RATE_COLUMNS},
-                                   lambda r: href(week=week, **{"class": r["class_id"]}), name="drill-table",
+                        *rate_bars(rows, "class_name", to_class, name="drill-bars", title="Lớp"),
+                        link_table(rows, {"class_name": "Lớp", **RATE_COLUMNS}, to_class, name="drill-table",
                                    empty="Không có lớp nào có tiết trong tuần này."),
                         pn.pane.Markdown("### Các giáo viên"),
-                        link_table(view.teachers(), {"teacher_name": "Giáo viên", **RATE_COLUMNS},
-                                   lambda r: href(week=week, teacher=r["teacher_id"]), name="drill-teachers",
-                                   empty="Không có giáo viên nào có tiết trong tuần này.")]
+                        *rate_bars(teachers, "teacher_name", to_teacher, name="teacher-bars", title="Giáo viên"),
+                        link_table(teachers, {"teacher_name": "Giáo viên", **RATE_COLUMNS}, to_teacher,
+                                   name="drill-teachers", empty="Không có giáo viên nào có tiết trong tuần này.")]
     if level == "district":
+        to_school = lambda r: href(week=week, school=r["school_id"])  # noqa: E731
         return parts + [pn.pane.Markdown("### Các trường"),
-                        link_table(rows, {"school_name": "Trường", **RATE_COLUMNS},
-                                   lambda r: href(week=week, school=r["school_id"]), name="drill-table",
+                        *rate_bars(rows, "school_name", to_school, name="drill-bars", title="Trường"),
+                        link_table(rows, {"school_name": "Trường", **RATE_COLUMNS}, to_school, name="drill-table",
                                    empty="Không có trường nào có tiết trong tuần này.")]
+    to_district = lambda r: href(week=week, district=r["district_id"])  # noqa: E731
     return parts + [pn.pane.Markdown("### Theo quận/huyện"),
-                    link_table(rows, {"district_name": "Quận/huyện", **RATE_COLUMNS},
-                               lambda r: href(week=week, district=r["district_id"]), name="drill-table",
-                               empty="Không có tiết nào trong tuần này.")]
+                    *rate_bars(rows, "district_name", to_district, name="drill-bars", title="Quận/huyện"),
+                    link_table(rows, {"district_name": "Quận/huyện", **RATE_COLUMNS}, to_district,
+                               name="drill-table", empty="Không có tiết nào trong tuần này.")]
 
 
 def entry_report(db: Database, actor, trust, entry_id: int) -> list:
@@ -427,7 +489,7 @@ class Overview(pn.viewable.Viewer):
             return drill(self, args)
         key = (self.week, clock.now().replace(second=0, microsecond=0))
         if key not in self._kept:
-            self._kept = {key: [*this_week_section(self, args), pn.pane.Markdown("## Đi sâu: chọn một dòng"),
+            self._kept = {key: [*this_week_section(self, args), pn.pane.Markdown("## Đi sâu: chọn một dòng hoặc một thanh"),
                                 *drill(self, args), *term_section(self.db, self.actor, self.store)]}
         return list(self._kept[key])
 
@@ -456,6 +518,9 @@ class Overview(pn.viewable.Viewer):
             self._picker.value = str(self.week)
         if self._around is not None:
             self._around.object = around_weeks(self.weeks, self.week, self.state())
+        for part in pn.Column(*parts_now).select(pn.pane.markup.HTMLBasePane):  # HTML and Markdown
+            if SAME_LOOK not in part.stylesheets:
+                part.stylesheets = [*part.stylesheets, SAME_LOOK]
         self._content.objects = parts_now
         self._content.visible = False  # (the browser hid it with the click: shown again in any case)
         self._content.visible = True

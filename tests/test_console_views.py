@@ -71,3 +71,61 @@ def test_a_step_in_place_is_scoped_like_a_page_load(signed):  # noqa: F811
     view.navigate(f"/overview?school={w.ids['B']}")  # no week named: the current one, as a page load
     assert view.level() == "school" and view.week == w.ids["week1"] and "drill-table" in _names(view)
     assert not {"6A1", "6A2"} & set(view.rows()["class_name"])
+
+
+def _bars(view: Overview, name: str):
+    import holoviews as hv
+
+    (pane,) = [p for p in view._content.objects if p.name == name]
+    figure = hv.render(pane.object)
+    track = next(r for r in figure.renderers if r.data_source.selected.js_property_callbacks)
+    (tap,) = track.data_source.selected.js_property_callbacks["change:indices"]
+    return figure, tap.args["links"]
+
+
+def test_each_level_has_bars_that_lead_where_their_rows_do(signed):  # noqa: F811
+    """The district, school, class and teacher charts: a bar per row with a rate, the lowest on
+    top, and a tap on it goes to the row's link (the tap tool only, no zooming on a phone)."""
+    from bokeh.models import TapTool
+
+    from dashboards.overview import href
+
+    w = signed
+    view = Overview(w.db, w.actor("so"))
+    view.__panel__()
+    week = w.ids["week1"]
+    figure, links = _bars(view, "drill-bars")  # districts: Q3 (0 %), then Q1 (60 %)
+    assert figure.name == "drill-bars" and [type(t) for t in figure.toolbar.tools] == [TapTool]
+    rows = view.rows()
+    assert list(figure.y_range.factors)[::-1] == list(links) == [
+        f"{r.district_name} · {'0,0 %' if r.on_time_rate == 0 else '60,0 %'}" for r in rows.itertuples()]
+    assert list(links.values()) == [href(week=week, district=int(d)) for d in rows["district_id"]]
+    view.navigate(href(week=week, school=w.ids["A"]))
+    _, classes = _bars(view, "drill-bars")
+    _, teachers = _bars(view, "teacher-bars")
+    assert sorted(classes.values()) == sorted(href(week=week, **{"class": int(c)}) for c in view.rows()["class_id"])
+    assert len(teachers) == len(view.teachers()) == 3
+    assert set(teachers.values()) == {href(week=week, teacher=int(t)) for t in view.teachers()["teacher_id"]}
+    view.navigate(href(week=week, **{"class": w.ids["6A1"]}))  # the periods: rows only
+    assert "drill-bars" not in _names(view) and "drill-table" in _names(view)
+
+
+def test_bars_of_rows_with_the_same_name_and_rate_stay_apart():
+    import pandas as pd
+
+    from dashboards.overview import MAX_BARS, rate_bars
+
+    rows = pd.DataFrame({"class_id": [1, 2, 3], "class_name": ["6A1", "6A1", "6A2"],
+                         "on_time_rate": [0.5, 0.5, float("nan")]})
+    note, pane = rate_bars(rows, "class_name", lambda r: f"/overview?class={r['class_id']}", name="b", title="Lớp")
+    import holoviews as hv
+
+    figure = hv.render(pane.object)
+    links = next(r for r in figure.renderers if r.data_source.selected.js_property_callbacks) \
+        .data_source.selected.js_property_callbacks["change:indices"][0].args["links"]
+    assert list(links.values()) == ["/overview?class=1", "/overview?class=2"]  # no bar without a rate
+    many = pd.DataFrame({"class_id": range(MAX_BARS + 5), "class_name": [f"L{i}" for i in range(MAX_BARS + 5)],
+                         "on_time_rate": [i / 100 for i in range(MAX_BARS + 5)]})
+    note, pane = rate_bars(many, "class_name", lambda r: "x", name="b", title="Lớp")
+    assert f"chỉ {MAX_BARS} dòng" in note.object and len(pane.object.get(1).data) == MAX_BARS
+    assert rate_bars(rows.iloc[2:], "class_name", lambda r: "x", name="b", title="Lớp") == []

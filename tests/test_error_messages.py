@@ -17,7 +17,7 @@ CLASSES = {name: cls for name, cls in vars(errors).items()
 def _problem():
     from core.school.importer import ImportProblem
 
-    return ImportProblem("lop.csv", 3, "name", "empty")
+    return ImportProblem("lop.csv", 3, "name", "empty", "trống")
 
 
 #: Classes whose constructor writes the Vietnamese message itself, with an example of each.
@@ -68,4 +68,4 @@ def test_the_classes_that_translate_themselves_do():
 
 def test_an_import_refusal_names_the_file_row_and_column_in_vietnamese():
     err = errors.ImportRejected([_problem(), _problem()])
-    assert err.message_vi == "Tệp có lỗi, chưa nhập gì: lop.csv dòng 3, cột name: empty (và 1 lỗi khác)"
+    assert err.message_vi == "Tệp có lỗi, chưa nhập gì: lop.csv dòng 3, cột name: trống (và 1 lỗi khác)"

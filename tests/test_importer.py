@@ -265,7 +265,109 @@ def test_one_bad_row_imports_nothing(base, tmp_path, kind, needs, change, expect
     assert expected in problems_of(err), problems_of(err)
     assert str(err.value).endswith("nothing was imported")
     assert all(isinstance(p, ImportProblem) and p.file == f"{kind}.csv" for p in err.value.problems)
+    # every reason has its Vietnamese text too, and the refusal's Vietnamese message is the first one's
+    assert all(p.reason_vi and p.reason_vi != p.reason for p in err.value.problems), err.value.problems
+    assert err.value.message_vi.startswith(f"Tệp có lỗi, chưa nhập gì: {err.value.problems[0].vi()}")
     assert counts(base) == before
+
+
+VIETNAMESE = [
+    pytest.param("students", PEOPLE, set_cell(3, "sex", "X"),
+                 "students.csv dòng 3, cột sex: 'X' không phải một trong các giá trị M, F, Nam, Nữ", id="sex"),
+    pytest.param("students", PEOPLE, set_cell(4, "class_name", "9Z9"),
+                 "students.csv dòng 4, cột class_name: trường T001 không có lớp '9Z9' (năm học 2025-2026)",
+                 id="unknown-class"),
+    pytest.param("students", PEOPLE, set_cell(2, "birth_date", "2013.03.14"),
+                 "students.csv dòng 2, cột birth_date: sai định dạng ngày '2013.03.14' (viết YYYY-MM-DD hoặc "
+                 "DD/MM/YYYY)", id="date"),
+    pytest.param("classes", ("schools", "staff"), set_cell(2, "grade", "10"),
+                 "classes.csv dòng 2, cột grade: trường T001 (trung học cơ sở) không dạy khối 10", id="grade"),
+    pytest.param("timetable", BEFORE_TIMETABLE, set_cell(2, "effective_from", "2025-10-14"),
+                 "timetable.csv dòng 2, cột effective_from: ngày 14/10/2025 là Thứ Ba, không phải Thứ Hai",
+                 id="not-a-monday"),
+    pytest.param("timetable", BEFORE_TIMETABLE, set_cell(5, "teacher_staff_code", "T001-GV02"),
+                 "timetable.csv dòng 5, cột teacher_staff_code: trùng lịch với dòng 3: giáo viên Trần Văn Minh "
+                 "không thể dạy hai lớp trong cùng một tiết", id="conflict"),
+    pytest.param("schools", ("schools",), set_cell(2, "school_code", "T003"),
+                 "schools.csv dòng 3, cột school_code: trùng: trường T002 đã có", id="duplicate"),
+]
+
+
+@pytest.mark.parametrize("kind,needs,change,expected", VIETNAMESE)
+def test_each_rows_reason_is_given_in_vietnamese_too(base, tmp_path, kind, needs, change, expected):
+    """The console shows the Vietnamese (the refusal's ``message_vi``); the problem carries both."""
+    load(base, *needs)
+    with pytest.raises(ImportRejected) as err:
+        import_file(base, SYSTEM, kind, changed(tmp_path / f"{kind}.csv", f"{kind}.csv", change))
+    assert expected in "\n".join(p.vi() for p in err.value.problems)
+    assert expected in err.value.message_vi
+    from api.errors import refusal  # the API answers it as every refusal: both languages
+
+    status, body, _ = refusal(err.value)
+    assert status == 400 and body["error"]["message_vi"] == err.value.message_vi
+    assert body["error"]["message"] == err.value.message and expected not in body["error"]["message"]
+    first = err.value.problems[0]
+    assert first.as_dict() == {"file": first.file, "row": first.row, "column": first.column, "reason": first.reason,
+                               "reason_vi": first.reason_vi}
+
+
+def test_a_file_that_cannot_be_read_is_refused_in_vietnamese_too(base, tmp_path):
+    legacy = tmp_path / "students.csv"
+    legacy.write_bytes((TEMPLATES / "students.csv").read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(ImportRejected) as err:
+        import_file(base, SYSTEM, "students", legacy)
+    assert err.value.message_vi.startswith("Tệp có lỗi, chưa nhập gì: students.csv: tệp không phải văn bản UTF-8")
+
+
+def test_every_reason_the_importer_writes_has_its_vietnamese_text():
+    """Every place that reports a problem passes both texts (a static walk, so that a reason no
+    test reaches is covered too): ``ImportProblem(file, row, column, reason, reason_vi)``,
+    ``problem(row, column, reason, reason_vi)`` and ``bad(column, reason, reason_vi)``."""
+    import ast
+
+    source = Path(importer.__file__)
+    wants = {"ImportProblem": 5, "problem": 4, "bad": 3}
+    short = []
+    found = 0
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            if name in wants:
+                found += 1
+                if len(node.args) + len(node.keywords) != wants[name]:
+                    short.append(f"{source.name}:{node.lineno} {name}")
+    assert found > 40 and short == [], short
+
+
+def test_the_command_line_shows_a_bad_rows_reason_in_both_languages(tmp_path):
+    """``sohoa import`` prints each problem in Vietnamese, then in English, and imports nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from core.storage.db import Database, make_engine
+    from core.storage.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    with_department(db)
+    db.engine.dispose()
+    bad = changed(tmp_path / "schools.csv", "schools.csv", set_cell(3, "level", "đại học"))
+    done = subprocess.run([sys.executable, "-m", "core.cli", "import", "schools", str(bad), "--user", "system"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "SOHOA_DATABASE_URL": url, "SOHOA_DATA_DIR": str(tmp_path / "var"),
+                               "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("chưa nhập gì: tệp có 1 lỗi / import rejected, nothing was imported"), lines
+    assert lines[1] == ("  schools.csv dòng 3, cột level: 'đại học' không phải một trong các giá trị primary, "
+                        "lower_secondary, upper_secondary, multi_level"), lines
+    assert lines[2] == ("    schools.csv row 3, column level: 'đại học' is not one of primary, lower_secondary, "
+                        "upper_secondary, multi_level"), lines
+    db = Database(make_engine(url))
+    assert count(db, School) == 0
+    db.engine.dispose()
 
 
 def test_every_problem_is_listed_not_only_the_first(base, tmp_path):

@@ -164,17 +164,16 @@ class InvalidPersonalId(SohoaError):
 
 
 class ImportRejected(SohoaError):
-    """An import file has bad rows; nothing was imported. ``problems`` lists them all."""
+    """An import file has bad rows; nothing was imported. ``problems`` lists them all, each
+    with its row, column and reason in English and Vietnamese (``reason_vi``)."""
 
     def __init__(self, problems: list["ImportProblem"]):  # noqa: F821 - defined in core.school.importer
         self.problems = problems
         first = problems[0]
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        where = first.file + (f" dòng {first.row}" if first.row else "") + \
-            (f", cột {first.column}" if first.column and first.column != "-" else "")
         more_vi = f" (và {len(problems) - 1} lỗi khác)" if len(problems) > 1 else ""
         super().__init__(f"{first}{more}; nothing was imported",
-                         message_vi=f"Tệp có lỗi, chưa nhập gì: {where}: {first.reason}{more_vi}")
+                         message_vi=f"Tệp có lỗi, chưa nhập gì: {first.vi()}{more_vi}")
 
 
 class TimetableError(RuntimeError):

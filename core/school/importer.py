@@ -8,7 +8,8 @@ example of every kind is in ``core/templates/``.
 
 **All or nothing.** Every row is checked first and every problem is collected as an
 :class:`ImportProblem` naming the file, the spreadsheet row (the header is row 1, blank rows
-count as in the spreadsheet), the column and the reason. If there is any problem,
+count as in the spreadsheet), the column and the reason, in English and in Vietnamese (the
+console shows the Vietnamese, the command line both). If there is any problem,
 :class:`core.kernel.errors.ImportRejected` is raised and nothing is written. The writes happen in
 one :meth:`~core.storage.db.Database.transaction` together with the import's audit event
 (``import.<kind>``), so a failure while writing also leaves the database as it was.
@@ -58,7 +59,7 @@ from core.storage.models import (
     Subject,
 )
 from core.timetable.rules.calendar import WEEKDAYS as WEEKDAY_NAMES
-from core.timetable.rules.slots import Lesson, conflict_message, find_conflicts
+from core.timetable.rules.slots import Lesson, conflict_message, conflict_message_vi, find_conflicts
 from core.timetable.services import SlotSpec, publish_timetable_in
 
 KINDS = ("schools", "subjects", "bells", "staff", "classes", "students", "timetable")
@@ -87,12 +88,14 @@ DIGIT_COLUMNS = {"personal_id": 12}
 @dataclass(frozen=True)
 class ImportProblem:
     """One thing wrong with an import file. ``row`` is the spreadsheet row (header = 1;
-    0 for the file as a whole); ``column`` is ``"-"`` when no single column is to blame."""
+    0 for the file as a whole); ``column`` is ``"-"`` when no single column is to blame;
+    ``reason`` says why in English, ``reason_vi`` in Vietnamese."""
 
     file: str
     row: int
     column: str
     reason: str
+    reason_vi: str
 
     def __str__(self) -> str:
         where = self.file
@@ -101,6 +104,22 @@ class ImportProblem:
         if self.column and self.column != "-":
             where += f", column {self.column}" if self.row else f" column {self.column}"
         return f"{where}: {self.reason}"
+
+    def where_vi(self) -> str:
+        """The file, row and column in Vietnamese (``hoc-sinh.csv dòng 4, cột sex``)."""
+        where = self.file + (f" dòng {self.row}" if self.row else "")
+        if self.column and self.column != "-":
+            where += f", cột {self.column}" if self.row else f" cột {self.column}"
+        return where
+
+    def vi(self) -> str:
+        """Which row and why, in Vietnamese."""
+        return f"{self.where_vi()}: {self.reason_vi}"
+
+    def as_dict(self) -> dict:
+        """As an answer carries it (both languages)."""
+        return {"file": self.file, "row": self.row, "column": self.column, "reason": self.reason,
+                "reason_vi": self.reason_vi}
 
 
 @dataclass(frozen=True)
@@ -145,7 +164,9 @@ def read_sheet(path: str | Path) -> Sheet:
         records = _csv_records(path)
     else:
         raise ImportRejected([ImportProblem(path.name, 0, "-", f"unsupported file type {suffix or '(none)'!r}: "
-                                            "use a .csv (UTF-8) or an .xlsx file")])
+                                            "use a .csv (UTF-8) or an .xlsx file",
+                                            f"không nhận loại tệp {suffix or '(không có)'!r}: dùng tệp .csv (UTF-8) "
+                                            "hoặc .xlsx")])
     return _sheet(path.name, records)
 
 
@@ -154,7 +175,9 @@ def _csv_records(path: Path) -> list[list]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ImportRejected([ImportProblem(path.name, 0, "-", "the file is not UTF-8 text: in Excel save it as "
-                                            "'CSV UTF-8 (Comma delimited)', or import the .xlsx itself")]) from None
+                                            "'CSV UTF-8 (Comma delimited)', or import the .xlsx itself",
+                                            "tệp không phải văn bản UTF-8: trong Excel hãy lưu dạng "
+                                            "'CSV UTF-8 (Comma delimited)', hoặc nhập thẳng tệp .xlsx")]) from None
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","  # Excel with Vietnamese regional settings
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -167,7 +190,8 @@ def _xlsx_records(path: Path) -> list[list]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as err:
-        raise ImportRejected([ImportProblem(path.name, 0, "-", f"not a readable .xlsx workbook ({err})")]) from err
+        raise ImportRejected([ImportProblem(path.name, 0, "-", f"not a readable .xlsx workbook ({err})",
+                                            f"không đọc được tệp .xlsx ({err})")]) from err
     try:
         return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
     finally:
@@ -194,20 +218,24 @@ def _cell(value, column: str = "") -> str:
 
 def _sheet(file: str, records: list[list]) -> Sheet:
     if not records or not any(_cell(v) for v in records[0]):
-        return Sheet(file, [], [], [ImportProblem(file, 1, "-", "the first row must be the header row")])
+        return Sheet(file, [], [], [ImportProblem(file, 1, "-", "the first row must be the header row",
+                                                  "dòng đầu tiên phải là dòng tiêu đề")])
     header = [_cell(v).lower() for v in records[0]]
     while header and not header[-1]:
         header.pop()
     sheet = Sheet(file, header, [])
     for name in {h for h in header if h and header.count(h) > 1}:
-        sheet.problems.append(ImportProblem(file, 1, name, "the column appears twice in the header"))
+        sheet.problems.append(ImportProblem(file, 1, name, "the column appears twice in the header",
+                                            "cột xuất hiện hai lần trong dòng tiêu đề"))
     for number, record in enumerate(records[1:], start=2):
         values = [_cell(v, header[i] if i < len(header) else "") for i, v in enumerate(record)]
         if not any(values):
             continue
         if any(values[len(header):]):
             sheet.problems.append(ImportProblem(file, number, "-", f"the row has values beyond the "
-                                                f"{len(header)} columns of the header (a stray separator?)"))
+                                                f"{len(header)} columns of the header (a stray separator?)",
+                                                f"dòng có giá trị ngoài {len(header)} cột của dòng tiêu đề "
+                                                "(thừa dấu phân cách?)"))
         sheet.rows.append((number, {h: values[i] if i < len(values) else "" for i, h in enumerate(header) if h}))
     return sheet
 
@@ -222,10 +250,10 @@ class _Rows:
         self.missing = {c for c in COLUMNS[kind] if c not in sheet.header} if sheet.header else set()
         for column in COLUMNS[kind]:
             if column in self.missing:
-                self.problem(1, column, "missing column in the header")
+                self.problem(1, column, "missing column in the header", "thiếu cột trong dòng tiêu đề")
 
-    def problem(self, row: int, column: str, reason: str) -> None:
-        self.problems.append(ImportProblem(self.file, row, column, reason))
+    def problem(self, row: int, column: str, reason: str, reason_vi: str) -> None:
+        self.problems.append(ImportProblem(self.file, row, column, reason, reason_vi))
 
     def each(self) -> Iterable[_Cells]:
         for number, values in self.sheet.rows:
@@ -236,9 +264,9 @@ class _Cells:
     def __init__(self, rows: _Rows, number: int, values: dict[str, str]):
         self.rows, self.number, self.values, self.ok = rows, number, values, True
 
-    def bad(self, column: str, reason: str) -> None:
+    def bad(self, column: str, reason: str, reason_vi: str) -> None:
         self.ok = False
-        self.rows.problem(self.number, column, reason)
+        self.rows.problem(self.number, column, reason, reason_vi)
 
     def text(self, column: str) -> str | None:
         if column in self.rows.missing:  # already reported once, on the header
@@ -247,7 +275,7 @@ class _Cells:
         value = self.values.get(column, "")
         if not value:
             if (self.rows.kind, column) not in OPTIONAL:
-                self.bad(column, "a value is required")
+                self.bad(column, "a value is required", "cần có giá trị")
             return None
         return value
 
@@ -258,10 +286,10 @@ class _Cells:
         try:
             number = int(value)
         except ValueError:
-            self.bad(column, f"{value!r} is not a whole number")
+            self.bad(column, f"{value!r} is not a whole number", f"{value!r} không phải số nguyên")
             return None
         if not low <= number <= high:
-            self.bad(column, f"{number} is outside {low}..{high}")
+            self.bad(column, f"{number} is outside {low}..{high}", f"{number} nằm ngoài khoảng {low}..{high}")
             return None
         return number
 
@@ -277,9 +305,10 @@ class _Cells:
                 try:
                     return dt.datetime.strptime(value, fmt).date()
                 except ValueError:
-                    self.bad(column, f"{value!r} is not a calendar date")
+                    self.bad(column, f"{value!r} is not a calendar date", f"{value!r} không phải ngày có thật")
                     return None
-        self.bad(column, f"wrong date format {value!r} (use YYYY-MM-DD or DD/MM/YYYY)")
+        self.bad(column, f"wrong date format {value!r} (use YYYY-MM-DD or DD/MM/YYYY)",
+                 f"sai định dạng ngày {value!r} (viết YYYY-MM-DD hoặc DD/MM/YYYY)")
         return None
 
     def time(self, column: str) -> dt.time | None:
@@ -291,7 +320,7 @@ class _Cells:
                 return dt.datetime.strptime(value, fmt).time()
             except ValueError:
                 continue
-        self.bad(column, f"wrong time format {value!r} (use HH:MM)")
+        self.bad(column, f"wrong time format {value!r} (use HH:MM)", f"sai định dạng giờ {value!r} (viết HH:MM)")
         return None
 
     def choice(self, column: str, options: dict[str, object], shown: Iterable[str]):
@@ -300,29 +329,33 @@ class _Cells:
             return None
         found = options.get(value.lower())
         if found is None:
-            self.bad(column, f"{value!r} is not one of {', '.join(shown)}")
+            self.bad(column, f"{value!r} is not one of {', '.join(shown)}",
+                     f"{value!r} không phải một trong các giá trị {', '.join(shown)}")
         return found
 
-    def unique(self, column: str, key, seen: set, existing, what: str, where: str = "") -> bool:
+    def unique(self, column: str, key, seen: set, existing, what: tuple[str, str],
+               where: tuple[str, str] = ("", "")) -> bool:
         """Report ``key`` if it came earlier in the file or is already in the database; remember
-        it. Returns True when it is new."""
+        it. ``what`` and ``where`` are (English, Vietnamese). Returns True when it is new."""
         new = True
         if key in seen:
-            self.bad(column, f"duplicate: {what} appears twice in the file")
+            self.bad(column, f"duplicate: {what[0]} appears twice in the file",
+                     f"trùng: {what[1]} xuất hiện hai lần trong tệp")
             new = False
         elif key in existing:
-            self.bad(column, f"duplicate: {what} already exists{where}")
+            self.bad(column, f"duplicate: {what[0]} already exists{where[0]}", f"trùng: {what[1]} đã có{where[1]}")
             new = False
         seen.add(key)
         return new
 
-    def lookup(self, column: str, table: dict, what: str):
+    def lookup(self, column: str, table: dict, what: tuple[str, str]):
+        """The record ``table`` holds for the cell's value; ``what`` it is, (English, Vietnamese)."""
         value = self.text(column)
         if value is None:
             return None
         found = table.get(value)
         if found is None:
-            self.bad(column, f"unknown {what} {value!r}")
+            self.bad(column, f"unknown {what[0]} {value!r}", f"không có {what[1]} {value!r}")
         return found
 
 
@@ -350,6 +383,9 @@ WEEKDAYS = ({**{str(n): n - 1 for n in range(2, 8)},
              **{name.lower(): n for n, name in WEEKDAY_NAMES.items() if n <= 6}},
             ["2", "3", "4", "5", "6", "7", *(WEEKDAY_NAMES[n] for n in range(1, 7))])
 
+#: Each level in Vietnamese (in reasons).
+LEVEL_VI = {SchoolLevel.PRIMARY: "tiểu học", SchoolLevel.LOWER_SECONDARY: "trung học cơ sở",
+            SchoolLevel.UPPER_SECONDARY: "trung học phổ thông", SchoolLevel.MULTI_LEVEL: "liên cấp"}
 #: Grades a school or subject of each level teaches (multi-level: any).
 GRADES = {SchoolLevel.PRIMARY: range(1, 6), SchoolLevel.LOWER_SECONDARY: range(6, 10),
           SchoolLevel.UPPER_SECONDARY: range(10, 13), SchoolLevel.MULTI_LEVEL: range(1, 13)}
@@ -401,9 +437,10 @@ class _Context:
         return self.actor.school_ids is None or self.actor.role == Role.DEPARTMENT_SUPERVISOR
 
     def school(self, cells: _Cells, column: str = "school_code") -> School | None:
-        school = cells.lookup(column, self.schools, "school")
+        school = cells.lookup(column, self.schools, ("school", "trường"))
         if school is not None and not self.actor.sees_school(school.id):
-            cells.bad(column, f"school {school.code} is outside your scope")
+            cells.bad(column, f"school {school.code} is outside your scope",
+                      f"trường {school.code} nằm ngoài phạm vi của bạn")
             return None
         if school is not None:
             self.touched.add(school.id)
@@ -411,7 +448,8 @@ class _Context:
 
     def check_year(self) -> None:
         if self.school_year_id is not None and self.school_year_id not in self.years:
-            self.rows.problem(0, "-", f"there is no school year {self.school_year_id}")
+            self.rows.problem(0, "-", f"there is no school year {self.school_year_id}",
+                              f"không có năm học {self.school_year_id}")
 
     def year(self, cells: _Cells, school: School | None) -> SchoolYear | None:
         """The school year the row is for: the one given to the import, else the latest of the
@@ -425,13 +463,15 @@ class _Context:
                 cells.ok = False
             elif year.department_id != department:
                 cells.bad("school_code", f"school {school.code} is not under the department of school year "
-                                         f"{year.name} (id {year.id})")
+                                         f"{year.name} (id {year.id})",
+                          f"trường {school.code} không thuộc Sở của năm học {year.name} (mã {year.id})")
                 return None
             return year
         year = self.latest_year.get(department)
         if year is None:
             cells.bad("school_code", f"no school year exists for the department of school {school.code}; "
-                                     "create one first")
+                                     "create one first",
+                      f"Sở của trường {school.code} chưa có năm học nào; hãy tạo năm học trước")
         return year
 
 
@@ -445,15 +485,18 @@ def _schools(ctx: _Context, rows: _Rows) -> Writer:
         departments = list(s.scalars(select(Department.id)))
         department = departments[0] if len(departments) == 1 else None
         if not departments:
-            rows.problem(0, "-", "no department exists to import schools into; create it first")
+            rows.problem(0, "-", "no department exists to import schools into; create it first",
+                         "chưa có Sở nào để nhập trường vào; hãy tạo Sở trước")
         elif department is None:
-            rows.problem(0, "-", "several departments exist: say which one the schools are under (department_id)")
+            rows.problem(0, "-", "several departments exist: say which one the schools are under (department_id)",
+                         "có nhiều Sở: hãy cho biết các trường thuộc Sở nào (department_id)")
     elif s.get(Department, department) is None:
-        rows.problem(0, "-", f"there is no department {department}")
+        rows.problem(0, "-", f"there is no department {department}", f"không có Sở {department}")
         department = None
     if (department is not None and ctx.actor.school_ids is not None and ctx.actor.department_id is not None
             and department != ctx.actor.department_id):
-        rows.problem(0, "-", f"department {department} is outside your scope")
+        rows.problem(0, "-", f"department {department} is outside your scope",
+                     f"Sở {department} nằm ngoài phạm vi của bạn")
     districts = {d.code: d for d in s.scalars(select(District))}
     new_districts: dict[str, str] = {}
     new, seen = [], set()
@@ -461,17 +504,21 @@ def _schools(ctx: _Context, rows: _Rows) -> Writer:
         code, name = c.text("school_code"), c.text("school_name")
         dcode, dname = c.text("district_code"), c.text("district_name")
         level, ownership = c.choice("level", *LEVELS), c.choice("ownership", *OWNERSHIPS)
-        if code and c.unique("school_code", code, seen, ctx.schools, f"school {code}") \
+        if code and c.unique("school_code", code, seen, ctx.schools, (f"school {code}", f"trường {code}")) \
                 and not ctx.department_wide:
-            c.bad("school_code", f"school {code} is outside your scope (schools are added by the department)")
+            c.bad("school_code", f"school {code} is outside your scope (schools are added by the department)",
+                  f"trường {code} nằm ngoài phạm vi của bạn (trường mới do Sở thêm)")
         district = districts.get(dcode) if dcode else None
         if district is not None and department is not None and district.department_id != department:
-            c.bad("district_code", f"district {dcode} belongs to another department")
+            c.bad("district_code", f"district {dcode} belongs to another department",
+                  f"quận/huyện {dcode} thuộc Sở khác")
         elif dcode and district is None:
             if dcode in new_districts and dname and new_districts[dcode] != dname:
-                c.bad("district_name", f"district {dcode} is named {new_districts[dcode]!r} on an earlier row")
+                c.bad("district_name", f"district {dcode} is named {new_districts[dcode]!r} on an earlier row",
+                      f"quận/huyện {dcode} có tên {new_districts[dcode]!r} ở một dòng trước")
             elif not dname and dcode not in new_districts:
-                c.bad("district_name", f"district {dcode} is new: its name is required")
+                c.bad("district_name", f"district {dcode} is new: its name is required",
+                      f"quận/huyện {dcode} là quận/huyện mới: cần có tên")
             else:
                 new_districts.setdefault(dcode, dname)
         if c.ok:
@@ -493,7 +540,8 @@ def _schools(ctx: _Context, rows: _Rows) -> Writer:
 def _subjects(ctx: _Context, rows: _Rows) -> Writer:
     s = ctx.session
     if not ctx.department_wide:
-        rows.problem(0, "-", "the subject catalogue is outside your scope (it is kept by the department)")
+        rows.problem(0, "-", "the subject catalogue is outside your scope (it is kept by the department)",
+                     "danh mục môn học nằm ngoài phạm vi của bạn (do Sở quản lý)")
     existing = {x.code: x for x in s.scalars(select(Subject))}
     loads = set(s.execute(select(Subject.code, CurriculumLoad.grade).join(
         CurriculumLoad, CurriculumLoad.subject_id == Subject.id)).all())
@@ -505,17 +553,22 @@ def _subjects(ctx: _Context, rows: _Rows) -> Writer:
         level, comment = c.choice("level", *LEVELS), c.choice("comment_only", *YES_NO)
         grade, periods = c.integer("grade", 1, 12), c.integer("periods_per_year", 1, 1000)
         if level is not None and grade is not None and grade not in GRADES[level]:
-            c.bad("grade", f"grade {grade} is not taught at level {level.value}")
+            c.bad("grade", f"grade {grade} is not taught at level {level.value}",
+                  f"cấp {LEVEL_VI[level]} không dạy khối {grade}")
         if code and grade is not None:
-            c.unique("grade", (code, grade), seen, loads, f"subject {code} grade {grade}")
+            c.unique("grade", (code, grade), seen, loads, (f"subject {code} grade {grade}",
+                                                            f"môn {code} khối {grade}"))
         described = (name, level, comment)
         if code in existing and None not in described:
             old = existing[code]
             if (old.name, old.level, old.comment_only) != described:
                 c.bad("subject_code", f"subject {code} already exists as {old.name!r} ({old.level.value}, "
-                                      f"comment_only {'yes' if old.comment_only else 'no'}); this row differs")
+                                      f"comment_only {'yes' if old.comment_only else 'no'}); this row differs",
+                      f"môn {code} đã có với tên {old.name!r} ({LEVEL_VI[old.level]}, chỉ nhận xét: "
+                      f"{'có' if old.comment_only else 'không'}); dòng này khác")
         elif code in subjects and None not in described and subjects[code] != described:
-            c.bad("subject_name", f"subject {code} is described differently on an earlier row")
+            c.bad("subject_name", f"subject {code} is described differently on an earlier row",
+                  f"môn {code} được mô tả khác ở một dòng trước")
         if c.ok:
             subjects.setdefault(code, described)
             grades.append((code, grade, periods))
@@ -541,9 +594,11 @@ def _bells(ctx: _Context, rows: _Rows) -> Writer:
         session_name = c.choice("session", *SESSIONS)
         period, start, end = c.integer("period_no", 1, 15), c.time("start_time"), c.time("end_time")
         if start and end and end <= start:
-            c.bad("end_time", f"the period ends ({end:%H:%M}) before it starts ({start:%H:%M})")
+            c.bad("end_time", f"the period ends ({end:%H:%M}) before it starts ({start:%H:%M})",
+                  f"tiết kết thúc ({end:%H:%M}) trước khi bắt đầu ({start:%H:%M})")
         if school and period:
-            c.unique("period_no", (school.id, period), seen, existing, f"period {period} of school {school.code}")
+            c.unique("period_no", (school.id, period), seen, existing, (f"period {period} of school {school.code}",
+                                                                        f"tiết {period} của trường {school.code}"))
         if c.ok:
             new.append({"school_id": school.id, "session": session_name, "period_no": period, "start_time": start,
                         "end_time": end})
@@ -563,13 +618,15 @@ def _staff(ctx: _Context, rows: _Rows) -> Writer:
         role = c.choice("role", *ROLES)
         since = c.date("valid_from")
         if email and not _EMAIL.fullmatch(email):
-            c.bad("email", f"{email!r} is not an e-mail address")
+            c.bad("email", f"{email!r} is not an e-mail address", f"{email!r} không phải địa chỉ e-mail")
         if code in existing:
-            c.bad("staff_code", f"duplicate: staff {code} already exists")
+            c.bad("staff_code", f"duplicate: staff {code} already exists", f"trùng: cán bộ {code} đã có")
         elif code in people and school and (people[code]["name"] != name or people[code]["school"] != school.id):
-            c.bad("staff_code", f"staff {code} appears on an earlier row with another name or school")
+            c.bad("staff_code", f"staff {code} appears on an earlier row with another name or school",
+                  f"cán bộ {code} có ở một dòng trước với tên hoặc trường khác")
         elif code and role and (code, role) in seen_roles:
-            c.bad("role", f"duplicate: staff {code} has role {role.value} on an earlier row")
+            c.bad("role", f"duplicate: staff {code} has role {role.value} on an earlier row",
+                  f"trùng: cán bộ {code} đã có vai trò {role.value} ở một dòng trước")
         if code and role:
             seen_roles.add((code, role))
         if c.ok:
@@ -598,14 +655,17 @@ def _classes(ctx: _Context, rows: _Rows) -> Writer:
         school = ctx.school(c)
         year = ctx.year(c, school)
         name, grade = c.text("class_name"), c.integer("grade", 1, 12)
-        teacher = c.lookup("homeroom_staff_code", staff, "staff")
+        teacher = c.lookup("homeroom_staff_code", staff, ("staff", "cán bộ"))
         if teacher is not None and school is not None and teacher.school_id != school.id:
-            c.bad("homeroom_staff_code", f"staff {teacher.code} is not on the staff of school {school.code}")
+            c.bad("homeroom_staff_code", f"staff {teacher.code} is not on the staff of school {school.code}",
+                  f"cán bộ {teacher.code} không thuộc trường {school.code}")
         if school and grade is not None and grade not in GRADES[school.level]:
-            c.bad("grade", f"grade {grade} is not taught at school {school.code} ({school.level.value})")
+            c.bad("grade", f"grade {grade} is not taught at school {school.code} ({school.level.value})",
+                  f"trường {school.code} ({LEVEL_VI[school.level]}) không dạy khối {grade}")
         if school and year and name:
             c.unique("class_name", (school.id, year.id, name), seen, existing,
-                     f"class {name} of school {school.code}", f" in {year.name}")
+                     (f"class {name} of school {school.code}", f"lớp {name} của trường {school.code}"),
+                     (f" in {year.name}", f" trong năm học {year.name}"))
         if c.ok:
             new.append({"school_id": school.id, "school_year_id": year.id, "grade": grade, "name": name,
                         "homeroom_teacher_id": teacher.id})
@@ -631,14 +691,15 @@ def _students(ctx: _Context, rows: _Rows) -> Writer:
         since = c.date("enrolled_from")
         klass = classes.get((school.id, year.id, class_name)) if school and year and class_name else None
         if school and year and class_name and klass is None:
-            c.bad("class_name", f"unknown class {class_name!r} in school {school.code} ({year.name})")
+            c.bad("class_name", f"unknown class {class_name!r} in school {school.code} ({year.name})",
+                  f"trường {school.code} không có lớp {class_name!r} (năm học {year.name})")
         if pid and born and sex:
             try:
                 validate_personal_id(pid, born, sex.value)
             except InvalidPersonalId as err:
-                c.bad("personal_id", str(err))
+                c.bad("personal_id", err.message, err.message_vi)
         if pid:
-            c.unique("personal_id", pid, seen, existing, f"personal ID {pid}")
+            c.unique("personal_id", pid, seen, existing, (f"personal ID {pid}", f"số định danh cá nhân {pid}"))
         if c.ok:
             new.append(({"personal_id": pid, "full_name": name, "birth_date": born, "sex": sex}, klass.id, since))
 
@@ -666,19 +727,24 @@ def _timetable(ctx: _Context, rows: _Rows) -> Writer:
         monday = c.date("effective_from")
         if monday and monday.weekday() != 0:
             c.bad("effective_from", f"{monday:%d/%m/%Y} is a {monday:%A} ({WEEKDAY_NAMES[monday.isoweekday()]}), "
-                                    "not a Monday: a timetable takes effect on a Monday")
+                                    "not a Monday: a timetable takes effect on a Monday",
+                  f"ngày {monday:%d/%m/%Y} là {WEEKDAY_NAMES[monday.isoweekday()]}, không phải Thứ Hai: "
+                  "thời khóa biểu có hiệu lực từ một ngày Thứ Hai")
         class_name = c.text("class_name")
         klass = classes.get((school.id, year.id, class_name)) if school and year and class_name else None
         if school and year and class_name and klass is None:
-            c.bad("class_name", f"unknown class {class_name!r} in school {school.code} ({year.name})")
+            c.bad("class_name", f"unknown class {class_name!r} in school {school.code} ({year.name})",
+                  f"trường {school.code} không có lớp {class_name!r} (năm học {year.name})")
         weekday = c.choice("weekday", *WEEKDAYS)
         period = c.integer("period_no", 1, 15)
         if school and period and (school.id, period) not in bells:
-            c.bad("period_no", f"period {period} is not in the bell schedule of school {school.code}")
-        subject = c.lookup("subject_code", subjects, "subject")
-        teacher = c.lookup("teacher_staff_code", staff, "staff")
+            c.bad("period_no", f"period {period} is not in the bell schedule of school {school.code}",
+                  f"tiết {period} không có trong giờ học của trường {school.code}")
+        subject = c.lookup("subject_code", subjects, ("subject", "môn"))
+        teacher = c.lookup("teacher_staff_code", staff, ("staff", "cán bộ"))
         if teacher and school and teacher.school_id != school.id:
-            c.bad("teacher_staff_code", f"staff {teacher.code} is not on the staff of school {school.code}")
+            c.bad("teacher_staff_code", f"staff {teacher.code} is not on the staff of school {school.code}",
+                  f"cán bộ {teacher.code} không thuộc trường {school.code}")
         if c.ok:
             groups[(school.id, monday)].append((c.number, SlotSpec(klass.id, weekday, period, subject.id, teacher.id),
                                                 Lesson(class_name, teacher.full_name, weekday, period, subject.name,
@@ -687,7 +753,8 @@ def _timetable(ctx: _Context, rows: _Rows) -> Writer:
         row_of = {id(lesson): number for number, _, lesson in items}
         for first, second, kind in find_conflicts([lesson for _, _, lesson in items]):
             rows.problem(row_of[id(second)], "teacher_staff_code" if kind == "teacher" else "class_name",
-                         f"timetable conflict with row {row_of[id(first)]}: {conflict_message(first, second, kind)}")
+                         f"timetable conflict with row {row_of[id(first)]}: {conflict_message(first, second, kind)}",
+                         f"trùng lịch với dòng {row_of[id(first)]}: {conflict_message_vi(first, second, kind)}")
 
     def write():
         for (school_id, monday), items in groups.items():
@@ -724,7 +791,7 @@ def import_file(db: Database, actor: Actor, kind: str, path: str | Path, *, depa
     sheet = read_sheet(path)
     rows = _Rows(kind, sheet)
     if sheet.header and not sheet.rows:
-        rows.problem(0, "-", "the file has no data rows")
+        rows.problem(0, "-", "the file has no data rows", "tệp không có dòng dữ liệu")
     with db.transaction() as session:
         ctx = _Context(session, actor, rows, department_id, school_year_id)
         write = _BUILDERS[kind](ctx, rows)
@@ -733,10 +800,13 @@ def import_file(db: Database, actor: Actor, kind: str, path: str | Path, *, depa
         try:
             created = write()
         except SohoaError as err:  # a rule a service checks while writing: the transaction rolls back
-            raise ImportRejected([ImportProblem(path.name, 0, "-", f"refused while writing: {err}")]) from err
+            raise ImportRejected([ImportProblem(path.name, 0, "-", f"refused while writing: {err.message}",
+                                                f"bị từ chối khi ghi: {err.message_vi}")]) from err
         except _INTEGRITY_ERRORS as err:  # e.g. the same codes imported at the same moment by someone else
             raise ImportRejected([ImportProblem(path.name, 0, "-", "the database refused the rows (were they "
                                                 "imported at the same time by someone else?): "
+                                                f"{getattr(err, 'orig', None) or err}",
+                                                "cơ sở dữ liệu từ chối các dòng (có ai nhập cùng lúc không?): "
                                                 f"{getattr(err, 'orig', None) or err}")]) from err
         chain = next(iter(ctx.touched)) if len(ctx.touched) == 1 else None
         audit.record(session, actor, f"import.{kind}", "import", path.name, school_id=chain,

@@ -51,7 +51,7 @@ def import_grades(db: Database, actor: Actor, path: str | Path, *, school_year_i
     problems = list(sheet.problems)
 
     def problem(row: int, column: str, en: str, vi: str) -> None:
-        problems.append(ImportProblem(path.name, row, column, f"{en} / {vi}"))
+        problems.append(ImportProblem(path.name, row, column, en, vi))
 
     for column in COLUMNS:
         if sheet.header and column not in sheet.header and column not in OPTIONAL:

@@ -73,6 +73,97 @@ def test_four_clicks_from_the_overview_to_a_periods_verification_report(page, de
     assert page.errors == []
 
 
+#: Where on the page the middle of a bar of an overview chart is: the chart (a Bokeh plot named
+#: like its pane), the bar's category (``index`` from the top, the table's order) mapped to the
+#: canvas by the plot's own scales.
+BAR_AT = """([name, index]) => {
+  for (const d of Bokeh.documents) for (const model of d._all_models.values()) {
+    if (model.name !== name) continue;
+    const view = Bokeh.index.find_one(model);
+    if (!view || !view.frame || !view.el.isConnected) continue;
+    const factors = view.frame.y_range.factors, factor = factors[factors.length - 1 - index];
+    const box = view.canvas_view.el.getBoundingClientRect();
+    return {x: box.left + view.frame.x_scale.compute(50), y: box.top + view.frame.y_scale.compute(factor),
+            factor: factor, bars: factors.length};
+  }
+  return null }"""
+
+
+#: The font size and weight of the heading with that text, and the colour of the breadcrumbs' first link.
+LOOK = """(text) => { let found = null, link = null; const walk = (root) => {
+  for (const el of root.querySelectorAll('*')) {
+    if (el.tagName === 'H3' && el.textContent.trim().startsWith(text) && !found) found = getComputedStyle(el);
+    if (el.id === 'breadcrumbs' && !link) link = getComputedStyle(el.querySelector('a'));
+    if (el.shadowRoot) walk(el.shadowRoot); } };
+  walk(document); return [found && found.fontSize, found && found.fontWeight, link && link.color] }"""
+
+
+def at_depth(page, steps: int) -> None:
+    """Wait for the breadcrumbs of a view ``steps`` below the whole scope."""
+    crumbs = page.locator("#breadcrumbs").first
+    for _ in range(300):
+        if crumbs.count() and crumbs.inner_text().count("›") == steps:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no view {steps} steps down: {crumbs.inner_text() if crumbs.count() else None}")
+
+
+def click_bar(page, name: str, index: int = 0) -> str:
+    """Click (a real mouse click) the ``index``-th bar of chart ``name``; its label."""
+    page.locator(f".{name}").first.scroll_into_view_if_needed()
+    page.wait_for_function(BAR_AT, arg=[name, 0], timeout=30000)
+    at = page.evaluate(BAR_AT, [name, index])
+    page.mouse.click(at["x"], at["y"])
+    return at["factor"]
+
+
+def test_a_click_on_a_bar_goes_down_as_a_click_on_its_row(page, demo):
+    """The department's chart of districts: a click on a district's bar shows that district's
+    schools (the URL and the breadcrumbs say so, in place), back returns; then a school's bar,
+    a class's bar and a period's row: four clicks to a verification report."""
+    from core.kernel import formats
+
+    so = actor(demo.db, "so.giamsat")
+    week = this_week.current_week(demo.db, so)
+    districts = this_week.record_store(demo.db, so)("district", week_id=week).sort_values("on_time_rate")
+    first = districts.iloc[0]
+    sign_in(page, demo.url, "so.giamsat")
+    page.wait_for_selector("#drill-table", timeout=30000)
+    page.evaluate("() => { window.samePage = true }")
+    label = click_bar(page, "drill-bars")
+    assert label == f"{first['district_name']} · {formats.percent(first['on_time_rate'])}"
+    page.wait_for_url(f"**district={int(first['district_id'])}*", timeout=30000)
+    page.wait_for_selector("#breadcrumbs", timeout=30000)
+    assert page.locator("#breadcrumbs").inner_text() == f"Toàn bộ phạm vi › {first['district_name']}"
+    schools = this_week.record_store(demo.db, so)("school", week_id=week, district_id=int(first["district_id"]))
+    shown = page.locator("#drill-table tbody tr td:first-child").all_inner_texts()
+    assert sorted(shown) == sorted(schools["school_name"]) and len(shown) > 0
+    assert page.evaluate("() => window.samePage === true")  # in place, in the same session
+    # the step in place looks as that URL loaded as a page does (its heading, its links)
+    in_place = page.evaluate(LOOK, "Các trường")
+    page.go_back()
+    page.wait_for_url(lambda u: "district=" not in u, timeout=30000)
+    page.locator("h3", has_text="Theo quận/huyện").wait_for(timeout=30000)
+    assert page.evaluate("() => window.samePage === true")
+    page.go_forward()
+    page.wait_for_url("**district=*", timeout=30000)
+    page.reload()
+    page.locator("h3", has_text="Các trường").wait_for(timeout=30000)
+    assert page.evaluate(LOOK, "Các trường") == in_place
+    page.goto(f"{demo.url}/overview")
+    page.wait_for_selector("#drill-table", timeout=30000)
+    # four clicks from the overview to a period's report: three bars, then a period's row
+    for depth, level in enumerate(("district", "school", "class"), start=1):
+        click_bar(page, "drill-bars")
+        page.wait_for_url(f"**{level}=*", timeout=30000)
+        at_depth(page, depth)
+    page.locator("#drill-table tbody tr a").first.click()
+    page.wait_for_url("**entry=*", timeout=30000)
+    page.wait_for_selector("text=Báo cáo xác thực chữ ký số của tiết", timeout=60000)
+    assert page.locator("#breadcrumbs").inner_text().count("›") == 4
+    assert page.errors == []
+
+
 def test_the_week_picker_puts_the_week_in_the_url(page, demo):
     so = actor(demo.db, "so.giamsat")
     from core.logbook import queries

@@ -41,9 +41,12 @@ def test_a_bad_gradebook_lists_every_row_and_stores_nothing_then_a_good_one_is_s
     with pytest.raises(ImportRejected) as refused:
         import_grades(w.db, w.actor("lan"), _write(tmp_path, bad))
     rows = {p.row: p.reason for p in refused.value.problems}
+    rows_vi = {p.row: p.reason_vi for p in refused.value.problems}
     assert set(rows) == {5, 6, 7}, rows
-    assert "10.5" in rows[5] and " / " in rows[5]             # the rule's reason, English / Vietnamese
+    assert "10.5" in rows[5] and "10.5" in rows_vi[5]          # the rule's reason, in English and in Vietnamese
+    assert rows_vi[5] != rows[5] and "Điều" in rows_vi[5]
     assert "079999999999" in rows[6] and "term" in rows[7]
+    assert rows_vi[6] == "lớp 6A1 không có học sinh 079999999999" and "học kì" in rows_vi[7]
     assert count(w, SubjectResult) == 0
 
     result = import_grades(w.db, w.actor("lan"), _write(tmp_path, good))

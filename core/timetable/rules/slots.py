@@ -78,6 +78,15 @@ def conflict_message(first: Lesson, second: Lesson, kind: str) -> str:
             f"{first.describe()} and {second.describe()}")
 
 
+def conflict_message_vi(first: Lesson, second: Lesson, kind: str) -> str:
+    """:func:`conflict_message` in Vietnamese."""
+    if kind == "teacher":
+        return (f"giáo viên {second.teacher} không thể dạy hai lớp trong cùng một tiết: "
+                f"{first.describe()} và {second.describe()}")
+    return (f"lớp {second.class_name} không thể có hai tiết học cùng lúc: "
+            f"{first.describe()} và {second.describe()}")
+
+
 def require_no_conflicts(lessons: Iterable[Lesson]) -> None:
     """Raise :class:`TimetableConflict` naming both lessons of the first conflict."""
     conflicts = find_conflicts(lessons)
