@@ -370,7 +370,10 @@ def term_section(db: Database, actor, store) -> list:
     schools = figures.compliance(actor, "school")
     total = schools.sum(numeric_only=True) if not schools.empty else pd.Series(dtype=float)
     issuance = figures.issuance(actor, "district").sum(numeric_only=True)
-    cover = certificates.coverage(db, actor, "district").sum(numeric_only=True)
+    coverage = lambda: certificates.coverage(db, actor, "district")  # noqa: E731
+    # on every department view: kept by (scope, store fingerprint, minute) as the other aggregates
+    cover = (CACHE.get(figures.store, actor, "certificate_coverage", coverage, level="district")
+             if figures.store is not None else coverage()).sum(numeric_only=True)
     decided = total.get("scheduled", 0) - total.get("pending", 0)
     rate = total.get("on_time", 0) / decided if decided else float("nan")
     cards = [("Tỉ lệ ký đúng hạn (cả học kỳ)", formats.percent(rate)),
@@ -544,9 +547,9 @@ def overview_page(db: Database, store=None, trust=None):
     if actor is None:
         return page(TITLE, None, signed_out())
     if not actor.may(Permission.VIEW):
-        from dashboards.teacher import teacher_body
+        from dashboards.teacher import TeacherWeek
 
-        return page("Tuần của tôi", actor, teacher_body(db, actor))
+        return page("Tuần của tôi", actor, TeacherWeek(db, actor).__panel__())
     try:
         view = Overview.from_url(db, actor, url_args(), store=store, trust=trust)
         return page(TITLE, actor, view.__panel__())

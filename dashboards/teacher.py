@@ -76,10 +76,3 @@ class TeacherWeek(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(pn.pane.Markdown("## Tuần của tôi"), pn.panel(self._body), name="teacher",
                          sizing_mode="stretch_width")
-
-
-def teacher_body(db: Database, actor) -> pn.Column:
-    """The teacher's week as the overview shows it to an account without the right to view the
-    console (``dashboards/overview.py``): :class:`TeacherWeek`'s layout."""
-    return TeacherWeek(db, actor).__panel__()
-
