@@ -30,6 +30,7 @@ Usage:
     python benchmarks/console.py [--postgres URL] [--repeat 5] [--no-browser] [--no-analytics]
                                  [--browser-stores both|analytics] [--city-db URL --city-dir DIR]
                                  [--districts 2 --schools-per-district 4 --classes-per-school 8 --weeks 18]
+``--city-only`` serves only the city (no demo dataset: quicker, when working on the city's pages).
 ``--postgres URL`` is a server's URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): a
 database is created on it for the run and dropped at the end.
 """
@@ -474,9 +475,17 @@ def main() -> int:
                         "its database's URL (printed at the end of that run)")
     parser.add_argument("--city-dir", metavar="DIR", type=Path,
                         help="with --city-db: the directory that run kept (its --store: pki/ and store/)")
+    parser.add_argument("--city-only", action="store_true",
+                        help="with --city-db: only the city's pages (no demo dataset built, nothing beside)")
     args = parser.parse_args()
     if bool(args.city_db) != bool(args.city_dir):
         parser.error("--city-db and --city-dir go together")
+    if args.city_only:
+        if not args.city_db:
+            parser.error("--city-only needs --city-db and --city-dir")
+        city_rows, city_scale = city_run(args.city_db, args.city_dir, args.repeat)
+        print_beside([], city_rows, "not built (--city-only)", city_scale)
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="sohoa-console-bench-"))
     dropper = None

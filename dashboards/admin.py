@@ -87,8 +87,7 @@ def in_background(name: str, work: Callable[[], None], failed: Callable[[str], N
 
 def _reopen_card(db, actor) -> pn.Card:
     def closed_weeks() -> dict:
-        weeks = queries.week_closing(db, actor, page_size=500)
-        closed = weeks[weeks["state"].str.startswith("Đã chốt")] if not weeks.empty else weeks
+        closed = queries.week_closing(db, actor, page_size=500, closed_only=True)
         return {f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
                 for r in closed.itertuples()}
 

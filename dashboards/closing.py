@@ -32,10 +32,15 @@ class Closing(pn.viewable.Viewer):
         super().__init__(**params)
         self.db, self.actor = db, actor
         self.schools = school_queries.schools_in_scope(db, actor)
+        self._counts_of: tuple[int, pd.DataFrame] | None = None  # (school, its counts): counted once a school
 
     def counts(self) -> pd.DataFrame:
-        """Class-weeks per closing state (core intersects the school with the scope)."""
-        return queries.week_closing_counts(self.db, self.actor, school_id=self.school or None)
+        """Class-weeks per closing state (core intersects the school with the scope), counted once
+        for a school (the counts' table and the page count share them)."""
+        if self._counts_of is None or self._counts_of[0] != self.school:
+            self._counts_of = (self.school, queries.week_closing_counts(self.db, self.actor,
+                                                                        school_id=self.school or None))
+        return self._counts_of[1].copy()
 
     def rows(self) -> pd.DataFrame:
         """The chosen page of class-weeks, newest first."""

@@ -124,7 +124,8 @@ CACHE = ScopedCache()
 class Figures:
     """Where a page's aggregates come from. With an analytics store (``serve(analytics_store=…)``)
     they are DuckDB queries over its facts (:mod:`core.analytics.queries`), the store being
-    refreshed from the record store when older than five minutes; without one, the record
+    refreshed from the record store when older than five minutes (in the background: the page
+    is served the last refresh's figures, their time shown under them); without one, the record
     store's services. Both are core functions taking the actor; the columns are the same."""
 
     def __init__(self, db: Database, store=None):
@@ -137,8 +138,8 @@ class Figures:
         with self.db.reading():  # a browser page's record store checks its session here
             pass
         if self.store is not None:
-            try:
-                analytics.ensure_fresh(self.db, self.store)
+            try:  # a stale store is refreshed in the background: the page is served the last figures meanwhile
+                analytics.ensure_fresh_in_background(self.db, self.store)
             except Exception:  # noqa: BLE001 - the record store can still answer
                 log.exception("analytics store refresh failed; figures from the record store")
                 self.store = None
@@ -252,6 +253,13 @@ def frame(df: pd.DataFrame, columns: list[str], *, page_size: int = 15, **kwargs
                                 page_size=page_size, show_index=False, sizing_mode="stretch_width",
                                 formatters={**formatters, **kwargs.pop("formatters", {})},
                                 configuration={**TABULATOR_VI, **kwargs.pop("configuration", {})}, **kwargs)
+
+
+def refill(table: pn.widgets.Tabulator, df: pd.DataFrame, columns: list[str]) -> None:
+    """New rows in a table made by :func:`frame` (the same columns): only the data go to the
+    browser, where a new table would be a new model built and sent whole."""
+    shown, _ = vi_frame(df[[c for c in columns if c in df]])
+    table.value = shown.rename(columns=LABELS)
 
 
 #: Which menu items a role gets: each page needs one of these permissions (the verify page is

@@ -24,7 +24,16 @@ from core.kernel.errors import SohoaError
 from core.logbook import queries, verification
 from core.school import queries as school_queries
 from core.storage.db import Database
-from dashboards.common import SIGNER_ROLE_VI, Figures, frame, indication, refusal_text, school_options, set_options
+from dashboards.common import (
+    SIGNER_ROLE_VI,
+    Figures,
+    frame,
+    indication,
+    refill,
+    refusal_text,
+    school_options,
+    set_options,
+)
 
 hv.extension("bokeh", logo=False)
 TITLE = "Tuân thủ ký số"
@@ -82,6 +91,7 @@ class Compliance(pn.viewable.Viewer):
         super().__init__(**params)
         self.db, self.actor, self.trust = db, actor, trust
         self._class_week_picker = None
+        self._class_weeks: tuple[int, dict] | None = None  # (school, its class-weeks): read once a school
         self.schools = school_queries.schools_in_scope(db, actor)
         self.weeks = queries.weeks_in_scope(db, actor)
         self.figures = Figures(db, store).fresh()
@@ -104,10 +114,14 @@ class Compliance(pn.viewable.Viewer):
 
     def class_weeks(self) -> dict:
         """The chosen school's class-weeks offered to the drill-down, newest first (core pages
-        them; the newest 500): label → (class id, week id)."""
-        closing = queries.week_closing(self.db, self.actor, school_id=self.school or None, page_size=500)
-        return {f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
-                for r in closing.itertuples()}
+        them; the newest 500): label → (class id, week id). Read once for a school (the page's
+        constructor and its picker share them)."""
+        if self._class_weeks is None or self._class_weeks[0] != self.school:
+            closing = queries.week_closing(self.db, self.actor, school_id=self.school or None, page_size=500)
+            self._class_weeks = (self.school, {
+                f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
+                for r in closing.itertuples()})
+        return dict(self._class_weeks[1])
 
     def entries(self) -> pd.DataFrame:
         """The periods of the chosen class-week."""
@@ -180,19 +194,22 @@ class Compliance(pn.viewable.Viewer):
                 return
             report.object = verification_report(self.entry, result)
 
-        def entries(class_week):
-            if not class_week:
-                return pn.pane.Markdown("")
-            rows = self.entries()
-            table = frame(rows, ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status",
-                                 "signed_at"])
+        columns = ["entry_id", "day", "period_no", "subject", "teacher", "lesson_title", "status", "signed_at"]
+        shown = {"rows": self.entries()}
+        table = frame(shown["rows"], columns, visible=bool(self.class_week))
 
-            async def clicked(event):  # a click on a period verifies it: no id to retype
-                if event.row is not None and 0 <= event.row < len(rows):
-                    entry_id.value = entry_id.value_input = str(int(rows.iloc[event.row]["entry_id"]))
-                    await verify_one(None)
-            table.on_click(clicked)
-            return table
+        async def clicked(event):  # a click on a period verifies it: no id to retype
+            rows = shown["rows"]
+            if event.row is not None and 0 <= event.row < len(rows):
+                entry_id.value = entry_id.value_input = str(int(rows.iloc[event.row]["entry_id"]))
+                await verify_one(None)
+        table.on_click(clicked)
+
+        def other_class_week(event):  # the new class-week's rows into the same table (a step, not a new table)
+            shown["rows"] = self.entries()
+            refill(table, shown["rows"], columns)
+            table.visible = bool(event.new)
+        self.param.watch(other_class_week, "class_week")
 
         check.on_click(verify_one)
         return pn.Column(pn.pane.Markdown("## Tuân thủ ký số"), self.figures.note(), pn.Row(school, level),
@@ -202,5 +219,5 @@ class Compliance(pn.viewable.Viewer):
                          pn.panel(self._late, loading_indicator=True),
                          pn.pane.Markdown("### Chi tiết một lớp - tuần (bấm vào một tiết để xác thực chữ ký; "
                                           "đi nhanh hơn từ [Tổng quan](/overview))"), self._class_week_picker,
-                         pn.panel(pn.bind(entries, self.param.class_week), loading_indicator=True),
+                         table,
                          pn.Row(entry_id, check), report, name="compliance")

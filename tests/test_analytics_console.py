@@ -452,3 +452,30 @@ def test_the_cache_never_crosses_scopes_and_a_real_refresh_misses(fresh):
     missed = {s: int(n) for s, n in zip(after["school_id"], after["missed"])}
     was = {s: int(n) for s, n in zip(everyone["school_id"], everyone["missed"])}
     assert missed[first] == was[first] + 1 and missed[second] == was[second]
+
+
+def test_a_stale_store_is_refreshed_in_the_background(world, tmp_path):
+    """A page meeting a store older than five minutes is not kept waiting for the copy: the
+    refresh runs in a thread (the page reads the last refresh's figures meanwhile); a store never
+    refreshed is copied at once, since there is nothing to read yet."""
+    import time
+
+    from core.analytics.cache import store_fingerprint
+    from core.analytics.store import ensure_fresh_in_background
+
+    db, store = world
+    first = AnalyticsStore(tmp_path / "first")
+    assert ensure_fresh_in_background(db, first) is None
+    assert first.state()["refreshed_at"] > time.time() - 60 and first.state()["weeks"]
+    refresh(db, store)
+    content = store_fingerprint(store)
+    state = store.state()
+    state["refreshed_at"] = time.time() - 3600
+    store.save_state(state)
+    thread = ensure_fresh_in_background(db, store)
+    assert thread is not None
+    thread.join(300)
+    assert not thread.is_alive()
+    assert store.state()["refreshed_at"] > time.time() - 300
+    assert ensure_fresh_in_background(db, store) is None  # fresh again: nothing started
+    assert store_fingerprint(store) == content  # nothing new in the record store: the same figures' key

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, tuple_
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.access.authz import Actor
@@ -193,35 +193,58 @@ class ChainProblem:
 
 def chain_problems(session: Session, batch: int = 5000) -> Iterator[ChainProblem]:
     """Recompute every hash of every chain in order and yield every problem found (the walk goes
-    on after each one, so that a check can list them all)."""
+    on after each one, so that a check can list them all). The events are read in (chain, seq)
+    order, ``batch`` at a time across chains (a city has a chain per school, most of them short:
+    one query per chain cost a second for nothing)."""
     checked = 0
     heads = {h.id: h for h in session.scalars(select(AuditHead))}
-    chains = set(heads) | set(session.scalars(select(AuditEvent.chain).distinct()))
-    for chain in sorted(chains):
-        prev, expected_seq, last_seq = GENESIS, 1, 0
-        while True:
-            rows = session.scalars(select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq > last_seq)
-                                   .order_by(AuditEvent.seq).limit(batch)).all()
-            if not rows:
-                break
-            for ev in rows:
-                if ev.seq != expected_seq:
-                    for gone in range(expected_seq, ev.seq):
-                        yield ChainProblem(chain, gone, "missing", f"chain {chain}: event {gone} is missing", checked)
-                elif ev.prev_hash != prev:
-                    yield ChainProblem(chain, ev.seq, "link",
-                                       f"chain {chain}: link to the previous event is broken", checked)
-                if _digest(ev.prev_hash, _fields(ev)) != ev.hash:
-                    yield ChainProblem(chain, ev.seq, "altered",
-                                       f"chain {chain}: event {ev.seq} does not match its hash (altered)", checked)
-                prev, expected_seq, last_seq = ev.hash, ev.seq + 1, ev.seq
-                checked += 1
-            if len(rows) < batch:  # the chain's last batch: no query to find it empty
-                break
-        head = heads.get(chain)
-        if head is None or head.seq != expected_seq - 1 or head.hash != prev:
+    state: dict[str, Any] = {"chain": None, "prev": GENESIS, "expected": 1}
+
+    def tail(chain: int) -> Iterator[ChainProblem]:
+        head, expected_seq = heads.get(chain), state["expected"]
+        if head is None or head.seq != expected_seq - 1 or head.hash != state["prev"]:
             yield ChainProblem(chain, expected_seq, "tail",
                                f"chain {chain}: events after seq {expected_seq - 1} are missing", checked)
+
+    def chains_without_events(below: int | None, after: int | None) -> Iterator[int]:
+        """Chains with a head but no event, between two chains met in the events."""
+        return (c for c in sorted(heads) if (after is None or c > after) and (below is None or c < below))
+
+    last: tuple[int, int] | None = None
+    while True:
+        stmt = select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.seq).limit(batch)
+        if last is not None:
+            stmt = stmt.where(tuple_(AuditEvent.chain, AuditEvent.seq) > tuple_(*last))
+        rows = session.scalars(stmt).all()
+        for ev in rows:
+            if ev.chain != state["chain"]:
+                if state["chain"] is not None:
+                    yield from tail(state["chain"])
+                for empty in chains_without_events(ev.chain, state["chain"]):
+                    state.update(prev=GENESIS, expected=1)
+                    yield from tail(empty)
+                state.update(chain=ev.chain, prev=GENESIS, expected=1)
+            expected_seq = state["expected"]
+            if ev.seq != expected_seq:
+                for gone in range(expected_seq, ev.seq):
+                    yield ChainProblem(ev.chain, gone, "missing", f"chain {ev.chain}: event {gone} is missing",
+                                       checked)
+            elif ev.prev_hash != state["prev"]:
+                yield ChainProblem(ev.chain, ev.seq, "link",
+                                   f"chain {ev.chain}: link to the previous event is broken", checked)
+            if _digest(ev.prev_hash, _fields(ev)) != ev.hash:
+                yield ChainProblem(ev.chain, ev.seq, "altered",
+                                   f"chain {ev.chain}: event {ev.seq} does not match its hash (altered)", checked)
+            state.update(prev=ev.hash, expected=ev.seq + 1)
+            checked += 1
+        if len(rows) < batch:
+            break
+        last = (rows[-1].chain, rows[-1].seq)
+    if state["chain"] is not None:
+        yield from tail(state["chain"])
+    for empty in chains_without_events(None, state["chain"]):
+        state.update(prev=GENESIS, expected=1)
+        yield from tail(empty)
 
 
 def verify_chain(session: Session, batch: int = 5000) -> ChainReport:

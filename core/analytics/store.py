@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import tempfile
 import threading
 import time
@@ -521,6 +522,32 @@ def ensure_fresh(db: Database, store: AnalyticsStore, max_age_seconds: float = 3
         if time.time() - store.state().get("refreshed_at", 0) < max_age_seconds:
             return None
         return refresh(db, store)
+
+
+def ensure_fresh_in_background(db: Database, store: AnalyticsStore,
+                               max_age_seconds: float = 300.0) -> threading.Thread | None:
+    """Like :func:`ensure_fresh`, without making the caller wait for a stale store: the refresh
+    runs in a thread (one at a time in a process) while the caller reads the figures of the
+    last refresh — their age is shown on the page, and anything kept from them is keyed on the
+    store's fingerprint (:mod:`core.analytics.cache`), so nothing computed before the refresh is
+    served after it. A store never refreshed is refreshed at once (there is nothing to read).
+    Returns the refresh's thread, or None when there was nothing to start."""
+    at = store.state().get("refreshed_at", 0)
+    if not at:
+        ensure_fresh(db, store, max_age_seconds)
+        return None
+    if time.time() - at < max_age_seconds or _REFRESHING.locked():
+        return None
+
+    def run() -> None:
+        try:
+            ensure_fresh(db, store, max_age_seconds)
+        except Exception:  # noqa: BLE001 - the next page tries again; the figures stay as they were
+            logging.getLogger("sohoa.analytics").exception("background refresh of the analytics store failed")
+
+    thread = threading.Thread(target=run, name="analytics-refresh", daemon=True)
+    thread.start()
+    return thread
 
 
 def refreshed_at(store: AnalyticsStore) -> dt.datetime | None:

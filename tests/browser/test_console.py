@@ -117,6 +117,29 @@ def test_drill_down_to_one_entry_and_its_verification_report(page, console):
     assert page.errors == []
 
 
+def test_another_class_week_fills_the_same_entries_table(page, demo):
+    """The compliance page's drill-down step: picking another class-week puts that class-week's
+    periods (core's, in its order) into the entries table."""
+    from core.access.authz import SYSTEM
+    from core.logbook import queries
+
+    sign_in(page, demo.url, "so.giamsat", then="compliance")
+    rows = page.locator(".tabulator", has_text="Tên bài").locator(".tabulator-row")
+    rows.first.wait_for(timeout=30000)
+    picker = page.locator(".bk-input-group", has_text="Lớp - tuần").locator("select")
+    weeks = queries.week_closing(demo.db, SYSTEM, page_size=500)
+    before = _cell(rows.first, "Mã tiết")
+    for other in weeks.iloc[1:].itertuples():
+        expected = str(int(queries.class_week_entries(demo.db, SYSTEM, int(other.class_id),
+                                                      int(other.week_id))["entry_id"].iloc[0]))
+        if expected != before:
+            break
+    picker.select_option(label=f"{other.school_name} · {other.class_name} · tuần {other.week}")
+    page.locator('.tabulator-cell[tabulator-field="Mã tiết"]', has_text=expected).first.wait_for(timeout=30000)
+    assert _cell(rows.first, "Mã tiết") == expected != before
+    assert page.errors == []
+
+
 def test_the_overview_trend_comes_from_the_analytics_store(page, demo):
     """The trend over the weeks is aggregated by DuckDB in the analytics store, which the
     overview refreshes from the record store when stale; its figures equal the record store's."""

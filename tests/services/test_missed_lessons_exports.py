@@ -86,6 +86,27 @@ def test_closing_counts_every_class_week_not_one_page(signed):  # noqa: F811
     assert school_b.to_dict("records") == [{"state": "Chưa chốt", "class_weeks": 1}]
 
 
+def test_the_closed_class_weeks_alone_are_the_closed_rows_of_the_closing(signed):  # noqa: F811
+    """What the admin page offers to reopen (``closed_only``, read from the week closes) is the
+    closing's closed rows, in the same order; a monitor of the other school gets none of them."""
+    so = signed.actor("so")
+    everything = queries.week_closing(signed.db, so, page_size=1000)
+    closed = queries.week_closing(signed.db, so, page_size=1000, closed_only=True)
+    expected = everything[everything["state"].str.startswith("Đã chốt")]
+    assert len(closed) == 1 and closed["state"].tolist() == ["Đã chốt đúng hạn"]
+    assert closed[["class_id", "week_id"]].values.tolist() == expected[["class_id", "week_id"]].values.tolist()
+    assert queries.week_closing(signed.db, signed.actor("mon_b"), page_size=1000, closed_only=True).empty
+
+
+def test_the_finished_class_weeks_are_found_again_only_in_the_same_scope(signed):  # noqa: F811
+    """The finished class-weeks are kept by scope and logbook version: a monitor asking after
+    the department never meets the department's class-weeks."""
+    so, mon_b = signed.actor("so"), signed.actor("mon_b")
+    assert len(queries.week_closing(signed.db, so, page_size=1000)) == 3
+    assert len(queries.week_closing(signed.db, mon_b, page_size=1000)) == 1
+    assert len(queries.week_closing(signed.db, so, page_size=1000)) == 3
+
+
 def test_a_monitor_counts_and_exports_only_their_school(signed):  # noqa: F811
     mon_b = signed.actor("mon_b")
     assert queries.week_closing_counts(signed.db, mon_b).to_dict("records") == [{"state": "Chưa chốt",

@@ -15,8 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_entry_day_status", "logbook_entry", ["day", "status"])
+    # if_not_exists: a database that ran this index as its branch's "0019" already has it
+    op.create_index("ix_entry_day_status", "logbook_entry", ["day", "status"], if_not_exists=True)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_entry_day_status", "logbook_entry")
+    op.drop_index("ix_entry_day_status", "logbook_entry", if_exists=True)
