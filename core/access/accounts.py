@@ -456,7 +456,10 @@ class TokenCache:
         return actor
 
     def evict_token(self, token: str) -> None:
-        self._evict(lambda digest, _actor: digest == _digest(token, self.kind))
+        self._evict_digest(_digest(token, self.kind))
+
+    def _evict_digest(self, digest: str) -> None:
+        self._evict(lambda kept, _actor: kept == digest)
 
     def evict_user(self, user_id: int) -> None:
         self._evict(lambda _digest_, actor: actor.user_id == user_id)
@@ -476,9 +479,9 @@ class TokenCache:
     def _announced(self, payload: str) -> None:
         kind, _, value = payload.partition(":")
         if kind == "s":
-            self._evict(lambda digest, _actor: digest == value)
+            self._evict_digest(value)
         elif kind == "u" and value.isdigit():
-            self._evict(lambda _digest_, actor: actor.user_id == int(value))
+            self.evict_user(int(value))
         elif kind == "t" and value.isdigit():
             self._evict(lambda _digest_, actor: actor.staff_id == int(value))
         else:  # not ours to read: forget everything rather than keep a revoked token

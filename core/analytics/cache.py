@@ -16,7 +16,7 @@ from typing import Callable
 import pandas as pd
 
 from core.access import cache as scoped
-from core.access.authz import Actor, Permission, require
+from core.access.authz import Actor
 from core.access.cache import scope_key  # noqa: F401 - part of this module's API
 from core.kernel import clock
 
@@ -34,7 +34,6 @@ class ScopedCache(scoped.ScopedCache):
 
     def get(self, store, actor: Actor, name: str, compute: Callable[[], pd.DataFrame], **arguments) -> pd.DataFrame:
         """``compute()`` (a query of ``actor``'s scope on ``store``), or its kept result."""
-        require(actor, Permission.VIEW)
         minute = clock.now().replace(second=0)
-        return self._get((scope_key(actor), store_fingerprint(store), minute, name,
-                          tuple(sorted((k, repr(v)) for k, v in arguments.items()))), compute)
+        return self.get_versioned(actor, f"{store_fingerprint(store)} at {minute.isoformat()}", name, compute,
+                                  **arguments)

@@ -180,8 +180,7 @@ def week_closing_counts(db: Database, actor: Actor, *, school_id: int | None = N
     for (status, on_time, again), n in groups.items():
         state = closing_state(None if pd.isna(status) else status, on_time, again)
         counts[state] = counts.get(state, 0) + int(n)
-    counts = pd.Series(counts, dtype="int64")
-    frame = pd.DataFrame({"state": [str(s) for s in counts.index], "class_weeks": [int(n) for n in counts.values]},
+    frame = pd.DataFrame({"state": list(counts), "class_weeks": list(counts.values())},
                          columns=["state", "class_weeks"])
     return frame.sort_values(["class_weeks", "state"], ascending=[False, True]).reset_index(drop=True)
 
