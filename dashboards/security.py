@@ -20,6 +20,7 @@ Deciding who may sign in and what a session may do is core's (:mod:`core.access.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import html
@@ -55,13 +56,14 @@ HSTS = "max-age=31536000; includeSubDomains"
 _SCRIPT_TAG = re.compile(rb"<script\b", re.I)
 
 
-def handler_hashes() -> list[str]:
+@functools.cache
+def handler_hashes() -> tuple[str, ...]:
     """The hash sources of the inline event handlers the console writes itself: the overview's
     in-place links (:data:`dashboards.overview.GO`, one constant text). Nothing else written into
     an ``on…=`` attribute runs."""
     from dashboards.overview import GO
 
-    return [f"'sha256-{base64.b64encode(hashlib.sha256(GO.encode()).digest()).decode()}'"]
+    return (f"'sha256-{base64.b64encode(hashlib.sha256(GO.encode()).digest()).decode()}'",)
 
 
 def policy_for(nonce: str | None = None) -> str:
