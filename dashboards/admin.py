@@ -60,6 +60,7 @@ from dashboards.common import (
     log,
     refusal_text,
     school_options,
+    searchable,
     set_options,
 )
 
@@ -98,7 +99,7 @@ def _reopen_card(db, actor) -> pn.Card:
         label = chosen(week_pick)
         reopen_week(db, actor, *week_pick.value, reason.value)
         return f"đã mở lại sổ tuần {label}"
-    return action_card("Mở lại sổ tuần đã chốt", [week_pick, reason], run,
+    return action_card("Mở lại sổ tuần đã chốt", [searchable(week_pick, what="lớp - tuần"), reason], run,
                        after=lambda: set_options(week_pick, closed_weeks()),
                        check=lambda: None if week_pick.value else "chưa chọn lớp - tuần")
 
@@ -132,7 +133,8 @@ def _remind_card(db, actor, options) -> pn.Card:
         n = admin.send_reminders(db, actor, remind_school.value)
         admin.deliver_outbox(db)  # at once when SMTP is configured; otherwise they wait in the outbox
         return f"đã xếp {n} thư nhắc vào hộp thư đi"
-    return action_card("Nhắc giáo viên còn tiết chưa ký", [remind_school, preview, status], run, after=refresh)
+    return action_card("Nhắc giáo viên còn tiết chưa ký", [searchable(remind_school, what="trường"), preview, status],
+                       run, after=refresh)
 
 
 def _monitor_cards(db, actor, options) -> list[pn.Card]:
@@ -157,8 +159,10 @@ def _monitor_cards(db, actor, options) -> list[pn.Card]:
         return f"đã thôi phân công {chosen(current)}"
 
     refresh()
-    return [action_card("Phân công giám sát trường", [who, where], assign, after=refresh),
-            action_card("Thôi phân công giám sát trường", [current, reason], unassign, after=refresh,
+    return [action_card("Phân công giám sát trường", [searchable(who, what="tài khoản giám sát"),
+                                                       searchable(where, what="trường")], assign, after=refresh),
+            action_card("Thôi phân công giám sát trường", [searchable(current, what="phân công"), reason], unassign,
+                        after=refresh,
                         check=lambda: ("chưa chọn phân công" if not current.value else
                                        "cần nhập lý do" if not reason.value.strip() else None))]
 
@@ -248,9 +252,11 @@ def _certificate_cards(db, actor, schools) -> list[pn.Card]:
     revoke_school.param.watch(active, "value")
     holders()
     active()
-    return [action_card("Đăng ký chứng thư số", [school, holder, pn.pane.Markdown("Tệp chứng thư (DER hoặc PEM):"),
-                                                 upload], register, after=active, check=check_upload),
-            action_card("Thu hồi chứng thư số", [revoke_school, certificate, reason], revoke, after=active,
+    return [action_card("Đăng ký chứng thư số", [searchable(school, what="trường"), searchable(holder, what="người"),
+                                                 pn.pane.Markdown("Tệp chứng thư (DER hoặc PEM):"), upload],
+                        register, after=active, check=check_upload),
+            action_card("Thu hồi chứng thư số", [searchable(revoke_school, what="trường"),
+                                                 searchable(certificate, what="chứng thư"), reason], revoke, after=active,
                         check=lambda: ("chưa chọn chứng thư" if not certificate.value else
                                        "cần nhập lý do thu hồi" if not reason.value.strip() else None))]
 
@@ -283,7 +289,8 @@ def _handover_card(db, actor, schools) -> pn.Card:
     school.param.watch(people, "value")
     people()
     return action_card("Bàn giao công việc của giáo viên nghỉ / chuyển đi",
-                       [school, leaving, replacement, effective, reason], run, check=check)
+                       [searchable(school, what="trường"), searchable(leaving, what="giáo viên"),
+                        searchable(replacement, what="giáo viên"), effective, reason], run, check=check)
 
 
 def _batch_card(db, actor, pki_dir: Path | None, background=in_background) -> pn.Card:
@@ -480,7 +487,7 @@ def _import_card(db, actor, schools, trust, background=in_background) -> pn.Card
         background("package-import", work, lambda why: show(f"Không nhập: {why}", "danger"))
 
     button.on_click(go)
-    return pn.Card(school, pn.pane.Markdown(f"Tệp gói .zip (tối đa {MAX_UPLOAD_BYTES // 2**20} MB; gói lớn hơn: "
+    return pn.Card(searchable(school, what="trường"), pn.pane.Markdown(f"Tệp gói .zip (tối đa {MAX_UPLOAD_BYTES // 2**20} MB; gói lớn hơn: "
                                             "lệnh `sohoa package import`):"), upload, confirm, button, result,
                    title=title, collapsible=False, sizing_mode="stretch_width")
 

@@ -15,7 +15,7 @@ from core.access import queries as access_queries
 from core.kernel.errors import SohoaError
 from core.school import queries as school_queries
 from core.storage.db import Database
-from dashboards.common import audit_action_vi, frame, school_options
+from dashboards.common import audit_action_vi, frame, school_options, searchable
 
 TITLE = "Nhật ký thao tác"
 #: Events a page.
@@ -74,8 +74,9 @@ class AuditTrail(pn.viewable.Viewer):
             "(tất cả)": "", **{f"{a} — {audit_action_vi(a)}" if audit_action_vi(a) else a: a for a in self.actions}})
         user = pn.widgets.TextInput.from_param(self.param.user, name="Người thực hiện", placeholder="tên đăng nhập",
                                                width=180)
-        school = pn.widgets.Select.from_param(self.param.school, name="Trường", width=300,
-                                              options=school_options(self.schools, everything="(tất cả)"))
+        school = searchable(pn.widgets.Select.from_param(
+            self.param.school, name="Trường", width=300,
+            options=school_options(self.schools, everything="(tất cả)")), what="trường", pinned=1)
         date_from = pn.widgets.DatePicker.from_param(self.param.date_from, name="Từ ngày", width=150)
         date_to = pn.widgets.DatePicker.from_param(self.param.date_to, name="Đến ngày", width=150)
         page_no = pn.widgets.IntInput.from_param(self.param.page, name="Trang", start=0, width=90)

@@ -13,7 +13,7 @@ import param
 from core.school import queries as school_queries
 from core.signatures import certificates
 from core.storage.db import Database
-from dashboards.common import frame, school_options
+from dashboards.common import frame, school_options, searchable
 
 TITLE = "Chứng thư số"
 
@@ -45,8 +45,9 @@ class Certificates(pn.viewable.Viewer):
         return frame(self.expiring(), ["school_name", "holder", "kind", "serial_hex", "not_after"])
 
     def __panel__(self):
-        school = pn.widgets.Select.from_param(self.param.school, name="Trường", width=380,
-                                              options=school_options(self.schools, everything="(tất cả)"))
+        school = searchable(pn.widgets.Select.from_param(
+            self.param.school, name="Trường", width=380,
+            options=school_options(self.schools, everything="(tất cả)")), what="trường", pinned=1)
         days = pn.widgets.IntInput.from_param(self.param.within_days, name="Hết hạn trong (ngày)", start=1,
                                               end=3660, width=160)
         return pn.Column(pn.pane.Markdown("## Chứng thư số: độ phủ và hết hạn"),

@@ -14,7 +14,7 @@ from core.kernel import formats
 from core.logbook import queries
 from core.school import queries as school_queries
 from core.storage.db import Database
-from dashboards.common import frame, school_options
+from dashboards.common import frame, school_options, searchable
 
 TITLE = "Chốt sổ tuần"
 #: Class-weeks a page.
@@ -68,8 +68,9 @@ class Closing(pn.viewable.Viewer):
                                page_size=PAGE_SIZE), sizing_mode="stretch_width")
 
     def __panel__(self):
-        school = pn.widgets.Select.from_param(self.param.school, name="Trường", width=380,
-                                              options=school_options(self.schools, everything="(tất cả)"))
+        school = searchable(pn.widgets.Select.from_param(
+            self.param.school, name="Trường", width=380,
+            options=school_options(self.schools, everything="(tất cả)")), what="trường", pinned=1)
         page_no = pn.widgets.IntInput.from_param(self.param.page, name="Trang", start=0, width=100)
         return pn.Column(pn.pane.Markdown("## Chốt sổ tuần"), school,
                          pn.panel(self._counts, loading_indicator=True),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import unicodedata
 import weakref
 from typing import Callable
 
@@ -163,15 +164,18 @@ class Figures:
     def heatmap(self, actor, *, school_id: int | None = None) -> pd.DataFrame:
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.signing_heatmap(store, actor, school_id=school_id)
+            return CACHE.get(store, actor, "signing_heatmap", lambda: analytics_queries.signing_heatmap(
+                store, actor, school_id=school_id), school_id=school_id)
         return queries.signing_heatmap(self.db, actor, school_id=school_id)
 
     def late_signing(self, actor, *, school_id: int | None = None, week_id: int | None = None,
                      bucket_minutes: int = 1) -> pd.DataFrame:
         store = self.fresh().store
         if store is not None:
-            return analytics_queries.late_signing_distribution(store, actor, school_id=school_id, week_id=week_id,
-                                                               bucket_minutes=bucket_minutes)
+            return CACHE.get(store, actor, "late_signing_distribution", lambda: (
+                analytics_queries.late_signing_distribution(store, actor, school_id=school_id, week_id=week_id,
+                                                            bucket_minutes=bucket_minutes)),
+                school_id=school_id, week_id=week_id, bucket_minutes=bucket_minutes)
         return queries.late_signing_distribution(self.db, actor, school_id=school_id, week_id=week_id,
                                                  bucket_minutes=bucket_minutes)
 
@@ -435,21 +439,74 @@ def indication(value: str, sub: str | None = None) -> str:
 
 
 PICK = "— chọn —"
+#: A picker shows at most this many choices at once; one over more (a city's 2,002 schools, its
+#: monitors, its class-weeks) gets a search box that narrows them (:func:`searchable`): a browser
+#: is sent 50 labels, not thousands, and Bokeh does not walk thousands of options on every page.
+PICK_LIMIT = 50
+
+
+def fold(text: str) -> str:
+    """Text as a search compares it: without accents or case ("Trường" finds "truong")."""
+    text = unicodedata.normalize("NFD", str(text)).replace("đ", "d").replace("Đ", "d")
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+
+
+def searchable(select, *, what: str, pinned: int = 0):
+    """``select`` with a search box above it when it has more than :data:`PICK_LIMIT` options:
+    the box's words (accents and case ignored) narrow the options to the first matches; the
+    chosen one and the first ``pinned`` options (an "every school" entry) are always offered.
+    :func:`set_options` refills such a picker through its search. Returns what to lay out."""
+    options = dict(select.options)
+    if len(options) <= PICK_LIMIT:
+        return select
+    search = pn.widgets.TextInput(label=f"Tìm {what}", width=select.width or 300,
+                                  placeholder=f"vài chữ của mã hoặc tên ({formats.number(len(options) - pinned)} {what})")
+    select._search, select._pinned, select._all = search, pinned, options
+
+    def narrow(*_):
+        shown = _narrowed(select, select._all, select.value)
+        select.options = {PICK: None, **shown} if select.value is None and PICK in select.options else shown
+    search.param.watch(narrow, ["value", "value_input"])
+    narrow()
+    return pn.Column(search, select, margin=0)
+
+
+def _narrowed(select, options: dict, chosen) -> dict:
+    """The options a searchable picker shows: the pinned ones, the matches of its search (at
+    most :data:`PICK_LIMIT`), and the chosen one."""
+    search = getattr(select, "_search", None)
+    if search is None:
+        return options
+    words = fold(search.value_input or search.value or "").split()
+    items = list(options.items())
+    shown = dict(items[:select._pinned])
+    for label, value in items[select._pinned:]:
+        if len(shown) >= PICK_LIMIT + select._pinned:
+            break
+        if all(word in fold(label) for word in words):
+            shown[label] = value
+    for label, value in items:
+        if value == chosen and value is not None:
+            shown.setdefault(label, value)
+    return shown
 
 
 def set_options(select, options: dict) -> None:
     """Replace a Select's options, keeping its value when still offered. A value that is gone
     (the item an action just used) gives an explicit "— chọn —" (nothing chosen) rather than the
     next item, so that a second click never acts on someone else; a first fill picks the first
-    one (Panel keeps a stale value otherwise and the box shows blank)."""
+    one (Panel keeps a stale value otherwise and the box shows blank). A :func:`searchable`
+    picker keeps all of them and shows those its search finds."""
     values = list(options.values())
+    if getattr(select, "_search", None) is not None:
+        select._all = dict(options)
     if select.value in values:
-        select.options = options
+        select.options = _narrowed(select, options, select.value)
     elif select.value is not None and values:
-        select.options = {PICK: None, **options}
+        select.options = {PICK: None, **_narrowed(select, options, None)}
         select.value = None
     else:
-        select.options = options
+        select.options = _narrowed(select, options, values[0] if values else None)
         select.value = values[0] if values else None
 
 

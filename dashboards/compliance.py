@@ -32,6 +32,7 @@ from dashboards.common import (
     refill,
     refusal_text,
     school_options,
+    searchable,
     set_options,
 )
 
@@ -168,8 +169,9 @@ class Compliance(pn.viewable.Viewer):
             set_options(self._class_week_picker, self.class_weeks())
 
     def __panel__(self):
-        school = pn.widgets.Select.from_param(self.param.school, name="Trường", width=420,
-                                              options=school_options(self.schools, everything="(tất cả)"))
+        school = searchable(pn.widgets.Select.from_param(
+            self.param.school, name="Trường", width=420,
+            options=school_options(self.schools, everything="(tất cả)")), what="trường", pinned=1)
         level = pn.widgets.RadioButtonGroup.from_param(self.param.level, name="Mức", options=LEVELS)
         week = pn.widgets.Select.from_param(self.param.week, name="Tuần", width=200, options={"(cả học kỳ)": 0, **{
             f"Tuần {r.number} ({r.monday:%d/%m})": int(r.week_id) for r in self.weeks.itertuples()}})
@@ -218,6 +220,7 @@ class Compliance(pn.viewable.Viewer):
                          pn.pane.Markdown("### Ký trễ: bao lâu sau khi hết tiết"), pn.Row(week, bucket),
                          pn.panel(self._late, loading_indicator=True),
                          pn.pane.Markdown("### Chi tiết một lớp - tuần (bấm vào một tiết để xác thực chữ ký; "
-                                          "đi nhanh hơn từ [Tổng quan](/overview))"), self._class_week_picker,
+                                          "đi nhanh hơn từ [Tổng quan](/overview))"),
+                         searchable(self._class_week_picker, what="lớp - tuần"),
                          table,
                          pn.Row(entry_id, check), report, name="compliance")

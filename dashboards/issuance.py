@@ -16,7 +16,7 @@ import param
 from core.school import queries as school_queries
 from core.storage.db import Database
 from core.transcripts import figures as transcript_figures
-from dashboards.common import Figures, frame, school_options
+from dashboards.common import Figures, frame, school_options, searchable
 
 hv.extension("bokeh", logo=False)
 TITLE = "Cấp học bạ"
@@ -74,8 +74,9 @@ class Issuance(pn.viewable.Viewer):
         df = self.grades()
         if df.empty:
             return pn.Column(pn.pane.Markdown("## Cấp học bạ số"), pn.pane.Markdown("Chưa có học bạ trong phạm vi."))
-        school = pn.widgets.Select.from_param(self.param.school, name="Trường", width=380,
-                                              options=school_options(self.schools, everything="(tất cả)"))
+        school = searchable(pn.widgets.Select.from_param(
+            self.param.school, name="Trường", width=380,
+            options=school_options(self.schools, everything="(tất cả)")), what="trường", pinned=1)
         page_no = pn.widgets.IntInput.from_param(self.param.page, name="Trang (lớp)", start=0, width=120)
         return pn.Column(pn.pane.Markdown("## Cấp học bạ số theo khối"), self.figures.note(),
                          pn.pane.HoloViews(issuance_bars(df)),

@@ -16,7 +16,7 @@ import param
 from core.logbook import exports, queries
 from core.school import queries as school_queries
 from core.storage.db import Database
-from dashboards.common import frame, school_options
+from dashboards.common import frame, school_options, searchable
 
 TITLE = "Tiết không ký"
 SHOWN = ["school_name", "class_name", "day", "period_no", "subject", "teacher", "status", "minutes_late",
@@ -52,8 +52,9 @@ class MissedLessons(pn.viewable.Viewer):
         return frame(self.rows(), SHOWN)
 
     def __panel__(self):
-        school = pn.widgets.Select.from_param(self.param.school, name="Trường", width=380,
-                                              options=school_options(self.schools, everything="(tất cả)"))
+        school = searchable(pn.widgets.Select.from_param(
+            self.param.school, name="Trường", width=380,
+            options=school_options(self.schools, everything="(tất cả)")), what="trường", pinned=1)
         late = pn.widgets.Checkbox.from_param(self.param.include_late, name="Gồm cả tiết ký trễ")
         page_no = pn.widgets.IntInput.from_param(self.param.page, name="Trang", start=0, width=100)
         downloads = pn.Row(

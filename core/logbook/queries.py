@@ -33,7 +33,8 @@ from core.storage.models import (
 def missed_lessons(db: Database, actor: Actor, *, school_id: int | None = None, week_id: int | None = None,
                    include_late: bool = True, page: int = 0, page_size: int = PAGE,
                    as_of: dt.datetime | None = None) -> pd.DataFrame:
-    """Unsigned (missed) and late periods with the teaching hour each one cost, newest first."""
+    """Unsigned (missed) and late periods with the teaching hour each one cost, newest first (the
+    newest day's last period on top), read in that order from the index ``ix_entry_not_on_time``."""
     require(actor, Permission.VIEW)
     as_of = as_of or clock.now()
     E = LogbookEntry
@@ -49,13 +50,13 @@ def missed_lessons(db: Database, actor: Actor, *, school_id: int | None = None, 
         page_rows = page_rows.where(E.school_id == school_id)
     if week_id is not None:
         page_rows = page_rows.where(E.week_id == week_id)
-    P = page_rows.order_by(E.day.desc(), E.period_no, E.id).limit(page_size).offset(page * page_size).subquery()
+    P = page_rows.order_by(E.day.desc(), E.period_no.desc(), E.id.desc()).limit(page_size).offset(page * page_size).subquery()
     stmt = (select(P.c.id.label("entry_id"), School.name.label("school_name"), SchoolClass.name.label("class_name"),
                    P.c.day, P.c.period_no, Subject.name.label("subject"), Staff.full_name.label("teacher"),
                    P.c.status, P.c.signed_at, P.c.period_end)
             .join(School, School.id == P.c.school_id).join(SchoolClass, SchoolClass.id == P.c.class_id)
             .join(Subject, Subject.id == P.c.subject_id).join(Staff, Staff.id == P.c.teacher_id)
-            .order_by(P.c.day.desc(), P.c.period_no, P.c.id))
+            .order_by(P.c.day.desc(), P.c.period_no.desc(), P.c.id.desc()))
     with db.reading() as session:
         frame = pd.read_sql(stmt, session.connection())
     frame["status"] = frame["status"].map(lambda s: "Ký trễ" if s in ("late", EntryStatus.LATE) else "Không ký")
@@ -95,29 +96,58 @@ def _closed_class_weeks(actor: Actor, school_id: int | None):
     return weeks.subquery()
 
 
-#: The finished class-weeks of each scope, kept while the logbook holds the same entries (their
-#: lowest and highest id: core adds entries and never deletes one) on the same day. Finding them
-#: groups every entry (0.6 s for a city's signed week); the closing states are read each time.
+#: The finished class-weeks of each scope, kept while the logbook holds the same entries on the
+#: same day (finding them groups every entry: 4 s for a city's signed week), and the closing rows
+#: built on them, kept while the week closes and the classes are also the same.
 _FINISHED = ScopedCache(max_entries=64)
+
+
+def _logbook_version(session) -> str:
+    """What the finished class-weeks depend on: the logbook's entries (their lowest and highest
+    id: core adds entries and never deletes one) and the day."""
+    E = LogbookEntry
+    low, high = session.execute(select(func.min(E.id), func.max(E.id))).one()
+    return f"entries {low}-{high} on {clock.now().date()}"
+
+
+def _closing_version(session) -> str:
+    """What the closing rows depend on besides :func:`_logbook_version`: the week closes (each
+    step of one — a close, a reopening, a close again — changes the count of closed ones, the
+    reopenings or the newest signing time) and the classes (core adds classes, never renames
+    one)."""
+    C = WeekClose
+    closes = session.execute(select(func.count(), func.max(C.id), func.sum(C.reopen_count),
+                                    func.count(case((C.status == WeekCloseStatus.CLOSED, 1))),
+                                    func.max(C.closed_at), func.max(C.homeroom_signed_at))).one()
+    classes = session.execute(select(func.count(), func.max(SchoolClass.id))).one()
+    return f"{_logbook_version(session)}; closes {tuple(closes)}; classes {tuple(classes)}"
 
 
 def _finished_class_weeks(db: Database, actor: Actor, school_id: int | None) -> pd.DataFrame:
     """``class_id``, ``week_id`` of the class-weeks in scope that are over (scope-keyed cache)."""
-    E = LogbookEntry
     with db.reading() as session:
-        low, high = session.execute(select(func.min(E.id), func.max(E.id))).one()
+        version = _logbook_version(session)
 
     def compute() -> pd.DataFrame:
         weeks = _class_weeks_over(actor, school_id)
         with db.reading() as session:
             return pd.read_sql(select(weeks.c.cid.label("class_id"), weeks.c.wid.label("week_id")),
                                session.connection())
-    return _FINISHED.get_versioned(actor, f"entries {low}-{high} on {clock.now().date()}", "finished_class_weeks",
-                                   compute, school_id=school_id)
+    return _FINISHED.get_versioned(actor, version, "finished_class_weeks", compute, school_id=school_id)
 
 
 def _closing_rows(db: Database, actor: Actor, school_id: int | None) -> pd.DataFrame:
-    """Every finished class-week in scope with its names, week and closing (if any)."""
+    """Every finished class-week in scope with its names, week and closing (if any), newest
+    week first, then by school and class; kept by scope while the logbook, the week closes and
+    the classes are the same (a city's 58,000 class-weeks are read and sorted once, not on every
+    page: the counts and each page are then slices of it)."""
+    with db.reading() as session:
+        version = _closing_version(session)
+    return _FINISHED.get_versioned(actor, version, "closing_rows", lambda: _read_closing_rows(db, actor, school_id),
+                                   school_id=school_id)
+
+
+def _read_closing_rows(db: Database, actor: Actor, school_id: int | None) -> pd.DataFrame:
     pairs = _finished_class_weeks(db, actor, school_id)
     C, W = WeekClose, SchoolWeek
     closes = select(C.class_id, C.week_id, C.status, C.closed_on_time, C.closed_at, C.reopen_count).where(
@@ -134,8 +164,9 @@ def _closing_rows(db: Database, actor: Actor, school_id: int | None) -> pd.DataF
         weeks = pd.read_sql(select(W.id.label("week_id"), W.number.label("week"), W.monday), connection)
     frame = (pairs.merge(classes, on="class_id").merge(weeks, on="week_id")
              .merge(closes, on=["class_id", "week_id"], how="left"))
+    frame = frame.sort_values(["week", "school_name", "class_name"], ascending=[False, True, True], kind="stable")
     return frame[["class_id", "week_id", "school_name", "class_name", "week", "monday", "status", "closed_on_time",
-                  "closed_at", "reopen_count"]]
+                  "closed_at", "reopen_count"]].reset_index(drop=True)
 
 
 def week_closing(db: Database, actor: Actor, *, school_id: int | None = None, page: int = 0,
@@ -160,9 +191,8 @@ def week_closing(db: Database, actor: Actor, *, school_id: int | None = None, pa
         with db.reading() as session:
             frame = pd.read_sql(stmt, session.connection())
     else:
-        frame = (_closing_rows(db, actor, school_id)
-                 .sort_values(["week", "school_name", "class_name"], ascending=[False, True, True], kind="stable")
-                 .iloc[page * page_size:(page + 1) * page_size].reset_index(drop=True))
+        frame = _closing_rows(db, actor, school_id).iloc[page * page_size:(page + 1) * page_size] \
+            .reset_index(drop=True)
     frame["state"] = [closing_state(*r) for r in zip(frame["status"], frame["closed_on_time"],
                                                      frame["reopen_count"], strict=True)]
     return frame

@@ -337,6 +337,10 @@ class LogbookEntry(Base):
         Index("ix_entry_teacher_week", "teacher_id", "week_id"),
         # today's unsigned periods (core.logbook.this_week.unsigned_today): one day, not the year
         Index("ix_entry_day_status", "day", "status"),
+        # the missed and late periods, newest first (core.logbook.queries.missed_lessons): a page is
+        # the index's last rows, not a sort of the newest day's 27,000 (0.6 s → 50 ms in a city)
+        Index("ix_entry_not_on_time", "day", "period_no", "id",
+              postgresql_where=text("status <> 'on_time'"), sqlite_where=text("status <> 'on_time'")),
     )
 
 

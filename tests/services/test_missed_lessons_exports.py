@@ -113,3 +113,29 @@ def test_a_monitor_counts_and_exports_only_their_school(signed):  # noqa: F811
                                                                                 "class_weeks": 1}]
     rows = _csv_rows(exports.missed_lessons_file(signed.db, mon_b, "csv"))
     assert [r[exports.HEADERS.index("Giáo viên")] for r in rows[1:]] == ["Võ Minh Khoa"]
+
+
+def test_the_kept_closing_rows_follow_each_step_of_a_week_close(signed):  # noqa: F811
+    """The closing rows are kept by scope and version (core.logbook.queries._closing_rows): a
+    reopening is seen by the very next read, in the counts, the rows and the monitor's own."""
+    from core.logbook.weekly_close import reopen_week
+
+    so, mon_b = signed.actor("so"), signed.actor("mon_b")
+    before = dict(queries.week_closing_counts(signed.db, so).values.tolist())
+    closed = queries.week_closing(signed.db, so, page_size=1000, closed_only=True).iloc[0]
+    assert queries.week_closing_counts(signed.db, so).equals(queries.week_closing_counts(signed.db, so))  # kept
+    reopen_week(signed.db, so, int(closed.class_id), int(closed.week_id), "Sửa vắng học sinh")
+    after = dict(queries.week_closing_counts(signed.db, so).values.tolist())
+    assert after.get("Đang mở lại") == 1 and after.get("Đã chốt đúng hạn", 0) == before["Đã chốt đúng hạn"] - 1
+    rows = queries.week_closing(signed.db, so, page_size=1000)
+    mine = rows[(rows["class_id"] == closed.class_id) & (rows["week_id"] == closed.week_id)]
+    assert mine["state"].tolist() == ["Đang mở lại"]
+    assert set(queries.week_closing(signed.db, mon_b, page_size=1000)["school_name"]) == {"THCS Colette"}
+
+
+def test_missed_lessons_come_newest_first_by_day_then_period(signed):  # noqa: F811
+    """The missed-lessons page's order (read from the index ix_entry_not_on_time backwards):
+    the newest day first and, within a day, the last period first."""
+    rows = queries.missed_lessons(signed.db, signed.actor("so"), page_size=1000)
+    keys = list(zip(rows["day"], rows["period_no"], rows["entry_id"], strict=True))
+    assert len(keys) > 1 and keys == sorted(keys, reverse=True)
