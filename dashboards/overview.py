@@ -6,7 +6,7 @@
   (:func:`~core.logbook.this_week.behind_this_week`); today's unsigned periods so far.
 - The drill-down: department → district → school → class or teacher → the week's periods →
   one period's verification report, each step a click on a row or on its bar (the on-time
-  rates of the districts, schools, classes and teachers as bar charts, :func:`rate_bars`),
+  rates of the districts, schools, classes and teachers as bars, :func:`rate_bars`),
   with breadcrumbs. The state
   lives in the URL (``?week=…&district=…&school=…&class=…&teacher=…&entry=…``), so a view can
   be bookmarked and shared and the back button works (every step is a history entry). The steps
@@ -50,6 +50,13 @@ table.sh td.n,table.sh th.n{text-align:right;white-space:nowrap}
 table.sh tr[data-href]{cursor:pointer} table.sh tr[data-href]:hover{background:#f3f7fc}
 .sh-crumbs{font-size:.95em;margin:4px 0 8px}.sh-crumbs a{text-decoration:none}
 .sh-weeks a{margin-right:1em}
+.sh-bars{display:flex;flex-direction:column;gap:3px;margin:2px 0 10px;max-width:900px}
+a.sh-bar,.sh-bar-axis{display:flex;align-items:center;gap:8px;text-decoration:none;color:#1b2a3a;font-size:.86em}
+a.sh-bar{cursor:pointer}a.sh-bar:hover .sh-bar-track{outline:1px solid #1d4e89}
+.sh-bar-name{flex:0 0 40%;max-width:280px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;text-align:right}
+.sh-bar-track{flex:1;height:18px;background:#e8edf3;border-radius:2px;display:block;min-width:60px}
+.sh-bar-fill{display:block;height:100%;background:#1d4e89;border-radius:2px}
+.sh-bar-axis{color:#44536a;font-size:.78em}.sh-bar-ticks{flex:1;display:flex;justify-content:space-between}
 </style>"""
 #: The figures of the week's cards: (figure, label, formatter, whether a rise is good).
 CARDS = [("on_time_rate", "Tỉ lệ ký đúng hạn", formats.percent, True),
@@ -88,10 +95,6 @@ STEP = ("(function(url){"
 GO = ("(function(e){const a=e.target.closest('a[href],tr[data-href]');"
       "if(!a||e.ctrlKey||e.metaKey||e.shiftKey||e.altKey||e.button)return;"
       "e.preventDefault();" + STEP + "(a.getAttribute('href')||a.dataset.href)})(event)")
-#: A tap on a bar (:func:`rate_bars`): the step its row leads to (``links``: bar name → URL), as
-#: a click on the row would.
-TAP = ("const i=source.selected.indices[0];if(i===undefined)return;"
-       "const url=links[source.data.name[i]];source.selected.indices=[];if(url)" + STEP + "(url)")
 #: At most this many bars in one chart (the table's first rows: the lowest rates, where it is so ordered).
 MAX_BARS = 40
 
@@ -204,43 +207,30 @@ def breadcrumbs(path: dict, week: int | None) -> pn.pane.HTML:
 
 def rate_bars(df: pd.DataFrame, label: str, link, *, name: str, title: str) -> list:
     """The week's on-time rate of each row as a horizontal bar, named with its rate in vi-VN
-    (``Quận 3 · 82,5 %``); a tap anywhere on a bar's band (its light track runs to 100 %, so a
-    0 % row is tapped too) goes where a click on its row goes (``link(row) -> URL``, :data:`TAP`),
-    in place. Rows with nothing decided yet have no rate and no bar (their row is still in the
-    table)."""
+    (``Quận 3 · 82,5 %``), in the table's order, top down; a click anywhere on a bar (its light
+    track runs to 100 %, so a 0 % row is clicked too) goes where a click on its row goes
+    (``link(row) -> URL``; in place, :data:`GO`). Plain HTML, like the tables: a city district's
+    91 bars are drawn by the browser at once, where a chart's canvas took most of a step. Rows with
+    nothing decided yet have no rate and no bar (their row is still in the table)."""
     rated = df[df["on_time_rate"].notna()].head(MAX_BARS) if not df.empty else df
     if rated.empty:
         return []
-    names = [f"{row[label]} · {formats.percent(row['on_time_rate'])}" for row in rated.to_dict("records")]
-    seen: dict[str, int] = {}
-    for i, text in enumerate(names):  # two classes 6A1 at one rate: a bar each (a zero-width suffix)
-        seen[text] = seen.get(text, 0) + 1
-        names[i] = text + "\u200b" * (seen[text] - 1)
-    data = pd.DataFrame({"name": names, "rate": (rated["on_time_rate"] * 100).round(1).tolist()})
-    links = dict(zip(names, (link(r) for r in rated.to_dict("records"))))
-    category = hv.Dimension("name", label=title, values=names[::-1])  # the table's first row on top
-    rate = hv.Dimension("rate", label="Tỉ lệ đúng hạn (%)")
-
-    def clickable(plot, element):
-        from bokeh.models import CustomJS
-
-        plot.state.name = name
-        plot.state.min_border_right = 24  # (the last tick, 100, and the axis label inside the box on a phone)
-        source = plot.handles["source"]
-        source.selected.js_on_change("indices", CustomJS(args={"source": source, "links": links}, code=TAP))
-
-    common = {"invert_axes": True, "nonselection_alpha": 1.0, "selection_alpha": 1.0, "default_tools": [],
-              "tools": ["tap"], "line_alpha": 0, "padding": (0, 0.02)}
-    track = hv.Bars(data.assign(rate=100.0), category, rate).opts(color="#e8edf3", hooks=[clickable], **common)
-    bars = hv.Bars(data, category, rate).opts(color="#1d4e89", **common)
-    chart = (track * bars).opts(
-        responsive=True, min_width=200, height=50 + 28 * len(data), active_tools=["tap"], toolbar=None,
-        xlabel="", ylabel="Đúng hạn trong tuần (%)", xticks=[0, 25, 50, 75, 100],  # (axes inverted)
-        fontsize={"yticks": "9pt", "xticks": "8pt", "xlabel": "9pt"})
+    bars = []
+    for row in rated.to_dict("records"):
+        text, target = f"{row[label]} · {formats.percent(row['on_time_rate'])}", link(row)
+        bars.append(f'<a class="sh-bar" href="{html.escape(target)}" title="{html.escape(text)}">'
+                    f'<span class="sh-bar-name">{html.escape(text)}</span><span class="sh-bar-track">'
+                    f'<span class="sh-bar-fill" style="width:{float(row["on_time_rate"]) * 100:.1f}%"></span>'
+                    "</span></a>")
     note = f" (chỉ {MAX_BARS} dòng đầu của bảng)" if len(df) > MAX_BARS else ""
+    axis = "".join(f"<span>{tick}</span>" for tick in ("0", "25", "50", "75", "100 %"))
     return [pn.pane.Markdown(f"*Bấm vào một thanh để đi sâu, như bấm vào dòng{note}.*", name=f"{name}-note",
                              margin=(0, 10)),
-            pn.pane.HoloViews(chart, name=name, sizing_mode="stretch_width", css_classes=[name])]
+            pn.pane.HTML(f'{CSS}<div class="sh-bars" id="{name}" aria-label="{html.escape(title)}: tỉ lệ đúng hạn '
+                         f'trong tuần (%)" onclick="{html.escape(GO)}">{"".join(bars)}'
+                         f'<div class="sh-bar-axis"><span class="sh-bar-name">Đúng hạn trong tuần (%)</span>'
+                         f'<span class="sh-bar-ticks">{axis}</span></div></div>',
+                         name=name, sizing_mode="stretch_width", css_classes=[name])]
 
 
 RATE_COLUMNS = {"scheduled": "Số tiết", "on_time": "Đúng hạn", "late": "Trễ", "missed": "Không ký",

@@ -97,9 +97,10 @@ def _closed_class_weeks(actor: Actor, school_id: int | None):
 
 
 #: The finished class-weeks of each scope, kept while the logbook holds the same entries on the
-#: same day (finding them groups every entry: 4 s for a city's signed week), and the closing rows
-#: built on them, kept while the week closes and the classes are also the same.
-_FINISHED = ScopedCache(max_entries=64)
+#: same day (finding them groups every entry: 4 s for a city's signed week), the closing rows
+#: built on them, kept while the week closes and the classes are also the same, and the weeks
+#: that have entries.
+_FINISHED = ScopedCache(max_entries=256)
 
 
 def _logbook_version(session) -> str:
@@ -298,7 +299,13 @@ def used_weeks(session, actor: Actor) -> list[tuple[int, int, dt.date]]:
 
 
 def weeks_in_scope(db: Database, actor: Actor) -> pd.DataFrame:
-    """The school weeks that have logbook entries in the caller's scope (week filters)."""
+    """The school weeks that have logbook entries in the caller's scope (week filters), by
+    Monday; kept by scope while the logbook holds the same entries (every page and step asks)."""
     require(actor, Permission.VIEW)
     with db.reading() as session:
-        return pd.DataFrame(used_weeks(session, actor), columns=["week_id", "number", "monday"])
+        version = _logbook_version(session)
+
+    def compute() -> pd.DataFrame:
+        with db.reading() as session:
+            return pd.DataFrame(used_weeks(session, actor), columns=["week_id", "number", "monday"])
+    return _FINISHED.get_versioned(actor, version, "weeks_in_scope", compute)

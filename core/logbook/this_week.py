@@ -34,7 +34,7 @@ from core.kernel import clock
 from core.kernel.errors import MalformedInput, NotFound, PermissionDenied
 from core.kernel.vocabulary import EntryStatus
 from core.logbook.compliance import TREND, compliance
-from core.logbook.queries import used_weeks
+from core.logbook.queries import weeks_in_scope
 from core.logbook.rules.signing_window import grace_cutoff
 from core.storage.db import Database
 from core.storage.models import (
@@ -78,10 +78,9 @@ def current_week(db: Database, actor: Actor, today: dt.date | None = None) -> in
     the scope has no periods at all."""
     require(actor, Permission.VIEW)
     today = today or clock.now().date()
-    with db.reading() as session:
-        used = used_weeks(session, actor)
-    started = [week_id for week_id, _, monday in used if monday <= today]
-    return started[-1] if started else used[0][0] if used else None
+    used = list(weeks_in_scope(db, actor).itertuples(index=False, name=None))
+    started = [int(week_id) for week_id, _, monday in used if monday <= today]
+    return started[-1] if started else int(used[0][0]) if used else None
 
 
 def _rate(on_time: float, decided: float) -> float:

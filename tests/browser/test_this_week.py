@@ -73,22 +73,6 @@ def test_four_clicks_from_the_overview_to_a_periods_verification_report(page, de
     assert page.errors == []
 
 
-#: Where on the page the middle of a bar of an overview chart is: the chart (a Bokeh plot named
-#: like its pane), the bar's category (``index`` from the top, the table's order) mapped to the
-#: canvas by the plot's own scales.
-BAR_AT = """([name, index]) => {
-  for (const d of Bokeh.documents) for (const model of d._all_models.values()) {
-    if (model.name !== name) continue;
-    const view = Bokeh.index.find_one(model);
-    if (!view || !view.frame || !view.el.isConnected) continue;
-    const factors = view.frame.y_range.factors, factor = factors[factors.length - 1 - index];
-    const box = view.canvas_view.el.getBoundingClientRect();
-    return {x: box.left + view.frame.x_scale.compute(50), y: box.top + view.frame.y_scale.compute(factor),
-            factor: factor, bars: factors.length};
-  }
-  return null }"""
-
-
 #: The font size and weight of the heading with that text, and the colour of the breadcrumbs' first link.
 LOOK = """(text) => { let found = null, link = null; const walk = (root) => {
   for (const el of root.querySelectorAll('*')) {
@@ -109,12 +93,12 @@ def at_depth(page, steps: int) -> None:
 
 
 def click_bar(page, name: str, index: int = 0) -> str:
-    """Click (a real mouse click) the ``index``-th bar of chart ``name``; its label."""
-    page.locator(f".{name}").first.scroll_into_view_if_needed()
-    page.wait_for_function(BAR_AT, arg=[name, 0], timeout=30000)
-    at = page.evaluate(BAR_AT, [name, index])
-    page.mouse.click(at["x"], at["y"])
-    return at["factor"]
+    """Click (a real mouse click, on the bar's track) the ``index``-th bar of chart ``name``; its label."""
+    bar = page.locator(f"#{name} a.sh-bar").nth(index)
+    bar.wait_for(timeout=30000)
+    label = bar.locator(".sh-bar-name").inner_text()
+    bar.locator(".sh-bar-track").click(position={"x": 5, "y": 5})
+    return label
 
 
 def test_a_click_on_a_bar_goes_down_as_a_click_on_its_row(page, demo):
