@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import html
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
@@ -36,7 +35,6 @@ from dashboards.common import (
     set_options,
 )
 
-hv.extension("bokeh", logo=False)
 TITLE = "Tuân thủ ký số"
 LEVELS = {"Trường": "school", "Lớp": "class", "Giáo viên": "teacher"}
 BUCKETS = {"1 phút": 1, "5 phút": 5, "15 phút": 15}
@@ -44,15 +42,78 @@ BUCKETS = {"1 phút": 1, "5 phút": 5, "15 phút": 15}
 NAMES = {"school": "school_name", "class": "class_name", "teacher": "teacher_name"}
 
 
-def late_histogram(df: pd.DataFrame, width: int):
-    """The late-signing distribution as a histogram over contiguous buckets (empty ones as 0)."""
+#: The page's two figures drawn as HTML (a grid of coloured cells, a row of bars): the browser lays
+#: them out at once, where two Bokeh canvases were half the page's time in the browser.
+CSS = """<style>
+.sh-heat{border-collapse:separate;border-spacing:2px;font-size:.82em;margin:2px 0}
+.sh-heat th{font-weight:600;color:#44536a;padding:2px 6px;text-align:center}
+.sh-heat td{min-width:48px;padding:4px 6px;text-align:center;border-radius:2px}
+.sh-legend{display:flex;align-items:center;gap:8px;font-size:.8em;color:#44536a;margin:4px 0 10px}
+.sh-legend span.g{display:inline-block;width:160px;height:10px;border-radius:2px}
+.sh-hist{max-width:900px;margin:4px 0 10px}.sh-hist-title{font-weight:600;font-size:.92em;margin-bottom:4px}
+.sh-hist-bars{display:flex;align-items:flex-end;gap:1px;height:180px;border-bottom:1px solid #8a96a8}
+.sh-hist-col{flex:1;height:100%;display:flex;align-items:flex-end}.sh-hist-col:hover{background:#f3f7fc}
+.sh-hist-bar{width:100%;background:#d9822b;min-height:1px}
+.sh-hist-axis{display:flex;justify-content:space-between;font-size:.78em;color:#44536a}
+</style>"""
+
+
+def _colour(fraction: float) -> tuple[str, str]:
+    """(background, text colour) of a cell on the red-yellow-green scale (matplotlib's RdYlGn)."""
+    from matplotlib import colormaps, colors
+
+    background = colors.to_hex(colormaps["RdYlGn"](fraction))
+    return background, "#ffffff" if fraction < 0.15 or fraction > 0.85 else "#1b2a3a"
+
+
+def heatmap_html(df: pd.DataFrame) -> str:
+    """The on-time rate by weekday × period as a grid: a row per period, a column per weekday
+    (T2 … CN), each cell coloured on red-yellow-green from the lowest rate shown to the highest,
+    its rate written in it and, on hover, its number of periods."""
+    low, high = float(df["on_time_rate"].min()), float(df["on_time_rate"].max())
+    days = sorted(int(d) for d in df["weekday"].unique())
+    cells = {(int(r.weekday), int(r.period_no)): r for r in df.itertuples()}
+    names = {d: "CN" if d == 8 else f"T{d}" for d in days}
+    rows = []
+    for period in sorted(int(p) for p in df["period_no"].unique()):
+        tds = []
+        for day in days:
+            row = cells.get((day, period))
+            if row is None:
+                tds.append("<td></td>")
+                continue
+            background, ink = _colour(0.5 if high == low else (float(row.on_time_rate) - low) / (high - low))
+            tip = (f"{names[day]}, tiết {period}: {formats.percent(row.on_time_rate)} đúng hạn "
+                   f"({formats.number(int(row.periods))} tiết)")
+            tds.append(f'<td style="background:{background};color:{ink}" title="{html.escape(tip)}">'
+                       f"{formats.percent(row.on_time_rate, 0)}</td>")
+        rows.append(f"<tr><th>Tiết {period}</th>{''.join(tds)}</tr>")
+    head = "".join(f"<th>{names[d]}</th>" for d in days)
+    gradient = ",".join(_colour(f)[0] for f in (0, 0.25, 0.5, 0.75, 1))
+    return (f'{CSS}<div class="sh-hist-title">Tỉ lệ ký đúng hạn (%) theo thứ × tiết</div>'
+            f'<table class="sh-heat" id="signing-heatmap"><thead><tr><th></th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            f'<div class="sh-legend">thấp nhất {formats.percent(low)} <span class="g" style="background:'
+            f'linear-gradient(to right,{gradient})"></span> cao nhất {formats.percent(high)}</div>')
+
+
+def late_histogram(df: pd.DataFrame, width: int) -> str:
+    """The late-signing distribution as a histogram over contiguous buckets of ``width`` minutes
+    (empty ones as 0): a bar per bucket, its count and minutes on hover, the axis in minutes."""
     lo, hi = int(df["minutes_after_end"].min()), int(df["minutes_after_end"].max())
     edges = np.arange(lo, hi + 2 * width, width)
     counts = df.set_index("minutes_after_end")["entries"].reindex(edges[:-1], fill_value=0).to_numpy()
-    return hv.Histogram((edges, counts), kdims=[hv.Dimension("minutes", label="Phút sau khi hết tiết")],
-                        vdims=[hv.Dimension("entries", label="Số tiết ký trễ")]).opts(
-        height=260, responsive=True, tools=["hover"], color="#d9822b", line_color="white",
-        title="Phân bố thời điểm ký trễ (phút sau khi hết tiết)")
+    top = max(int(counts.max()), 1)
+    bars = "".join(
+        f'<div class="sh-hist-col" title="{formats.number(int(a))}–{formats.number(int(b))} phút: '
+        f'{formats.number(int(n))} tiết"><div class="sh-hist-bar" style="height:{100 * int(n) / top:.1f}%"></div></div>'
+        for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True))
+    ticks = np.linspace(edges[0], edges[-1], 5).round().astype(int)
+    axis = "".join(f"<span>{formats.number(int(t))}</span>" for t in ticks)
+    return (f'{CSS}<div class="sh-hist" id="late-histogram"><div class="sh-hist-title">Phân bố thời điểm ký trễ '
+            f"(số tiết theo phút sau khi hết tiết; cao nhất {formats.number(top)} tiết)</div>"
+            f'<div class="sh-hist-bars">{bars}</div><div class="sh-hist-axis">{axis}</div>'
+            '<div class="sh-hist-axis"><span></span><span>Phút sau khi hết tiết</span><span></span></div></div>')
 
 
 def late_summary(df: pd.DataFrame, bucket: int) -> str:
@@ -146,11 +207,7 @@ class Compliance(pn.viewable.Viewer):
         df = self.heatmap_rows()
         if df.empty:
             return pn.pane.Markdown("Chưa có dữ liệu.")
-        df = df.assign(rate=df["on_time_rate"] * 100, day=df["weekday"].map(lambda d: "CN" if d == 8 else f"T{d}"))
-        return hv.HeatMap(df, [hv.Dimension("day", label="Thứ"), hv.Dimension("period_no", label="Tiết")],
-                          hv.Dimension("rate", label="Đúng hạn (%)")).opts(clabel="Đúng hạn (%)",
-            cmap="RdYlGn", colorbar=True, tools=["hover"], height=260, responsive=True, xlabel="Thứ",
-            ylabel="Tiết", title="Tỉ lệ ký đúng hạn (%) theo thứ × tiết", invert_yaxis=True)
+        return pn.pane.HTML(heatmap_html(df), name="signing-heatmap", sizing_mode="stretch_width")
 
     @param.depends("school", "week", "bucket")
     def _late(self):
@@ -158,7 +215,7 @@ class Compliance(pn.viewable.Viewer):
         if df.empty:
             return pn.pane.Markdown("Không có tiết ký trễ trong phạm vi đã chọn.", name="late-distribution")
         return pn.Column(pn.pane.Markdown(late_summary(df, self.bucket), name="late-summary"),
-                         pn.pane.HoloViews(late_histogram(df, self.bucket), sizing_mode="stretch_width"),
+                         pn.pane.HTML(late_histogram(df, self.bucket), sizing_mode="stretch_width"),
                          name="late-distribution", sizing_mode="stretch_width")
 
     @param.depends("school", watch=True)
