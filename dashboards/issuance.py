@@ -8,33 +8,60 @@ parameters, the figures are methods calling core for the signed-in actor (tested
 browser in ``tests/test_page_viewers.py``)."""
 from __future__ import annotations
 
-import holoviews as hv
+import html
+
 import pandas as pd
 import panel as pn
 import param
 
+from core.kernel import formats
 from core.school import queries as school_queries
 from core.storage.db import Database
 from core.transcripts import figures as transcript_figures
 from dashboards.common import Figures, frame, school_options, searchable
 
-hv.extension("bokeh", logo=False)
 TITLE = "Cấp học bạ"
 STEPS = {"not_started": "Chưa lập", "drafts": "Bản nháp", "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp"}
 #: Blocked classes a page.
 PAGE_SIZE = 20
 
 
-def issuance_bars(df: pd.DataFrame):
-    """Students per school · grade by where their transcript stands (stacked)."""
-    steps = df.assign(label=df["school_code"] + " K" + df["grade"].astype(str),
-                      not_started=(df["students"] - df["drafts"] - df["homeroom_signed"] - df["issued"]).clip(lower=0))
-    long = steps.melt(id_vars="label", value_vars=list(STEPS), var_name="step", value_name="count")
-    long["step"] = long["step"].map(STEPS)
-    return hv.Bars(long, [hv.Dimension("label", label="Trường · khối"), hv.Dimension("step", label="Bước")],
-                   hv.Dimension("count", label="Học sinh")).opts(
-        stacked=True, height=280, responsive=True, tools=["hover"], ylim=(0, None), legend_position="right",
-        cmap=["#c9ccd1", "#f0b44c", "#6aa0d8", "#3a9b5c"], title="Học bạ theo bước của quy trình ký")
+#: The colour of each step in the stacked bars (not started, drafts, signed by the homeroom teacher, issued).
+COLOURS = {"not_started": "#c9ccd1", "drafts": "#f0b44c", "homeroom_signed": "#6aa0d8", "issued": "#3a9b5c"}
+#: At most this many school · grade bars (the table below has them all).
+MAX_BARS = 40
+CSS = """<style>
+.sh-stack{max-width:900px;margin:4px 0 10px;font-size:.86em}.sh-stack-title{font-weight:600;margin-bottom:4px}
+.sh-stack-row{display:flex;align-items:center;gap:8px;margin:2px 0}
+.sh-stack-name{flex:0 0 110px;text-align:right;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.sh-stack-bar{flex:1;display:flex;height:18px;background:#f3f5f8;border-radius:2px;overflow:hidden;min-width:60px}
+.sh-stack-bar span{display:block;height:100%}
+.sh-stack-legend{display:flex;flex-wrap:wrap;gap:12px;margin-top:6px;color:#44536a}
+.sh-stack-legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
+</style>"""
+
+
+def issuance_bars(df: pd.DataFrame) -> str:
+    """Students per school · grade by where their transcript stands: a horizontal bar each, in
+    segments (not started, drafts, signed by the homeroom teacher, issued) as wide as their
+    share, each segment's count on hover; HTML, as the overview's bars (a city's school · grade
+    rows would be thousands of canvas bars; the first :data:`MAX_BARS`, the table has them all)."""
+    steps = df.assign(not_started=(df["students"] - df["drafts"] - df["homeroom_signed"] - df["issued"]).clip(lower=0))
+    rows = []
+    for row in steps.head(MAX_BARS).to_dict("records"):
+        name = f"{row['school_code']} K{row['grade']}"
+        total = max(int(row["students"]), sum(int(row[k]) for k in COLOURS), 1)
+        segments = "".join(
+            f'<span style="width:{100 * int(row[k]) / total:.2f}%;background:{colour}" '
+            f'title="{html.escape(name)} · {STEPS[k]}: {formats.number(int(row[k]))} học sinh"></span>'
+            for k, colour in COLOURS.items() if int(row[k]) > 0)
+        rows.append(f'<div class="sh-stack-row"><span class="sh-stack-name">{html.escape(name)}</span>'
+                    f'<span class="sh-stack-bar">{segments}</span></div>')
+    legend = "".join(f'<span><i style="background:{c}"></i>{STEPS[k]}</span>' for k, c in COLOURS.items())
+    more = f" (chỉ {MAX_BARS} dòng đầu của bảng)" if len(df) > MAX_BARS else ""
+    return (f'{CSS}<div class="sh-stack" id="issuance-bars"><div class="sh-stack-title">Học bạ theo bước của quy '
+            f'trình ký (học sinh của mỗi trường · khối){more}</div>{"".join(rows)}'
+            f'<div class="sh-stack-legend">{legend}</div></div>')
 
 
 class Issuance(pn.viewable.Viewer):
@@ -79,7 +106,7 @@ class Issuance(pn.viewable.Viewer):
             options=school_options(self.schools, everything="(tất cả)")), what="trường", pinned=1)
         page_no = pn.widgets.IntInput.from_param(self.param.page, name="Trang (lớp)", start=0, width=120)
         return pn.Column(pn.pane.Markdown("## Cấp học bạ số theo khối"), self.figures.note(),
-                         pn.pane.HoloViews(issuance_bars(df)),
+                         pn.pane.HTML(issuance_bars(df), sizing_mode="stretch_width"),
                          frame(df.rename(columns={"students": "Học sinh", "drafts": "Bản nháp",
                                                   "homeroom_signed": "GVCN đã ký", "issued": "Đã cấp",
                                                   "cancelled": "Đã hủy", "issued_rate": "Tỉ lệ cấp",
