@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy import Integer, case, cast, func, literal_column, select
 
 from core.access.authz import Actor, Permission, require
 from core.access.cache import ScopedCache
@@ -84,16 +84,6 @@ def closing_state(status, closed_on_time, reopen_count) -> str:
     if status in (WeekCloseStatus.REOPENED.value, WeekCloseStatus.REOPENED):
         return "Đang mở lại"
     return "Chưa chốt"
-
-
-def _closed_class_weeks(actor: Actor, school_id: int | None):
-    """The closed class-weeks in scope, as a subquery: read from the week closes alone (a closed
-    week is over), where :func:`_class_weeks_over` groups every logbook entry."""
-    weeks = (select(WeekClose.class_id.label("cid"), WeekClose.week_id.label("wid"))
-             .where(actor.school_filter(WeekClose.school_id), WeekClose.status == WeekCloseStatus.CLOSED))
-    if school_id is not None:
-        weeks = weeks.where(WeekClose.school_id == school_id)
-    return weeks.subquery()
 
 
 #: The finished class-weeks of each scope, kept while the logbook holds the same entries on the
@@ -177,18 +167,17 @@ def week_closing(db: Database, actor: Actor, *, school_id: int | None = None, pa
     all). ``closed_only``: the closed ones alone (what may be reopened), found without reading
     the logbook."""
     require(actor, Permission.VIEW)
-    if closed_only:
-        W = SchoolWeek
-        weeks = _closed_class_weeks(actor, school_id)
-        stmt = (select(weeks.c.cid.label("class_id"), weeks.c.wid.label("week_id"),
-                       School.name.label("school_name"), SchoolClass.name.label("class_name"), W.number.label("week"),
-                       W.monday, WeekClose.status, WeekClose.closed_on_time, WeekClose.closed_at,
-                       WeekClose.reopen_count)
-                .select_from(weeks).join(SchoolClass, SchoolClass.id == weeks.c.cid)
-                .join(School, School.id == SchoolClass.school_id).join(W, W.id == weeks.c.wid)
-                .outerjoin(WeekClose, and_(WeekClose.class_id == weeks.c.cid, WeekClose.week_id == weeks.c.wid))
+    if closed_only:  # read from the week closes alone (one a class-week; a closed week is over)
+        C, W = WeekClose, SchoolWeek
+        stmt = (select(C.class_id, C.week_id, School.name.label("school_name"), SchoolClass.name.label("class_name"),
+                       W.number.label("week"), W.monday, C.status, C.closed_on_time, C.closed_at, C.reopen_count)
+                .join(SchoolClass, SchoolClass.id == C.class_id).join(School, School.id == SchoolClass.school_id)
+                .join(W, W.id == C.week_id)
+                .where(actor.school_filter(C.school_id), C.status == WeekCloseStatus.CLOSED)
                 .order_by(W.number.desc(), School.name, SchoolClass.name).limit(page_size)
                 .offset(page * page_size))
+        if school_id is not None:
+            stmt = stmt.where(C.school_id == school_id)
         with db.reading() as session:
             frame = pd.read_sql(stmt, session.connection())
     else:
