@@ -64,14 +64,23 @@ def browser(demo):
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
+def watch(page):
+    """``page`` with its console errors and uncaught exceptions kept in ``page.errors``."""
     page.errors = []
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
+    return page
+
+
+def fits(page) -> bool:
+    """Nothing on the page scrolls sideways."""
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    yield watch(context.new_page())
     context.close()
 
 

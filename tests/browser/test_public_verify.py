@@ -10,7 +10,7 @@ from core.demo.synthetic import Scale
 from core.kernel.vocabulary import TranscriptStatus
 from core.storage.models import Transcript
 from core.transcripts import workflow
-from tests.browser.conftest import actor, school_id
+from tests.browser.conftest import actor, fits, school_id, watch
 
 DEMO_SCALE = Scale(districts=1, schools_per_district=1, classes_per_school=1, weeks=1, students_per_class=4,
                    seed=13)
@@ -31,17 +31,6 @@ def issued(demo, n: int = 0) -> Transcript:
         return session.scalars(select(Transcript).where(Transcript.school_id == school_id(demo.db, "S0001"),
                                                         Transcript.status == TranscriptStatus.ISSUED)
                                .order_by(Transcript.id)).all()[n]
-
-
-def watch(page):
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
-
-
-def fits(page) -> bool:
-    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_the_qr_link_opens_a_page_that_works_on_a_phone(browser, demo, tmp_path):

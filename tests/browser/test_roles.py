@@ -8,7 +8,7 @@ kept in the test's directory (``scripts/screenshots.py`` makes the ones in docs/
 import pytest
 
 from dashboards.common import menu
-from tests.browser.conftest import actor, sign_in
+from tests.browser.conftest import actor, sign_in, watch
 from tests.browser.test_this_week import PHONE, _teacher
 
 #: Nothing wider than the phone: the document, and the template's main area that scrolls itself.
@@ -37,11 +37,7 @@ def _open(page, url: str, marker: str) -> str:
 @pytest.fixture
 def phone(browser):
     context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
+    yield watch(context.new_page())
     context.close()
 
 

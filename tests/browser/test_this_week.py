@@ -6,13 +6,9 @@ teacher's own page, and the phone layout (390 px, nothing scrolls sideways)."""
 import pytest
 
 from core.logbook import this_week
-from tests.browser.conftest import actor, sign_in
+from tests.browser.conftest import actor, fits, sign_in
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-
-
-def fits(page) -> bool:
-    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_the_overview_opens_on_this_week_with_its_changes(page, demo):
