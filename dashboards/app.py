@@ -14,11 +14,15 @@ whose parameters are the user's choices and whose methods are the data), the adm
 """
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import panel as pn
 from tornado import web
 
+from core.analytics import queries as analytics_queries
+from core.logbook import queries as logbook_queries
 from core.storage.db import Database
 from dashboards import audit, certificates, closing, compliance, issuance, missed_lessons, teacher
 from dashboards.common import (  # noqa: F401 - COOKIE, NAV and current_actor are part of this module's API
@@ -78,6 +82,15 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
         oidc = OidcProvider(issuer=configured.oidc_issuer, client_id=configured.oidc_client_id,
                             client_secret=configured.oidc_client_secret or None,
                             scopes=" ".join(configured.oidc_scopes))
+
+    def warm() -> None:  # the rollups shared by every scope, before the first page asks for them
+        try:
+            logbook_queries.warm(db)
+            if analytics_store is not None:
+                analytics_queries.warm(analytics_store)
+        except Exception:  # noqa: BLE001 - the pages compute what they need
+            logging.getLogger("sohoa.console").exception("warming the shared rollups failed")
+    threading.Thread(target=warm, name="console-warm", daemon=True).start()
     # what each page's component needs besides the record store and the actor
     options = {"compliance": {"store": analytics_store, "trust": trust}, "transcripts": {"store": analytics_store}}
     builders = {"overview": lambda db: overview_page(db, analytics_store, trust),

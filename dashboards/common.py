@@ -140,7 +140,7 @@ class Figures:
             pass
         if self.store is not None:
             try:  # a stale store is refreshed in the background: the page is served the last figures meanwhile
-                analytics.ensure_fresh_in_background(self.db, self.store)
+                analytics.ensure_fresh_in_background(self.db, self.store, then=analytics_queries.warm)
             except Exception:  # noqa: BLE001 - the record store can still answer
                 log.exception("analytics store refresh failed; figures from the record store")
                 self.store = None
@@ -150,7 +150,7 @@ class Figures:
         store = self.fresh().store
         if store is not None:
             return CACHE.get(store, actor, "compliance_figures", lambda: analytics_queries.compliance_figures(
-                store, actor, level, school_id=school_id), level=level, school_id=school_id)
+                store, actor, level, school_id=school_id), per="day", level=level, school_id=school_id)
         return compliance(self.db, actor, level, school_id=school_id)
 
     def trend(self, actor) -> pd.DataFrame:
@@ -158,14 +158,14 @@ class Figures:
         store = self.fresh().store
         if store is not None:
             return CACHE.get(store, actor, "trend", lambda: analytics_queries.compliance_figures(
-                store, actor, "department", by_week=True).rename(columns={"week": "week_number"}))
+                store, actor, "department", by_week=True).rename(columns={"week": "week_number"}), per="day")
         return compliance(self.db, actor, TREND)
 
     def heatmap(self, actor, *, school_id: int | None = None) -> pd.DataFrame:
         store = self.fresh().store
         if store is not None:
             return CACHE.get(store, actor, "signing_heatmap", lambda: analytics_queries.signing_heatmap(
-                store, actor, school_id=school_id), school_id=school_id)
+                store, actor, school_id=school_id), per="day", school_id=school_id)
         return queries.signing_heatmap(self.db, actor, school_id=school_id)
 
     def late_signing(self, actor, *, school_id: int | None = None, week_id: int | None = None,
@@ -175,7 +175,7 @@ class Figures:
             return CACHE.get(store, actor, "late_signing_distribution", lambda: (
                 analytics_queries.late_signing_distribution(store, actor, school_id=school_id, week_id=week_id,
                                                             bucket_minutes=bucket_minutes)),
-                school_id=school_id, week_id=week_id, bucket_minutes=bucket_minutes)
+                per="day", school_id=school_id, week_id=week_id, bucket_minutes=bucket_minutes)
         return queries.late_signing_distribution(self.db, actor, school_id=school_id, week_id=week_id,
                                                  bucket_minutes=bucket_minutes)
 
@@ -183,7 +183,7 @@ class Figures:
         store = self.fresh().store
         if store is not None:
             return CACHE.get(store, actor, "issuance_figures",
-                             lambda: analytics_queries.issuance_figures(store, actor, level), level=level)
+                             lambda: analytics_queries.issuance_figures(store, actor, level), per="day", level=level)
         return transcript_figures.issuance_figures(self.db, actor, level)
 
     def note(self) -> pn.pane.Markdown:

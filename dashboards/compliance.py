@@ -179,7 +179,7 @@ class Compliance(pn.viewable.Viewer):
         them; the newest 500): label → (class id, week id). Read once for a school (the page's
         constructor and its picker share them)."""
         if self._class_weeks is None or self._class_weeks[0] != self.school:
-            closing = queries.week_closing(self.db, self.actor, school_id=self.school or None, page_size=500)
+            closing = queries.finished_class_weeks(self.db, self.actor, school_id=self.school or None, limit=500)
             self._class_weeks = (self.school, {
                 f"{r.school_name} · {r.class_name} · tuần {r.week}": (int(r.class_id), int(r.week_id))
                 for r in closing.itertuples()})

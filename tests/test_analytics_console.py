@@ -479,3 +479,46 @@ def test_a_stale_store_is_refreshed_in_the_background(world, tmp_path):
     assert store.state()["refreshed_at"] > time.time() - 300
     assert ensure_fresh_in_background(db, store) is None  # fresh again: nothing started
     assert store_fingerprint(store) == content  # nothing new in the record store: the same figures' key
+
+
+def test_the_per_school_rollups_are_warmed_by_the_refresh_and_narrowed_to_each_scope(fresh):
+    """The heatmap and the late-signing distribution come from per-school rollups of every
+    school, computed once per store content: the background refresh that finds a change warms
+    them (a page after it computes nothing), and each caller's answer from the shared rollup is
+    exactly the record store's for their own scope — a monitor's holds their school alone."""
+    import time
+
+    from core.analytics.store import ensure_fresh_in_background
+
+    db, store = fresh
+    with db.reading() as session:
+        so = actor_by_username(session, "so.giamsat")
+    monitor = monitor_of(db, "S0001")
+    mine = school(db, "S0001")
+    with db.engine.begin() as conn:  # a change the refresh will find: a new fingerprint, new rollups
+        conn.execute(text(
+            "UPDATE logbook_entry SET status = 'late', signed_at = period_end + INTERVAL '9 minutes' WHERE id = "
+            "(SELECT MIN(id) FROM logbook_entry WHERE school_id = :s AND status = 'on_time')"
+            if db.engine.dialect.name == "postgresql" else
+            "UPDATE logbook_entry SET status = 'late', signed_at = datetime(period_end, '+9 minutes') WHERE id = "
+            "(SELECT MIN(id) FROM logbook_entry WHERE school_id = :s AND status = 'on_time')"), {"s": mine})
+    state = store.state()
+    state["refreshed_at"] = time.time() - 3600
+    store.save_state(state)
+    thread = ensure_fresh_in_background(db, store, then=aq.warm)
+    assert thread is not None
+    thread.join(300)
+    computed = aq._ROLLUPS.misses
+    for who in (so, monitor):
+        same(aq.signing_heatmap(store, who), queries.signing_heatmap(db, who), ["weekday", "period_no"])
+        for filters in ({}, {"school_id": mine}):
+            same(aq.late_signing_distribution(store, who, bucket_minutes=5, **filters),
+                 queries.late_signing_distribution(db, who, bucket_minutes=5, **filters), ["minutes_after_end"])
+    assert aq._ROLLUPS.misses == computed  # warmed: every answer above narrowed the kept rollups
+    heat = aq.school_rollup(store, "heat")
+    assert heat["school_id"].nunique() > 1  # the rollup holds every school…
+    ours = aq.signing_heatmap(store, monitor)
+    theirs = aq.signing_heatmap(store, SYSTEM, school_id=mine)
+    pd.testing.assert_frame_equal(ours, theirs)  # …and a monitor's answer is their school's alone
+    assert ours["periods"].sum() < aq.signing_heatmap(store, so)["periods"].sum()
+    assert aq.signing_heatmap(store, monitor, school_id=school(db, "S0002")).empty

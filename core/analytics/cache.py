@@ -3,7 +3,8 @@ phạm vi): a cached frame is found again only by a caller whose **scope** (the 
 schools they see, or "every school") is the same, on the same **store fingerprint** (a digest of
 the analytics store's content: what a refresh changes), for the same query and arguments, in
 the same **minute** (an unsigned period turns from pending to missed with the clock, so the
-figures depend on the time too). Two supervisors of the same district share an entry; a school
+figures depend on the time too), or the same **day** for a query that reads the clock only as a
+date (an unsigned period of an earlier day is missed). Two supervisors of the same district share an entry; a school
 monitor never meets a district's entry, since the scope is part of the key, not a filter applied
 afterwards. The permission is checked on every call, cached or not. Bounded (least recently used
 dropped); each hit is a copy, so a caller cannot change what another will read."""
@@ -30,10 +31,13 @@ def store_fingerprint(store) -> str:
 
 
 class ScopedCache(scoped.ScopedCache):
-    """An LRU of aggregates keyed by (scope, store fingerprint, minute, query, arguments)."""
+    """An LRU of aggregates keyed by (scope, store fingerprint, minute or day, query, arguments)."""
 
-    def get(self, store, actor: Actor, name: str, compute: Callable[[], pd.DataFrame], **arguments) -> pd.DataFrame:
-        """``compute()`` (a query of ``actor``'s scope on ``store``), or its kept result."""
-        minute = clock.now().replace(second=0)
-        return self.get_versioned(actor, f"{store_fingerprint(store)} at {minute.isoformat()}", name, compute,
-                                  **arguments)
+    def get(self, store, actor: Actor, name: str, compute: Callable[[], pd.DataFrame], *, per: str = "minute",
+            **arguments) -> pd.DataFrame:
+        """``compute()`` (a query of ``actor``'s scope on ``store``), or its kept result of the
+        same minute (``per="minute"``) or, for a query that depends on the date alone, the same
+        day (``per="day"``: Vietnam's date)."""
+        now = clock.now()
+        at = now.date().isoformat() if per == "day" else now.replace(second=0, microsecond=0).isoformat()
+        return self.get_versioned(actor, f"{store_fingerprint(store)} at {at}", name, compute, **arguments)

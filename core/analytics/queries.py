@@ -27,10 +27,13 @@ from the dimensions afterwards.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+import numpy as np
 import pandas as pd
 
-from core.access.authz import Actor, Permission, require
+from core.access.authz import SYSTEM, Actor, Permission, require
+from core.analytics.cache import ScopedCache
 from core.analytics.engines import compile_sql, engine_for
 from core.analytics.store import AnalyticsStore
 from core.kernel import clock
@@ -182,22 +185,79 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
 
 
 # ---------------------------------------------------------------- heatmap, late signing
+#: Per school, weekday and period: the periods decided by ``$as_of`` (signed, marked missed, or
+#: unsigned on an earlier day) and those signed on time. By day first (a few hundred days), the
+#: weekday of those: not a date function per period.
+_HEAT_SQL = ("SELECT CAST(d.school_id AS BIGINT) AS school_id, CAST(iso_weekday(d.day) + 1 AS BIGINT) AS weekday, "
+             "CAST(d.period_no AS BIGINT) AS period_no, CAST(sum(d.periods) AS BIGINT) AS periods, "
+             "CAST(sum(d.on_time) AS BIGINT) AS on_time FROM ("
+             "SELECT f.school_id, f.day, f.period_no, count(*) AS periods, "
+             f"sum(CASE WHEN {hours_counted_sql('f.status')} THEN 1 ELSE 0 END) AS on_time "
+             "FROM facts f WHERE {where} GROUP BY 1, 2, 3) d GROUP BY 1, 2, 3")
+#: Per school, week and whole minute after the period's end: the periods signed late then.
+_LATE_SQL = ("SELECT CAST(f.school_id AS BIGINT) AS school_id, CAST(f.week_id AS BIGINT) AS week_id, "
+             "CAST(f.minutes_late AS BIGINT) AS minutes_late, count(*) AS entries FROM facts f "
+             "WHERE f.status = 'late' AND f.minutes_late IS NOT NULL AND {where} GROUP BY 1, 2, 3")
+#: The per-school rollups (tổng hợp theo trường) kept for every school of the store: each is one
+#: pass over the year's facts (a second in a city), shared by every caller and narrowed to each
+#: caller's schools afterwards (:func:`_narrowed`); warmed after each refresh (:func:`warm`).
+_ROLLUPS = ScopedCache(max_entries=16)
+_ROLLING = {"heat": threading.Lock(), "late": threading.Lock()}
+
+
+def school_rollup(store: AnalyticsStore, name: str, *, as_of: dt.date | dt.datetime | None = None,
+                  con=None) -> pd.DataFrame:
+    """The per-school rows of ``name`` (``"heat"``: :data:`_HEAT_SQL` decided by ``as_of``;
+    ``"late"``: :data:`_LATE_SQL`) for **every** school of the store, computed once per store
+    fingerprint (and day): internal, never shown as such — the answers below narrow it to the
+    caller's scope first. One computation at a time per rollup: a page that asks while the
+    warming thread computes it waits for that result instead of computing it again."""
+    day = _today(as_of)
+    params = {"as_of": day} if name == "heat" else {}
+    sql = (_HEAT_SQL.replace("{where}", decided_sql("f.status", "f.day")) if name == "heat"
+           else _LATE_SQL.replace("{where}", "1 = 1"))
+    with _ROLLING[name]:
+        return _ROLLUPS.get(store, SYSTEM, name, lambda: _run(store, con, sql, params), per="day",
+                            as_of=day if name == "heat" else None)
+
+
+def warm(store: AnalyticsStore) -> None:
+    """Compute the per-school rollups of today for the store's current content (after each
+    refresh, and when the console starts), so that no page's first visit pays for them."""
+    for name in _ROLLING:
+        school_rollup(store, name)
+
+
+def _narrowed(rows: pd.DataFrame, actor: Actor, school_id: int | None, **equal) -> pd.DataFrame:
+    """The rows of the caller's schools (and of ``school_id`` and the other ``equal`` filters
+    when given): a school outside the scope selects nothing, as :func:`_where` does in SQL."""
+    keep = pd.Series(True, index=rows.index)
+    if actor.school_ids is not None:
+        keep &= rows["school_id"].isin(list(actor.school_ids))
+    for column, value in (("school_id", school_id), *equal.items()):
+        if value is not None:
+            keep &= rows[column] == int(value)
+    return rows[keep]
+
+
 def signing_heatmap(store: AnalyticsStore, actor: Actor, *, school_id: int | None = None,
                     as_of: dt.date | dt.datetime | None = None, con=None, engine=None) -> pd.DataFrame:
     """On-time signing rate by weekday × period, as :func:`core.logbook.queries.signing_heatmap`:
     ``weekday`` 2 (Thứ 2, Monday) … 7, 8 for Sunday; the periods decided by ``as_of`` (signed,
-    marked missed, or unsigned on an earlier day)."""
+    marked missed, or unsigned on an earlier day). From the per-school rollup of every school
+    (:func:`school_rollup`) narrowed to the caller's, or, given an ``engine``, :data:`_HEAT_SQL`
+    filtered to them on it."""
     require(actor, Permission.VIEW)
-    filters, params = _where(actor, school_id=school_id)
-    params["as_of"] = _today(as_of)
-    where = " AND ".join([decided_sql("f.status", "f.day"), *filters])
-    # by day first (a few hundred groups), the weekday of those: not a date function per period
-    sql = ("SELECT CAST(iso_weekday(d.day) + 1 AS BIGINT) AS weekday, CAST(d.period_no AS BIGINT) AS period_no, "
-           "CAST(sum(d.periods) AS BIGINT) AS periods, CAST(sum(d.on_time) AS BIGINT) AS on_time FROM ("
-           "SELECT f.day, f.period_no, count(*) AS periods, "
-           f"sum(CASE WHEN {hours_counted_sql('f.status')} THEN 1 ELSE 0 END) AS on_time "
-           f"FROM facts f WHERE {where} GROUP BY 1, 2) d GROUP BY 1, 2 ORDER BY 1, 2")
-    frame = _run(store, con, sql, params, engine)
+    if engine is None:
+        rows = _narrowed(school_rollup(store, "heat", as_of=as_of, con=con), actor, school_id)
+    else:
+        filters, params = _where(actor, school_id=school_id)
+        params["as_of"] = _today(as_of)
+        rows = _run(store, con, _HEAT_SQL.replace("{where}", " AND ".join([decided_sql("f.status", "f.day"),
+                                                                             *filters])), params, engine)
+    frame = (rows.groupby(["weekday", "period_no"], as_index=False)[["periods", "on_time"]].sum()
+             .sort_values(["weekday", "period_no"]).reset_index(drop=True))
+    frame = frame.astype({c: "int64" for c in ("weekday", "period_no", "periods", "on_time")})
     frame["on_time_rate"] = (frame["on_time"] / frame["periods"]).round(4)
     return frame
 
@@ -207,17 +267,22 @@ def late_signing_distribution(store: AnalyticsStore, actor: Actor, *, school_id:
                               engine=None) -> pd.DataFrame:
     """How long after the period's end the late periods were signed, as
     :func:`core.logbook.queries.late_signing_distribution`: ``entries`` per bucket of
-    ``bucket_minutes`` whole minutes, ``minutes_after_end`` the bucket's lower edge."""
+    ``bucket_minutes`` whole minutes, ``minutes_after_end`` the bucket's lower edge. From the
+    per-school rollup narrowed to the caller's schools, or :data:`_LATE_SQL` on ``engine``."""
     require(actor, Permission.VIEW)
     width = int(bucket_minutes)
     if width < 1:
         raise ValueError("bucket_minutes must be at least 1")
-    filters, params = _where(actor, school_id=school_id, week_id=week_id)
-    where = " AND ".join(["f.status = 'late'", "f.minutes_late IS NOT NULL", *filters])
-    # m - m % w: the bucket's lower edge, truncating as the record store's integer division does
-    sql = (f"SELECT CAST(f.minutes_late - f.minutes_late % {width} AS BIGINT) AS minutes_after_end, "
-           f"count(*) AS entries FROM facts f WHERE {where} GROUP BY 1 ORDER BY 1")
-    return _run(store, con, sql, params, engine).astype({"minutes_after_end": "int64", "entries": "int64"})
+    if engine is None:
+        rows = _narrowed(school_rollup(store, "late", con=con), actor, school_id, week_id=week_id)
+    else:
+        filters, params = _where(actor, school_id=school_id, week_id=week_id)
+        rows = _run(store, con, _LATE_SQL.replace("{where}", " AND ".join(["1 = 1", *filters])), params, engine)
+    minutes = rows["minutes_late"].astype("int64")
+    # m - m % w: the bucket's lower edge, truncating (fmod) as the record store's integer division does
+    frame = (rows.assign(minutes_after_end=minutes - np.fmod(minutes, width))
+             .groupby("minutes_after_end", as_index=False)["entries"].sum().sort_values("minutes_after_end"))
+    return frame.reset_index(drop=True).astype({"minutes_after_end": "int64", "entries": "int64"})
 
 
 # ---------------------------------------------------------------- transcripts
@@ -288,7 +353,7 @@ def portable_sql(level: str = "school", *, by_week: bool = False, dialect: str =
 
 
 __all__ = ["compliance_figures", "compliance_sql", "signing_heatmap", "late_signing_distribution", "issuance_figures",
-           "portable_sql", "LEVELS"]
+           "portable_sql", "LEVELS", "school_rollup", "warm"]
 
 
 def compliance_source(db, store: AnalyticsStore, actor: Actor, *, as_of: dt.date | dt.datetime | None = None):

@@ -43,6 +43,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -524,13 +525,15 @@ def ensure_fresh(db: Database, store: AnalyticsStore, max_age_seconds: float = 3
         return refresh(db, store)
 
 
-def ensure_fresh_in_background(db: Database, store: AnalyticsStore,
-                               max_age_seconds: float = 300.0) -> threading.Thread | None:
+def ensure_fresh_in_background(db: Database, store: AnalyticsStore, max_age_seconds: float = 300.0, *,
+                               then: Callable[[AnalyticsStore], None] | None = None) -> threading.Thread | None:
     """Like :func:`ensure_fresh`, without making the caller wait for a stale store: the refresh
     runs in a thread (one at a time in a process) while the caller reads the figures of the
     last refresh — their age is shown on the page, and anything kept from them is keyed on the
     store's fingerprint (:mod:`core.analytics.cache`), so nothing computed before the refresh is
     served after it. A store never refreshed is refreshed at once (there is nothing to read).
+    ``then(store)`` runs after a refresh, in its thread (the console warms the per-school
+    rollups of the new content: :func:`core.analytics.queries.warm`).
     Returns the refresh's thread, or None when there was nothing to start."""
     at = store.state().get("refreshed_at", 0)
     if not at:
@@ -542,6 +545,8 @@ def ensure_fresh_in_background(db: Database, store: AnalyticsStore,
     def run() -> None:
         try:
             ensure_fresh(db, store, max_age_seconds)
+            if then is not None:
+                then(store)
         except Exception:  # noqa: BLE001 - the next page tries again; the figures stay as they were
             logging.getLogger("sohoa.analytics").exception("background refresh of the analytics store failed")
 

@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Integer, case, cast, func, literal_column, select
 
-from core.access.authz import Actor, Permission, require
+from core.access.authz import SYSTEM, Actor, Permission, require
 from core.access.cache import ScopedCache
 from core.kernel import clock
 from core.kernel.paging import PAGE
@@ -66,13 +66,12 @@ def missed_lessons(db: Database, actor: Actor, *, school_id: int | None = None, 
     return frame.drop(columns=["period_end"])
 
 
-def _class_weeks_over(actor: Actor, school_id: int | None):
-    """The class-weeks in scope that are over (their last day before today), as a subquery."""
+def _class_weeks_over():
+    """Every class-week that is over (its last day before today), with its school, as a
+    subquery: read from the index ``ix_entry_class_week`` alone (migration 0022)."""
     E = LogbookEntry
-    weeks = (select(E.class_id.label("cid"), E.week_id.label("wid")).where(actor.school_filter(E.school_id))
-             .group_by(E.class_id, E.week_id).having(func.max(E.day) < clock.now().date()))
-    if school_id is not None:
-        weeks = weeks.where(E.school_id == school_id)
+    weeks = (select(E.class_id.label("cid"), E.week_id.label("wid"), E.school_id.label("sid"))
+             .group_by(E.class_id, E.week_id, E.school_id).having(func.max(E.day) < clock.now().date()))
     return weeks.subquery()
 
 
@@ -115,16 +114,31 @@ def _closing_version(session) -> str:
 
 
 def _finished_class_weeks(db: Database, actor: Actor, school_id: int | None) -> pd.DataFrame:
-    """``class_id``, ``week_id`` of the class-weeks in scope that are over (scope-keyed cache)."""
+    """``class_id``, ``week_id`` of the class-weeks in scope that are over: those of every
+    school, found once per logbook version (shared, as a rollup; :func:`warm` finds them when the
+    console starts), narrowed to the caller's schools (and ``school_id``) before anything reads them."""
     with db.reading() as session:
-        version = _logbook_version(session)
+        version = f"{db.identity} {_logbook_version(session)}"
 
     def compute() -> pd.DataFrame:
-        weeks = _class_weeks_over(actor, school_id)
+        weeks = _class_weeks_over()
         with db.reading() as session:
-            return pd.read_sql(select(weeks.c.cid.label("class_id"), weeks.c.wid.label("week_id")),
-                               session.connection())
-    return _FINISHED.get_versioned(actor, version, "finished_class_weeks", compute, school_id=school_id)
+            return pd.read_sql(select(weeks.c.cid.label("class_id"), weeks.c.wid.label("week_id"),
+                                      weeks.c.sid.label("school_id")), session.connection())
+    every = _FINISHED.get_versioned(SYSTEM, version, "finished_class_weeks", compute)
+    keep = pd.Series(True, index=every.index)
+    if actor.school_ids is not None:
+        keep &= every["school_id"].isin(list(actor.school_ids))
+    if school_id is not None:
+        keep &= every["school_id"] == int(school_id)
+    return every.loc[keep, ["class_id", "week_id"]].reset_index(drop=True)
+
+
+def warm(db: Database) -> None:
+    """Find the finished class-weeks of every school, and every class's names, for the logbook
+    as it is (the console starts this in the background, so that the first closing or
+    compliance page does not wait for them)."""
+    finished_class_weeks(db, SYSTEM)
 
 
 def _closing_rows(db: Database, actor: Actor, school_id: int | None) -> pd.DataFrame:
@@ -133,29 +147,60 @@ def _closing_rows(db: Database, actor: Actor, school_id: int | None) -> pd.DataF
     the classes are the same (a city's 58,000 class-weeks are read and sorted once, not on every
     page: the counts and each page are then slices of it)."""
     with db.reading() as session:
-        version = _closing_version(session)
+        version = f"{db.identity} {_closing_version(session)}"
     return _FINISHED.get_versioned(actor, version, "closing_rows", lambda: _read_closing_rows(db, actor, school_id),
                                    school_id=school_id)
 
 
+def _names_version(session) -> str:
+    """What the class-weeks' names depend on besides the logbook: the classes, the schools and
+    the school weeks (core adds them and does not rename a class)."""
+    counts = [tuple(session.execute(select(func.count(), func.max(M.id))).one())
+              for M in (SchoolClass, School, SchoolWeek)]
+    return f"{_logbook_version(session)}; classes, schools, weeks {counts}"
+
+
+def finished_class_weeks(db: Database, actor: Actor, *, school_id: int | None = None,
+                         limit: int | None = None) -> pd.DataFrame:
+    """The class-weeks in scope that are over, with their names: ``class_id``, ``week_id``,
+    ``school_name``, ``class_name``, ``week``, ``monday``; newest week first, then by school and
+    class (the first ``limit``). The names of every class are read once per version of the
+    classes and schools and shared; each scope's rows are kept by scope."""
+    require(actor, Permission.VIEW)
+    with db.reading() as session:
+        version = f"{db.identity} {_names_version(session)}"
+
+    def names() -> tuple[pd.DataFrame, pd.DataFrame]:
+        W = SchoolWeek
+        with db.reading() as session:
+            connection = session.connection()
+            classes = pd.read_sql(select(SchoolClass.id.label("class_id"), School.name.label("school_name"),
+                                         SchoolClass.name.label("class_name"))
+                                  .join(School, School.id == SchoolClass.school_id), connection)
+            weeks = pd.read_sql(select(W.id.label("week_id"), W.number.label("week"), W.monday), connection)
+        return classes, weeks
+
+    def named() -> pd.DataFrame:
+        classes = _FINISHED.get_versioned(SYSTEM, version, "class_names", lambda: names()[0])
+        weeks = _FINISHED.get_versioned(SYSTEM, version, "week_names", lambda: names()[1])
+        frame = (_finished_class_weeks(db, actor, school_id).merge(classes, on="class_id")
+                 .merge(weeks, on="week_id"))
+        frame = frame.sort_values(["week", "school_name", "class_name"], ascending=[False, True, True], kind="stable")
+        return frame[["class_id", "week_id", "school_name", "class_name", "week", "monday"]].reset_index(drop=True)
+    frame = _FINISHED.get_versioned(actor, version, "finished_class_weeks_named", named, school_id=school_id)
+    return frame if limit is None else frame.head(limit)
+
+
 def _read_closing_rows(db: Database, actor: Actor, school_id: int | None) -> pd.DataFrame:
-    pairs = _finished_class_weeks(db, actor, school_id)
-    C, W = WeekClose, SchoolWeek
+    C = WeekClose
     closes = select(C.class_id, C.week_id, C.status, C.closed_on_time, C.closed_at, C.reopen_count).where(
         actor.school_filter(C.school_id))
-    classes = (select(SchoolClass.id.label("class_id"), School.name.label("school_name"),
-                      SchoolClass.name.label("class_name"))
-               .join(School, School.id == SchoolClass.school_id).where(actor.school_filter(SchoolClass.school_id)))
     if school_id is not None:
-        closes, classes = closes.where(C.school_id == school_id), classes.where(SchoolClass.school_id == school_id)
+        closes = closes.where(C.school_id == school_id)
     with db.reading() as session:
-        connection = session.connection()
-        closes = pd.read_sql(closes, connection)
-        classes = pd.read_sql(classes, connection)
-        weeks = pd.read_sql(select(W.id.label("week_id"), W.number.label("week"), W.monday), connection)
-    frame = (pairs.merge(classes, on="class_id").merge(weeks, on="week_id")
-             .merge(closes, on=["class_id", "week_id"], how="left"))
-    frame = frame.sort_values(["week", "school_name", "class_name"], ascending=[False, True, True], kind="stable")
+        closes = pd.read_sql(closes, session.connection())
+    # a left merge keeps the named class-weeks' order: newest week, then school and class
+    frame = finished_class_weeks(db, actor, school_id=school_id).merge(closes, on=["class_id", "week_id"], how="left")
     return frame[["class_id", "week_id", "school_name", "class_name", "week", "monday", "status", "closed_on_time",
                   "closed_at", "reopen_count"]].reset_index(drop=True)
 
@@ -292,7 +337,7 @@ def weeks_in_scope(db: Database, actor: Actor) -> pd.DataFrame:
     Monday; kept by scope while the logbook holds the same entries (every page and step asks)."""
     require(actor, Permission.VIEW)
     with db.reading() as session:
-        version = _logbook_version(session)
+        version = f"{db.identity} {_logbook_version(session)}"
 
     def compute() -> pd.DataFrame:
         with db.reading() as session:

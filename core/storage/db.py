@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import uuid
 from collections.abc import Callable, Iterator
 
 from sqlalchemy import Engine, create_engine, event
@@ -73,6 +74,9 @@ class Database:
         self._own_factory = session_factory is None
         self._autocommit: sessionmaker | None = None
         self._check: Callable[[Session], None] | None = None
+        #: which record store this is, in the keys of the read models kept by version
+        #: (core.logbook.queries): two record stores served by one process never share an entry
+        self.identity = uuid.uuid4().hex
 
     @classmethod
     def from_url(cls, url: str | None = None) -> "Database":

@@ -341,6 +341,9 @@ class LogbookEntry(Base):
         # the index's last rows, not a sort of the newest day's 27,000 (0.6 s → 50 ms in a city)
         Index("ix_entry_not_on_time", "day", "period_no", "id",
               postgresql_where=text("status <> 'on_time'"), sqlite_where=text("status <> 'on_time'")),
+        # the class-weeks whose last day is past (core.logbook.queries._class_weeks_over) and one
+        # class-week's periods: an index-only scan, not every entry read with its signature
+        Index("ix_entry_class_week", "class_id", "week_id", "day", postgresql_include=["school_id"]),
     )
 
 

@@ -36,6 +36,31 @@ def test_week_closing_and_certificates(world):
     assert certificate_list(world.db, world.actor("so"), expiring_within_days=30).empty
 
 
+def test_finished_class_weeks_are_shared_found_once_and_narrowed_to_each_scope(world):
+    """The finished class-weeks of every school are found once per logbook version (the console
+    warms them when it starts) and each caller gets their own schools' alone: a monitor of a
+    school without entries gets nothing, another school's id gives nothing; once the logbook
+    grows (a new week generated), the new class-weeks are found, in the right scopes only."""
+    from core.logbook import queries
+
+    generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
+    queries.warm(world.db)
+    misses = queries._FINISHED.misses
+    so = queries.finished_class_weeks(world.db, world.actor("so"))
+    assert set(so["class_name"]) == {"6A1", "6A2"} and set(so["week_id"]) == {world.ids["week1"]}
+    assert queries.finished_class_weeks(world.db, world.actor("mon_b")).empty
+    assert queries.finished_class_weeks(world.db, world.actor("mon_b"), school_id=world.ids["A"]).empty
+    mine = queries.finished_class_weeks(world.db, world.actor("mon_a"), limit=1)
+    assert len(mine) == 1 and mine.iloc[0]["class_name"] == "6A1"  # by school, then class
+    # the shared parts (every school's class-weeks and names) were warmed: only the scopes' own rows computed
+    assert queries._FINISHED.misses - misses == 4
+    generate_week(world.db, SYSTEM, world.ids["B"], world.ids["week1"])
+    theirs = queries.finished_class_weeks(world.db, world.actor("mon_b"))
+    assert set(theirs["school_name"]) == {"THCS Colette"} and len(theirs) > 0
+    assert set(queries.finished_class_weeks(world.db, world.actor("mon_a"))["class_name"]) == {"6A1", "6A2"}
+    assert len(queries.finished_class_weeks(world.db, world.actor("so"))) == len(so) + len(theirs)
+
+
 def test_audit_trail_scope_and_chain(world):
     generate_week(world.db, SYSTEM, world.ids["A"], world.ids["week1"])
     trail, chain = audit_trail(world.db, world.actor("admin"))
