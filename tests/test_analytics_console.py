@@ -482,10 +482,11 @@ def test_a_stale_store_is_refreshed_in_the_background(world, tmp_path):
 
 
 def test_the_per_school_rollups_are_warmed_by_the_refresh_and_narrowed_to_each_scope(fresh):
-    """The heatmap and the late-signing distribution come from per-school rollups of every
-    school, computed once per store content: the background refresh that finds a change warms
-    them (a page after it computes nothing), and each caller's answer from the shared rollup is
-    exactly the record store's for their own scope — a monitor's holds their school alone."""
+    """The heatmap, the late-signing distribution and the term's figures per school come from
+    per-school rollups of every school, computed once per store content: the background refresh
+    that finds a change warms them (a page after it computes nothing), and each caller's answer
+    from the shared rollup is exactly the record store's for their own scope — a monitor's holds
+    their school alone."""
     import time
 
     from core.analytics.store import ensure_fresh_in_background
@@ -511,6 +512,7 @@ def test_the_per_school_rollups_are_warmed_by_the_refresh_and_narrowed_to_each_s
     computed = aq._ROLLUPS.misses
     for who in (so, monitor):
         same(aq.signing_heatmap(store, who), queries.signing_heatmap(db, who), ["weekday", "period_no"])
+        same(aq.compliance_figures(store, who, "school"), compliance(db, who, "school"), ["school_id"])
         for filters in ({}, {"school_id": mine}):
             same(aq.late_signing_distribution(store, who, bucket_minutes=5, **filters),
                  queries.late_signing_distribution(db, who, bucket_minutes=5, **filters), ["minutes_after_end"])

@@ -168,16 +168,24 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
     late, missed, pending, on_time_rate, hours_counted, hours_lost; the class-week closing
     columns (weeks_total, weeks_closed_on_time, weeks_closed_late, weeks_open, weeks_reopened)
     except per teacher; schools_without_monitor for school, district and department. With
-    ``by_week``, the figures per ``school_year`` and ``week`` (the trend), without those columns."""
+    ``by_week``, the figures per ``school_year`` and ``week`` (the trend), without those columns.
+    The term's figures per school (no other filter than ``school_id``) are the per-school rollup
+    of every school narrowed to the caller's (:func:`school_rollup`)."""
     require(actor, Permission.VIEW)
     if level not in _LEVELS:
         raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}",
                             message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: {', '.join(LEVELS)}")
-    filters, params = _where(actor, school_id=school_id, district_id=district_id, school_year=school_year,
-                             week=week, week_id=week_id)
-    scope, _ = _where(actor, column="s.school_id")
-    params["as_of"] = _today(as_of)
-    frame = _run(store, con, compliance_sql(level, filters, scope, by_week=by_week), params, engine)
+    unfiltered = (district_id, school_year, week, week_id) == (None,) * 4
+    if level == "school" and not by_week and engine is None and unfiltered:
+        # the term's figures per school: each row is its school's alone, so the rollup of every
+        # school narrowed to the caller's is the same frame as the query filtered to them
+        frame = _narrowed(school_rollup(store, "school", as_of=as_of, con=con), actor, school_id).reset_index(drop=True)
+    else:
+        filters, params = _where(actor, school_id=school_id, district_id=district_id, school_year=school_year,
+                                 week=week, week_id=week_id)
+        scope, _ = _where(actor, column="s.school_id")
+        params["as_of"] = _today(as_of)
+        frame = _run(store, con, compliance_sql(level, filters, scope, by_week=by_week), params, engine)
     if frame.empty:  # as the record store: no groups, no closing or monitor columns
         frame = frame.drop(columns=[c for c in (*_WEEKS, "schools_without_monitor") if c in frame])
     with_rates(frame)
@@ -202,23 +210,25 @@ _LATE_SQL = ("SELECT CAST(f.school_id AS BIGINT) AS school_id, CAST(f.week_id AS
 #: pass over the year's facts (a second in a city), shared by every caller and narrowed to each
 #: caller's schools afterwards (:func:`_narrowed`); warmed after each refresh (:func:`warm`).
 _ROLLUPS = ScopedCache(max_entries=16)
-_ROLLING = {"heat": threading.Lock(), "late": threading.Lock()}
+_ROLLING = {"heat": threading.Lock(), "late": threading.Lock(), "school": threading.Lock()}
 
 
 def school_rollup(store: AnalyticsStore, name: str, *, as_of: dt.date | dt.datetime | None = None,
                   con=None) -> pd.DataFrame:
     """The per-school rows of ``name`` (``"heat"``: :data:`_HEAT_SQL` decided by ``as_of``;
-    ``"late"``: :data:`_LATE_SQL`) for **every** school of the store, computed once per store
+    ``"late"``: :data:`_LATE_SQL`; ``"school"``: the term's compliance figures per school,
+    :func:`compliance_sql`, by ``as_of``) for **every** school of the store, computed once per store
     fingerprint (and day): internal, never shown as such — the answers below narrow it to the
     caller's scope first. One computation at a time per rollup: a page that asks while the
     warming thread computes it waits for that result instead of computing it again."""
     day = _today(as_of)
-    params = {"as_of": day} if name == "heat" else {}
-    sql = (_HEAT_SQL.replace("{where}", decided_sql("f.status", "f.day")) if name == "heat"
-           else _LATE_SQL.replace("{where}", "1 = 1"))
+    dated = name != "late"
+    sql = {"heat": lambda: _HEAT_SQL.replace("{where}", decided_sql("f.status", "f.day")),
+           "late": lambda: _LATE_SQL.replace("{where}", "1 = 1"),
+           "school": lambda: compliance_sql("school")}[name]()
     with _ROLLING[name]:
-        return _ROLLUPS.get(store, SYSTEM, name, lambda: _run(store, con, sql, params), per="day",
-                            as_of=day if name == "heat" else None)
+        return _ROLLUPS.get(store, SYSTEM, name, lambda: _run(store, con, sql, {"as_of": day} if dated else {}),
+                            per="day", as_of=day if dated else None)
 
 
 def warm(store: AnalyticsStore) -> None:
