@@ -205,7 +205,9 @@ def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None, *
                   every_step: bool = True) -> list[tuple[str, float, float, float, float]]:
     """The real pages in headless Chromium: navigation → content visible, as the supervisor (and
     the teacher's own page as a teacher, when the dataset has one). Each row: the label, the
-    first render (the first visit since the console started: nothing cached, DuckDB cold), the
+    first render (the first visit since the console started — once it has warmed what every
+    scope shares, as a console started before its first visitor: ``serve_in_background`` waits
+    for :func:`dashboards.app.warm` — with the scope's own aggregates not yet computed), the
     median and the minimum of ``repeat`` later visits, and the load average when measured. A
     step that fails (a timeout) is reported as NaN and the run goes on. ``every_step=False``
     leaves out the compliance page's own steps (the picker, the verification box)."""

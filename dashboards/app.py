@@ -82,15 +82,8 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
         oidc = OidcProvider(issuer=configured.oidc_issuer, client_id=configured.oidc_client_id,
                             client_secret=configured.oidc_client_secret or None,
                             scopes=" ".join(configured.oidc_scopes))
-
-    def warm() -> None:  # the rollups shared by every scope, before the first page asks for them
-        try:
-            logbook_queries.warm(db)
-            if analytics_store is not None:
-                analytics_queries.warm(analytics_store)
-        except Exception:  # noqa: BLE001 - the pages compute what they need
-            logging.getLogger("sohoa.console").exception("warming the shared rollups failed")
-    threading.Thread(target=warm, name="console-warm", daemon=True).start()
+    warming = threading.Thread(target=warm, args=(db, analytics_store), name="console-warm", daemon=True)
+    warming.start()
     # what each page's component needs besides the record store and the actor
     options = {"compliance": {"store": analytics_store, "trust": trust}, "transcripts": {"store": analytics_store}}
     builders = {"overview": lambda db: overview_page(db, analytics_store, trust),
@@ -107,15 +100,33 @@ def serve(db: Database, trust, port: int = 5006, address: str = "127.0.0.1", sho
         origins.append(configured.public_url.split("://", 1)[-1].split("/", 1)[0])
     kwargs.setdefault("use_xheaders", configured.trusted_proxies > 0)
     kwargs.setdefault("log_function", _log_request)
-    return pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
-                    extra_patterns=[(r"/login", LoginHandler, {"db": db, "https": https, "providers": link}), *sso,
-                                    (r"/logout", LogoutHandler, {"db": db, "https": https}),
-                                    (r"/metrics", MetricsHandler),
-                                    (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust),
-                                    *kwargs.pop("extra_patterns", [])],
-                    include_cookies=[], exclude_headers=["Cookie"],
-                    transforms=[header_transform(https)], websocket_origin=kwargs.pop("websocket_origin", origins),
-                    **kwargs)
+    server = pn.serve(pages, port=port, address=address, show=show, title="Sổ đầu bài số",
+                      extra_patterns=[(r"/login", LoginHandler, {"db": db, "https": https, "providers": link}), *sso,
+                                      (r"/logout", LogoutHandler, {"db": db, "https": https}),
+                                      (r"/metrics", MetricsHandler),
+                                      (r"/", web.RedirectHandler, {"url": "/login"}), *public_handlers(db, trust),
+                                      *kwargs.pop("extra_patterns", [])],
+                      include_cookies=[], exclude_headers=["Cookie"],
+                      transforms=[header_transform(https)], websocket_origin=kwargs.pop("websocket_origin", origins),
+                      **kwargs)
+    server.warming = warming  # (threaded: the server's thread; serve_in_background waits for both)
+    return server
+
+
+def warm(db: Database, analytics_store=None) -> None:
+    """What the console computes once when it starts, in a thread, before the first page asks:
+    the rollups shared by every scope (:func:`core.logbook.queries.warm`: the finished class-weeks
+    and names; :func:`core.analytics.queries.warm`: the store's per-school rollups) and the module
+    Panel imports when it builds its first page (``matplotlib.figure``, 0.4 s). A failure is
+    logged: the pages then compute what they need."""
+    try:
+        import matplotlib.figure  # noqa: F401 - Panel's pane resolution imports it on the first page
+
+        logbook_queries.warm(db)
+        if analytics_store is not None:
+            analytics_queries.warm(analytics_store)
+    except Exception:  # noqa: BLE001 - the pages compute what they need
+        logging.getLogger("sohoa.console").exception("warming the shared rollups failed")
 
 
 class MetricsHandler(web.RequestHandler):
@@ -151,7 +162,8 @@ def _log_request(handler) -> None:
 def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None,
                         analytics_store=None, **kwargs) -> tuple[object, str]:
     """Serve the console on a free loopback port from a thread; returns (server, base URL)
-    once it answers. For tests, the screenshots script and the benchmark."""
+    once it answers and has computed what it warms when it starts (:func:`warm`). For tests, the
+    screenshots script and the benchmark."""
     import socket
     import time
     import urllib.request
@@ -167,6 +179,7 @@ def serve_in_background(db: Database, trust, *, pki_dir: Path | None = None,
             break
         except OSError:
             time.sleep(0.2)
+    server.warming.join(600)  # ready as a console started a while before its first visitor
     return server, url
 
 
