@@ -4,6 +4,7 @@ changed, keep to the caller's scope, run offline, synthesize a year, and compile
 and Spark without changing the results."""
 import datetime as dt
 
+import pandas as pd
 import pytest
 import sqlglot
 from sqlalchemy import text
@@ -122,6 +123,34 @@ def test_a_synthetic_year_beside_the_real_weeks(tmp_path):
     assert 0.6 < rate < 0.97  # the behaviour model, not all-perfect nor all-missed
     one_school = compliance_figures(store, SYSTEM, "class", school_id=SYNTHETIC_ID_BASE, con=con)
     assert len(one_school) == 4 and one_school["scheduled"].sum() == 4 * 30 * 35
+
+
+def test_synthetic_transcript_issuance_for_the_synthetic_year(seeded, tmp_path):
+    """The city's transcript issuance (benchmarks/city.py): a row per student of each synthetic
+    class at the workflow's steps, counted by the console's issuance figures beside the record
+    store's own, in the workflow's order; a refresh leaves the synthetic file alone."""
+    from core.analytics.queries import issuance_figures
+    from core.analytics.store import synthesize_issuance
+    from core.kernel.errors import RuleViolation
+
+    db, _ = seeded
+    store = AnalyticsStore(tmp_path / "store")
+    with pytest.raises(RuleViolation):
+        synthesize_issuance(store)  # no synthetic year yet
+    synthesize_year(store, schools=6, classes_per_school=4, weeks=1, districts=3)
+    refresh(db, store)
+    real = issuance_figures(store, SYSTEM, "school")
+    assert synthesize_issuance(store, students_per_class=30) == 6 * 4 * 30
+    refresh(db, store)  # the record store's years again: the synthetic file stays
+    grades = issuance_figures(store, SYSTEM, "grade")
+    synthetic = grades[grades["school_id"] >= SYNTHETIC_ID_BASE]
+    assert synthetic["school_id"].nunique() == 6 and synthetic["students"].sum() == 6 * 4 * 30
+    totals = synthetic[["students", "confirmed", "drafts", "homeroom_signed", "issued"]].sum()
+    assert list(totals) == sorted(totals, reverse=True) and 0 < totals["issued"] < totals["students"]
+    mine = issuance_figures(store, SYSTEM, "school")
+    # the record store's schools as before
+    pd.testing.assert_frame_equal(mine[mine["school_id"] < SYNTHETIC_ID_BASE].reset_index(drop=True),
+                                  real.reset_index(drop=True), check_dtype=False)
 
 
 @pytest.mark.parametrize("dialect", ["trino", "spark"])

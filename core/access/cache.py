@@ -29,25 +29,27 @@ class ScopedCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get_versioned(self, actor: Actor, version: str, name: str, compute: Callable[[], pd.DataFrame],
-                      **arguments) -> pd.DataFrame:
+    def get_versioned(self, actor: Actor, version: str, name: str, compute: Callable[[], pd.DataFrame], *,
+                      shared: bool = False, **arguments) -> pd.DataFrame:
         """``compute()`` (a query of ``actor``'s scope), or its kept result for the same
         ``version`` of the data behind it (and, when it depends on the time, the time it
-        depends on)."""
+        depends on). ``shared``: the kept frame itself, not a copy — for core's own rollups of
+        every school, which are only read, to be narrowed into a new frame (a year's finished
+        class-weeks are two million rows: a copy a page would cost more than the narrowing)."""
         require(actor, Permission.VIEW)
         return self._get((scope_key(actor), version, name,
-                          tuple(sorted((k, repr(v)) for k, v in arguments.items()))), compute)
+                          tuple(sorted((k, repr(v)) for k, v in arguments.items()))), compute, shared)
 
-    def _get(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def _get(self, key: tuple, compute: Callable[[], pd.DataFrame], shared: bool = False) -> pd.DataFrame:
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return self._entries[key].copy()
+                return self._entries[key] if shared else self._entries[key].copy()
         frame = compute()
         with self._lock:
             self.misses += 1
-            self._entries[key] = frame.copy()
+            self._entries[key] = frame if shared else frame.copy()
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return frame

@@ -34,10 +34,11 @@ class ScopedCache(scoped.ScopedCache):
     """An LRU of aggregates keyed by (scope, store fingerprint, minute or day, query, arguments)."""
 
     def get(self, store, actor: Actor, name: str, compute: Callable[[], pd.DataFrame], *, per: str = "minute",
-            **arguments) -> pd.DataFrame:
+            shared: bool = False, **arguments) -> pd.DataFrame:
         """``compute()`` (a query of ``actor``'s scope on ``store``), or its kept result of the
         same minute (``per="minute"``) or, for a query that depends on the date alone, the same
-        day (``per="day"``: Vietnam's date)."""
+        day (``per="day"``: Vietnam's date); ``shared`` as in ``get_versioned``."""
         now = clock.now()
         at = now.date().isoformat() if per == "day" else now.replace(second=0, microsecond=0).isoformat()
-        return self.get_versioned(actor, f"{store_fingerprint(store)} at {at}", name, compute, **arguments)
+        return self.get_versioned(actor, f"{store_fingerprint(store)} at {at}", name, compute, shared=shared,
+                                  **arguments)

@@ -228,7 +228,7 @@ def school_rollup(store: AnalyticsStore, name: str, *, as_of: dt.date | dt.datet
            "school": lambda: compliance_sql("school")}[name]()
     with _ROLLING[name]:
         return _ROLLUPS.get(store, SYSTEM, name, lambda: _run(store, con, sql, {"as_of": day} if dated else {}),
-                            per="day", as_of=day if dated else None)
+                            per="day", shared=True, as_of=day if dated else None)
 
 
 def warm(store: AnalyticsStore) -> None:

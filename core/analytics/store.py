@@ -49,6 +49,7 @@ import pandas as pd
 
 from core.analytics.engines import duckdb_macros
 from core.kernel import clock
+from core.kernel.errors import RuleViolation
 from core.storage.db import Database
 
 #: Synthetic facts use ids from here on, so they never meet the record store's.
@@ -699,3 +700,50 @@ def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: 
     store.save_state(state)
     con.close()
     return total
+
+
+def synthesize_issuance(store: AnalyticsStore, *, students_per_class: int = 35, school_year: int = 2025,
+                        seed: int = 2025) -> int:
+    """Transcript issuance facts for the synthetic year's classes (:func:`synthesize_year` made
+    them): ``students_per_class`` students each, at the steps of the signing workflow a school
+    of its quality would have reached — every subject confirmed, a draft, the homeroom
+    teacher's signature, issued; now and then a cancellation or a transferred transcript.
+    Written beside the record store's copies (``issuance/school_year=…/synthetic.parquet``,
+    which a refresh leaves alone), counted by :func:`core.analytics.queries.issuance_figures`
+    like them. Returns the number of rows (one per student · class)."""
+    classes = store.dims / "class_synthetic.parquet"
+    schools = store.dims / "school_synthetic.parquet"
+    if not classes.exists():
+        raise RuleViolation("no synthetic year in this store: run synthesize_year first",
+                            message_vi="Kho chưa có năm học tổng hợp: hãy chạy synthesize_year trước")
+    target = store.issuance_partition(school_year)
+    target.mkdir(parents=True, exist_ok=True)
+    con = store.open()
+    try:
+        con.execute(f"SELECT setseed({(seed % 1000) / 1000})")
+        con.execute(f"""
+            COPY (
+              SELECT CAST(c.class_id * {students_per_class} + k AS BIGINT) AS student_id, c.class_id, c.school_id,
+                     s.district_id, CAST(c.grade AS SMALLINT) AS grade,
+                     CAST({SYNTHETIC_ID_BASE} AS BIGINT) AS school_year_id,
+                     u1 < q AS confirmed_in_year, u1 < q AS confirmed_any_year,
+                     u1 < q AND u2 < q AS draft, u1 < q AND u2 < q * q AS homeroom_signed,
+                     u1 < q AND u2 < q * q * q AS issued,
+                     CAST(CASE WHEN u1 < q AND u2 < q * q * q AND u3 < 0.01 THEN 1 ELSE 0 END AS INTEGER)
+                         AS cancelled,
+                     u3 > 0.98 AS transferred_in
+              FROM (SELECT c.*, k, random() AS u1, random() AS u2, random() AS u3,
+                           0.75 + 0.25 * ((hash(c.school_id) % 1000) / 1000.0) AS q
+                    FROM read_parquet('{classes.as_posix()}') c, range({students_per_class}) r(k)) c
+              JOIN read_parquet('{schools.as_posix()}') s ON s.school_id = c.school_id
+              ORDER BY s.district_id, c.school_id
+            ) TO '{(target / 'synthetic.parquet').as_posix()}' (FORMAT parquet, COMPRESSION zstd)""")
+        written = (target / "synthetic.parquet").as_posix()
+        rows = con.execute(f"SELECT count(*) FROM read_parquet('{written}')").fetchone()[0]
+    finally:
+        con.close()
+    state = store.state()
+    state.setdefault("synthetic", {})["issuance"] = {"school_year": school_year, "rows": int(rows)}
+    store.save_state(state)
+    return int(rows)
+

@@ -99,8 +99,8 @@ def test_the_closed_class_weeks_alone_are_the_closed_rows_of_the_closing(signed)
 
 
 def test_the_finished_class_weeks_are_found_again_only_in_the_same_scope(signed):  # noqa: F811
-    """The finished class-weeks are kept by scope and logbook version: a monitor asking after
-    the department never meets the department's class-weeks."""
+    """The finished class-weeks of every school are kept by logbook version and narrowed to each
+    caller: a monitor asking after the department never meets the department's class-weeks."""
     so, mon_b = signed.actor("so"), signed.actor("mon_b")
     assert len(queries.week_closing(signed.db, so, page_size=1000)) == 3
     assert len(queries.week_closing(signed.db, mon_b, page_size=1000)) == 1
@@ -116,8 +116,9 @@ def test_a_monitor_counts_and_exports_only_their_school(signed):  # noqa: F811
 
 
 def test_the_kept_closing_rows_follow_each_step_of_a_week_close(signed):  # noqa: F811
-    """The closing rows are kept by scope and version (core.logbook.queries._closing_rows): a
-    reopening is seen by the very next read, in the counts, the rows and the monitor's own."""
+    """The closing rows are kept by version and narrowed to each caller
+    (core.logbook.queries._closing_rows): a reopening is seen by the very next read, in the
+    counts, the rows and the monitor's own."""
     from core.logbook.weekly_close import reopen_week
 
     so, mon_b = signed.actor("so"), signed.actor("mon_b")
