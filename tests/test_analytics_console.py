@@ -513,6 +513,11 @@ def test_the_per_school_rollups_are_warmed_by_the_refresh_and_narrowed_to_each_s
     for who in (so, monitor):
         same(aq.signing_heatmap(store, who), queries.signing_heatmap(db, who), ["weekday", "period_no"])
         same(aq.compliance_figures(store, who, "school"), compliance(db, who, "school"), ["school_id"])
+        for level in ("school", "grade"):
+            same(aq.issuance_figures(store, who, level), transcript_figures.issuance_figures(db, who, level),
+                 ["school_id", "grade"])
+        trend = aq.compliance_figures(store, who, "department", by_week=True)
+        assert trend["scheduled"].sum() == compliance(db, who, "school")["scheduled"].sum()
         for filters in ({}, {"school_id": mine}):
             same(aq.late_signing_distribution(store, who, bucket_minutes=5, **filters),
                  queries.late_signing_distribution(db, who, bucket_minutes=5, **filters), ["minutes_after_end"])

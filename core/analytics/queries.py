@@ -180,6 +180,12 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
         # the term's figures per school: each row is its school's alone, so the rollup of every
         # school narrowed to the caller's is the same frame as the query filtered to them
         frame = _narrowed(school_rollup(store, "school", as_of=as_of, con=con), actor, school_id).reset_index(drop=True)
+    elif level == "department" and by_week and engine is None and (district_id, week, week_id) == (None,) * 3:
+        # the trend: every school's figures per week, narrowed to the caller's, summed per department
+        rows = _narrowed(school_rollup(store, "trend", as_of=as_of, con=con), actor, school_id, school_year=school_year)
+        keys = ["school_year", "week", "department_id", "department_name"]
+        frame = (rows.groupby(keys, as_index=False)[list(_FIGURES)].sum().sort_values(keys).reset_index(drop=True)
+                 .astype({c: "int64" for c in ("school_year", "week", "department_id", *_FIGURES)}))
     else:
         filters, params = _where(actor, school_id=school_id, district_id=district_id, school_year=school_year,
                                  week=week, week_id=week_id)
@@ -210,22 +216,31 @@ _LATE_SQL = ("SELECT CAST(f.school_id AS BIGINT) AS school_id, CAST(f.week_id AS
 #: pass over the year's facts (a second in a city), shared by every caller and narrowed to each
 #: caller's schools afterwards (:func:`_narrowed`); warmed after each refresh (:func:`warm`).
 _ROLLUPS = ScopedCache(max_entries=16)
-_ROLLING = {"heat": threading.Lock(), "late": threading.Lock(), "school": threading.Lock()}
+_ROLLING = {name: threading.Lock() for name in ("heat", "late", "school", "trend", "issuance_school", "issuance_grade")}
+#: The trend's rollup: every school's figures per week (:func:`compliance_sql` by week) with
+#: its department, as the department level joins it.
+_TREND_SQL = ("SELECT t.*, d.department_id, d.department_name FROM ({by_week}) t "
+              "JOIN district d ON d.district_id = t.district_id AND d.department_id IS NOT NULL")
 
 
 def school_rollup(store: AnalyticsStore, name: str, *, as_of: dt.date | dt.datetime | None = None,
                   con=None) -> pd.DataFrame:
     """The per-school rows of ``name`` (``"heat"``: :data:`_HEAT_SQL` decided by ``as_of``;
     ``"late"``: :data:`_LATE_SQL`; ``"school"``: the term's compliance figures per school,
-    :func:`compliance_sql`, by ``as_of``) for **every** school of the store, computed once per store
+    :func:`compliance_sql`, by ``as_of``; ``"trend"``: those per week, :data:`_TREND_SQL`;
+    ``"issuance_school"``, ``"issuance_grade"``: :func:`issuance_figures`' counts per school
+    and per school · grade) for **every** school of the store, computed once per store
     fingerprint (and day): internal, never shown as such — the answers below narrow it to the
     caller's scope first. One computation at a time per rollup: a page that asks while the
     warming thread computes it waits for that result instead of computing it again."""
     day = _today(as_of)
-    dated = name != "late"
+    dated = name in ("heat", "school", "trend")
     sql = {"heat": lambda: _HEAT_SQL.replace("{where}", decided_sql("f.status", "f.day")),
            "late": lambda: _LATE_SQL.replace("{where}", "1 = 1"),
-           "school": lambda: compliance_sql("school")}[name]()
+           "school": lambda: compliance_sql("school"),
+           "trend": lambda: _TREND_SQL.replace("{by_week}", compliance_sql("school", by_week=True)),
+           "issuance_school": lambda: _issuance_sql("school", []),
+           "issuance_grade": lambda: _issuance_sql("grade", [])}[name]()
     with _ROLLING[name]:
         return _ROLLUPS.get(store, SYSTEM, name, lambda: _run(store, con, sql, {"as_of": day} if dated else {}),
                             per="day", shared=True, as_of=day if dated else None)
@@ -307,6 +322,36 @@ _ISSUANCE_LEVELS = {
 _ISSUANCE_COUNTS = ("students", "confirmed", "drafts", "homeroom_signed", "issued", "cancelled", "transferred_in")
 
 
+def _issuance_sql(level: str, filters: list[str], *, by_year: bool = False) -> str:
+    """Issuance at ``level`` as one DuckDB query over the ``filters``; ``by_year``: one school
+    year chosen (parameter ``$school_year_id`` in the filters), whose confirmations count."""
+    ids, shown, joins = _ISSUANCE_LEVELS[level]
+    # Confirmed: the class's subjects confirmed in the chosen school year, or in any without one.
+    confirmed = "confirmed_in_year" if by_year else "confirmed_any_year"
+    where = " AND ".join(["1 = 1", *filters])
+    names = [c.split(".")[1] for c in shown]
+
+    def students(flag: str) -> str:
+        return f"count(DISTINCT CASE WHEN p.{flag} THEN p.student_id END)"
+
+    # p: one row per student · class (the record store counts distinct students and distinct
+    # transcripts, whatever the school years the results were entered in)
+    return (
+        "WITH p AS (SELECT f.student_id, f.class_id, f.school_id, f.district_id, f.grade, "
+        f"bool_or(f.{confirmed}) AS confirmed, bool_or(f.draft) AS draft, "
+        "bool_or(f.homeroom_signed) AS homeroom_signed, bool_or(f.issued) AS issued, max(f.cancelled) AS cancelled, "
+        "bool_or(f.transferred_in) AS transferred_in "
+        f"FROM issuance f WHERE {where} GROUP BY f.student_id, f.class_id, f.school_id, f.district_id, f.grade), "
+        f"a AS (SELECT {', '.join('p.' + k for k in ids)}, count(DISTINCT p.student_id) AS students, "
+        f"{students('confirmed')} AS confirmed, {students('draft')} AS drafts, "
+        f"{students('homeroom_signed')} AS homeroom_signed, {students('issued')} AS issued, "
+        f"CAST(sum(p.cancelled) AS BIGINT) AS cancelled, {students('transferred_in')} AS transferred_in "
+        f"FROM p GROUP BY {', '.join('p.' + k for k in ids)}) "
+        f"SELECT {', '.join(f'{c} AS {n}' for c, n in zip(shown, names))}, "
+        + ", ".join(f"a.{c}" for c in _ISSUANCE_COUNTS)
+        + f" FROM a {joins} ORDER BY {', '.join(shown)}")
+
+
 def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school", school_year_id: int | None = None,
                      as_of: dt.date | None = None, con=None, engine=None) -> pd.DataFrame:
     """Transcript issuance per district, school or school · grade, as
@@ -321,36 +366,17 @@ def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school",
         raise RuleViolation(f"unknown level {level!r}; choose one of {', '.join(_ISSUANCE_LEVELS)}",
                             message_vi=f"Không có mức tổng hợp {level!r}; chọn một trong: "
                                        f"{', '.join(_ISSUANCE_LEVELS)}")
-    ids, shown, joins = _ISSUANCE_LEVELS[level]
-    filters, params = _where(actor)
-    if school_year_id is not None:
-        filters.append("f.school_year_id = $school_year_id")
-        params["school_year_id"] = int(school_year_id)
-    # Confirmed: the class's subjects confirmed in the chosen school year, or in any without one.
-    confirmed = "confirmed_in_year" if school_year_id is not None else "confirmed_any_year"
-    where = " AND ".join(["1 = 1", *filters])
-    names = [c.split(".")[1] for c in shown]
-
-    def students(flag: str) -> str:
-        return f"count(DISTINCT CASE WHEN p.{flag} THEN p.student_id END)"
-
-    # p: one row per student · class (the record store counts distinct students and distinct
-    # transcripts, whatever the school years the results were entered in)
-    sql = (
-        "WITH p AS (SELECT f.student_id, f.class_id, f.school_id, f.district_id, f.grade, "
-        f"bool_or(f.{confirmed}) AS confirmed, bool_or(f.draft) AS draft, "
-        "bool_or(f.homeroom_signed) AS homeroom_signed, bool_or(f.issued) AS issued, max(f.cancelled) AS cancelled, "
-        "bool_or(f.transferred_in) AS transferred_in "
-        f"FROM issuance f WHERE {where} GROUP BY f.student_id, f.class_id, f.school_id, f.district_id, f.grade), "
-        f"a AS (SELECT {', '.join('p.' + k for k in ids)}, count(DISTINCT p.student_id) AS students, "
-        f"{students('confirmed')} AS confirmed, {students('draft')} AS drafts, "
-        f"{students('homeroom_signed')} AS homeroom_signed, {students('issued')} AS issued, "
-        f"CAST(sum(p.cancelled) AS BIGINT) AS cancelled, {students('transferred_in')} AS transferred_in "
-        f"FROM p GROUP BY {', '.join('p.' + k for k in ids)}) "
-        f"SELECT {', '.join(f'{c} AS {n}' for c, n in zip(shown, names))}, "
-        + ", ".join(f"a.{c}" for c in _ISSUANCE_COUNTS)
-        + f" FROM a {joins} ORDER BY {', '.join(shown)}")
-    frame = _int(_run(store, con, sql, params, engine), (*_ISSUANCE_COUNTS, "grade"))
+    if level in ("school", "grade") and school_year_id is None and engine is None:
+        # a school's (or school · grade's) counts are its own students': the rollup of every
+        # school narrowed to the caller's is the query filtered to them
+        frame = _narrowed(school_rollup(store, f"issuance_{level}", con=con), actor, None).reset_index(drop=True)
+    else:
+        filters, params = _where(actor)
+        if school_year_id is not None:
+            filters.append("f.school_year_id = $school_year_id")
+            params["school_year_id"] = int(school_year_id)
+        frame = _run(store, con, _issuance_sql(level, filters, by_year=school_year_id is not None), params, engine)
+    frame = _int(frame, (*_ISSUANCE_COUNTS, "grade"))
     return issuance_rates(frame, level, as_of)
 
 

@@ -705,14 +705,16 @@ def synthesize_year(store: AnalyticsStore, *, schools: int, classes_per_school: 
 def synthesize_issuance(store: AnalyticsStore, *, students_per_class: int = 35, school_year: int = 2025,
                         seed: int = 2025) -> int:
     """Transcript issuance facts for the synthetic year's classes (:func:`synthesize_year` made
-    them): ``students_per_class`` students each, at the steps of the signing workflow a school
-    of its quality would have reached — every subject confirmed, a draft, the homeroom
-    teacher's signature, issued; now and then a cancellation or a transferred transcript.
-    Written beside the record store's copies (``issuance/school_year=…/synthetic.parquet``,
-    which a refresh leaves alone), counted by :func:`core.analytics.queries.issuance_figures`
-    like them. Returns the number of rows (one per student · class)."""
-    classes = store.dims / "class_synthetic.parquet"
-    schools = store.dims / "school_synthetic.parquet"
+    them; once adopted, :func:`adopt_synthetic_year`, the record store's classes):
+    ``students_per_class`` students each, at the steps of the signing workflow a school of its
+    quality would have reached — every subject confirmed, a draft, the homeroom teacher's
+    signature, issued; now and then a cancellation or a transferred transcript. Written beside
+    the record store's copies (``issuance/school_year=…/synthetic.parquet``, which a refresh
+    leaves alone), counted by :func:`core.analytics.queries.issuance_figures` like them. Returns
+    the number of rows (one per student · class)."""
+    classes, schools = store.dims / "class_synthetic.parquet", store.dims / "school_synthetic.parquet"
+    if not classes.exists() and store.state().get("synthetic", {}).get("adopted"):  # the record store's classes
+        classes, schools = store.dims / "class.parquet", store.dims / "school.parquet"
     if not classes.exists():
         raise RuleViolation("no synthetic year in this store: run synthesize_year first",
                             message_vi="Kho chưa có năm học tổng hợp: hãy chạy synthesize_year trước")
@@ -723,7 +725,8 @@ def synthesize_issuance(store: AnalyticsStore, *, students_per_class: int = 35, 
         con.execute(f"SELECT setseed({(seed % 1000) / 1000})")
         con.execute(f"""
             COPY (
-              SELECT CAST(c.class_id * {students_per_class} + k AS BIGINT) AS student_id, c.class_id, c.school_id,
+              SELECT CAST({SYNTHETIC_ID_BASE} + c.class_id * {students_per_class} + k AS BIGINT) AS student_id,
+                     c.class_id, c.school_id,
                      s.district_id, CAST(c.grade AS SMALLINT) AS grade,
                      CAST({SYNTHETIC_ID_BASE} AS BIGINT) AS school_year_id,
                      u1 < q AS confirmed_in_year, u1 < q AS confirmed_any_year,
@@ -746,4 +749,69 @@ def synthesize_issuance(store: AnalyticsStore, *, students_per_class: int = 35, 
     state.setdefault("synthetic", {})["issuance"] = {"school_year": school_year, "rows": int(rows)}
     store.save_state(state)
     return int(rows)
+
+
+def adopt_synthetic_year(store: AnalyticsStore, *, progress: bool = False) -> int:
+    """Give the synthetic year's facts the record store's own schools, classes and teachers (as
+    the store's dimensions have them after a refresh): the k-th synthetic school becomes the k-th
+    school, each of its classes one of that school's classes, each teacher one of its teachers,
+    its district the school's. The console's callers see schools of the record store only (their
+    scope): adopted, the year is what their pages aggregate — a supervisor's term and trend over
+    ~60 million periods — instead of facts outside every scope. A week the record store has is
+    left to it (its synthetic file removed: no period counted twice). The synthetic dimensions
+    are removed. Returns the number of facts kept."""
+    real = {name: store.dims / f"{name}.parquet" for name in ("school", "class", "teacher")}
+    fake = {name: store.dims / f"{name}_synthetic.parquet" for name in ("school", "class", "teacher")}
+    if not all(p.exists() for p in (*real.values(), *fake.values())):
+        raise RuleViolation("adopting the synthetic year needs it and a refreshed store",
+                            message_vi="Cần năm học tổng hợp và kho đã được cập nhật từ cơ sở dữ liệu chính")
+    con = store.open()
+    kept = 0
+    try:
+        def ranked(path: Path, key: str, by: str | None = None) -> str:
+            within = f"PARTITION BY {by} " if by else ""
+            return (f"SELECT *, row_number() OVER ({within}ORDER BY {key}) - 1 AS k, "
+                    f"count(*) OVER ({'PARTITION BY ' + by if by else ''}) AS n FROM read_parquet('{path.as_posix()}')")
+        con.execute(f"""CREATE TEMP TABLE smap AS SELECT s.school_id AS sid, r.school_id AS rid, r.district_id AS rdist
+                        FROM ({ranked(fake['school'], 'school_id')}) s JOIN ({ranked(real['school'], 'school_id')}) r
+                        ON r.k = s.k""")
+        for name, key in (("class", "class_id"), ("teacher", "teacher_id")):
+            grade = ", r.grade AS rgrade" if name == "class" else ""
+            con.execute(f"""CREATE TEMP TABLE {name[0]}map AS SELECT f.{key} AS sid, r.{key} AS rid{grade}
+                            FROM ({ranked(fake[name], key, 'school_id')}) f JOIN smap m ON m.sid = f.school_id
+                            JOIN ({ranked(real[name], key, 'school_id')}) r
+                            ON r.school_id = m.rid AND r.k = f.k % r.n""")
+        files = sorted(store.facts.glob("school_year=*/week=*/synthetic.parquet"))
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(files), desc="Gắn năm tổng hợp vào các trường", unit="tuần")
+        for part in files:
+            if any(part.parent.glob("part-*.parquet")):  # the record store's own week
+                part.unlink()
+            else:
+                tmp = part.with_name(part.name + ".tmp")
+                con.execute(f"""
+                    COPY (SELECT f.day, f.period_no, m.rdist AS district_id, m.rid AS school_id, c.rid AS class_id,
+                                 CAST(c.rgrade AS SMALLINT) AS grade, t.rid AS teacher_id, f.subject_id, f.status,
+                                 f.minutes_late, f.synthetic, f.week_id
+                          FROM read_parquet('{part.as_posix()}') f JOIN smap m ON m.sid = f.school_id
+                          JOIN cmap c ON c.sid = f.class_id JOIN tmap t ON t.sid = f.teacher_id
+                          ORDER BY m.rdist, m.rid)
+                    TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)""")
+                tmp.replace(part)
+                kept += con.execute(f"SELECT count(*) FROM read_parquet('{part.as_posix()}')").fetchone()[0]
+            if bar:
+                bar.update(1)
+        if bar:
+            bar.close()
+    finally:
+        con.close()
+    for path in store.dims.glob("*_synthetic.parquet"):
+        path.unlink()
+    state = store.state()
+    state.setdefault("synthetic", {})["adopted"] = True
+    state["synthetic"]["facts"] = int(kept)
+    store.save_state(state)
+    return int(kept)
 
