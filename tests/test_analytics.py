@@ -153,6 +153,37 @@ def test_synthetic_transcript_issuance_for_the_synthetic_year(seeded, tmp_path):
                                   real.reset_index(drop=True), check_dtype=False)
 
 
+def test_the_synthetic_year_adopted_by_the_record_stores_schools(seeded, tmp_path):
+    """The city's console benchmark: the synthetic year given the record store's schools,
+    classes and teachers, so that a caller's scope (the record store's schools) holds it; a week
+    the record store has keeps its own periods only; the synthetic dimensions are gone."""
+    from core.access.authz import resolve_actor
+    from core.analytics.store import adopt_synthetic_year, synthesize_issuance
+    from core.storage.models import UserAccount
+
+    db, _ = seeded
+    store = AnalyticsStore(tmp_path / "store")
+    synthesize_year(store, schools=3, classes_per_school=3, weeks=35, districts=2)
+    refresh(db, store)
+    with db.reading() as session:
+        so = resolve_actor(session, session.query(UserAccount).filter_by(username="so.giamsat").one())
+    before = compliance_figures(store, so, "school")
+    real_weeks = {int(w) for w in store.connect().execute(
+        "SELECT DISTINCT week FROM facts WHERE NOT synthetic").fetchdf()["week"]}
+    kept = adopt_synthetic_year(store)
+    con = store.connect()
+    assert con.execute(f"SELECT count(*) FROM facts WHERE school_id >= {SYNTHETIC_ID_BASE}").fetchone()[0] == 0
+    assert kept == 3 * 3 * 30 * (35 - len(real_weeks))  # three of the record store's schools took the year
+    overlap = con.execute("SELECT count(*) FROM facts WHERE synthetic AND week IN "
+                          f"({', '.join(map(str, real_weeks))})").fetchone()[0]
+    assert overlap == 0  # the record store's weeks: its own periods only
+    after = compliance_figures(store, so, "school")
+    assert after["scheduled"].sum() == before["scheduled"].sum() + kept  # now in the supervisor's scope
+    assert not list(store.dims.glob("*_synthetic.parquet"))
+    classes = con.execute("SELECT count(*) FROM class").fetchone()[0]
+    assert synthesize_issuance(store) == classes * 35  # adopted: the record store's classes
+
+
 @pytest.mark.parametrize("dialect", ["trino", "spark"])
 @pytest.mark.parametrize("level", LEVELS)
 def test_the_same_query_compiles_for_a_distributed_engine(store, level, dialect):
