@@ -281,7 +281,8 @@ def browser_loads(db: Database, trust, pki_dir: Path, repeat: int, store=None, *
                      ("certificates → tables visible", visit("certificates", ".tabulator-row")),
                      ("audit → chain check and table visible", visit("audit", "text=Chuỗi băm", ".tabulator-row")),
                      ("transcripts (issuance) → blocking steps visible",
-                      visit("transcripts", "text=/lớp còn học bạ chưa cấp|Chưa có học bạ trong phạm vi/")),
+                      visit("transcripts", "text=/lớp còn học bạ chưa cấp|Chưa có học bạ trong phạm vi|"
+                                           "Mọi học bạ trong phạm vi đã được cấp/")),
                      ("admin → action cards visible", visit("admin", "text=Thu hồi chứng thư số"))]
             for label, fn in pages:
                 load = load_average()
