@@ -409,6 +409,9 @@ class TokenCache:
         self.announced = db.is_postgres
         self.listening = False
         self._arriving = None  # a poll of the listener's socket
+        #: while the listener reads announcements off its socket and evicts what they name: the
+        #: socket then looks empty, but an announced token may still be in the cache
+        self._draining = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -438,6 +441,8 @@ class TokenCache:
                 if not self.listening or arriving is None or arriving.poll(0):
                     return None
             except (OSError, ValueError, RuntimeError):  # the connection closing meanwhile, or polled twice at once
+                return None
+            if self._draining:  # read off the socket, not yet evicted (checked after the poll: see _listen)
                 return None
         hit = self._entries.get(_digest(token, self.kind))
         return hit[0] if hit is not None and hit[1] > time.monotonic() else None
@@ -501,20 +506,32 @@ class TokenCache:
                 self._clear()  # what was announced while nobody listened is unknown
                 self._arriving = selector.poll()
                 self._arriving.register(conn.fileno(), selector.POLLIN)
+                waiting = selector.poll()  # the listener's own (cached() polls the other from request threads)
+                waiting.register(conn.fileno(), selector.POLLIN)
                 self.listening = True
                 beat = time.monotonic()
                 while not self._stop.is_set():
-                    for note in conn.notifies(timeout=0.5):
-                        self._announced(note.payload)
-                    if time.monotonic() - beat > self.HEARTBEAT:
-                        conn.execute("SELECT 1")
-                        beat = time.monotonic()
+                    arrived = bool(waiting.poll(500))
+                    beating = time.monotonic() - beat > self.HEARTBEAT
+                    if not (arrived or beating):
+                        continue
+                    # draining set before announcements leave the socket (the heartbeat's query reads
+                    # them too, into psycopg's backlog), cleared once what they name is evicted
+                    self._draining = True
+                    try:
+                        if beating:
+                            conn.execute("SELECT 1")
+                            beat = time.monotonic()
+                        for note in conn.notifies(timeout=0):
+                            self._announced(note.payload)
+                    finally:
+                        self._draining = False
             except Exception:  # noqa: BLE001 - the database away: every token is looked up until it is back
                 if not self._stop.is_set():
                     log.warning("token revocations: the listener lost its connection; looking every token up",
                                 exc_info=True)
             finally:
-                self.listening, self._arriving = False, None
+                self.listening, self._arriving, self._draining = False, None, False
                 self._clear()
                 if conn is not None:
                     with contextlib.suppress(Exception):
