@@ -57,3 +57,19 @@ class ScopedCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def narrowed(rows: pd.DataFrame, actor: Actor, school_id: int | None = None, **equal) -> pd.DataFrame:
+    """The rows of a frame shared by every scope (a ``shared`` entry: core's rollup of every
+    school, with a ``school_id`` column) that belong to the caller's schools — and to
+    ``school_id`` and the other ``equal`` column filters when given, which narrow the scope,
+    never widen it: a school outside it selects nothing, as :meth:`Actor.school_filter` does in
+    SQL. A new frame, in the shared frame's order and index."""
+    keep = pd.Series(True, index=rows.index)
+    if actor.school_ids is not None:
+        keep &= rows["school_id"].isin(list(actor.school_ids))
+    for column, value in (("school_id", school_id), *equal.items()):
+        if value is not None:
+            keep &= rows[column] == int(value)
+    return rows[keep]
+

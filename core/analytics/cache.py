@@ -7,7 +7,8 @@ figures depend on the time too), or the same **day** for a query that reads the 
 date (an unsigned period of an earlier day is missed). Two supervisors of the same district share an entry; a school
 monitor never meets a district's entry, since the scope is part of the key, not a filter applied
 afterwards. The permission is checked on every call, cached or not. Bounded (least recently used
-dropped); each hit is a copy, so a caller cannot change what another will read."""
+dropped); each hit is a copy, so a caller cannot change what another will read — except core's own
+shared rollups of every school (``shared``), only read, narrowed into a new frame for each caller."""
 from __future__ import annotations
 
 import hashlib

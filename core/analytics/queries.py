@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from core.access.authz import SYSTEM, Actor, Permission, require
+from core.access.cache import narrowed
 from core.analytics.cache import ScopedCache
 from core.analytics.engines import compile_sql, engine_for
 from core.analytics.store import AnalyticsStore
@@ -179,10 +180,10 @@ def compliance_figures(store: AnalyticsStore, actor: Actor, level: str = "school
     if level == "school" and not by_week and engine is None and unfiltered:
         # the term's figures per school: each row is its school's alone, so the rollup of every
         # school narrowed to the caller's is the same frame as the query filtered to them
-        frame = _narrowed(school_rollup(store, "school", as_of=as_of, con=con), actor, school_id).reset_index(drop=True)
+        frame = narrowed(school_rollup(store, "school", as_of=as_of, con=con), actor, school_id).reset_index(drop=True)
     elif level == "department" and by_week and engine is None and (district_id, week, week_id) == (None,) * 3:
         # the trend: every school's figures per week, narrowed to the caller's, summed per department
-        rows = _narrowed(school_rollup(store, "trend", as_of=as_of, con=con), actor, school_id, school_year=school_year)
+        rows = narrowed(school_rollup(store, "trend", as_of=as_of, con=con), actor, school_id, school_year=school_year)
         keys = ["school_year", "week", "department_id", "department_name"]
         frame = (rows.groupby(keys, as_index=False)[list(_FIGURES)].sum().sort_values(keys).reset_index(drop=True)
                  .astype({c: "int64" for c in ("school_year", "week", "department_id", *_FIGURES)}))
@@ -214,33 +215,37 @@ _LATE_SQL = ("SELECT CAST(f.school_id AS BIGINT) AS school_id, CAST(f.week_id AS
              "WHERE f.status = 'late' AND f.minutes_late IS NOT NULL AND {where} GROUP BY 1, 2, 3")
 #: The per-school rollups (tổng hợp theo trường) kept for every school of the store: each is one
 #: pass over the year's facts (a second in a city), shared by every caller and narrowed to each
-#: caller's schools afterwards (:func:`_narrowed`); warmed after each refresh (:func:`warm`).
+#: caller's schools afterwards (:func:`core.access.cache.narrowed`); warmed after each refresh (:func:`warm`).
 _ROLLUPS = ScopedCache(max_entries=16)
-_ROLLING = {name: threading.Lock() for name in ("heat", "late", "school", "trend", "issuance_school", "issuance_grade")}
 #: The trend's rollup: every school's figures per week (:func:`compliance_sql` by week) with
 #: its department, as the department level joins it.
 _TREND_SQL = ("SELECT t.*, d.department_id, d.department_name FROM ({by_week}) t "
               "JOIN district d ON d.district_id = t.district_id AND d.department_id IS NOT NULL")
+#: Each rollup: whether it depends on the date (``$as_of``), and its query over every school.
+_ROLLUP_SQL = {
+    "heat": (True, lambda: _HEAT_SQL.replace("{where}", decided_sql("f.status", "f.day"))),
+    "late": (False, lambda: _LATE_SQL.replace("{where}", "1 = 1")),
+    "school": (True, lambda: compliance_sql("school")),
+    "trend": (True, lambda: _TREND_SQL.replace("{by_week}", compliance_sql("school", by_week=True))),
+    "issuance_school": (False, lambda: _issuance_sql("school", [])),
+    "issuance_grade": (False, lambda: _issuance_sql("grade", [])),
+}
+_ROLLING = {name: threading.Lock() for name in _ROLLUP_SQL}
 
 
 def school_rollup(store: AnalyticsStore, name: str, *, as_of: dt.date | dt.datetime | None = None,
                   con=None) -> pd.DataFrame:
-    """The per-school rows of ``name`` (``"heat"``: :data:`_HEAT_SQL` decided by ``as_of``;
-    ``"late"``: :data:`_LATE_SQL`; ``"school"``: the term's compliance figures per school,
-    :func:`compliance_sql`, by ``as_of``; ``"trend"``: those per week, :data:`_TREND_SQL`;
-    ``"issuance_school"``, ``"issuance_grade"``: :func:`issuance_figures`' counts per school
+    """The per-school rows of ``name`` (:data:`_ROLLUP_SQL`: ``"heat"``, :data:`_HEAT_SQL` decided
+    by ``as_of``; ``"late"``, :data:`_LATE_SQL`; ``"school"``, the term's compliance figures per
+    school, :func:`compliance_sql`, by ``as_of``; ``"trend"``, those per week, :data:`_TREND_SQL`;
+    ``"issuance_school"``, ``"issuance_grade"``, :func:`issuance_figures`' counts per school
     and per school · grade) for **every** school of the store, computed once per store
     fingerprint (and day): internal, never shown as such — the answers below narrow it to the
     caller's scope first. One computation at a time per rollup: a page that asks while the
     warming thread computes it waits for that result instead of computing it again."""
     day = _today(as_of)
-    dated = name in ("heat", "school", "trend")
-    sql = {"heat": lambda: _HEAT_SQL.replace("{where}", decided_sql("f.status", "f.day")),
-           "late": lambda: _LATE_SQL.replace("{where}", "1 = 1"),
-           "school": lambda: compliance_sql("school"),
-           "trend": lambda: _TREND_SQL.replace("{by_week}", compliance_sql("school", by_week=True)),
-           "issuance_school": lambda: _issuance_sql("school", []),
-           "issuance_grade": lambda: _issuance_sql("grade", [])}[name]()
+    dated, build = _ROLLUP_SQL[name]
+    sql = build()
     with _ROLLING[name]:
         return _ROLLUPS.get(store, SYSTEM, name, lambda: _run(store, con, sql, {"as_of": day} if dated else {}),
                             per="day", shared=True, as_of=day if dated else None)
@@ -253,18 +258,6 @@ def warm(store: AnalyticsStore) -> None:
         school_rollup(store, name)
 
 
-def _narrowed(rows: pd.DataFrame, actor: Actor, school_id: int | None, **equal) -> pd.DataFrame:
-    """The rows of the caller's schools (and of ``school_id`` and the other ``equal`` filters
-    when given): a school outside the scope selects nothing, as :func:`_where` does in SQL."""
-    keep = pd.Series(True, index=rows.index)
-    if actor.school_ids is not None:
-        keep &= rows["school_id"].isin(list(actor.school_ids))
-    for column, value in (("school_id", school_id), *equal.items()):
-        if value is not None:
-            keep &= rows[column] == int(value)
-    return rows[keep]
-
-
 def signing_heatmap(store: AnalyticsStore, actor: Actor, *, school_id: int | None = None,
                     as_of: dt.date | dt.datetime | None = None, con=None, engine=None) -> pd.DataFrame:
     """On-time signing rate by weekday × period, as :func:`core.logbook.queries.signing_heatmap`:
@@ -274,7 +267,7 @@ def signing_heatmap(store: AnalyticsStore, actor: Actor, *, school_id: int | Non
     filtered to them on it."""
     require(actor, Permission.VIEW)
     if engine is None:
-        rows = _narrowed(school_rollup(store, "heat", as_of=as_of, con=con), actor, school_id)
+        rows = narrowed(school_rollup(store, "heat", as_of=as_of, con=con), actor, school_id)
     else:
         filters, params = _where(actor, school_id=school_id)
         params["as_of"] = _today(as_of)
@@ -299,7 +292,7 @@ def late_signing_distribution(store: AnalyticsStore, actor: Actor, *, school_id:
     if width < 1:
         raise ValueError("bucket_minutes must be at least 1")
     if engine is None:
-        rows = _narrowed(school_rollup(store, "late", con=con), actor, school_id, week_id=week_id)
+        rows = narrowed(school_rollup(store, "late", con=con), actor, school_id, week_id=week_id)
     else:
         filters, params = _where(actor, school_id=school_id, week_id=week_id)
         rows = _run(store, con, _LATE_SQL.replace("{where}", " AND ".join(["1 = 1", *filters])), params, engine)
@@ -369,7 +362,7 @@ def issuance_figures(store: AnalyticsStore, actor: Actor, level: str = "school",
     if level in ("school", "grade") and school_year_id is None and engine is None:
         # a school's (or school · grade's) counts are its own students': the rollup of every
         # school narrowed to the caller's is the query filtered to them
-        frame = _narrowed(school_rollup(store, f"issuance_{level}", con=con), actor, None).reset_index(drop=True)
+        frame = narrowed(school_rollup(store, f"issuance_{level}", con=con), actor).reset_index(drop=True)
     else:
         filters, params = _where(actor)
         if school_year_id is not None:

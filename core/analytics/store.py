@@ -769,9 +769,9 @@ def adopt_synthetic_year(store: AnalyticsStore, *, progress: bool = False) -> in
     kept = 0
     try:
         def ranked(path: Path, key: str, by: str | None = None) -> str:
-            within = f"PARTITION BY {by} " if by else ""
-            return (f"SELECT *, row_number() OVER ({within}ORDER BY {key}) - 1 AS k, "
-                    f"count(*) OVER ({'PARTITION BY ' + by if by else ''}) AS n FROM read_parquet('{path.as_posix()}')")
+            within = f"PARTITION BY {by}" if by else ""
+            return (f"SELECT *, row_number() OVER ({within} ORDER BY {key}) - 1 AS k, "
+                    f"count(*) OVER ({within}) AS n FROM read_parquet('{path.as_posix()}')")
         con.execute(f"""CREATE TEMP TABLE smap AS SELECT s.school_id AS sid, r.school_id AS rid, r.district_id AS rdist
                         FROM ({ranked(fake['school'], 'school_id')}) s JOIN ({ranked(real['school'], 'school_id')}) r
                         ON r.k = s.k""")

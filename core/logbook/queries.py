@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Integer, case, cast, func, literal_column, select
 
 from core.access.authz import SYSTEM, Actor, Permission, require
-from core.access.cache import ScopedCache
+from core.access.cache import ScopedCache, narrowed
 from core.kernel import clock
 from core.kernel.paging import PAGE
 from core.kernel.vocabulary import (
@@ -88,7 +88,7 @@ def closing_state(status, closed_on_time, reopen_count) -> str:
 #: Read models kept by version of the record store (:mod:`core.access.cache`): the finished
 #: class-weeks of every school with their names, and their closing rows, each found once and
 #: shared by every scope (narrowed to the caller's schools before anything reads them:
-#: :func:`_narrowed`); the weeks that have entries, by scope.
+#: :func:`core.access.cache.narrowed`); the weeks that have entries, by scope.
 _FINISHED = ScopedCache(max_entries=256)
 _NAMED = ["class_id", "week_id", "school_name", "class_name", "week", "monday"]
 _CLOSING = [*_NAMED, "status", "closed_on_time", "closed_at", "reopen_count"]
@@ -142,17 +142,6 @@ def _every_named_class_week(db: Database, version: str) -> pd.DataFrame:
     return _FINISHED.get_versioned(SYSTEM, version, "named_class_weeks", compute, shared=True)
 
 
-def _narrowed(frame: pd.DataFrame, actor: Actor, school_id: int | None, columns: list[str]) -> pd.DataFrame:
-    """The rows of the caller's schools (and of ``school_id``, which narrows the scope, never
-    widens it), in the shared frame's order."""
-    keep = pd.Series(True, index=frame.index)
-    if actor.school_ids is not None:
-        keep &= frame["school_id"].isin(list(actor.school_ids))
-    if school_id is not None:
-        keep &= frame["school_id"] == int(school_id)
-    return frame.loc[keep, columns].reset_index(drop=True)
-
-
 def finished_class_weeks(db: Database, actor: Actor, *, school_id: int | None = None,
                          limit: int | None = None) -> pd.DataFrame:
     """The class-weeks in scope that are over (lớp - tuần đã qua), with their names:
@@ -163,7 +152,7 @@ def finished_class_weeks(db: Database, actor: Actor, *, school_id: int | None = 
     require(actor, Permission.VIEW)
     with db.reading() as session:
         version = f"{db.identity} {_names_version(session)}"
-    frame = _narrowed(_every_named_class_week(db, version), actor, school_id, _NAMED)
+    frame = narrowed(_every_named_class_week(db, version), actor, school_id)[_NAMED].reset_index(drop=True)
     return frame if limit is None else frame.head(limit)
 
 
@@ -185,7 +174,7 @@ def _closing_rows(db: Database, actor: Actor, school_id: int | None) -> pd.DataF
         # a left merge keeps the named class-weeks' order: newest week, then school and class
         return _every_named_class_week(db, names).merge(kept, on=["class_id", "week_id"], how="left")
     every = _FINISHED.get_versioned(SYSTEM, f"{names}; {closes}", "closing_rows", compute, shared=True)
-    return _narrowed(every, actor, school_id, _CLOSING)
+    return narrowed(every, actor, school_id)[_CLOSING].reset_index(drop=True)
 
 
 def warm(db: Database) -> None:
